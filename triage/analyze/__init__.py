@@ -1,0 +1,1 @@
+"""The analyzer: from verified bundles to per-host summaries, findings, timelines and the fleet view."""

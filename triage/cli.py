@@ -1,0 +1,68 @@
+"""Command-line entry point.
+
+Each sub-command lives in its own module and is imported only when it runs, so that
+``triage collect`` never pays for (or ships) the analyzer's imports. A module provides
+``configure(parser)`` to add its arguments and ``run(args) -> int`` to do the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from triage import __version__
+
+# name -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "collect": ("triage.collect.command", "collect artifacts from a host or mounted volume into a bundle"),
+    "verify": ("triage.bundle.command_verify", "verify a bundle's structure and every file's hash"),
+    "recover": ("triage.bundle.command_recover", "rebuild a verifiable bundle from an interrupted one"),
+    "profiles": ("triage.profile_command", "list collection profiles or show one resolved"),
+    "analyze": ("triage.analyze.command", "analyze bundles: per-host summary, findings, timeline, fleet view"),
+    "rules": ("triage.scan.command", "check YARA rules (compile and lint)"),
+    "keygen": ("triage.ship.command_keygen", "make an analyst key pair for encrypted bundles"),
+    "decrypt": ("triage.ship.command_decrypt", "decrypt an encrypted bundle"),
+    "upload": ("triage.ship.command_upload", "upload a bundle to an intake server (resumable)"),
+    "serve": ("triage.ship.command_serve", "run the intake server that receives uploaded bundles"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description="Fast forensic triage: collect, verify, ship and analyze evidence bundles.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands:\n" + "\n".join(f"  {n:<10} {h}" for n, (_, h) in COMMANDS.items())
+        + "\n\nRun 'triage COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    parser.add_argument("command", nargs="?", choices=list(COMMANDS), metavar="COMMAND")
+    return parser
+
+
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    """Return the parser for one sub-command and its module."""
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"triage {name}", description=COMMANDS[name][1])
+    module.configure(parser)
+    return parser, module
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        top = _top_parser()
+        ns = top.parse_args(argv[:1])
+        if ns.command is None:
+            top.print_help()
+            return 2
+    name, rest = argv[0], argv[1:]
+    parser, module = build_parser(name)
+    args = parser.parse_args(rest)
+    args.argv = ["triage", *argv]
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("triage: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""The collector: profile -> file sources -> bundle. Standard library + PyYAML/tqdm/psutil only."""

@@ -1,0 +1,41 @@
+"""Artifact parsers. Importing this package registers every parser (explicit imports = the registry).
+
+A parser module that cannot import its third-party library (not installed) is skipped here and
+the host analysis reports the artifact as unsupported instead of crashing.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from triage.parsers.base import Parser, ParseInput
+
+_MODULES = (
+    "triage.parsers.evtx",
+    "triage.parsers.registry",
+    "triage.parsers.tasks",
+    "triage.parsers.prefetch",
+    "triage.parsers.chromium",
+    "triage.parsers.firefox",
+    "triage.parsers.pe",
+    "triage.parsers.recyclebin",
+    "triage.parsers.history",
+    "triage.parsers.startup",
+)
+
+IMPORT_ERRORS: dict[str, str] = {}
+
+
+def all_parsers() -> list[type[Parser]]:
+    """Every parser class whose module imports, in registration order."""
+    for name in _MODULES:
+        if name in IMPORT_ERRORS:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            IMPORT_ERRORS[name] = str(exc)
+    return list(Parser.registry)
+
+
+__all__ = ["IMPORT_ERRORS", "ParseInput", "Parser", "all_parsers"]
