@@ -1,0 +1,90 @@
+"""Opening browser SQLite databases safely, and asking them what they hold.
+
+Why a helper: Chromium and Firefox parsers share the same hazards. The database must be a private
+copy (``ParseInput.materialize()``), never the bundle member; it is opened read-only. ``immutable=1``
+(no locks, no -shm, nothing ever written) is used only when no -wal/-journal sits beside the copy:
+immutable makes SQLite ignore those files, which would silently drop the newest, not yet
+checkpointed history. With a -wal present the copy is opened ``mode=ro`` so its frames are read
+(SQLite may create a -shm in the private directory, never next to evidence). A hostile file must not
+hang the run: a progress handler aborts any statement past a deadline, text that is not UTF-8 is
+decoded with replacement instead of raising, and schema code is not trusted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+DEFAULT_DEADLINE_SECONDS = 300.0
+
+
+@dataclass
+class OpenedDatabase:
+    """A read-only connection plus what was noticed while opening it (becomes Issues)."""
+
+    conn: sqlite3.Connection
+    notes: list[str] = field(default_factory=list)
+    mode: str = "immutable"
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+
+def _decode_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _connect(path: Path, params: str, deadline: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{params}", uri=True, timeout=0,
+                           check_same_thread=False)
+    conn.text_factory = _decode_text
+    conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("PRAGMA trusted_schema = OFF")
+    conn.execute("PRAGMA cell_size_check = ON")
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads header + schema now
+    return conn
+
+
+def _nonempty(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def open_private_copy(path: Path, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> OpenedDatabase:
+    """Open a private copy read-only (see module doc). Raises sqlite3.Error / OSError for bad files."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        if fh.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            raise sqlite3.DatabaseError("not an SQLite 3 database (bad header magic)")
+    deadline = time.monotonic() + deadline_seconds
+    wal = path.with_name(path.name + "-wal")
+    journal = path.with_name(path.name + "-journal")
+    if _nonempty(wal) or _nonempty(journal):
+        try:
+            return OpenedDatabase(_connect(path, "mode=ro", deadline), mode="ro")
+        except sqlite3.Error as exc:
+            # A hot rollback journal needs a writable database to be rolled back; read the main file as
+            # it stands and say so (the uncommitted transaction in it may be partly applied).
+            conn = _connect(path, "mode=ro&immutable=1", deadline)
+            companion = "-wal" if _nonempty(wal) else "-journal"
+            return OpenedDatabase(conn, mode="immutable",
+                                  notes=[f"{companion} present but not applied ({exc}); read the main file alone"])
+    return OpenedDatabase(_connect(path, "mode=ro&immutable=1", deadline))
+
+
+def tables(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """Column names of a table (empty set when absent): schemas are detected, never assumed by version."""
+    return {row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))}
