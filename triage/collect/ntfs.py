@@ -191,14 +191,17 @@ class NtfsSource:
 
     def __init__(self, fileobj: Any, volume: str = "C", *, read_method: str = "ntfs_raw",
                  kind: str = "ntfs", info: dict[str, Any] | None = None,
-                 closers: list[Any] | None = None, device_path: str | None = None) -> None:
+                 closers: list[Any] | None = None, device_path: str | None = None,
+                 lock: threading.RLock | None = None) -> None:
         _require_pyfsntfs()
         self.volume = volume
         self.kind = kind
         self.read_method = read_method
         self.info: dict[str, Any] = dict(info or {})
         self.fileobj = fileobj
-        self._lock = threading.RLock()
+        self.device_path = device_path
+        # one lock per underlying handle: sources sharing a handle (shadow stores) share the lock
+        self._lock = lock or threading.RLock()
         self._closers = list(closers or [])
         self._fs = pyfsntfs.volume()
         try:
