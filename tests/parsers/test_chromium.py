@@ -1,0 +1,156 @@
+"""Chromium History parser against every Chrome History in the shared corpus (Chrome 1 to 60).
+
+truth.json's first/last visit are min/max of ``visits.visit_time``; the parser ignores zero times
+in that min/max (none in the corpus, so no difference here).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue
+from triage.parsers.base import input_from_file
+from triage.parsers.chromium import (
+    DANGER_TYPE,
+    DOWNLOAD_STATE,
+    TRANSITION_CORE,
+    ChromiumHistoryParser,
+    browser_from_path,
+)
+from triage.units import iso
+
+CHROME_REL = "Users/ryan/AppData/Local/Google/Chrome/User Data/Default/History"
+
+
+def _never_open():
+    raise AssertionError("the History database must be read from a private copy, never the member stream")
+
+
+def _item(path: Path, rel: str = CHROME_REL, **kw):
+    item = input_from_file(path, rel, **kw)
+    item.open = _never_open
+    return item
+
+
+@pytest.fixture(scope="session")
+def parsed(corpus) -> dict[str, list]:
+    parser = ChromiumHistoryParser()
+    return {p.relative_to(corpus).as_posix(): list(parser.parse(_item(p)))
+            for p in sorted((corpus / "browser" / "chrome").glob("*/History"))}
+
+
+def _one(out, cls):
+    return [o for o in out if isinstance(o, cls)]
+
+
+def test_every_chrome_history_matches_truth(parsed, truth):
+    expected = {k for k, v in truth.items() if v.get("browser") == "chrome" and "error" not in v}
+    assert set(parsed) == expected and len(parsed) == 7
+    for rel, out in parsed.items():
+        ref = truth[rel]
+        assert not _one(out, Issue), (rel, _one(out, Issue))
+        (stats,) = _one(out, BrowserHistoryStats)
+        assert (stats.urls, stats.visits, iso(stats.first_visit), iso(stats.last_visit), stats.downloads) == (
+            ref["url_count"], ref["visit_count"], ref["first_visit"], ref["last_visit"], ref["download_count"]), rel
+        assert (stats.browser, stats.user) == ("chrome", "ryan")
+        visits = _one(out, BrowserVisit)
+        assert len(visits) == ref["visit_count"]
+        assert min(v.timestamp for v in visits) == stats.first_visit
+        assert max(v.timestamp for v in visits) == stats.last_visit
+        assert all(v.transition in TRANSITION_CORE.values() for v in visits), rel
+        assert all(v.source.locator.startswith("visits.id=") for v in visits)
+        downloads = _one(out, BrowserDownload)
+        assert len(downloads) == ref["download_count"]
+        for d in downloads:
+            assert d.url and d.target_path and d.start is not None and d.source.locator.startswith("downloads.id=")
+            assert d.state in DOWNLOAD_STATE.values()
+            assert d.danger_type is None or d.danger_type in DANGER_TYPE.values()
+
+
+def test_schema_eras(parsed):
+    # Chrome 1 era: full_path, time_t start, no end, no danger type
+    d = _one(parsed["browser/chrome/hindsight-chrome01/History"], BrowserDownload)[0]
+    assert (iso(d.start), d.end, d.danger_type, d.state) == ("2013-06-05T04:28:30Z", None, None, "COMPLETE")
+    assert d.target_path == "C:\\Users\\Ryan\\Documents\\Downloads\\Hard_disk.jpg"
+    # Chrome 60: url from downloads_url_chains, WebKit start/end, danger type name
+    d = _one(parsed["browser/chrome/hindsight-chrome60/History"], BrowserDownload)[1]
+    assert d.url == "https://upload.wikimedia.org/wikipedia/commons/d/de/RamSan-400.jpg"
+    assert (iso(d.start), iso(d.end)) == ("2017-08-05T22:07:20.457253Z", "2017-08-05T22:07:26.283190Z")
+    assert (d.received_bytes, d.total_bytes, d.danger_type) == (316103, 316103, "NOT_DANGEROUS")
+    d = _one(parsed["browser/chrome/plaso-58.0.3029.96/History"], BrowserDownload)[0]
+    assert d.danger_type == "MAYBE_DANGEROUS_CONTENT"
+    v = _one(parsed["browser/chrome/plaso-old/History"], BrowserVisit)[0]
+    assert (v.url, v.title, v.transition) == ("http://start.ubuntu.com/10.04/Google/", "Ubuntu Start Page", "LINK")
+
+
+def test_truncated_history_is_an_issue(corpus):
+    out = list(ChromiumHistoryParser().parse(_item(corpus / "browser/truncated/History.truncated")))
+    assert len(out) == 1 and isinstance(out[0], Issue) and out[0].severity == "error"
+    assert "malformed" in out[0].message
+
+
+def test_non_sqlite_and_wrong_sqlite_are_issues(corpus):
+    for path in (corpus / "pe/plaso/test_pe.exe", corpus / "browser/firefox/plaso/places.sqlite"):
+        out = list(ChromiumHistoryParser().parse(_item(path)))
+        assert len(out) == 1 and isinstance(out[0], Issue), out
+
+
+def test_wal_frames_are_read_from_the_private_copy(corpus, tmp_path):
+    """A -wal beside the copy holds the newest visits: they must be counted (immutable would drop them)."""
+    live = tmp_path / "live"
+    live.mkdir()
+    shutil.copy(corpus / "browser/chrome/hindsight-chrome60/History", live / "History")
+    conn = sqlite3.connect(live / "History")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("INSERT INTO urls (url, title, visit_count, typed_count, last_visit_time, hidden) "
+                  "VALUES ('https://example.org/wal', 'WAL page', 1, 0, 13146444699674034, 0)")
+    conn.execute("INSERT INTO visits (url, visit_time, from_visit, transition, segment_id, visit_duration) "
+                  "VALUES (last_insert_rowid(), 13146444699674034, 0, 1, 0, 0)")
+    conn.commit()
+    copy = tmp_path / "copy"  # what materialize() gives: the file with its -wal beside it
+    copy.mkdir()
+    shutil.copy(live / "History", copy / "History")
+    shutil.copy(live / "History-wal", copy / "History-wal")
+    conn.close()
+    assert (copy / "History-wal").stat().st_size > 0
+    out = list(ChromiumHistoryParser().parse(_item(copy / "History", companions=(copy / "History-wal",))))
+    (stats,) = _one(out, BrowserHistoryStats)
+    assert (stats.urls, stats.visits, iso(stats.last_visit)) == (32, 62, "2017-08-05T22:11:39.674034Z")
+    last = _one(out, BrowserVisit)[-1]
+    assert (last.url, last.title, last.transition) == ("https://example.org/wal", "WAL page", "TYPED")
+
+
+def test_without_wal_nothing_is_written_beside_the_file(corpus, tmp_path):
+    shutil.copy(corpus / "browser/chrome/plaso-old/History", tmp_path / "History")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    list(ChromiumHistoryParser().parse(_item(tmp_path / "History")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_browser_and_user_from_path(corpus):
+    path = corpus / "browser/chrome/plaso-57.0.2987.133/History"
+    for rel, browser in (("Users/ann/AppData/Local/Microsoft/Edge/User Data/Profile 1/History", "edge"),
+                         ("Users/ann/AppData/Local/BraveSoftware/Brave-Browser/User Data/Default/History", "brave"),
+                         ("home/ann/.config/google-chrome/Default/History", "chrome")):
+        assert ChromiumHistoryParser.matches(rel)
+        assert browser_from_path(rel) == browser
+        (stats,) = _one(ChromiumHistoryParser().parse(_item(path, rel)), BrowserHistoryStats)
+        assert (stats.browser, stats.user) == (browser, "ann")
+    (stats,) = _one(ChromiumHistoryParser().parse(_item(path, CHROME_REL, user="profile-owner")),
+                    BrowserHistoryStats)
+    assert stats.user == "profile-owner"
+    assert not ChromiumHistoryParser.matches("Users/ann/AppData/Local/Google/Chrome/User Data/Default/Cookies")
+
+
+def test_visit_cap_is_reported(corpus):
+    item = _item(corpus / "browser/chrome/hindsight-chrome10/History")
+    item.options["max_visits"] = 10
+    out = list(ChromiumHistoryParser().parse(item))
+    assert len(_one(out, BrowserVisit)) == 10
+    assert _one(out, BrowserHistoryStats)[0].visits == 84
+    assert any("more than 10 visits" in i.message for i in _one(out, Issue))
