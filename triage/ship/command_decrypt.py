@@ -1,0 +1,46 @@
+"""``triage decrypt FILE.tbe --key NAME.key [--output DIR]``: restore the plain bundle.
+
+The plain bundle gets its real name back (it was hidden inside the encrypted header) and a
+``.sha256`` sidecar, and is written only after every segment authenticated.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from triage.ship.crypto import DecryptError, decrypt_file, load_private_key, private_key_is_encrypted
+from triage.ship.passphrase import add_passphrase_arguments, passphrase_from_args
+
+
+def configure(parser) -> None:
+    parser.add_argument("encrypted", nargs="+", help="encrypted bundle(s) (.tbe)")
+    parser.add_argument("--key", required=True, help="analyst private key (from triage keygen)")
+    parser.add_argument("--output", "-o", default=".", help="directory for the plain bundle(s) (default: .)")
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="decrypt what is authentic in an interrupted (truncated) bundle, for recovery")
+    add_passphrase_arguments(parser)
+
+
+def run(args) -> int:
+    out = Path(args.output)
+    if not out.is_dir():
+        print(f"triage decrypt: {out}: not a directory", file=sys.stderr)
+        return 2
+    try:
+        passphrase = passphrase_from_args(args, needed=private_key_is_encrypted(args.key))
+        key = load_private_key(args.key, passphrase)
+    except (ValueError, OSError) as exc:
+        print(f"triage decrypt: {exc}", file=sys.stderr)
+        return 2
+    failures = 0
+    for src in args.encrypted:
+        try:
+            result = decrypt_file(src, out, key, allow_truncated=args.allow_truncated)
+        except (DecryptError, ValueError, OSError) as exc:
+            print(f"triage decrypt: {src}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        note = " (TRUNCATED: final segment missing; run triage recover on it)" if result.truncated else ""
+        print(f"{src} -> {result.path} ({result.size} bytes, sha256 {result.sha256}){note}")
+    return 1 if failures else 0

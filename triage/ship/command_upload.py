@@ -1,0 +1,38 @@
+"""``triage upload BUNDLE --to URL --token T``: resumable, verified upload; prints the receipt."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from triage.ship.client import UploadError, add_upload_arguments, options_from_args, upload_file
+
+
+def configure(parser) -> None:
+    parser.add_argument("bundle", nargs="+", help="bundle file(s) (.zip or encrypted .tbe)")
+    add_upload_arguments(parser)
+
+
+def run(args) -> int:
+    try:
+        options = options_from_args(args)
+    except (ValueError, OSError) as exc:
+        print(f"triage upload: {exc}", file=sys.stderr)
+        return 2
+    failures = 0
+    for bundle in args.bundle:
+        path = Path(bundle)
+        if not path.is_file():
+            print(f"triage upload: {path}: not a file", file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            receipt = upload_file(path, options)
+        except UploadError as exc:
+            print(f"triage upload: {path.name}: {exc} (the local bundle is kept; run again to resume)",
+                  file=sys.stderr)
+            failures += 1
+            continue
+        print(json.dumps(receipt, indent=2, sort_keys=True), flush=True)
+    return 1 if failures else 0

@@ -1,0 +1,512 @@
+"""The intake server: receives bundles in chunks, checks them, files them write-once, logs custody.
+
+Why aiohttp: request bodies are streamed (a 64 MiB chunk never sits whole in memory), the server
+is a maintained production HTTP stack (keep-alive, chunked encoding, limits, TLS via ``ssl``),
+and one process serves many slow uploaders at once. Everything that touches a bundle's bytes in
+bulk (assembly, hashing, verification) runs in a worker thread so the event loop keeps answering.
+
+Store layout (all under ``--store``)::
+
+    <case>/<name>                 the bundle, mode 0444, never replaced
+    <case>/<name>.sha256          sidecar "<hex>  <name>"
+    <case>/<name>.receipt.json    the receipt given to the uploader
+    custody.jsonl                 one JSON per event, each line chained to the previous one's SHA-256
+    .staging/<upload id>/         meta.json + chunks/NNNNNNNN while an upload is in flight
+    .rejected/<case>/<id>/        assembled bundles that failed verification, kept with the reason
+    .queue/                       (optional) one ticket per stored bundle for the analysis runner
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from triage import __version__
+from triage.ship import protocol as P
+from triage.ship.crypto import is_encrypted, verify_encrypted
+from triage.units import iso, utc_now
+
+log = logging.getLogger("triage.serve")
+_BLOCK = 256 << 10
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    store: Path
+    tokens: list[P.CaseToken]
+    max_bundle_size: int = P.DEFAULT_MAX_BUNDLE_SIZE
+    max_chunk_size: int = P.DEFAULT_MAX_CHUNK_SIZE
+    queue_dir: Path | None = None
+    staging_ttl: float = 7 * 86400.0
+    trust_forwarded: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class HTTPProblem(Exception):
+    """Raised inside handlers: becomes a JSON error response with this status."""
+
+    def __init__(self, status: int, message: str, **details) -> None:
+        super().__init__(message)
+        self.status, self.message, self.details = status, message, details
+
+
+def _json(status: int, body: dict) -> web.Response:
+    return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, indent=None))
+
+
+class IntakeServer:
+    """State and handlers; :meth:`app` builds the aiohttp application."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        if not config.tokens:
+            raise ValueError("no tokens: give --token or --token-file")
+        self.config = config
+        self.store = Path(config.store).resolve()
+        self.staging = self.store / ".staging"
+        self.rejected = self.store / ".rejected"
+        for d in (self.store, self.staging, self.rejected):
+            d.mkdir(parents=True, exist_ok=True)
+        self.custody_path = self.store / "custody.jsonl"
+        self._custody_prev = self._last_custody_hash()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tokens = [(t, t.token.encode()) for t in config.tokens]
+        self.hostname = socket.gethostname()
+        self._expire_staging()
+
+    # ------------------------------------------------------------------------------ application
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1 << 20, middlewares=[self._errors, self._auth])
+        app.add_routes([
+            web.post(f"{P.API}/uploads", self.create),
+            web.get(f"{P.API}/uploads/{{upload_id}}", self.status),
+            web.put(f"{P.API}/uploads/{{upload_id}}/chunks/{{index}}", self.put_chunk),
+            web.post(f"{P.API}/uploads/{{upload_id}}/complete", self.complete),
+            web.put(f"{P.API}/bundles/{{name}}", self.put_whole),
+            web.get(f"{P.API}/health", self.health),
+        ])
+        return app
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler):
+        try:
+            return await handler(request)
+        except HTTPProblem as p:
+            return _json(p.status, {"error": p.message, **p.details})
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler):
+        if request.path == f"{P.API}/health":
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        scheme, _, presented = header.partition(" ")
+        found = None
+        if scheme.lower() == "bearer" and presented:
+            given = presented.strip().encode()
+            for token, raw in self._tokens:          # no early exit: every token compared every time
+                if hmac.compare_digest(given, raw):
+                    found = token
+        if found is None:
+            log.warning("401 %s %s from %s", request.method, request.path, request.remote)
+            raise web.HTTPUnauthorized(
+                text=json.dumps({"error": "missing or wrong bearer token"}),
+                content_type="application/json", headers={"WWW-Authenticate": 'Bearer realm="triage"'})
+        request["case"] = found
+        return await handler(request)
+
+    async def health(self, request: web.Request) -> web.Response:
+        return _json(200, {"ok": True, "software": f"triage {__version__}"})
+
+    # ----------------------------------------------------------------------------------- create
+    async def create(self, request: web.Request) -> web.Response:
+        case: P.CaseToken = request["case"]
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise HTTPProblem(400, "body must be JSON {name, size, sha256, chunk_size}") from None
+        if not isinstance(body, dict):
+            raise HTTPProblem(400, "body must be a JSON object")
+        name, size, sha, chunk_size = (body.get(k) for k in ("name", "size", "sha256", "chunk_size"))
+        self._check_name(name)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise HTTPProblem(400, "size must be a non-negative integer")
+        if size > self.config.max_bundle_size:
+            raise HTTPProblem(413, f"bundle larger than this server accepts ({self.config.max_bundle_size})")
+        if not P.is_sha256(sha):
+            raise HTTPProblem(400, "sha256 must be 64 lower-case hex digits")
+        if chunk_size is None:
+            chunk_size = min(P.DEFAULT_CHUNK_SIZE, self.config.max_chunk_size)
+        if not isinstance(chunk_size, int) or not P.MIN_CHUNK_SIZE <= chunk_size <= self.config.max_chunk_size:
+            raise HTTPProblem(400, f"chunk_size must be {P.MIN_CHUNK_SIZE}..{self.config.max_chunk_size}")
+
+        stored = self._stored_answer(request, case, name, sha)
+        if stored is not None:
+            return stored
+        free = shutil.disk_usage(self.store).free
+        if free < 2 * size + (64 << 20):
+            raise HTTPProblem(507, "not enough free space in the store for this bundle")
+        uid = P.upload_id(case.case_id, name, sha)
+        async with self._lock(uid):
+            meta = self._load_meta(uid)
+            created = meta is None
+            if created:
+                meta = {"id": uid, "case": case.case_id, "name": name, "size": size, "sha256": sha,
+                        "chunk_size": chunk_size, "created_utc": iso(utc_now()),
+                        "client_address": request.remote, "token_fingerprint": case.fingerprint}
+                d = self.staging / uid
+                (d / "chunks").mkdir(parents=True, exist_ok=True)
+                _write_json_atomic(d / "meta.json", meta)
+                log.info("upload %s started: %s/%s (%d bytes) from %s", uid, case.case_id, name, size,
+                         request.remote)
+        return _json(201 if created else 200, self._status_body(meta))
+
+    def _stored_answer(self, request, case: P.CaseToken, name: str, sha: str) -> web.Response | None:
+        """Write-once rules: same name+hash already stored -> receipt; same name, other hash -> 409."""
+        final = self.store / case.case_id / name
+        if not final.exists():
+            return None
+        receipt = self._read_receipt(final)
+        if receipt.get("sha256") == sha:
+            receipt = {**receipt, "state": "already_stored",
+                       "this_request": {"time_utc": iso(utc_now()), "client_address": request.remote}}
+            self._custody("already_stored", request, case, name=name, size=receipt.get("size"), sha256=sha)
+            return _json(200, {"state": "stored", "receipt": receipt})
+        self._custody("conflict", request, case, name=name, sha256=sha, stored_sha256=receipt.get("sha256"))
+        raise HTTPProblem(409, f"a different bundle named {name} is already stored in case {case.case_id}",
+                          stored_sha256=receipt.get("sha256"))
+
+    # ----------------------------------------------------------------------------------- status
+    async def status(self, request: web.Request) -> web.Response:
+        meta = self._meta_for(request)
+        return _json(200, self._status_body(meta))
+
+    def _status_body(self, meta: dict) -> dict:
+        return {"id": meta["id"], "state": "receiving", "name": meta["name"], "size": meta["size"],
+                "sha256": meta["sha256"], "chunk_size": meta["chunk_size"],
+                "chunks": P.chunk_count(meta["size"], meta["chunk_size"]),
+                "received": self._received(meta["id"])}
+
+    def _received(self, uid: str) -> list[int]:
+        try:
+            names = os.listdir(self.staging / uid / "chunks")
+        except FileNotFoundError:
+            return []
+        return sorted(int(n) for n in names if n.isdigit())
+
+    # -------------------------------------------------------------------------------- put chunk
+    async def put_chunk(self, request: web.Request) -> web.Response:
+        meta = self._meta_for(request)
+        try:
+            index = int(request.match_info["index"])
+        except ValueError:
+            raise HTTPProblem(400, "chunk index must be an integer") from None
+        count = P.chunk_count(meta["size"], meta["chunk_size"])
+        if not 0 <= index < count:
+            raise HTTPProblem(400, f"chunk index {index} out of range 0..{count - 1}")
+        want_hash = request.headers.get(P.CHUNK_HASH_HEADER, "").strip().lower()
+        if not P.is_sha256(want_hash):
+            raise HTTPProblem(400, f"header {P.CHUNK_HASH_HEADER} with the chunk's SHA-256 is required")
+        expected = P.chunk_length(index, meta["size"], meta["chunk_size"])
+        if request.content_length is not None and request.content_length != expected:
+            raise HTTPProblem(400 if request.content_length < expected else 413,
+                              f"chunk {index} must be {expected} bytes, Content-Length says "
+                              f"{request.content_length}")
+        chunks = self.staging / meta["id"] / "chunks"
+        tmp = chunks / f".{index:08d}.{os.urandom(6).hex()}.tmp"
+        try:
+            got, digest = await self._receive(request, tmp, expected)
+            if got != expected:
+                raise HTTPProblem(400, f"chunk {index}: got {got} bytes, expected {expected}")
+            if digest != want_hash:
+                raise HTTPProblem(422, f"chunk {index}: SHA-256 mismatch, chunk rejected; send it again",
+                                  index=index, sha256=digest)
+            os.replace(tmp, chunks / f"{index:08d}")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return _json(200, {"index": index, "size": got, "sha256": digest})
+
+    async def _receive(self, request: web.Request, dest: Path, limit: int) -> tuple[int, str]:
+        """Stream the body into ``dest`` hashing it; 413 past ``limit``; connection drops propagate."""
+        digest = hashlib.sha256()
+        got = 0
+        try:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:
+            raise HTTPProblem(404, "upload vanished (completed or expired): start it again") from None
+        with os.fdopen(fd, "wb") as fh:
+            while True:
+                block = await request.content.read(_BLOCK)
+                if not block:
+                    break
+                got += len(block)
+                if got > limit:
+                    raise HTTPProblem(413, f"body larger than {limit} bytes")
+                digest.update(block)
+                fh.write(block)
+        return got, digest.hexdigest()
+
+    # --------------------------------------------------------------------------------- complete
+    async def complete(self, request: web.Request) -> web.Response:
+        meta = self._meta_for(request)
+        case: P.CaseToken = request["case"]
+        async with self._lock(meta["id"]):
+            if not (self.staging / meta["id"]).is_dir():
+                raise HTTPProblem(404, "upload vanished (completed or expired): start it again")
+            count = P.chunk_count(meta["size"], meta["chunk_size"])
+            missing = sorted(set(range(count)) - set(self._received(meta["id"])))
+            if missing:
+                raise HTTPProblem(409, f"{len(missing)} chunk(s) missing", missing=missing[:10000])
+            workdir = self.staging / meta["id"]
+            assembled = workdir / meta["name"]
+            digest = await asyncio.to_thread(_assemble, workdir / "chunks", count, assembled)
+            return await self._finish(request, case, meta, assembled, digest)
+
+    async def put_whole(self, request: web.Request) -> web.Response:
+        """Whole-file PUT for ``curl -T`` users: not resumable, same checks, same store."""
+        case: P.CaseToken = request["case"]
+        name = request.match_info["name"]
+        self._check_name(name)
+        sha = request.headers.get(P.CONTENT_HASH_HEADER, "").strip().lower()
+        if not P.is_sha256(sha):
+            raise HTTPProblem(400, f"header {P.CONTENT_HASH_HEADER} with the bundle's SHA-256 is required")
+        stored = self._stored_answer(request, case, name, sha)
+        if stored is not None:
+            return stored
+        size = request.content_length
+        if size is not None and size > self.config.max_bundle_size:
+            raise HTTPProblem(413, f"bundle larger than this server accepts ({self.config.max_bundle_size})")
+        uid = "put-" + P.upload_id(case.case_id, name, sha) + "-" + os.urandom(4).hex()
+        workdir = self.staging / uid
+        workdir.mkdir(parents=True)
+        try:
+            assembled = workdir / name
+            got, digest = await self._receive(request, assembled, self.config.max_bundle_size)
+            meta = {"id": uid, "case": case.case_id, "name": name, "size": got, "sha256": sha,
+                    "created_utc": iso(utc_now()), "client_address": request.remote}
+            return await self._finish(request, case, meta, assembled, digest)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _finish(self, request, case: P.CaseToken, meta: dict, assembled: Path,
+                      digest: str) -> web.Response:
+        workdir = assembled.parent
+        name, sha = meta["name"], meta["sha256"]
+        if digest != sha:
+            self._custody("rejected", request, case, name=name, sha256=sha, received_sha256=digest,
+                          reason="whole-file SHA-256 mismatch")
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise HTTPProblem(422, "whole-file SHA-256 does not match the declared one; upload discarded",
+                              received_sha256=digest)
+        (workdir / f"{name}.sha256").write_text(f"{sha}  {name}\n")
+        verification = await asyncio.to_thread(verify_received, assembled)
+        if not verification["ok"]:
+            dest = self.rejected / case.case_id / meta["id"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(workdir / "chunks", ignore_errors=True)
+                os.replace(workdir, dest)
+                _write_json_atomic(dest / "rejection.json", {"meta": meta, "verification": verification})
+            self._custody("rejected", request, case, name=name, size=assembled.stat().st_size
+                          if assembled.exists() else None, sha256=sha, reason="verification failed",
+                          problems=verification["problems"][:20])
+            raise HTTPProblem(422, "bundle failed verification; kept aside on the server, not stored",
+                              verification=verification)
+        case_dir = self.store / case.case_id
+        case_dir.mkdir(exist_ok=True)
+        final = case_dir / name
+        try:
+            os.link(assembled, final)                # atomic and never replaces: the write-once point
+        except FileExistsError:
+            shutil.rmtree(workdir, ignore_errors=True)
+            answer = self._stored_answer(request, case, name, sha)
+            assert answer is not None
+            return answer
+        os.chmod(final, 0o444)
+        size = final.stat().st_size
+        side = case_dir / f"{name}.sha256"
+        side.write_text(f"{sha}  {name}\n")
+        os.chmod(side, 0o444)
+        now = iso(utc_now())
+        receipt = {
+            "receipt_version": 1, "state": "stored", "case": case.case_id, "name": name, "size": size,
+            "sha256": sha, "stored_as": f"{case.case_id}/{name}", "received_utc": now,
+            "upload_started_utc": meta.get("created_utc"), "client_address": request.remote,
+            "forwarded_for": self._forwarded(request), "token_fingerprint": case.fingerprint,
+            "upload_id": meta["id"], "verification": verification,
+            "server": {"software": f"triage {__version__}", "host": self.hostname},
+        }
+        _write_json_atomic(case_dir / f"{name}.receipt.json", receipt)
+        self._custody("stored", request, case, name=name, size=size, sha256=sha, upload_id=meta["id"])
+        if self.config.queue_dir is not None:
+            self._enqueue(final, receipt)
+        shutil.rmtree(workdir, ignore_errors=True)
+        log.info("stored %s/%s (%d bytes, sha256 %s) from %s", case.case_id, name, size, sha, request.remote)
+        return _json(200, {"state": "stored", "receipt": receipt})
+
+    # ---------------------------------------------------------------------------------- helpers
+    def _check_name(self, name) -> None:
+        problem = P.name_problem(name)
+        if problem:
+            raise HTTPProblem(400, f"bad bundle name: {problem}")
+
+    def _meta_for(self, request: web.Request) -> dict:
+        uid = request.match_info["upload_id"]
+        if not P.is_upload_id(uid):
+            raise HTTPProblem(404, "no such upload")
+        meta = self._load_meta(uid)
+        if meta is None or meta.get("case") != request["case"].case_id:   # other cases' uploads are invisible
+            raise HTTPProblem(404, "no such upload (completed, expired or never started)")
+        return meta
+
+    def _load_meta(self, uid: str) -> dict | None:
+        try:
+            return json.loads((self.staging / uid / "meta.json").read_text())
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            return None
+
+    def _lock(self, uid: str) -> asyncio.Lock:
+        return self._locks.setdefault(uid, asyncio.Lock())
+
+    def _read_receipt(self, final: Path) -> dict:
+        try:
+            return json.loads(final.with_name(final.name + ".receipt.json").read_text())
+        except (OSError, ValueError):
+            # stored but the receipt was never written (crash between link and receipt): hash the file
+            h = hashlib.sha256()
+            with open(final, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+            return {"name": final.name, "size": final.stat().st_size, "sha256": h.hexdigest(),
+                    "state": "stored", "note": "receipt missing; rebuilt from the stored file"}
+
+    def _forwarded(self, request: web.Request) -> str | None:
+        value = request.headers.get("X-Forwarded-For")
+        return value if (value and self.config.trust_forwarded) else None
+
+    def _custody(self, event: str, request, case: P.CaseToken, **fields) -> None:
+        """Append one event to custody.jsonl; each line carries the SHA-256 of the previous line."""
+        record = {"event": event, "time_utc": iso(utc_now()), "case": case.case_id,
+                  "token_fingerprint": case.fingerprint, "client_address": request.remote,
+                  "forwarded_for": request.headers.get("X-Forwarded-For"),
+                  "user_agent": request.headers.get("User-Agent"), **fields,
+                  "prev_sha256": self._custody_prev}
+        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        fd = os.open(self.custody_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._custody_prev = hashlib.sha256(line).hexdigest()
+
+    def _last_custody_hash(self) -> str | None:
+        try:
+            with open(self.custody_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - (1 << 16)))
+                lines = fh.read().splitlines(keepends=True)
+        except FileNotFoundError:
+            return None
+        return hashlib.sha256(lines[-1]).hexdigest() if lines else None
+
+    def _enqueue(self, final: Path, receipt: dict) -> None:
+        q = Path(self.config.queue_dir)
+        q.mkdir(parents=True, exist_ok=True)
+        ticket = {"bundle": str(final), "case": receipt["case"], "sha256": receipt["sha256"],
+                  "received_utc": receipt["received_utc"]}
+        _write_json_atomic(q / f"{int(time.time() * 1000)}-{receipt['sha256'][:16]}.json", ticket)
+
+    def _expire_staging(self) -> None:
+        cutoff = time.time() - self.config.staging_ttl
+        for d in self.staging.iterdir():
+            with contextlib.suppress(OSError):
+                if d.stat().st_mtime < cutoff:
+                    shutil.rmtree(d)
+                    log.info("expired abandoned upload %s", d.name)
+
+
+def _assemble(chunks: Path, count: int, dest: Path) -> str:
+    """Concatenate chunk files into ``dest`` (hashing as it goes) and drop each chunk once copied."""
+    h = hashlib.sha256()
+    with open(dest, "wb") as out:
+        for i in range(count):
+            part = chunks / f"{i:08d}"
+            with open(part, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+                    out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return h.hexdigest()
+
+
+def verify_received(path: Path) -> dict:
+    """Check a received bundle: encrypted -> structure (the server never holds a decryption key);
+    plain -> ``triage.bundle.verify.verify_bundle`` (every member's hash), or, if that module is
+    not installed, a CRC check of every ZIP member."""
+    if is_encrypted(path):
+        r = verify_encrypted(path)
+        return {"kind": "encrypted", "verifier": "triage.ship.crypto.verify_encrypted (structure)",
+                "ok": r.ok, "problems": r.problems, "checked": r.segments}
+    try:
+        from triage.bundle.verify import verify_bundle
+    except ImportError:
+        verify_bundle = None
+    if verify_bundle is not None:
+        try:
+            r = verify_bundle(path)
+            return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": bool(r.ok),
+                    "incomplete": bool(getattr(r, "incomplete", False)),
+                    "problems": list(getattr(r, "problems", []))[:100], "checked": getattr(r, "checked", 0)}
+        except Exception as exc:   # a verifier crash must not take the server down; it is a rejection
+            return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": False,
+                    "problems": [f"verifier error: {type(exc).__name__}: {exc}"], "checked": 0}
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+            n = len(z.infolist())
+        problems = [f"CRC mismatch in member {bad}"] if bad else []
+        return {"kind": "zip", "verifier": "zipfile CRC", "ok": not problems, "problems": problems,
+                "checked": n}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        return {"kind": "zip", "verifier": "zipfile CRC", "ok": False, "problems": [f"not a valid ZIP: {exc}"],
+                "checked": 0}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+async def serve(config: ServerConfig, host: str, port: int, ssl_context=None,
+                ready=None) -> None:
+    """Run until cancelled (SIGINT/SIGTERM handled by the caller). ``ready(url)`` is called once listening."""
+    server = IntakeServer(config)
+    runner = web.AppRunner(server.app(), access_log=log)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    await site.start()
+    sockets = site._server.sockets if site._server else []   # the real port when --port 0
+    actual = sockets[0].getsockname()[1] if sockets else port
+    scheme = "https" if ssl_context else "http"
+    shown = f"[{host}]" if ":" in host else host
+    if ready:
+        ready(f"{scheme}://{shown}:{actual}")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
