@@ -1,0 +1,325 @@
+"""The fleet store: one SQLite file (``DIR/fleet.sqlite``) analysts can query with plain SQL.
+
+Why SQLite: it ships with Python, needs no server, handles a few million rows per table with the
+indexes below, and every analyst already speaks SQL. The schema is documented in
+``docs/fleet-schema.md``; keep the two in step.
+
+Every fact row carries ``host_id`` and ``bundle_id`` (and, where the summary gives them,
+``bundle_path`` + ``locator``: the provenance back to the bundle member). Times are ISO-8601 UTC
+strings ending in 'Z'; column names ending in ``_utc`` say so. Loading a bundle first deletes
+every row of any earlier analysis of the same bundle (same SHA-256), so re-analysis with a newer
+analyzer replaces, never duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from triage.fleet.normalize import basename, domain_of, normalize_command, normalize_path
+from triage.units import iso, utc_now
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS hosts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    os TEXT,
+    score REAL NOT NULL DEFAULT 0,
+    score_explained TEXT                       -- JSON list of {what, weight, count, points}
+);
+CREATE TABLE IF NOT EXISTS bundles (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    analyzer_version TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER,
+    status TEXT NOT NULL,                      -- ok | failed | encrypted
+    error TEXT,
+    host_id INTEGER REFERENCES hosts(id),
+    host_dir TEXT,                             -- relative to the fleet directory
+    analyzed_utc TEXT,
+    duration_s REAL,
+    peak_rss_bytes INTEGER,
+    worker TEXT,
+    collection_started_utc TEXT,
+    collection_finished_utc TEXT,
+    UNIQUE (sha256, analyzer_version)
+);
+CREATE TABLE IF NOT EXISTS bundle_files_seen (   -- hash cache: skip re-hashing unchanged files
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT
+);
+CREATE TABLE IF NOT EXISTS autoruns (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    category TEXT, location TEXT, name TEXT, command TEXT, command_norm TEXT, user TEXT,
+    last_write_utc TEXT, details TEXT, bundle_path TEXT, locator TEXT
+);
+CREATE VIEW IF NOT EXISTS services AS
+    SELECT id, host_id, bundle_id, name, command AS image_path, command_norm, location,
+           json_extract(details, '$.start_type') AS start_type,
+           json_extract(details, '$.service_dll') AS service_dll,
+           last_write_utc, bundle_path, locator
+    FROM autoruns WHERE category = 'service';
+CREATE VIEW IF NOT EXISTS scheduled_tasks AS
+    SELECT id, host_id, bundle_id, name, command, command_norm, location, user,
+           json_extract(details, '$.author') AS author, last_write_utc, bundle_path, locator
+    FROM autoruns WHERE category = 'task';
+CREATE TABLE IF NOT EXISTS executions (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    executable TEXT, executable_lc TEXT, path TEXT, path_norm TEXT, run_count INTEGER,
+    last_run_utc TEXT, last_runs TEXT, source TEXT, sha1 TEXT, bundle_path TEXT, locator TEXT
+);
+CREATE TABLE IF NOT EXISTS browser_domains (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    browser TEXT, user TEXT, domain TEXT, visits INTEGER, bundle_path TEXT
+);
+CREATE TABLE IF NOT EXISTS downloads (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    browser TEXT, user TEXT, url TEXT, domain TEXT, target_path TEXT, start_utc TEXT, end_utc TEXT,
+    received_bytes INTEGER, danger_type TEXT, state TEXT, bundle_path TEXT, locator TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    timestamp_utc TEXT, channel TEXT, provider TEXT, event_id INTEGER, record_id INTEGER, computer TEXT,
+    category TEXT, description TEXT, fields TEXT, bundle_path TEXT, locator TEXT
+);
+CREATE TABLE IF NOT EXISTS yara_hits (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    rule TEXT, namespace TEXT, tags TEXT, target TEXT, details TEXT, bundle_path TEXT
+);
+CREATE TABLE IF NOT EXISTS off_network_windows (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    start_utc TEXT, end_utc TEXT, reason TEXT
+);
+CREATE TABLE IF NOT EXISTS files (               -- every collected file, from the bundle manifest
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
+    path TEXT, path_norm TEXT, name_lc TEXT, bundle_path TEXT, artifact TEXT, user TEXT, size INTEGER,
+    sha256 TEXT, sha1 TEXT, md5 TEXT, modified_utc TEXT
+);
+CREATE TABLE IF NOT EXISTS findings (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER,
+    origin TEXT NOT NULL,                      -- host (from summary.json) | rare | ioc
+    rule TEXT, severity TEXT, title TEXT, reason TEXT, evidence TEXT, when_utc TEXT, off_network INTEGER
+);
+CREATE TABLE IF NOT EXISTS issues (
+    id INTEGER PRIMARY KEY, host_id INTEGER, bundle_id INTEGER,
+    severity TEXT, message TEXT, bundle_path TEXT, locator TEXT
+);
+CREATE TABLE IF NOT EXISTS rare_items (
+    id INTEGER PRIMARY KEY, kind TEXT, item TEXT, hosts INTEGER, total_hosts INTEGER, host_names TEXT
+);
+CREATE TABLE IF NOT EXISTS ioc_matches (
+    id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER,
+    ioc_type TEXT, ioc_value TEXT, ioc_source TEXT, matched_table TEXT, matched_value TEXT,
+    evidence TEXT
+);
+CREATE INDEX IF NOT EXISTS autoruns_stack ON autoruns (category, command_norm, host_id);
+CREATE INDEX IF NOT EXISTS autoruns_bundle ON autoruns (bundle_id);
+CREATE INDEX IF NOT EXISTS executions_name ON executions (executable_lc, host_id);
+CREATE INDEX IF NOT EXISTS executions_path ON executions (path_norm, host_id);
+CREATE INDEX IF NOT EXISTS executions_bundle ON executions (bundle_id);
+CREATE INDEX IF NOT EXISTS domains_stack ON browser_domains (domain, host_id);
+CREATE INDEX IF NOT EXISTS domains_bundle ON browser_domains (bundle_id);
+CREATE INDEX IF NOT EXISTS downloads_bundle ON downloads (bundle_id);
+CREATE INDEX IF NOT EXISTS events_bundle ON events (bundle_id);
+CREATE INDEX IF NOT EXISTS events_host_time ON events (host_id, timestamp_utc);
+CREATE INDEX IF NOT EXISTS yara_stack ON yara_hits (rule, host_id);
+CREATE INDEX IF NOT EXISTS yara_bundle ON yara_hits (bundle_id);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE INDEX IF NOT EXISTS files_sha1 ON files (sha1);
+CREATE INDEX IF NOT EXISTS files_md5 ON files (md5);
+CREATE INDEX IF NOT EXISTS files_name ON files (name_lc);
+CREATE INDEX IF NOT EXISTS files_bundle ON files (bundle_id);
+CREATE INDEX IF NOT EXISTS findings_host ON findings (host_id, origin);
+CREATE INDEX IF NOT EXISTS findings_bundle ON findings (bundle_id);
+CREATE INDEX IF NOT EXISTS offnet_bundle ON off_network_windows (bundle_id);
+CREATE INDEX IF NOT EXISTS issues_bundle ON issues (bundle_id);
+"""
+
+# Tables whose rows belong to one bundle (deleted when that bundle is loaded again).
+BUNDLE_TABLES = ("autoruns", "executions", "browser_domains", "downloads", "events", "yara_hits",
+                 "off_network_windows", "files", "findings", "issues")
+
+
+def open_store(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the fleet store. WAL so a reader can query during a batch."""
+    conn = sqlite3.connect(str(path), timeout=60)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.commit()
+    return conn
+
+
+def analyzed(conn: sqlite3.Connection, analyzer_version: str) -> dict[str, str]:
+    """sha256 -> status of bundles already analyzed by this analyzer version."""
+    rows = conn.execute("SELECT sha256, status FROM bundles WHERE analyzer_version = ?", (analyzer_version,))
+    return {r["sha256"]: r["status"] for r in rows}
+
+
+def cached_hash(conn: sqlite3.Connection, path: str, size: int, mtime_ns: int) -> str | None:
+    row = conn.execute("SELECT size, mtime_ns, sha256 FROM bundle_files_seen WHERE path = ?", (path,)).fetchone()
+    if row and row["size"] == size and row["mtime_ns"] == mtime_ns:
+        return row["sha256"]
+    return None
+
+
+def remember_hash(conn: sqlite3.Connection, path: str, size: int, mtime_ns: int, sha256: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO bundle_files_seen VALUES (?, ?, ?, ?)", (path, size, mtime_ns, sha256))
+
+
+def _host_id(conn: sqlite3.Connection, name: str, os_name: str | None) -> int:
+    row = conn.execute("SELECT id FROM hosts WHERE name = ?", (name,)).fetchone()
+    if row:
+        if os_name:
+            conn.execute("UPDATE hosts SET os = ? WHERE id = ?", (os_name, row["id"]))
+        return row["id"]
+    return conn.execute("INSERT INTO hosts (name, os) VALUES (?, ?)", (name, os_name)).lastrowid
+
+
+def _forget_bundle(conn: sqlite3.Connection, sha256: str) -> None:
+    ids = [r["id"] for r in conn.execute("SELECT id FROM bundles WHERE sha256 = ?", (sha256,))]
+    for bid in ids:
+        for table in BUNDLE_TABLES:
+            conn.execute(f"DELETE FROM {table} WHERE bundle_id = ?", (bid,))
+        conn.execute("DELETE FROM ioc_matches WHERE bundle_id = ?", (bid,))
+        conn.execute("DELETE FROM bundles WHERE id = ?", (bid,))
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None,
+                  files: Iterable[dict] = ()) -> int:
+    """Store one task result (and its summary when the analysis produced one); returns bundle id.
+
+    result: the dict from :func:`triage.fleet.batch.analyze_task` (status, sha256, path, error...).
+    """
+    _forget_bundle(conn, result["sha256"])
+    host_id = None
+    bundle_info = (summary or {}).get("bundle") or {}
+    collection = bundle_info.get("collection") or {}
+    if summary and result["status"] == "ok":
+        host = summary.get("host") if isinstance(summary.get("host"), dict) else {"hostname": summary.get("host")}
+        host_id = _host_id(conn, str(host.get("hostname") or result.get("host")), _text(host.get("os")))
+    bid = conn.execute(
+        "INSERT INTO bundles (sha256, analyzer_version, path, size, status, error, host_id, host_dir,"
+        " analyzed_utc, duration_s, peak_rss_bytes, worker, collection_started_utc, collection_finished_utc)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (result["sha256"], result["analyzer_version"], result["path"], result.get("size"), result["status"],
+         result.get("error"), host_id, result.get("host_dir"), iso(utc_now()), result.get("duration_s"),
+         result.get("peak_rss_bytes"), result.get("worker"),
+         _text(collection.get("started")), _text(collection.get("finished"))),
+    ).lastrowid
+    for issue in result.get("issues") or ():
+        conn.execute("INSERT INTO issues (host_id, bundle_id, severity, message, bundle_path, locator)"
+                     " VALUES (?,?,?,?,?,?)", (host_id, bid, issue.get("severity", "error"),
+                                               issue.get("message"), issue.get("bundle_path"),
+                                               issue.get("locator")))
+    if host_id is None or summary is None:
+        return bid
+    _load_summary(conn, host_id, bid, summary)
+    conn.executemany(
+        "INSERT INTO files (host_id, bundle_id, path, path_norm, name_lc, bundle_path, artifact, user, size,"
+        " sha256, sha1, md5, modified_utc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(host_id, bid, f.get("path"), normalize_path(f.get("path")), basename(f.get("path")),
+          f.get("bundle_path"), f.get("artifact"), f.get("user"), _int(f.get("size")),
+          (f.get("sha256") or "").lower() or None, (f.get("sha1") or "").lower() or None,
+          (f.get("md5") or "").lower() or None, (f.get("times") or {}).get("modified"))
+         for f in files])
+    return bid
+
+
+def _load_summary(conn: sqlite3.Connection, host_id: int, bid: int, s: dict) -> None:
+    """Copy the stackable parts of one summary.json into the tables (tolerant of missing keys)."""
+    conn.executemany(
+        "INSERT INTO autoruns (host_id, bundle_id, category, location, name, command, command_norm, user,"
+        " last_write_utc, details, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(host_id, bid, a.get("category"), a.get("location"), a.get("name"), a.get("command"),
+          normalize_command(a.get("command")), a.get("user"), a.get("last_write"),
+          _text(a.get("details")), a.get("bundle_path"), a.get("locator"))
+         for a in _dicts(s.get("autoruns"))])
+    rows = []
+    for e in _dicts(s.get("executions")):
+        runs = e.get("last_runs") or []
+        runs = runs if isinstance(runs, list) else [runs]
+        exe = e.get("executable") or basename(e.get("path"))
+        rows.append((host_id, bid, exe, (exe or "").lower(), e.get("path"), normalize_path(e.get("path")),
+                     _int(e.get("run_count")), max((r for r in runs if isinstance(r, str)), default=None),
+                     _text(runs), e.get("source") or e.get("kind"), e.get("sha1"), e.get("bundle_path"),
+                     e.get("locator")))
+    conn.executemany(
+        "INSERT INTO executions (host_id, bundle_id, executable, executable_lc, path, path_norm, run_count,"
+        " last_run_utc, last_runs, source, sha1, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    rows = []
+    for b in _dicts(s.get("browser")):
+        for d in b.get("top_domains") or b.get("domains") or []:
+            if isinstance(d, dict):
+                name, visits = d.get("domain") or d.get("host"), d.get("visits") or d.get("count")
+            elif isinstance(d, list | tuple) and d:
+                name, visits = d[0], (d[1] if len(d) > 1 else None)
+            else:
+                name, visits = d, None
+            if isinstance(name, str) and name:
+                rows.append((host_id, bid, b.get("browser"), b.get("user"), domain_of(name), _int(visits),
+                             b.get("bundle_path")))
+    conn.executemany("INSERT INTO browser_domains (host_id, bundle_id, browser, user, domain, visits, bundle_path)"
+                     " VALUES (?,?,?,?,?,?,?)", rows)
+    conn.executemany(
+        "INSERT INTO downloads (host_id, bundle_id, browser, user, url, domain, target_path, start_utc, end_utc,"
+        " received_bytes, danger_type, state, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(host_id, bid, d.get("browser"), d.get("user"), d.get("url"), domain_of(d.get("url")),
+          d.get("target_path"), d.get("start"), d.get("end"), _int(d.get("received_bytes")),
+          d.get("danger_type"), d.get("state"), d.get("bundle_path"), d.get("locator"))
+         for d in _dicts(s.get("downloads"))])
+    conn.executemany(
+        "INSERT INTO events (host_id, bundle_id, timestamp_utc, channel, provider, event_id, record_id, computer,"
+        " category, description, fields, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(host_id, bid, e.get("timestamp"), e.get("channel"), e.get("provider"), _int(e.get("event_id")),
+          _int(e.get("record_id")), e.get("computer"), e.get("category"), e.get("description"),
+          _text(e.get("fields")), e.get("bundle_path"), e.get("locator"))
+         for e in _dicts(s.get("events"))])
+    conn.executemany(
+        "INSERT INTO yara_hits (host_id, bundle_id, rule, namespace, tags, target, details, bundle_path)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        [(host_id, bid, y.get("rule"), y.get("namespace"), _text(y.get("tags")),
+          y.get("target") or y.get("path") or y.get("bundle_path"),
+          _text({k: v for k, v in y.items() if k not in ("rule", "namespace", "tags")}), y.get("bundle_path"))
+         for y in _dicts(s.get("yara"))])
+    network = s.get("network") if isinstance(s.get("network"), dict) else {}
+    conn.executemany(
+        "INSERT INTO off_network_windows (host_id, bundle_id, start_utc, end_utc, reason) VALUES (?,?,?,?,?)",
+        [(host_id, bid, w.get("start"), w.get("end"), _text(w.get("reason") or w.get("why")))
+         for w in _dicts(network.get("off_network_windows"))])
+    conn.executemany(
+        "INSERT INTO findings (host_id, bundle_id, origin, rule, severity, title, reason, evidence, when_utc,"
+        " off_network) VALUES (?,?,'host',?,?,?,?,?,?,?)",
+        [(host_id, bid, f.get("rule"), f.get("severity"), f.get("title"), f.get("reason"),
+          _text(f.get("evidence")), f.get("when"),
+          None if f.get("off_network") is None else int(bool(f.get("off_network"))))
+         for f in _dicts(s.get("findings"))])
+    conn.executemany(
+        "INSERT INTO issues (host_id, bundle_id, severity, message, bundle_path, locator) VALUES (?,?,?,?,?,?)",
+        [(host_id, bid, i.get("severity"), i.get("message"), i.get("bundle_path"), i.get("locator"))
+         for i in _dicts(s.get("issues"))])
