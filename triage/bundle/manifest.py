@@ -19,8 +19,10 @@ FAILED = "failed"                # could not be read (locked, permission, I/O er
 SKIPPED_BUDGET = "skipped_budget"  # did not fit the global --max-size / --max-time budget
 SKIPPED_SIZE = "skipped_size"    # larger than the artifact's per-file cap
 SKIPPED_DUPLICATE = "skipped_duplicate"  # e.g. a shadow-copy file identical to the live copy
+SKIPPED_INTERRUPTED = "skipped_interrupted"  # planned, not reached: the collection was interrupted
 
-OUTCOMES = (COLLECTED, PARTIAL, MISSING, FAILED, SKIPPED_BUDGET, SKIPPED_SIZE, SKIPPED_DUPLICATE)
+OUTCOMES = (COLLECTED, PARTIAL, MISSING, FAILED, SKIPPED_BUDGET, SKIPPED_SIZE, SKIPPED_DUPLICATE,
+            SKIPPED_INTERRUPTED)
 HAS_DATA = (COLLECTED, PARTIAL)
 
 

@@ -1,0 +1,189 @@
+"""Read a bundle without ever changing it.
+
+Members are streamed straight from the zip. A bundle whose collection was cut short has no central
+directory: the reader then falls back to the journal (found by scanning local headers), so an
+analyst can still see what it holds — ``complete`` says which case it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import IO
+
+from triage.bundle import COLLECTION_NAME, JOURNAL_PREFIX, MANIFEST_NAME
+from triage.bundle.manifest import ManifestEntry
+from triage.bundle.names import is_safe_member, safe_segment
+from triage.bundle.scan import read_member, scan_members
+
+START_NAME = "meta/collection-start.json"
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 4 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class BundleReader:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._sha256: str | None = None
+        self.problems: list[str] = []   # what could not be read while opening (bad manifest lines...)
+        self.zip: zipfile.ZipFile | None = None
+        self.complete = True
+        self.collection: dict = {}
+        self.entries: list[ManifestEntry] = []
+        self._scanned = None
+        try:
+            self.zip = zipfile.ZipFile(self.path, "r")
+        except zipfile.BadZipFile:
+            self.complete = False
+        if self.zip is not None:
+            self.collection = self._json(COLLECTION_NAME) or self._json(START_NAME) or {}
+            if MANIFEST_NAME in self.zip.NameToInfo:
+                self.entries = self._manifest()
+            else:
+                self.complete = False
+                self.problems.append("the bundle has no manifest")
+                self.entries = self.journal_entries()
+        else:
+            self.entries = self.journal_entries()
+            start = self._scanned_member(START_NAME)
+            if start is not None:
+                try:
+                    self.collection = json.loads(start)
+                except ValueError:
+                    pass
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _json(self, name: str) -> dict | None:
+        if self.zip is None or name not in self.zip.NameToInfo:
+            return None
+        try:
+            with self.zip.open(name) as fh:
+                data = json.loads(fh.read(64 << 20))
+            return data if isinstance(data, dict) else None
+        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            self.problems.append(f"{name} is unreadable: {exc}")
+            return None
+
+    def _manifest(self) -> list[ManifestEntry]:
+        out = []
+        with self.zip.open(MANIFEST_NAME) as fh:
+            for n, line in enumerate(fh, 1):
+                try:
+                    out.append(ManifestEntry.from_dict(json.loads(line)))
+                except (ValueError, TypeError) as exc:
+                    self.problems.append(f"manifest line {n} is unreadable: {exc}")
+        return out
+
+    def _scan(self):
+        if self._scanned is None:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as fh:
+                self._scanned = {m.name: m for m in scan_members(fh, size)}
+        return self._scanned
+
+    def _scanned_member(self, name: str) -> bytes | None:
+        m = self._scan().get(name)
+        if m is None:
+            return None
+        with open(self.path, "rb") as fh:
+            return b"".join(read_member(fh, m))
+
+    def journal_entries(self) -> list[ManifestEntry]:
+        """Entries from the journal members, in order (works with or without a central directory)."""
+        out = []
+        if self.zip is not None:
+            names = sorted(n for n in self.zip.NameToInfo if n.startswith(JOURNAL_PREFIX))
+            for n in names:
+                try:
+                    with self.zip.open(n) as fh:
+                        out.append(ManifestEntry.from_dict(json.loads(fh.read(1 << 20))))
+                except (ValueError, TypeError, zipfile.BadZipFile) as exc:
+                    self.problems.append(f"journal {n} unreadable: {exc}")
+            return out
+        for name in sorted(n for n in self._scan() if n.startswith(JOURNAL_PREFIX)):
+            try:
+                out.append(ManifestEntry.from_dict(json.loads(self._scanned_member(name))))
+            except (ValueError, TypeError, OSError) as exc:
+                self.problems.append(f"journal {name} unreadable: {exc}")
+        return out
+
+    # -- public API ----------------------------------------------------------------------------------
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.path)
+        return self._sha256
+
+    def names(self) -> list[str]:
+        if self.zip is not None:
+            return [i.filename for i in self.zip.infolist()]
+        return list(self._scan())
+
+    def open(self, bundle_path: str) -> IO[bytes]:
+        if self.zip is not None:
+            return self.zip.open(bundle_path)
+        m = self._scan().get(bundle_path)
+        if m is None:
+            raise KeyError(bundle_path)
+        return _IterStream(self.path, m)
+
+    def extract(self, bundle_path: str, dest_dir: str | os.PathLike, name: str | None = None) -> Path:
+        """Copy one member into ``dest_dir`` under a sanitised base name; never outside dest_dir."""
+        if not is_safe_member(bundle_path):
+            base = safe_segment(bundle_path.replace("\\", "/").rstrip("/").split("/")[-1] or "member")
+        else:
+            base = safe_segment(name or bundle_path.rsplit("/", 1)[-1])
+        dest = Path(dest_dir) / base
+        with self.open(bundle_path) as src, open(dest, "xb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        return dest
+
+    def close(self) -> None:
+        if self.zip is not None:
+            self.zip.close()
+
+    def __enter__(self) -> BundleReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _IterStream:
+    """A minimal read-only stream over a scanned member (bundles without a central directory)."""
+
+    def __init__(self, path: Path, member) -> None:
+        self.fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self.it = read_member(self.fh, member)
+        self.buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self.buf) < n:
+            try:
+                self.buf += next(self.it)
+            except StopIteration:
+                break
+        if n < 0:
+            out, self.buf = self.buf, b""
+        else:
+            out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,161 @@
+"""Verify a bundle: structure, every manifest entry's size and hashes, unexpected members, sidecar.
+
+Anyone can do the same without our code (docs/bundle-format.md); this is the reference check.
+Problems are collected, never raised, so one report lists everything wrong with a bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from triage.bundle import COLLECTION_NAME, JOURNAL_PREFIX, LOG_NAME, MANIFEST_NAME
+from triage.bundle.manifest import HAS_DATA, SKIPPED_INTERRUPTED
+from triage.bundle.names import is_safe_member
+from triage.bundle.reader import START_NAME, BundleReader
+
+KNOWN_META = {MANIFEST_NAME, COLLECTION_NAME, LOG_NAME, START_NAME}
+
+
+@dataclass
+class VerifyReport:
+    path: str
+    ok: bool = False
+    incomplete: bool = False
+    encrypted: bool = False
+    problems: list[str] = field(default_factory=list)
+    checked: int = 0
+    sha256: str | None = None
+    recoverable: int | None = None
+    status: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _sidecar(path: Path, sha: str, report: VerifyReport) -> None:
+    side = path.with_name(path.name + ".sha256")
+    if not side.is_file():
+        report.problems.append(f"no sidecar {side.name}: the collection did not finish or the sidecar was not copied")
+        return
+    try:
+        text = side.read_text(encoding="utf-8", errors="replace").split()
+    except OSError as exc:
+        report.problems.append(f"sidecar unreadable: {exc}")
+        return
+    if not text or text[0].lower() != sha:
+        report.problems.append(f"bundle SHA-256 {sha} does not match the sidecar ({text[0] if text else 'empty'})")
+
+
+def verify_bundle(path: str | Path, *, private_key=None) -> VerifyReport:
+    path = Path(path)
+    report = VerifyReport(path=str(path))
+    if not path.is_file():
+        report.problems.append("no such file")
+        return report
+    try:
+        from triage.ship.crypto import is_encrypted, verify_encrypted
+    except ImportError:
+        is_encrypted = None
+    if is_encrypted is not None and is_encrypted(path):
+        report.encrypted = True
+        sub = verify_encrypted(path, private_key)
+        report.problems.extend(getattr(sub, "problems", []))
+        report.sha256 = getattr(sub, "sha256", None)
+        report.ok = not report.problems
+        return report
+
+    with BundleReader(path) as b:
+        report.sha256 = b.sha256
+        _sidecar(path, b.sha256, report)
+        report.problems.extend(b.problems)
+        report.status = b.collection.get("status")
+        if b.zip is None:
+            report.incomplete = True
+            report.recoverable = len(b.entries)
+            report.problems.append(
+                f"no central directory: the collection was interrupted; {len(b.entries)} finished file(s) are "
+                f"recoverable with 'triage recover {path.name}'")
+            report.ok = False
+            return report
+        infos = b.zip.infolist()
+        names = [i.filename for i in infos]
+        seen: set[str] = set()
+        for n in names:
+            if n in seen:
+                report.problems.append(f"duplicate member name {n!r}")
+            seen.add(n)
+            if not is_safe_member(n):
+                report.problems.append(f"unsafe member name {n!r}")
+        if COLLECTION_NAME not in seen:
+            report.problems.append("missing meta/collection.json")
+            report.incomplete = True
+        if MANIFEST_NAME not in seen:
+            report.problems.append("missing meta/manifest.jsonl")
+            report.incomplete = True
+        else:
+            with b.zip.open(MANIFEST_NAME) as fh:
+                msha = hashlib.sha256(fh.read()).hexdigest()
+            recorded = b.collection.get("manifest_sha256")
+            if recorded and recorded != msha:
+                report.problems.append("meta/manifest.jsonl was changed after collection (its SHA-256 differs "
+                                       "from the one in meta/collection.json)")
+        if b.collection.get("status") == "interrupted":
+            report.incomplete = True
+            left = sum(1 for e in b.entries if e.outcome == SKIPPED_INTERRUPTED)
+            report.problems.append(f"the collection was interrupted: {left} planned file(s) were not collected")
+
+        expected: dict[str, object] = {}
+        for e in b.entries:
+            if e.outcome in HAS_DATA and e.bundle_path:
+                if e.bundle_path in expected:
+                    report.problems.append(f"manifest lists {e.bundle_path} twice")
+                expected[e.bundle_path] = e
+        for name, e in expected.items():
+            if name not in seen:
+                report.problems.append(f"missing member {name} (manifest: {e.path})")
+                continue
+            hashers = {k: hashlib.new(k) for k in ("sha256", "sha1", "md5") if getattr(e, k)}
+            size = 0
+            try:
+                with b.zip.open(name) as fh:
+                    while block := fh.read(4 << 20):
+                        size += len(block)
+                        for h in hashers.values():
+                            h.update(block)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                report.problems.append(f"{name}: unreadable member: {exc}")
+                continue
+            report.checked += 1
+            if e.size is not None and size != e.size:
+                report.problems.append(f"{name}: size {size} != manifest {e.size}")
+            for k, h in hashers.items():
+                if h.hexdigest() != getattr(e, k):
+                    report.problems.append(f"{name}: {k.upper()} {h.hexdigest()} != manifest {getattr(e, k)}")
+        journal = {}
+        for n in names:
+            if n.startswith(JOURNAL_PREFIX):
+                try:
+                    with b.zip.open(n) as fh:
+                        j = json.loads(fh.read(1 << 20))
+                    journal[j.get("bundle_path")] = j
+                except (ValueError, zipfile.BadZipFile, OSError) as exc:
+                    report.problems.append(f"{n}: unreadable journal entry: {exc}")
+        for n in names:
+            if n in expected or n in KNOWN_META or n.startswith(JOURNAL_PREFIX):
+                continue
+            report.problems.append(f"unexpected member {n!r} (not in the manifest)")
+        for bp, e in expected.items():
+            j = journal.get(bp)
+            if j is None:
+                report.problems.append(f"{bp}: no journal entry (manifest edited?)")
+            elif j.get("sha256") != e.sha256 or j.get("size") != e.size:
+                report.problems.append(f"{bp}: manifest disagrees with the journal written during collection")
+        for bp in journal:
+            if bp not in expected:
+                report.problems.append(f"{bp}: in the journal but not in the manifest (entry dropped?)")
+    report.ok = not report.problems
+    return report

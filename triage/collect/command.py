@@ -1,0 +1,140 @@
+"""`triage collect`: one command on the suspect host (or a mounted disk) -> one verifiable bundle."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from triage.units import parse_duration, parse_size
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--target", metavar="DIR", help="a mounted Windows volume or host tree (read-only)")
+    src.add_argument("--live", action="store_true", help="the running system (volatile state first)")
+    src.add_argument("--image", metavar="FILE", help="an NTFS volume image, a raw MBR/GPT disk image, E01 or QCOW2")
+    p.add_argument("--profile", default=None,
+                   help="profile name or YAML file (default: windows-triage; linux-triage for --live on Linux)")
+    p.add_argument("--output", "-o", metavar="DIR", default=".", help="where to write the bundle (default: .)")
+    p.add_argument("--max-size", type=_size, metavar="SIZE",
+                   help="take at most this much source data, in priority order (e.g. 500MB, 2GiB)")
+    p.add_argument("--max-time", type=_duration, metavar="DURATION",
+                   help="stop starting new files after this long (e.g. 90s, 10m)")
+    p.add_argument("--compression", choices=("store", "deflate"), default="deflate",
+                   help="how members are packed (default deflate, level 1: event logs shrink 5-10x for shipping)")
+    p.add_argument("--hash", action="append", choices=("md5", "sha1"), default=[], dest="extra_hashes",
+                   help="also compute MD5/SHA-1 per file (SHA-256 always); repeatable")
+    p.add_argument("--hostname", help="host name for the bundle (default: the machine's, or the target folder's name)")
+    p.add_argument("--volume", default=None, help="volume name under files/ for --target (default C; root for Linux)")
+    p.add_argument("--operator", help="who ran the collection (default: the current user)")
+    p.add_argument("--case", help="case identifier recorded in the bundle")
+    p.add_argument("--reference-time", metavar="ISO",
+                   help="trusted UTC time from the responder's watch/phone, to record the host clock's skew")
+    p.add_argument("--vss", action="store_true", help="also collect from every Volume Shadow Copy (images)")
+    p.add_argument("--encrypt-to", action="append", metavar="KEY.pub", default=[],
+                   help="encrypt the bundle as it is written to this analyst public key (repeatable)")
+    p.add_argument("--upload", metavar="URL", help="upload the finished bundle to an intake server")
+    p.add_argument("--token", help="bearer token for --upload")
+    p.add_argument("--no-volatile", action="store_true", help="with --live: skip the process/network snapshot")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or closing table")
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sources(args, profile_os: str):
+    from triage.collect.source import DirectorySource
+
+    if args.target:
+        root = Path(args.target)
+        if not root.is_dir():
+            raise SystemExit(f"triage: error: --target {root} is not a directory")
+        windows = profile_os == "windows"
+        return [DirectorySource(root, volume=args.volume or ("C" if windows else "root"), kind="directory",
+                                case_sensitive=not windows, path_style="windows" if windows else "posix")]
+    if args.image:
+        from triage.collect.images import open_image_sources
+
+        sources = open_image_sources(args.image)
+        if args.vss:
+            from triage.collect.vss import shadow_sources
+
+            sources = sources + [v for s in list(sources) for v in shadow_sources(s)]
+        return sources
+    # --live
+    if platform.system() == "Windows":
+        drive = os.environ.get("SYSTEMDRIVE", "C:")
+        try:
+            from triage.collect.fallback import live_windows_source
+
+            return [live_windows_source(drive)]
+        except ImportError:
+            return [DirectorySource(drive + "\\", volume=drive.rstrip(":"), kind="live")]
+    return [DirectorySource("/", volume="root", kind="live", case_sensitive=True, path_style="posix")]
+
+
+def run(args) -> int:
+    from triage.collect.collector import CollectOptions, Log, collect, summary_table
+    from triage.profile import ProfileError, load_profile
+
+    default_profile = "linux-triage" if args.live and platform.system() != "Windows" else "windows-triage"
+    try:
+        profile = load_profile(args.profile or default_profile)
+    except ProfileError as exc:
+        print(f"triage: error: {exc}", file=sys.stderr)
+        return 2
+    reference = None
+    if args.reference_time:
+        try:
+            reference = datetime.fromisoformat(args.reference_time.replace("Z", "+00:00"))
+            if reference.tzinfo is None:
+                raise ValueError("it must say its time zone, e.g. 2026-11-25T10:00:00Z")
+        except ValueError as exc:
+            print(f"triage: error: --reference-time: {exc}", file=sys.stderr)
+            return 2
+    sources = _sources(args, profile.os)
+    options = CollectOptions(
+        profile=profile, output_dir=Path(args.output), max_size=args.max_size, max_time=args.max_time,
+        compression=args.compression, hashes=("sha256", *args.extra_hashes), hostname=args.hostname,
+        operator=args.operator, case=args.case, live=bool(args.live), progress=not args.quiet and sys.stderr.isatty(),
+        command_line=list(getattr(args, "argv", sys.argv)), reference_time=reference)
+    if args.vss and not args.image:
+        print("triage: error: --vss needs --image (shadow copies are read from the volume itself)", file=sys.stderr)
+        return 2
+    if args.encrypt_to:
+        from triage.ship.crypto import encrypted_output
+
+        options.open_output = encrypted_output(args.encrypt_to)
+    if args.vss:
+        from triage.collect.vss import skip_identical_to_live
+
+        options.skip_hook = skip_identical_to_live(sources)
+    volatile = None
+    if args.live and not args.no_volatile:
+        from triage.collect.volatile import snapshot
+
+        volatile = snapshot()
+    result = collect(sources, options, volatile, Log(echo=False))
+    if not args.quiet:
+        print(summary_table(result))
+    if args.upload:
+        from triage.ship.client import upload_file
+
+        receipt = upload_file(result.bundle_path, args.upload, token=args.token)
+        print(f"uploaded: {receipt}")
+    return 0 if result.status == "complete" else 4
