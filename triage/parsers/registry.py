@@ -1,0 +1,134 @@
+"""The 'registry' parser: SYSTEM, SOFTWARE, SAM, SECURITY, every NTUSER.DAT / UsrClass.dat, Amcache.hve.
+
+What it yields (triage.analyze.records): HostFact (computer name, time zone, last shutdown, control
+set, domain, OS product/build/UBR/version/edition, install date, owner), UserAccount (ProfileList, SAM),
+Autorun (Run keys of HKLM, WOW6432Node and every user, Explorer\\Run policies, services and drivers,
+Winlogon, IFEO / SilentProcessExit, AppInit_DLLs, the TaskCache), Execution(kind='amcache'), and Issue
+for everything it could not read.
+
+The hive kind comes from the root key's subkeys (a SYSTEM hive renamed 'backup.dat' is still SYSTEM);
+the file name only decides whether the parser is called. A dirty hive has its transaction logs (the
+companions that travel with it in the bundle) replayed first, in a private temp copy: the replay is
+reported as an info Issue and recorded in each Autorun's details.
+
+Options (ParseInput.options): 'replay_logs' (default True), 'max_hive_bytes' (default 1 GiB).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from triage.analyze.records import Issue, Record
+from triage.parsers import registry_autoruns as ar
+from triage.parsers.base import ParseInput, Parser
+from triage.parsers.registry_accounts import parse_sam
+from triage.parsers.registry_amcache import parse_amcache
+from triage.parsers.registry_autoruns import Context
+from triage.parsers.registry_hive import (
+    AMCACHE,
+    BCD,
+    DEFAULT_MAX_HIVE_BYTES,
+    NTUSER,
+    SAM,
+    SECURITY,
+    SOFTWARE,
+    SYSTEM,
+    UNKNOWN,
+    USRCLASS,
+    HiveError,
+    companion_names,
+    open_hive,
+)
+from triage.parsers.registry_software import parse_software
+from triage.parsers.registry_system import parse_system
+
+_USER_DIR = re.compile(r"(?:^|/)(?:users|documents and settings)/([^/]+)/", re.IGNORECASE)
+_EMBEDDED_USER = re.compile(r"\\([^\\?:]+)\\(?:ntuser|usrclass)\.dat$", re.IGNORECASE)
+
+NAME_KINDS = {"system": SYSTEM, "software": SOFTWARE, "sam": SAM, "security": SECURITY, "ntuser.dat": NTUSER,
+              "usrclass.dat": USRCLASS, "amcache.hve": AMCACHE}
+
+
+def profile_user(item: ParseInput, embedded_name: str = "") -> str | None:
+    """The profile a user hive belongs to: the manifest's user, else Users/<name>/ in its path, else the
+    path Windows wrote into the hive's base block (\\??\\C:\\Users\\<name>\\ntuser.dat)."""
+    if item.user:
+        return item.user
+    m = _USER_DIR.search(item.rel_path.replace("\\", "/"))
+    if m:
+        return m.group(1)
+    m = _EMBEDDED_USER.search(embedded_name)
+    return m.group(1) if m else None
+
+
+def root_name(kind: str, user: str | None) -> str:
+    who = user or "?"
+    return {SYSTEM: "HKLM\\SYSTEM", SOFTWARE: "HKLM\\SOFTWARE", SAM: "HKLM\\SAM", SECURITY: "HKLM\\SECURITY",
+            NTUSER: f"HKU\\{who}", USRCLASS: f"HKU\\{who}_Classes", AMCACHE: "Amcache",
+            BCD: "HKLM\\BCD00000000"}.get(kind, "HIVE")
+
+
+class RegistryParser(Parser):
+    name = "registry"
+    patterns = (
+        "windows/system32/config/system",
+        "windows/system32/config/software",
+        "windows/system32/config/sam",
+        "windows/system32/config/security",
+        "users/*/ntuser.dat",
+        "documents and settings/*/ntuser.dat",
+        "users/*/appdata/local/microsoft/windows/usrclass.dat",
+        "documents and settings/*/local settings/application data/microsoft/windows/usrclass.dat",
+        "windows/appcompat/programs/amcache.hve",
+    )
+    signatures = ((0, b"regf"),)
+
+    def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
+        opts = item.options or {}
+        try:
+            path = item.materialize()
+            opened = open_hive(path, companion_names(item.companions), replay=bool(opts.get("replay_logs", True)),
+                               max_bytes=int(opts.get("max_hive_bytes", DEFAULT_MAX_HIVE_BYTES)))
+        except HiveError as exc:
+            yield item.issue(f"unreadable hive: {exc}")
+            return
+        except OSError as exc:
+            yield item.issue(f"cannot read hive file: {exc}")
+            return
+        hive = opened.hive
+        for severity, message in opened.notes:
+            yield item.issue(message, severity=severity)
+        name_kind = NAME_KINDS.get(item.rel_path.rsplit("/", 1)[-1].lower())
+        if hive.kind == UNKNOWN:
+            yield item.issue(f"hive kind not recognised from its root keys (file name suggests {name_kind}); "
+                             "nothing extracted", severity="warning")
+            return
+        if name_kind and name_kind != hive.kind:
+            yield item.issue(f"file is named like a {name_kind} hive but its root keys are those of a {hive.kind} "
+                             "hive; parsed as the latter", severity="warning")
+        user = profile_user(item, hive.base.embedded_name) if hive.kind in (NTUSER, USRCLASS) else None
+        hive.root_name = root_name(hive.kind, user)
+        ctx = Context(item=item, hive=hive, user=user)
+        try:
+            if hive.kind == SYSTEM:
+                yield from parse_system(ctx)
+            elif hive.kind == SOFTWARE:
+                yield from parse_software(ctx)
+            elif hive.kind == NTUSER:
+                yield from ar.run_keys(ctx, "Software")
+                yield from ar.winlogon(ctx, "Software")
+                yield from ar.legacy_windows_load(ctx, "Software")
+            elif hive.kind == SAM:
+                yield from parse_sam(ctx)
+            elif hive.kind == AMCACHE:
+                yield from parse_amcache(ctx)
+            # SECURITY, USRCLASS, BCD: recognised (and checked for damage) but no facts extracted yet
+        except Exception as exc:  # python-registry on a damaged hive: keep what was yielded, report the rest
+            yield item.issue(f"hive parsing stopped early: {type(exc).__name__}: {exc}", locator=hive.root_name)
+        for where, problem in hive.problems:
+            yield item.issue(f"part of the hive could not be read: {problem}", severity="warning",
+                             locator=where or hive.root_name)
+        if hive.problem_count > len(hive.problems):
+            yield item.issue(f"{hive.problem_count - len(hive.problems)} more unreadable parts of the hive not "
+                             "listed", severity="warning", locator=hive.root_name)

@@ -1,0 +1,413 @@
+"""Opening one registry hive safely: base-block check, transaction-log replay, kind detection, and
+case-insensitive, never-raising key and value access on top of python-registry.
+
+Why python-registry for every read: it walks a 43k-key hive in under two seconds where regipy takes
+minutes. regipy is used for one thing only, replaying the .LOG1/.LOG2 (or old .LOG) transaction logs of a
+dirty hive, because recent persistence may live only in those logs; the restored hive is written to a
+private temporary directory, read into memory and the directory removed at once: nothing is ever written
+beside the evidence.
+
+Corrupt hives are normal input: every accessor here returns ``None`` / empty results for a part it
+cannot read and records why in :attr:`Hive.problems`, so callers turn problems into Issues and go on.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PureWindowsPath
+from typing import Any
+
+from Registry import Registry  # python-registry: import error here marks the parser unsupported
+from Registry.Registry import RegistryKey
+from Registry.RegistryParse import HBINCell, NKRecord, VKRecord
+
+REGF_MAGIC = b"regf"
+BASE_BLOCK_SIZE = 4096
+DEFAULT_MAX_HIVE_BYTES = 1 << 30  # python-registry holds the whole hive in memory
+MAX_LIST_ENTRIES = 100_000  # subkeys or values of one key; a damaged count must not spin for long
+MAX_PROBLEMS = 20  # distinct problems kept per hive; the rest are counted
+
+# Value types (winnt.h)
+REG_NONE, REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_DWORD_BIG_ENDIAN = 0, 1, 2, 3, 4, 5
+REG_LINK, REG_MULTI_SZ, REG_QWORD = 6, 7, 11
+
+# Hive kinds, as truth.json names them
+SYSTEM, SOFTWARE, SAM, SECURITY = "SYSTEM", "SOFTWARE", "SAM", "SECURITY"
+NTUSER, USRCLASS, AMCACHE, BCD, UNKNOWN = "NTUSER", "USRCLASS", "AMCACHE", "BCD", "UNKNOWN"
+
+
+_FILETIME_ZERO = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+def from_filetime(value: int | None) -> datetime | None:
+    """FILETIME -> aware UTC datetime, exact to the microsecond (truncated, in integers: float seconds
+    would round the last digit). 0, None and values before 1970-ish or past 9999 -> None."""
+    if not value or value < 116444736000000000 // 2 or value > 2650467743999999999:
+        return None
+    return _FILETIME_ZERO + timedelta(microseconds=value // 10)
+
+
+class HiveError(Exception):
+    """The file cannot be read as a hive at all (bad magic, unreadable root, too big)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BaseBlock:
+    """The 4 KiB regf base block. dirty = primary and secondary sequence numbers differ (the hive was
+    not cleanly flushed: its transaction logs hold newer data)."""
+
+    primary_seq: int
+    secondary_seq: int
+    last_written: datetime | None
+    major: int
+    minor: int
+    file_type: int
+    hbins_size: int
+    embedded_name: str
+
+    @property
+    def dirty(self) -> bool:
+        return self.primary_seq != self.secondary_seq
+
+    @property
+    def version(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+
+def read_base_block(data: bytes) -> BaseBlock:
+    if len(data) < 512 or data[:4] != REGF_MAGIC:
+        raise HiveError(f"not a registry hive (first bytes {data[:4]!r}, expected {REGF_MAGIC!r})")
+    seq1, seq2, ts, major, minor, ftype = struct.unpack_from("<IIQIII", data, 4)
+    hbins = struct.unpack_from("<I", data, 40)[0]
+    name = decode_utf16_to_nul(data[48:48 + 64])
+    return BaseBlock(seq1, seq2, from_filetime(ts), major, minor, ftype, hbins, name)
+
+
+def decode_utf16_to_nul(raw: bytes) -> str:
+    """UTF-16LE text up to the first NUL code unit; bytes after it (seen in real hives) are ignored."""
+    end = len(raw) - (len(raw) % 2)
+    for i in range(0, end, 2):
+        if raw[i] == 0 and raw[i + 1] == 0:
+            end = i
+            break
+    return raw[:end].decode("utf-16-le", errors="replace")
+
+
+def decode_value(vtype: int, raw: bytes) -> Any:
+    """Registry value data -> str / list[str] / int / bytes, tolerant of short or odd data."""
+    if vtype in (REG_SZ, REG_EXPAND_SZ, REG_LINK):
+        return decode_utf16_to_nul(raw)
+    if vtype == REG_MULTI_SZ:
+        text = raw[: len(raw) - (len(raw) % 2)].decode("utf-16-le", errors="replace")
+        parts = text.split("\x00")
+        while parts and parts[-1] == "":
+            parts.pop()
+        return parts
+    if vtype == REG_DWORD and len(raw) >= 4:
+        return struct.unpack_from("<I", raw)[0]
+    if vtype == REG_DWORD_BIG_ENDIAN and len(raw) >= 4:
+        return struct.unpack_from(">I", raw)[0]
+    if vtype == REG_QWORD and len(raw) >= 8:
+        return struct.unpack_from("<Q", raw)[0]
+    return bytes(raw)
+
+
+def as_int32(value: Any) -> int | None:
+    """DWORDs such as time-zone Bias are signed LONGs stored unsigned."""
+    if not isinstance(value, int):
+        return None
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def detect_kind(root_subkeys: set[str], root_name: str = "") -> str:
+    """Hive kind from the root key's subkey names (lower-cased), not from the file name."""
+    s = root_subkeys
+    if "select" in s and any(k.startswith("controlset") for k in s):
+        return SYSTEM
+    if "sam" in s and len(s) <= 3:
+        return SAM
+    if "policy" in s and ("rxact" in s or "cache" in s):
+        return SECURITY
+    if "software" in s and ({"control panel", "environment", "appevents", "console"} & s):
+        return NTUSER
+    if "microsoft" in s and ({"classes", "clients", "wow6432node", "policies", "registeredapplications"} & s):
+        return SOFTWARE
+    if "root" in s and len(s) <= 3:
+        return AMCACHE
+    if "objects" in s and "description" in s:
+        return BCD
+    if "local settings" in s or root_name.lower().endswith("_classes") or "clsid" in s:
+        return USRCLASS
+    return UNKNOWN
+
+
+def find_logs(hive_path: Path, companion_names: list[str]) -> dict[str, Path]:
+    """Transaction logs beside the materialised hive, keyed 'LOG1', 'LOG2' or 'LOG' (old format).
+
+    Only files named by the hive's companions are considered (never a directory scan of the evidence).
+    Names are matched case-insensitively: NTUSER.DAT travels with ntuser.dat.LOG1.
+    """
+    stem = hive_path.name.lower()
+    present = {p.name.lower(): p for p in hive_path.parent.iterdir()} if hive_path.parent.is_dir() else {}
+    logs: dict[str, Path] = {}
+    for name in companion_names:
+        low = name.lower()
+        for suffix in (".log1", ".log2", ".log"):
+            if low == stem + suffix and low in present:
+                logs[suffix[1:].upper()] = present[low]
+    return logs
+
+
+@dataclass
+class Replay:
+    """What a log replay did: which logs in which order, how many pages came back."""
+
+    logs: list[str]
+    pages: int
+    base_before: BaseBlock
+    base_after: BaseBlock | None
+
+
+def replay_logs(hive_path: Path, logs: dict[str, Path], base: BaseBlock) -> tuple[bytes, Replay]:
+    """Apply the transaction logs with regipy.recovery into a private temp dir; return the restored bytes.
+
+    Order: of two new-format logs the one with the older base-block sequence number is applied first so
+    the newer one wins (regipy applies ``secondary`` first, then ``primary``). Raises on failure; the
+    caller reports and falls back to the hive as collected.
+    """
+    from regipy.recovery import apply_transaction_logs  # recovery only, never a walk
+
+    ordered: list[Path]
+    if "LOG1" in logs or "LOG2" in logs:
+        pairs = []
+        for key in ("LOG1", "LOG2"):
+            if key in logs:
+                with open(logs[key], "rb") as f:
+                    head = f.read(12)
+                seq = struct.unpack_from("<I", head, 4)[0] if len(head) >= 12 and head[:4] == REGF_MAGIC else -1
+                pairs.append((seq, key))
+        pairs.sort()
+        ordered = [logs[k] for _, k in pairs]
+    else:
+        ordered = [logs["LOG"]]
+    tmp = Path(tempfile.mkdtemp(prefix="triage-hive-"))
+    try:
+        out = tmp / "restored"
+        if len(ordered) == 2:
+            _, pages = apply_transaction_logs(str(hive_path), str(ordered[1]), str(ordered[0]),
+                                              restored_hive_path=str(out))
+        else:
+            _, pages = apply_transaction_logs(str(hive_path), str(ordered[0]), restored_hive_path=str(out))
+        data = out.read_bytes()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        after = read_base_block(data[:BASE_BLOCK_SIZE])
+    except HiveError:
+        after = None
+    return data, Replay([p.name for p in ordered], int(pages), base, after)
+
+
+@dataclass
+class Hive:
+    """A hive opened with python-registry; every accessor is case-insensitive and never raises.
+
+    root_name: the logical root used in locations, e.g. 'HKLM\\SYSTEM' or 'HKU\\tony'.
+    problems: (path, message) pairs for parts that could not be read; the parser reports them.
+    """
+
+    reg: Any
+    base: BaseBlock
+    kind: str
+    root_name: str = ""
+    replay: Replay | None = None
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    problem_count: int = 0
+
+    @classmethod
+    def from_bytes(cls, data: bytes, base: BaseBlock) -> Hive:
+        try:
+            reg = Registry.Registry(io.BytesIO(data))
+            root = reg.root()
+            names = {k.name().lower() for k in root.subkeys()}
+            root_name = root.name()
+        except Exception as exc:  # python-registry raises many types on damaged input
+            raise HiveError(f"root key unreadable: {type(exc).__name__}: {exc}") from exc
+        return cls(reg=reg, base=base, kind=detect_kind(names, root_name))
+
+    # --- navigation -------------------------------------------------------------------------------
+    def _problem(self, path: str, exc: BaseException) -> None:
+        self._problem_text(path, f"{type(exc).__name__}: {exc}")
+
+    def _problem_text(self, path: str, message: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS and (path, message) not in self.problems:
+            self.problems.append((path, message))
+
+    def root(self) -> Any | None:
+        try:
+            return self.reg.root()
+        except Exception as exc:
+            self._problem("", exc)
+            return None
+
+    def key(self, path: str) -> Any | None:
+        """Key at 'A\\B\\C' under the root (case-insensitive), or None if absent or unreadable."""
+        key = self.root()
+        for part in (p for p in path.split("\\") if p):
+            if key is None:
+                return None
+            key = self.subkey(key, part)
+        return key
+
+    def subkey(self, key: Any, name: str) -> Any | None:
+        low = name.lower()
+        for sub in self.subkeys(key):
+            try:
+                if sub.name().lower() == low:
+                    return sub
+            except Exception as exc:
+                self._problem(self.path(key), exc)
+        return None
+
+    def subkeys(self, key: Any) -> list[Any]:
+        """Subkeys, read entry by entry so one bad pointer in a subkey list loses one key, not all."""
+        nk = key._nkrecord
+        out: list[Any] = []
+        bad: list[str] = []
+
+        def walk(list_rel: int, depth: int) -> None:
+            cell = HBINCell(self.reg._buf, nk.abs_offset_from_hbin_offset(list_rel), nk)
+            lid, base = cell.data_id(), cell.data_offset()
+            step = {b"lf": 8, b"lh": 8, b"li": 4, b"ri": 4}.get(lid)
+            if step is None:
+                raise ValueError(f"unknown subkey list type {lid!r}")
+            count = struct.unpack_from("<H", self.reg._buf, base + 2)[0]
+            for i in range(min(count, MAX_LIST_ENTRIES)):
+                try:
+                    rel = struct.unpack_from("<I", self.reg._buf, base + 4 + i * step)[0]
+                    if lid == b"ri":
+                        if depth < 2:
+                            walk(rel, depth + 1)
+                        continue
+                    child = HBINCell(self.reg._buf, nk.abs_offset_from_hbin_offset(rel), nk)
+                    rec = NKRecord(self.reg._buf, child.data_offset(), nk)
+                    rec.name()
+                    out.append(RegistryKey(rec))
+                except Exception as exc:
+                    bad.append(f"{type(exc).__name__}: {exc}")
+
+        try:
+            if nk.subkey_number():
+                walk(nk.unpack_dword(0x1C), 0)
+        except Exception as exc:
+            bad.append(f"{type(exc).__name__}: {exc}")
+        if bad:
+            self._problem_text(self.path(key), f"{len(bad)} subkey(s) unreadable, first: {bad[0]}")
+        return out
+
+    def path(self, key: Any) -> str:
+        """Full logical path of a key: root_name + the stored names below the root."""
+        try:
+            parts = key.path().split("\\")[1:]  # python-registry includes the root key's own name
+        except Exception:
+            parts = ["?"]
+        return "\\".join([self.root_name, *parts]) if parts else self.root_name
+
+    def last_write(self, key: Any) -> datetime | None:
+        try:
+            return from_filetime(key._nkrecord.unpack_qword(0x4))
+        except Exception as exc:
+            self._problem(self.path(key), exc)
+            return None
+
+    def values(self, key: Any) -> Iterator[tuple[str, int, Any]]:
+        """(name, type, decoded data) for each readable value; '' is the default value. Read one by one so
+        a damaged value costs only itself."""
+        nk = key._nkrecord
+        bad: list[str] = []
+        try:
+            count = min(nk.values_number(), MAX_LIST_ENTRIES) if nk.values_number() else 0
+            list_abs = nk.abs_offset_from_hbin_offset(nk.unpack_dword(0x28)) + 4 if count else 0
+        except Exception as exc:
+            count, list_abs = 0, 0
+            bad.append(f"{type(exc).__name__}: {exc}")
+        for i in range(count):
+            try:
+                rel = struct.unpack_from("<I", self.reg._buf, list_abs + 4 * i)[0]
+                cell = HBINCell(self.reg._buf, nk.abs_offset_from_hbin_offset(rel), nk)
+                vk = VKRecord(self.reg._buf, cell.data_offset(), nk)
+                name = vk.name() if vk.has_name() else ""
+                vtype = vk.data_type()
+                raw = vk.raw_data()
+            except Exception as exc:
+                bad.append(f"{type(exc).__name__}: {exc}")
+                continue
+            yield name, vtype, decode_value(vtype, raw)
+        if bad:
+            self._problem_text(self.path(key), f"{len(bad)} value(s) unreadable, first: {bad[0]}")
+
+    def value_map(self, key: Any) -> dict[str, Any]:
+        """Lower-cased value name -> decoded data."""
+        return {name.lower(): data for name, _, data in self.values(key)} if key is not None else {}
+
+    def value(self, key: Any, name: str, default: Any = None) -> Any:
+        if key is None:
+            return default
+        return self.value_map(key).get(name.lower(), default)
+
+
+@dataclass
+class OpenedHive:
+    hive: Hive | None
+    notes: list[tuple[str, str]]  # (severity, message) about opening: dirty, replay, size...
+
+
+def open_hive(path: Path, companion_names: list[str], *, replay: bool = True,
+              max_bytes: int = DEFAULT_MAX_HIVE_BYTES) -> OpenedHive:
+    """Read a hive file (read-only), replaying its logs if it is dirty and they came with it."""
+    notes: list[tuple[str, str]] = []
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise HiveError(f"hive is {size} bytes, above the {max_bytes}-byte cap (parsing it would hold it in memory)")
+    with open(path, "rb") as f:
+        data = f.read()
+    base = read_base_block(data[:BASE_BLOCK_SIZE])
+    if base.hbins_size + BASE_BLOCK_SIZE > len(data):
+        notes.append(("warning", f"hive is truncated: base block says {base.hbins_size + BASE_BLOCK_SIZE} bytes, "
+                                 f"file has {len(data)}"))
+    logs = find_logs(path, companion_names)
+    restored: Replay | None = None
+    if base.dirty:
+        if not logs:
+            notes.append(("warning", f"hive is dirty (sequence numbers {base.primary_seq} != {base.secondary_seq}) "
+                                     "and no transaction log came with it: its newest changes may be missing"))
+        elif replay:
+            try:
+                data, restored = replay_logs(path, logs, base)
+                notes.append(("info", f"hive was dirty (sequence numbers {base.primary_seq} != {base.secondary_seq}); "
+                                      f"replayed {restored.pages} pages from {', '.join(restored.logs)} "
+                                      "(regipy.recovery, in a private temp copy)"))
+            except Exception as exc:
+                notes.append(("warning", f"transaction-log replay failed ({type(exc).__name__}: {exc}); "
+                                         "parsed the hive as collected"))
+        else:
+            notes.append(("info", "hive is dirty; transaction-log replay disabled by option"))
+    hive = Hive.from_bytes(data, restored.base_after if restored and restored.base_after else base)
+    hive.replay = restored
+    return OpenedHive(hive, notes)
+
+
+def companion_names(companions: list[Any]) -> list[str]:
+    """Base names of companion manifest entries (their original paths may be Windows paths)."""
+    out = []
+    for c in companions:
+        p = getattr(c, "path", None) or getattr(c, "bundle_path", None) or ""
+        out.append(PureWindowsPath(p).name if "\\" in p else Path(p).name)
+    return out
