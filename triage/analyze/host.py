@@ -1,0 +1,412 @@
+"""Analyze one bundle: verify → parse every collected file → YARA → findings → summary, timeline, report.
+
+Why one function: the single-host CLI, the batch runner (``triage analyze --jobs``) and the fleet
+builder all need exactly the same per-host work; :func:`analyze_bundle` is that work and nothing
+else (no printing, no process management). It never raises for bad evidence: a tampered bundle is
+refused (unless ``force``) with a summary saying why, and a parser that crashes loses its one file
+(an Issue with a short traceback), never the host.
+
+Memory: records of one host are kept (they are small typed facts); file contents are streamed from
+the zip and never held. A parser that needs a real path gets a private temporary copy of the file and
+its companions (hive logs, SQLite journals), deleted as soon as that parser is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import traceback
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from triage.analyze.records import Finding, HostFact, Issue, Record, Source
+from triage.bundle.manifest import HAS_DATA, ManifestEntry
+
+# Characters kept in a file name made from hostile text; everything else becomes '_'.
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._\-$%#@+=, ()\[\]{}~]")
+_UNSAFE_HOST = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_basename(name: str, default: str = "file") -> str:
+    """A file name safe to create inside a private directory, from a hostile bundle name.
+
+    Takes the last component across both separator styles, replaces anything outside a small set
+    of characters, refuses '.'/'..' and empty names and caps the length. Character-wise replacement
+    keeps companion names in step (``SYSTEM`` / ``SYSTEM.LOG1``, ``History`` / ``History-journal``).
+    """
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" ")
+    if base in ("", ".", "..") or set(base) == {"."}:
+        base = default
+    if len(base) > 160:
+        base = base[:160]
+    return base
+
+
+def safe_hostname(name: str | None) -> str:
+    """Directory-safe host name (hostile input: path separators, dots, markup, control characters)."""
+    text = _UNSAFE_HOST.sub("_", str(name or "")).strip("._-")
+    return text[:64] or "host"
+
+
+@dataclass
+class HostAnalysis:
+    """What :func:`analyze_bundle` produced for one bundle.
+
+    summary: the summary dict written to summary.json. out_dir: the host's output directory.
+    counts: records/findings/issues totals and findings per severity (for batch progress lines).
+    refused: True when the bundle failed verification and ``force`` was not given (nothing parsed).
+    """
+
+    summary: dict[str, Any]
+    out_dir: Path
+    counts: dict[str, Any] = field(default_factory=dict)
+    refused: bool = False
+
+    @property
+    def hostname(self) -> str:
+        return self.summary.get("host", {}).get("hostname") or ""
+
+    @property
+    def summary_path(self) -> Path:
+        return self.out_dir / "summary.json"
+
+    @property
+    def report_path(self) -> Path:
+        return self.out_dir / "report.html"
+
+    @property
+    def timeline_path(self) -> Path:
+        return self.out_dir / "timeline.jsonl"
+
+
+@dataclass
+class AnalysisData:
+    """Everything the summary, timeline and report are made from (the in-memory state of one host)."""
+
+    bundle_path: Path
+    bundle_sha256: str | None = None
+    verified: bool = False
+    verify_problems: list[str] = field(default_factory=list)
+    verify_incomplete: bool = False
+    forced: bool = False
+    refused: bool = False
+    collection: dict[str, Any] = field(default_factory=dict)
+    entries: list[ManifestEntry] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    yara_hits: list[Any] = field(default_factory=list)
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    parsed: dict[str, list[str]] = field(default_factory=dict)       # bundle_path -> parser names
+    unsupported: list[str] = field(default_factory=list)              # bundle paths no parser took
+    records_per_parser: Counter = field(default_factory=Counter)
+    files_per_parser: Counter = field(default_factory=Counter)
+    seconds_per_parser: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    timings: dict[str, float] = field(default_factory=dict)
+    hostname: str = ""
+    parser_import_errors: dict[str, str] = field(default_factory=dict)
+    yara_enabled: bool = False
+    network_known: bool = False
+
+
+class _Materializer:
+    """Extracts one member and its companions into a private temp dir, once, on demand."""
+
+    def __init__(self, reader: Any, entry: ManifestEntry, companions: list[ManifestEntry]) -> None:
+        self.reader, self.entry, self.companions = reader, entry, companions
+        self.dir: str | None = None
+        self.path: Path | None = None
+
+    def __call__(self) -> Path:
+        if self.path is not None:
+            return self.path
+        self.dir = tempfile.mkdtemp(prefix="triage-mat-")
+        taken: set[str] = set()
+        self.path = self._copy(self.entry, taken, "file")
+        for comp in self.companions:
+            with contextlib.suppress(Exception):  # a missing companion is not fatal for the primary
+                self._copy(comp, taken, "companion")
+        return self.path
+
+    def _copy(self, entry: ManifestEntry, taken: set[str], default: str) -> Path:
+        assert self.dir is not None
+        original = entry.path or entry.bundle_path or default
+        name = safe_basename(original.replace("\\", "/"), default)
+        if name.lower() in taken:
+            name = f"{len(taken)}_{name}"
+        taken.add(name.lower())
+        dest = Path(self.dir) / name
+        # dest is inside our own mkdtemp dir by construction (no separators, not '.' / '..')
+        with self.reader.open(entry.bundle_path) as src, open(dest, "xb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        os.chmod(dest, 0o400)
+        return dest
+
+    def cleanup(self) -> None:
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir, self.path = None, None
+
+
+def _short_traceback(exc: BaseException, limit: int = 4) -> str:
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-limit)
+    text = "".join(lines).strip()
+    return text[-1500:]
+
+
+def _signature_ok(parser: Any, open_fn) -> bool:
+    sigs = getattr(parser, "signatures", ()) or ()
+    if not sigs:
+        return True
+    need = max(off + len(magic) for off, magic in sigs)
+    with open_fn() as fh:
+        head = fh.read(need)
+    return any(head[off:off + len(magic)] == magic for off, magic in sigs)
+
+
+def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool) -> None:
+    name = parser.name
+    t0 = time.perf_counter()
+    n = 0
+    try:
+        if not _signature_ok(parser, item.open):
+            data.issues.append(item.issue(f"{name}: file does not start with the expected signature; "
+                                          "not parsed", severity="warning"))
+            return
+        for obj in parser.parse(item):
+            if isinstance(obj, Issue):
+                data.issues.append(obj)
+            elif isinstance(obj, Record):
+                data.records.append(obj)
+                n += 1
+    except Exception as exc:  # a parser bug loses one file, never the host
+        if strict:
+            raise
+        data.issues.append(item.issue(f"{name} parser crashed after {n} records: "
+                                      f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
+    finally:
+        data.records_per_parser[name] += n
+        data.files_per_parser[name] += 1
+        data.seconds_per_parser[name] += time.perf_counter() - t0
+
+
+def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]) -> None:
+    from triage.parsers import IMPORT_ERRORS, ParseInput, all_parsers
+
+    parsers = []
+    for cls in all_parsers():
+        try:
+            parsers.append(cls())
+        except Exception as exc:
+            if strict:
+                raise
+            data.issues.append(Issue(severity="error", message=f"parser {getattr(cls, 'name', cls)} "
+                                     f"could not start: {type(exc).__name__}: {exc}"))
+    data.parser_import_errors = dict(IMPORT_ERRORS)
+    companions: dict[str, list[ManifestEntry]] = defaultdict(list)
+    for e in data.entries:
+        if e.companion_of and e.bundle_path and e.outcome in HAS_DATA:
+            companions[e.companion_of].append(e)
+    for entry in data.entries:
+        if entry.outcome not in HAS_DATA or not entry.bundle_path or entry.role == "companion":
+            continue
+        rel = entry.rel_path
+        if rel is None:
+            continue
+        chosen = [p for p in parsers if p.matches(rel)]
+        if not chosen:
+            data.unsupported.append(entry.bundle_path)
+            continue
+        comps = companions.get(entry.bundle_path, [])
+        mat = _Materializer(reader, entry, comps)
+        bp = entry.bundle_path
+
+        def opener(bp: str = bp) -> IO[bytes]:
+            return reader.open(bp)
+
+        item = ParseInput(entry=entry, rel_path=rel, companions=comps, open=opener,
+                          materialize=mat, options=dict(options))
+        try:
+            for parser in chosen:
+                _run_parser(parser, item, data, strict)
+                data.parsed.setdefault(bp, []).append(parser.name)
+        finally:
+            mat.cleanup()
+
+
+def _scan_yara(reader: Any, data: AnalysisData, rules: Iterable[str], strict: bool,
+               scanner: Any = None, jobs: int = 1) -> None:
+    try:
+        from triage.scan import yara as yscan
+    except ImportError as exc:
+        data.issues.append(Issue(severity="info", message=f"YARA scanning not available: {exc}"))
+        return
+    data.yara_enabled = True
+    try:
+        if scanner is None:
+            scanner = yscan.YaraScanner(list(rules))
+            data.issues.extend(i for i in scanner.issues if isinstance(i, Issue))
+        hits = []
+        for obj in list(scanner.scan_bundle(reader, jobs=jobs)) + list(scanner.scan_records(data.records)):
+            if isinstance(obj, Issue):
+                data.issues.append(obj)
+            else:
+                hits.append(obj)
+        data.yara_hits = hits
+        data.findings.extend(yscan.findings_from_hits(hits))
+    except Exception as exc:
+        if strict:
+            raise
+        data.issues.append(Issue(severity="error", message=f"YARA scan failed: {type(exc).__name__}: "
+                                 f"{exc}\n{_short_traceback(exc)}"))
+
+
+def _pick_hostname(data: AnalysisData) -> str:
+    for r in data.records:
+        if isinstance(r, HostFact) and r.key == "hostname" and r.value:
+            return str(r.value)
+    if data.collection.get("hostname"):
+        return str(data.collection["hostname"])
+    stem = data.bundle_path.name
+    for suffix in (".zip",):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    stem = re.sub(r"_\d{8}T\d{6}Z$", "", stem)
+    return stem or "host"
+
+
+def host_dir_name(hostname: str, sha256: str | None) -> str:
+    return f"{safe_hostname(hostname)}_{(sha256 or '0' * 12)[:12]}"
+
+
+def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *, force: bool = False,
+                   rules: Iterable[str] = (), yara: bool = True, strict: bool = False,
+                   options: dict[str, Any] | None = None, yara_scanner: Any = None,
+                   yara_jobs: int = 1) -> HostAnalysis:
+    """Analyze one bundle into ``out_dir/hosts/<host>_<sha12>/`` (summary.json, timeline.jsonl,
+    timeline.csv, report.html) and return what was made.
+
+    force: analyze even if verification failed (the summary records verified=false and why).
+    rules: extra YARA rule files/directories. yara: run YARA at all. strict: re-raise parser
+    exceptions (tests). options: passed to parsers through ``ParseInput.options``.
+    yara_scanner: a ready ``triage.scan.yara.YaraScanner`` (batch runs compile rules once and pass it;
+    ``rules`` is then ignored). yara_jobs: processes for scanning bundle members.
+    """
+    from triage.analyze import findings as findings_mod
+    from triage.analyze import summary as summary_mod
+
+    t_start = time.perf_counter()
+    bundle_path = Path(bundle_path)
+    out_root = Path(out_dir)
+    data = AnalysisData(bundle_path=bundle_path, forced=force)
+
+    # 1. verify (hashes every member; an interrupted bundle is reported as incomplete)
+    t0 = time.perf_counter()
+    try:
+        from triage.bundle.verify import verify_bundle
+
+        report = verify_bundle(bundle_path)
+        data.verified = bool(report.ok)
+        data.verify_problems = [str(p) for p in (report.problems or [])]
+        data.verify_incomplete = bool(getattr(report, "incomplete", False))
+        data.bundle_sha256 = getattr(report, "sha256", None)
+    except Exception as exc:
+        if strict:
+            raise
+        data.verified = False
+        data.verify_problems = [f"verification could not run: {type(exc).__name__}: {exc}"]
+    data.timings["verify_s"] = time.perf_counter() - t0
+    if not data.verified:
+        sev = "error" if not force else "warning"
+        what = "analyzed anyway (--force)" if force else "refused (use --force to analyze anyway)"
+        problems = "; ".join(data.verify_problems[:5]) or "unknown problem"
+        data.issues.append(Issue(severity=sev, message=f"bundle failed verification, {what}: {problems}",
+                                 source=Source(bundle_path=bundle_path.name)))
+        data.refused = not force
+
+    # 2. open, parse (unless refused)
+    reader = None
+    try:
+        from triage.bundle.reader import BundleReader
+
+        reader = BundleReader(bundle_path)
+        reader.__enter__()
+        data.collection = dict(reader.collection or {})
+        data.bundle_sha256 = data.bundle_sha256 or getattr(reader, "sha256", None)
+        if not data.refused:
+            data.entries = list(reader.entries)
+            if not getattr(reader, "complete", True):
+                data.issues.append(Issue(severity="warning", message="bundle is incomplete (interrupted "
+                                         "collection): entries come from the journal",
+                                         source=Source(bundle_path=bundle_path.name)))
+            t0 = time.perf_counter()
+            _parse_bundle(reader, data, strict, options or {})
+            data.timings["parse_s"] = time.perf_counter() - t0
+            if yara:
+                t0 = time.perf_counter()
+                _scan_yara(reader, data, rules, strict, yara_scanner, yara_jobs)
+                data.timings["yara_s"] = time.perf_counter() - t0
+    except Exception as exc:
+        if strict:
+            raise
+        data.issues.append(Issue(severity="error", message=f"bundle could not be read: "
+                                 f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}",
+                                 source=Source(bundle_path=bundle_path.name)))
+    finally:
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                reader.__exit__(None, None, None)
+
+    data.hostname = _pick_hostname(data)
+
+    # 3. off-network windows, findings
+    t0 = time.perf_counter()
+    data.windows = findings_mod.network_windows(data.records, data.issues)
+    try:
+        data.findings.extend(findings_mod.evaluate(data.records, hostname=data.hostname))
+    except Exception as exc:
+        if strict:
+            raise
+        data.issues.append(Issue(severity="error", message=f"findings rules failed: "
+                                 f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
+    data.network_known = findings_mod.network_known()
+    data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known)
+    data.timings["findings_s"] = time.perf_counter() - t0
+
+    # 4. outputs
+    host_out = out_root / "hosts" / host_dir_name(data.hostname, data.bundle_sha256)
+    host_out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    from triage.analyze import timeline as timeline_mod
+
+    tl_counts = timeline_mod.write_timeline(data.records, data.findings, host_out, host=data.hostname)
+    data.timings["timeline_s"] = time.perf_counter() - t0
+    data.timings["total_s"] = time.perf_counter() - t_start
+    summary = summary_mod.build_summary(data, timeline_rows=tl_counts)
+    t0 = time.perf_counter()
+    tmp = host_out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, host_out / "summary.json")
+    try:
+        from triage.report.html import write_report
+
+        write_report(summary, host_out / "report.html")
+    except Exception as exc:
+        if strict:
+            raise
+        data.issues.append(Issue(severity="error", message=f"report.html failed: {type(exc).__name__}: {exc}"))
+    data.timings["report_s"] = time.perf_counter() - t0
+
+    sev = Counter(f.severity for f in data.findings)
+    counts = {"records": len(data.records), "findings": len(data.findings), "issues": len(data.issues),
+              "timeline_rows": tl_counts, "severity": dict(sev)}
+    return HostAnalysis(summary=summary, out_dir=host_out, counts=counts, refused=data.refused)

@@ -1,0 +1,454 @@
+"""report.html: one self-contained page per host, made from summary.json alone.
+
+Why this shape: an analyst opening fifty hosts must see in seconds whether this one matters, so the
+page starts with the verdict (findings by severity, time span, verification) and the findings
+themselves, then the supporting facts. It is one file with inline CSS, inline SVG and a few lines of
+inline JS (table filters): no network, no fonts, nothing to install; it opens from a USB stick or an
+evidence share, offline.
+
+Every string that came from the bundle is hostile until escaped: all text goes through
+:func:`e` (html.escape with quotes) and nothing from the bundle is ever placed in a tag name, an
+attribute name, a URL, a style or a script. The data island for scripts is JSON in
+``<script type="application/json">`` with '<' escaped, so '</script>' in a value cannot end it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEV_COLORS = {"critical": "#7a0019", "high": "#c62828", "medium": "#e08a00", "low": "#1e6fb8", "info": "#5f6b7a"}
+MAX_ROWS = 500          # rows per table; the rest is in summary.json / timeline
+MAX_EVIDENCE = 8
+
+
+def e(value: Any) -> str:
+    """HTML-escape anything for text or a quoted attribute value."""
+    if value is None:
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def _sev(value: Any) -> str:
+    s = str(value or "").lower()
+    return s if s in SEVERITIES else "info"
+
+
+class Raw(str):
+    """Markup already escaped (made here, never taken from the bundle)."""
+
+
+def _t(value: Any) -> Raw:
+    """ISO time shortened for tables ('2024-05-01 13:04:05Z'), escaped."""
+    if not value:
+        return Raw("")
+    s = str(value).replace("T", " ")
+    if "." in s and s.endswith("Z"):
+        s = s.split(".")[0] + "Z"
+    return Raw(e(s))
+
+
+def _parse(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def _json_island(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+CSS = """
+:root{--bg:#f5f6f8;--card:#fff;--ink:#1b2430;--mute:#5f6b7a;--line:#dde1e7;--accent:#1f3a5f}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif}
+header.top{background:var(--accent);color:#fff;padding:18px 28px 14px}
+header.top h1{margin:0;font-size:24px;font-weight:600;letter-spacing:.2px;word-break:break-all}
+header.top .sub{opacity:.85;font-size:13px;margin-top:4px}
+.verdict{display:flex;gap:10px;flex-wrap:wrap;margin-top:12px;align-items:center}
+.pill{display:inline-block;border-radius:999px;padding:3px 12px;font-weight:600;font-size:13px;color:#fff;
+background:#5f6b7a}
+.pill.zero{opacity:.35}
+.pill.ok{background:#2e7d32}.pill.bad{background:#b71c1c}.pill.warn{background:#e08a00}
+main{max-width:1280px;margin:0 auto;padding:18px 28px 40px}
+section{background:var(--card);border:1px solid var(--line);border-radius:8px;margin:16px 0;padding:14px 18px}
+section>h2{margin:0 0 10px;font-size:17px;color:var(--accent)}
+h2 .count{color:var(--mute);font-weight:400;font-size:14px}
+.finding{border-left:6px solid #5f6b7a;background:#fafbfc;border-radius:6px;padding:10px 14px;margin:10px 0}
+.finding .head{display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
+.finding .title{font-weight:600;font-size:15px;word-break:break-word}
+.finding .reason{margin:4px 0 6px;word-break:break-word}
+.finding .meta{color:var(--mute);font-size:12.5px}
+.finding ul{margin:4px 0 0;padding-left:18px;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
+color:#2d3a4a;word-break:break-all}
+.sev{display:inline-block;min-width:70px;text-align:center;border-radius:4px;color:#fff;font-size:11.5px;
+font-weight:700;text-transform:uppercase;padding:2px 6px;letter-spacing:.4px}
+.badge{display:inline-block;border-radius:4px;padding:1px 7px;font-size:11.5px;font-weight:600;
+background:#e8eef6;color:#1f3a5f;margin-left:4px}
+.badge.off{background:#4a148c;color:#fff}
+.badge.flag{background:#fde7e7;color:#9b1c1c}
+table{border-collapse:collapse;width:100%;font-size:12.8px}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:#eef1f5;font-weight:600;position:sticky;top:0}
+td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.flagged td{background:#fff4f4}
+.kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px}
+.kv div:nth-child(odd){color:var(--mute)}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+@media (max-width:900px){.grid2{grid-template-columns:1fr}}
+.muted{color:var(--mute)}
+.filter{float:right;font-size:12.5px;padding:3px 8px;border:1px solid var(--line);border-radius:4px;width:220px}
+.scroll{max-height:520px;overflow:auto}
+details>summary{cursor:pointer;color:var(--accent);font-weight:600;margin:6px 0}
+svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:#5f6b7a}
+.legend{font-size:12px;color:var(--mute);margin-top:4px}
+.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
+footer{color:var(--mute);font-size:12px;text-align:center;padding:10px 0 30px}
+.yes{color:#2e7d32;font-weight:600}.no{color:#b71c1c;font-weight:600}
+"""
+
+JS = """
+(function(){
+  document.querySelectorAll('input.filter').forEach(function(inp){
+    var table=document.getElementById(inp.getAttribute('data-table'));
+    if(!table){return;}
+    inp.addEventListener('input',function(){
+      var q=inp.value.toLowerCase();
+      table.querySelectorAll('tbody tr').forEach(function(tr){
+        tr.style.display=(!q||tr.textContent.toLowerCase().indexOf(q)>=0)?'':'none';
+      });
+    });
+  });
+  var data=document.getElementById('triage-data');
+  if(data){try{window.triageSummary=JSON.parse(data.textContent);}catch(err){console.warn('data island');}}
+})();
+"""
+
+
+def _table(tid: str, headers: list[str], rows: list[str], *, filter_box: bool = True, total: int | None = None) -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    more = ""
+    if total is not None and total > len(rows):
+        more = f'<p class="muted">Showing {len(rows)} of {total}; the rest are in summary.json and the timeline.</p>'
+    filt = (f'<input class="filter" type="search" placeholder="filter…" data-table="{e(tid)}" '
+            f'aria-label="filter table">') if filter_box and rows else ""
+    if not rows:
+        return '<p class="muted">None in this bundle.</p>'
+    return (f'{filt}<div class="scroll"><table id="{e(tid)}"><thead><tr>{head}</tr></thead><tbody>'
+            + "".join(rows) + f"</tbody></table></div>{more}")
+
+
+def _findings(s: dict[str, Any]) -> str:
+    fs = s.get("findings") or []
+    out = [f'<section id="findings"><h2>Findings <span class="count">({len(fs)})</span></h2>']
+    if not fs:
+        out.append('<p class="muted">No rule matched. Absence of findings is not absence of compromise: '
+                   'check coverage below.</p>')
+    for f in fs[:MAX_ROWS]:
+        sev = _sev(f.get("severity"))
+        color = SEV_COLORS[sev]
+        ev_items = []
+        for ev in (f.get("evidence") or [])[:MAX_EVIDENCE]:
+            if isinstance(ev, dict):
+                loc = f" — {ev.get('locator')}" if ev.get("locator") else ""
+                ev_items.append(f"<li>{e(ev.get('bundle_path'))}{e(loc)}</li>")
+            else:
+                ev_items.append(f"<li>{e(ev)}</li>")
+        extra = len(f.get("evidence") or []) - MAX_EVIDENCE
+        if extra > 0:
+            ev_items.append(f"<li>… {extra} more</li>")
+        off = '<span class="badge off" title="during an off-network window">OFF-NETWORK</span>' \
+            if f.get("off_network") else ""
+        attack = "".join(f'<span class="badge">{e(a)}</span>' for a in (f.get("attack") or []))
+        out.append(
+            f'<div class="finding sev-{sev}" style="border-left-color:{color}" data-rule="{e(f.get("rule"))}">'
+            f'<div class="head"><span class="sev" style="background:{color}">{sev}</span>'
+            f'<span class="title">{e(f.get("title"))}</span>{off}{attack}</div>'
+            f'<div class="reason">{e(f.get("reason"))}</div>'
+            f'<div class="meta">{e(f.get("id"))} · rule <b>{e(f.get("rule"))}</b>'
+            f'{" · " + _t(f.get("when")) if f.get("when") else " · time unknown"}</div>'
+            f'<ul>{"".join(ev_items)}</ul></div>')
+    out.append("</section>")
+    return "".join(out)
+
+
+def _kv(pairs: list[tuple[str, Any]]) -> str:
+    def cell(v: Any) -> str:
+        if v in (None, ""):
+            return '<span class="muted">—</span>'
+        return v if isinstance(v, Raw) else e(v)
+
+    return '<div class="kv">' + "".join(f"<div>{e(k)}</div><div>{cell(v)}</div>" for k, v in pairs) + "</div>"
+
+
+def _host(s: dict[str, Any]) -> str:
+    h = s.get("host") or {}
+    b = s.get("bundle") or {}
+    c = b.get("collection") or {}
+    users = ", ".join(u.get("name", "") for u in h.get("users") or [])
+    left = _kv([("Host name", h.get("hostname")), ("OS", h.get("os")), ("Build", h.get("os_build")),
+                ("Time zone", h.get("timezone")), ("Installed", _t(h.get("install_date"))),
+                ("Last shutdown", _t(h.get("last_shutdown"))), ("Domain", h.get("domain")), ("Users", users)])
+    verified = "yes" if b.get("verified") else "NO"
+    right = _kv([("Bundle", b.get("name")), ("SHA-256", b.get("sha256")), ("Verified", verified),
+                 ("Collector", c.get("collector_version")), ("Profile", c.get("profile")),
+                 ("Collected", Raw(f"{_t(c.get('started'))} → {_t(c.get('finished'))}")),
+                 ("Operator", c.get("operator")), ("Live", c.get("live"))])
+    probs = ""
+    if b.get("verify_problems"):
+        probs = "<p class='no'>Verification problems:</p><ul class='mono'>" + "".join(
+            f"<li>{e(p)}</li>" for p in b["verify_problems"][:20]) + "</ul>"
+    return (f'<section id="host"><h2>Host and bundle</h2><div class="grid2"><div>{left}</div>'
+            f'<div>{right}</div></div>{probs}</section>')
+
+
+def _autoruns(s: dict[str, Any]) -> str:
+    items = s.get("autoruns") or []
+    rows = []
+    for a in items[:MAX_ROWS]:
+        flags = "".join(f'<span class="badge flag">{e(f)}</span>' for f in a.get("flags") or [])
+        cls = ' class="flagged"' if a.get("flags") else ""
+        rows.append(f"<tr{cls}><td>{e(a.get('category'))}</td><td class='mono'>{e(a.get('name'))}</td>"
+                    f"<td class='mono'>{e(a.get('command'))}{flags}</td><td class='mono'>{e(a.get('location'))}</td>"
+                    f"<td>{e(a.get('user'))}</td><td>{_t(a.get('last_write'))}</td></tr>")
+    return (f'<section id="autoruns"><h2>Autostarts <span class="count">({len(items)})</span></h2>'
+            + _table("t-autoruns", ["Category", "Name", "Command", "Location", "User", "Key last write"],
+                     rows, total=len(items)) + "</section>")
+
+
+def _executions(s: dict[str, Any]) -> str:
+    items = s.get("executions") or []
+    rows = []
+    for x in items[:MAX_ROWS]:
+        runs = x.get("last_runs") or []
+        rows.append(f"<tr><td class='mono'>{e(x.get('executable'))}</td><td class='mono'>{e(x.get('path'))}</td>"
+                    f"<td class='num'>{e(x.get('run_count'))}</td><td>{_t(runs[0] if runs else None)}</td>"
+                    f"<td>{e(x.get('source'))}</td></tr>")
+    return (f'<section id="executions"><h2>Program execution <span class="count">({len(items)})</span></h2>'
+            + _table("t-exec", ["Executable", "Path", "Runs", "Last run", "Source"], rows, total=len(items))
+            + "</section>")
+
+
+def _events(s: dict[str, Any]) -> str:
+    counts = s.get("event_counts") or {}
+    logs = s.get("event_logs") or []
+    evs = s.get("events") or []
+    crow = [f"<tr><td>{e(k)}</td><td class='num'>{e(v.get('total'))}</td><td class='num'>{e(v.get('kept'))}</td></tr>"
+            for k, v in sorted(counts.items(), key=lambda kv: -(kv[1].get("total") or 0))]
+    lrow = [f"<tr><td class='mono'>{e(x.get('channel'))}</td><td class='num'>{e(x.get('records'))}</td>"
+            f"<td class='num'>{e(x.get('errors'))}</td><td>{_t(x.get('first'))}</td><td>{_t(x.get('last'))}</td>"
+            f"<td class='mono'>{e(', '.join(str(c) for c in (x.get('computers') or {})))}</td></tr>" for x in logs[:MAX_ROWS]]
+    erow = [f"<tr><td>{_t(x.get('timestamp'))}</td><td>{e(x.get('category'))}</td><td class='num'>{e(x.get('event_id'))}</td>"
+            f"<td class='mono'>{e(x.get('channel'))}</td><td>{e(x.get('description'))}</td></tr>" for x in evs[:MAX_ROWS]]
+    return (f'<section id="events"><h2>Event logs <span class="count">({len(logs)} logs, '
+            f'{sum((v.get("total") or 0) for v in counts.values())} notable events)</span></h2>'
+            '<div class="grid2"><div>'
+            + _table("t-evcounts", ["Category", "Events", "Kept in summary"], crow, filter_box=False)
+            + "</div><div>"
+            + _table("t-logs", ["Channel", "Records", "Errors", "First", "Last", "Computer names"], lrow, filter_box=False)
+            + "</div></div><details><summary>Notable events</summary>"
+            + _table("t-events", ["Time", "Category", "ID", "Channel", "Description"], erow, total=len(evs))
+            + "</details></section>")
+
+
+def _browser(s: dict[str, Any]) -> str:
+    items = s.get("browser") or []
+    downloads = s.get("downloads") or []
+    rows = []
+    for b in items:
+        tops = ", ".join(f"{d.get('domain')} ({d.get('visits')})" for d in (b.get("top_domains") or [])[:5])
+        rows.append(f"<tr><td>{e(b.get('browser'))}</td><td>{e(b.get('user'))}</td><td class='num'>{e(b.get('urls'))}</td>"
+                    f"<td class='num'>{e(b.get('visits'))}</td><td>{_t(b.get('first_visit'))}</td>"
+                    f"<td>{_t(b.get('last_visit'))}</td><td class='num'>{e(b.get('downloads'))}</td>"
+                    f"<td class='mono'>{e(tops)}</td></tr>")
+    drows = [f"<tr><td>{_t(d.get('start'))}</td><td>{e(d.get('browser'))}</td><td>{e(d.get('user'))}</td>"
+             f"<td class='mono'>{e(d.get('url'))}</td><td class='mono'>{e(d.get('target_path'))}</td>"
+             f"<td>{e(d.get('danger_type'))}</td></tr>" for d in downloads[:MAX_ROWS]]
+    return (f'<section id="browser"><h2>Browser activity <span class="count">({len(items)} profiles, '
+            f'{len(downloads)} downloads)</span></h2>'
+            + _table("t-browser", ["Browser", "User", "URLs", "Visits", "First visit", "Last visit", "Downloads",
+                                   "Top domains"], rows, filter_box=False)
+            + "<h3>Downloads</h3>"
+            + _table("t-downloads", ["Started", "Browser", "User", "URL", "Saved to", "Danger"], drows,
+                     total=len(downloads)) + "</section>")
+
+
+def _chart(s: dict[str, Any]) -> str:
+    """Inline SVG: records per bin, findings marked, off-network windows shaded."""
+    act = s.get("activity") or {}
+    bins = act.get("bins") or []
+    wins = (s.get("network") or {}).get("off_network_windows") or []
+    title = '<section id="activity"><h2>Activity over time</h2>'
+    if not bins:
+        return title + '<p class="muted">No timestamped records.</p></section>'
+    unit = act.get("bin") or "day"
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}.get(unit, timedelta(days=1))
+    starts = [_parse(b.get("start")) for b in bins]
+    t0 = min(t for t in starts if t)
+    t1 = max(t for t in starts if t) + step
+    span = max((t1 - t0).total_seconds(), 1.0)
+    W, H, L, R, T, B = 1180, 190, 48, 12, 14, 30
+    pw, ph = W - L - R, H - T - B
+    peak = max((b.get("count") or 0) for b in bins) or 1
+
+    def x(t: datetime) -> float:
+        return L + pw * (t - t0).total_seconds() / span
+
+    bw = max(pw * step.total_seconds() / span - 0.6, 0.8)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
+             f'aria-label="activity per {e(unit)}">',
+             f'<rect x="{L}" y="{T}" width="{pw}" height="{ph}" fill="#fbfcfd" stroke="#dde1e7"/>']
+    for w in wins:
+        ws, we = _parse(w.get("start")), _parse(w.get("end"))
+        if ws is None:
+            continue
+        we = we or t1
+        a, b2 = max(x(ws), L), min(x(we), L + pw)
+        if b2 > a:
+            parts.append(f'<rect class="offnet" x="{a:.1f}" y="{T}" width="{max(b2 - a, 1.5):.1f}" height="{ph}" '
+                         f'fill="#7e57c2" fill-opacity="0.16"><title>off-network {e(w.get("start"))} → '
+                         f'{e(w.get("end") or "end of logs")}</title></rect>')
+    for frac in (0.5, 1.0):
+        yy = T + ph - ph * frac
+        parts.append(f'<line x1="{L}" x2="{L + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e6e9ee"/>'
+                     f'<text x="{L - 6}" y="{yy + 4:.1f}" text-anchor="end">{int(peak * frac)}</text>')
+    for b, t in zip(bins, starts, strict=False):
+        if t is None:
+            continue
+        n = b.get("count") or 0
+        h = ph * (n / peak) if n else 0
+        if n and h < 1.5:
+            h = 1.5
+        parts.append(f'<rect class="bar" x="{x(t):.1f}" y="{T + ph - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
+                     f'fill="#1f3a5f"><title>{e(b.get("start"))}: {n} records</title></rect>')
+        if b.get("findings"):
+            cx = x(t) + bw / 2
+            parts.append(f'<path class="fmark" d="M{cx - 5:.1f},{T - 2} L{cx + 5:.1f},{T - 2} L{cx:.1f},{T + 7}Z" '
+                         f'fill="#c62828"><title>{e(b.get("start"))}: {e(b.get("findings"))} finding(s)</title></path>'
+                         f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{T + 7}" y2="{T + ph}" stroke="#c62828" '
+                         f'stroke-opacity="0.35" stroke-dasharray="3,3"/>')
+    ticks = 6
+    for i in range(ticks + 1):
+        t = t0 + (t1 - t0) * (i / ticks)
+        label = t.strftime("%Y-%m-%d %H:%M" if unit == "hour" else "%Y-%m-%d")
+        anchor = "start" if i == 0 else "end" if i == ticks else "middle"
+        parts.append(f'<text x="{x(t):.1f}" y="{H - 10}" text-anchor="{anchor}">{e(label)}</text>')
+    parts.append("</svg>")
+    oor = act.get("out_of_range") or 0
+    legend = (f'<div class="legend">records per {e(unit)} (UTC)<span style="background:#1f3a5f"></span>records'
+              f'<span style="background:#c62828"></span>finding<span style="background:#7e57c2;opacity:.4"></span>'
+              f'off-network window' + (f' · {e(oor)} timestamps outside 1990–now not drawn' if oor else "") + "</div>")
+    return title + "".join(parts) + legend + "</section>"
+
+
+def _network(s: dict[str, Any]) -> str:
+    n = s.get("network") or {}
+    wins = n.get("off_network_windows") or []
+    rows = [f"<tr><td>{_t(w.get('start'))}</td><td>{_t(w.get('end')) or 'still off at end of logs'}</td>"
+            f"<td class='mono'>{e('; '.join(str(x.get('bundle_path', '')) + ' ' + str(x.get('locator') or '') for x in (w.get('evidence') or [])[:3] if isinstance(x, dict)))}</td></tr>"
+            for w in wins]
+    note = "" if n.get("computed") else '<p class="muted">Off-network analysis not available in this build.</p>'
+    return (f'<section id="network"><h2>Off-network windows <span class="count">({len(wins)}; '
+            f'{e(n.get("connectivity_events"))} connectivity events)</span></h2>{note}'
+            + _table("t-net", ["Start", "End", "Evidence"], rows, filter_box=False) + "</section>")
+
+
+def _yara(s: dict[str, Any]) -> str:
+    hits = s.get("yara") or []
+    if not hits:
+        return ""
+    rows = []
+    for h in hits[:MAX_ROWS]:
+        where = h.get("where") or {}
+        rows.append(f"<tr><td class='mono'>{e(h.get('rule'))}</td><td>{e(h.get('namespace'))}</td>"
+                    f"<td class='mono'>{e(where.get('bundle_path') or h.get('bundle_path'))}</td>"
+                    f"<td>{e(h.get('target'))}</td></tr>")
+    return (f'<section id="yara"><h2>YARA matches <span class="count">({len(hits)})</span></h2>'
+            + _table("t-yara", ["Rule", "Namespace", "Member", "Target"], rows, total=len(hits)) + "</section>")
+
+
+def _coverage(s: dict[str, Any]) -> str:
+    rows = []
+    for c in s.get("coverage") or []:
+        parsed = "<span class='yes'>yes</span>" if c.get("parsed") else (
+            "<span class='no'>no</span>" if (c.get("collected") or c.get("partial")) else "<span class='muted'>—</span>")
+        rows.append(f"<tr><td>{e(c.get('artifact'))}</td><td class='num'>{e(c.get('collected'))}</td>"
+                    f"<td class='num'>{e(c.get('partial'))}</td><td class='num'>{e(c.get('missing'))}</td>"
+                    f"<td class='num'>{e(c.get('failed'))}</td><td class='num'>{e(c.get('skipped'))}</td>"
+                    f"<td>{parsed} {e(', '.join(c.get('parsers') or []))}</td></tr>")
+    return ('<section id="coverage"><h2>Coverage: what the bundle did and did not contain</h2>'
+            + _table("t-coverage", ["Artifact", "Collected", "Partial", "Missing", "Failed", "Skipped",
+                                    "Parsed by"], rows) + "</section>")
+
+
+def _issues(s: dict[str, Any]) -> str:
+    items = s.get("issues") or []
+    rows = [f"<tr><td>{e(i.get('severity'))}</td><td class='mono'>{e(i.get('bundle_path'))}</td>"
+            f"<td class='mono'>{e(i.get('locator'))}</td><td class='mono'>{e(i.get('message'))}</td></tr>"
+            for i in items[:MAX_ROWS]]
+    return (f'<section id="issues"><h2>Problems reading the evidence <span class="count">({len(items)})</span></h2>'
+            f'<details><summary>Show issues</summary>'
+            + _table("t-issues", ["Severity", "Member", "Where", "Message"], rows, total=len(items))
+            + "</details></section>")
+
+
+def _header(s: dict[str, Any]) -> str:
+    h = s.get("host") or {}
+    b = s.get("bundle") or {}
+    v = (s.get("verdict") or {}).get("by_severity") or {}
+    act = s.get("activity") or {}
+    pills = "".join(
+        f'<span class="pill{" zero" if not v.get(sev) else ""}" style="background:{SEV_COLORS[sev]}" '
+        f'data-severity="{sev}">{e(v.get(sev, 0))} {sev}</span>' for sev in SEVERITIES)
+    if b.get("refused"):
+        vpill = '<span class="pill bad">bundle REFUSED: failed verification</span>'
+    elif not b.get("verified"):
+        vpill = '<span class="pill bad">bundle NOT verified (analyzed with --force)</span>'
+    else:
+        vpill = '<span class="pill ok">bundle verified</span>'
+    span = f"{_t(act.get('first'))} → {_t(act.get('last'))}" if act.get("first") else "no timestamped records"
+    osname = " ".join(str(x) for x in (h.get("os"), h.get("os_build")) if x)
+    return (f'<header class="top"><h1 id="hostname">{e(h.get("hostname"))}</h1>'
+            f'<div class="sub">{e(osname) or "OS unknown"} · activity {span} · generated {_t(s.get("generated"))}</div>'
+            f'<div class="verdict">{pills}{vpill}</div></header>')
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The whole report page as a string."""
+    s = summary
+    island = {"hostname": (s.get("host") or {}).get("hostname"), "verdict": s.get("verdict"),
+              "findings": [{k: f.get(k) for k in ("id", "rule", "severity", "title", "when", "off_network")}
+                           for f in (s.get("findings") or [])[:MAX_ROWS]]}
+    body = "".join([
+        _header(s), "<main>", _findings(s), _chart(s), _host(s), _autoruns(s), _executions(s), _events(s),
+        _browser(s), _network(s), _yara(s), _coverage(s), _issues(s), "</main>",
+        f'<footer>triage {e(s.get("analyzer_version"))} · summary schema {e(s.get("schema_version"))} · '
+        f'bundle sha256 {e((s.get("bundle") or {}).get("sha256"))} · all times UTC</footer>'])
+    title = f"triage — {(s.get('host') or {}).get('hostname') or 'host'}"
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+            "script-src 'unsafe-inline'; img-src data:\">"
+            f"<title>{e(title)}</title><style>{CSS}</style></head><body>{body}"
+            f'<script type="application/json" id="triage-data">{_json_island(island)}</script>'
+            f"<script>{JS}</script></body></html>")
+
+
+def write_report(summary: dict[str, Any], path: str | Path) -> Path:
+    """Write report.html for one host; returns its path."""
+    path = Path(path)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(render(summary), encoding="utf-8")
+    tmp.replace(path)
+    return path
