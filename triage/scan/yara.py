@@ -1,0 +1,496 @@
+"""YARA scanning of bundles and of the decoded content the parsers produce.
+
+Why two kinds of scan: raw bytes miss what Windows stores encoded or compressed (a script block is
+UTF-16 inside an event-log chunk, split over several records; a Windows 10 prefetch file is MAM
+compressed), so besides every bundle file the rules also run over decoded text, and a hit then names
+the artifact and the record (its :class:`Source`), not only a file.
+
+API (what ``triage analyze`` uses)::
+
+    from triage.scan.yara import YaraScanner, findings_from_hits, YaraHit
+    scanner = YaraScanner(extra_rule_paths=args.rules)   # pack + --rules files, compiled once (cached)
+    run_issues = scanner.issues                          # rule files that failed to compile etc.: report once
+    for item in scanner.scan_bundle(reader, jobs=2):     # every collected member (+ volatile/*.json),
+        ...                                              #   streamed, capped, with a per-file timeout
+    for item in scanner.scan_records(records):           # decoded content of typed records
+        ...                                              # items are YaraHit or Issue
+    findings = findings_from_hits(hits)                  # one Finding per rule, severity from meta
+    summary["yara"] = [h.to_dict() for h in hits]
+
+- ``scan_bundle(reader, jobs=1)``: ``reader`` is a :class:`triage.bundle.reader.BundleReader` (uses
+  ``entries``, ``names()``, ``open()``, ``path``, ``complete``). With ``jobs > 1`` and a complete bundle
+  of at least :data:`PARALLEL_MIN_FILES` members, worker processes open the zip themselves (the floor
+  of 1.2x the ``yara`` CLI's time needs two processes). A member above ``max_file_size`` is scanned up
+  to the cap and an ``Issue(info)`` says so; a timeout is an ``Issue(warning)``; a MAM-compressed
+  prefetch file is also scanned decompressed (``target='decoded'``, locator ``decompressed prefetch``).
+- ``scan_records(records)``: reads ``Event.fields`` keys in :data:`EVENT_TEXT_FIELDS` (script blocks,
+  command lines, service image paths...), ``Autorun.command`` (services included),
+  ``BrowserVisit.url``, ``BrowserDownload.url``/``target_path``, ``CommandHistory.command``.
+  PowerShell 4104 fragments (``fields`` 'script_block_id', 'message_number', 'message_total') are
+  reassembled before scanning. Identical texts are scanned once.
+- ``scan_paths_parallel(paths, jobs=2)``: plain files (the benchmark, extracted trees).
+
+Rules' ``filesize`` conditions see the scanned buffer (the capped prefix, or the decoded text).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yara
+
+from triage.analyze.records import (
+    Autorun,
+    BrowserDownload,
+    BrowserVisit,
+    CommandHistory,
+    Event,
+    Finding,
+    Issue,
+    Record,
+    Source,
+)
+from triage.bundle.manifest import HAS_DATA
+from triage.scan.lint import SEVERITIES
+from triage.scan.rules import CompiledRules, compile_rules
+
+DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
+DEFAULT_TIMEOUT = 60                     # seconds per file (yara counts whole seconds)
+PARALLEL_MIN_FILES = 16
+MAX_STRINGS_PER_HIT = 20                 # matched-string instances kept per hit
+PREVIEW_BYTES = 64
+MAX_EVIDENCE_PER_FINDING = 50
+MAX_DECOMPRESSED_PREFETCH = 64 * 1024 * 1024
+MAM_SIGNATURE = b"MAM\x04"
+# Event fields that hold decoded commands or scripts (the evtx parser's names).
+EVENT_TEXT_FIELDS = ("script_block", "command_line", "parent_command_line", "image_path",
+                     "service_file_name", "host_application", "task_content", "payload")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class YaraHit:
+    """One rule matching one scanned buffer.
+
+    source: the bundle member (and, for decoded content, the record's locator) that matched.
+    target: 'file' (the member's bytes) or 'decoded' (text a parser decoded, or a decompressed file).
+    artifact / field: for decoded content, the record type and the field scanned, e.g.
+      ('windows/evtx/event', 'script_block').
+    strings: (identifier, offset in the scanned buffer, preview of the matched bytes), at most
+      MAX_STRINGS_PER_HIT; strings_truncated says whether more were left out.
+    when: the record's time when the decoded content has one (UTC), else None.
+    """
+
+    rule: str
+    namespace: str
+    tags: tuple[str, ...]
+    meta: dict[str, Any]
+    source: Source
+    target: str
+    strings: tuple[tuple[str, int, str], ...] = ()
+    strings_truncated: bool = False
+    artifact: str | None = None
+    field: str | None = None
+    when: datetime | None = None
+
+    @property
+    def severity(self) -> str:
+        sev = str(self.meta.get("severity", "")).lower()
+        return sev if sev in SEVERITIES else "medium"
+
+    def to_dict(self) -> dict[str, Any]:
+        from triage.units import iso
+
+        return {
+            "rule": self.rule,
+            "namespace": self.namespace,
+            "tags": list(self.tags),
+            "meta": dict(self.meta),
+            "where": self.source.to_dict(),
+            "target": self.target,
+            "artifact": self.artifact,
+            "field": self.field,
+            "when": iso(self.when),
+            "strings": [{"identifier": i, "offset": o, "data": d} for i, o, d in self.strings],
+            "strings_truncated": self.strings_truncated,
+        }
+
+
+def preview(data: bytes) -> str:
+    """Readable preview of matched bytes: UTF-16LE text shown as text, others with \\x escapes."""
+    cut = data[:PREVIEW_BYTES]
+    if len(cut) >= 4 and len(cut) % 2 == 0 and not any(cut[1::2]):
+        text = cut.decode("utf-16-le", "backslashreplace")
+    else:
+        text = cut.decode("latin-1")
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return text + ("..." if len(data) > PREVIEW_BYTES else "")
+
+
+def _match_tuples(matches: Sequence[Any]) -> list[tuple[str, str, tuple[str, ...], dict, tuple, bool]]:
+    """yara Match objects -> plain picklable tuples (workers send these back)."""
+    out = []
+    for m in matches:
+        strings: list[tuple[str, int, str]] = []
+        total = 0
+        for s in m.strings:
+            for inst in s.instances:
+                total += 1
+                if len(strings) < MAX_STRINGS_PER_HIT:
+                    strings.append((s.identifier, inst.offset, preview(inst.matched_data)))
+        out.append((m.rule, m.namespace, tuple(m.tags), dict(m.meta), tuple(strings),
+                    total > len(strings)))
+    return out
+
+
+def _hits(tuples, source: Source, target: str, **extra) -> Iterator[YaraHit]:
+    for rule, ns, tags, meta, strings, truncated in tuples:
+        yield YaraHit(rule=rule, namespace=ns, tags=tags, meta=meta, source=source, target=target,
+                      strings=strings, strings_truncated=truncated, **extra)
+
+
+def _decompress_mam(data: bytes) -> tuple[bytes | None, str | None]:
+    """Decompressed Windows 10+ prefetch (MAM\\x04 + uint32 size + LZXpress Huffman); (None, why)."""
+    if len(data) < 8:
+        return None, "MAM header cut short"
+    (size,) = struct.unpack_from("<I", data, 4)
+    if size > MAX_DECOMPRESSED_PREFETCH:
+        return None, f"MAM header claims {size} decompressed bytes: not decompressed"
+    try:
+        import pyfwnt
+
+        return pyfwnt.lzxpress_huffman_decompress(data[8:], size), None
+    except Exception as exc:  # libfwnt raises IOError/ValueError/RuntimeError on damaged data
+        return None, f"MAM decompression failed: {exc}"
+
+
+def _scan_buffer(rules: yara.Rules, data: bytes, timeout: int, source: Source, target: str,
+                 **extra) -> Iterator[YaraHit | Issue]:
+    try:
+        matches = rules.match(data=data, timeout=timeout)
+    except yara.TimeoutError:
+        yield Issue(severity="warning", message=f"YARA scan timed out after {timeout}s "
+                    f"({len(data)} bytes, {target}): rules may be incomplete for it", source=source)
+        return
+    except yara.Error as exc:
+        yield Issue(severity="error", message=f"YARA scan failed: {exc}", source=source)
+        return
+    yield from _hits(_match_tuples(matches), source, target, **extra)
+
+
+def _scan_member(rules: yara.Rules, data: bytes, cap: int, timeout: int,
+                 source: Source) -> Iterator[YaraHit | Issue]:
+    """One file's bytes (read up to cap + 1): the raw scan and, for MAM prefetch, the decoded one."""
+    if len(data) > cap:
+        data = data[:cap]
+        yield Issue(severity="info", message=f"larger than the YARA size cap ({cap} bytes): only the "
+                    "first cap bytes were scanned", source=source)
+    yield from _scan_buffer(rules, data, timeout, source, "file")
+    if data[:4] == MAM_SIGNATURE:
+        decoded, why = _decompress_mam(data)
+        dsource = Source(bundle_path=source.bundle_path, locator="decompressed prefetch", user=source.user)
+        if decoded is None:
+            yield Issue(severity="warning", message=f"prefetch not scanned decompressed: {why}",
+                        source=dsource)
+        else:
+            yield from _scan_buffer(rules, decoded, timeout, dsource, "decoded", artifact="prefetch")
+
+
+# ---------------------------------------------------------------- worker processes
+
+_W: dict[str, Any] = {}
+
+
+def _worker_init(rules_path: str, cap: int, timeout: int) -> None:
+    _W["rules"] = yara.load(rules_path)
+    _W["cap"], _W["timeout"] = cap, timeout
+    _W["zip"] = None
+
+
+def _worker_read(job: tuple) -> bytes:
+    kind = job[0]
+    cap = _W["cap"]
+    if kind == "path":
+        with open(job[1], "rb") as fh:
+            return fh.read(cap + 1)
+    zpath, member = job[1], job[2]
+    if _W["zip"] is None or _W["zip"][0] != zpath:
+        if _W["zip"] is not None:
+            _W["zip"][1].close()
+        _W["zip"] = (zpath, zipfile.ZipFile(zpath))
+    with _W["zip"][1].open(member) as fh:
+        return fh.read(cap + 1)
+
+
+def _worker_scan(job: tuple) -> list[tuple]:
+    """job: ('path', fs_path, bundle_path, user) or ('zip', zip_path, member, user).
+    Returns ('hit', hit) / ('issue', issue) pairs (records are picklable dataclasses)."""
+    source = Source(bundle_path=job[2], user=job[3])
+    try:
+        data = _worker_read(job)
+    except Exception as exc:  # hostile zip members raise zlib/zipfile/OSError/EOFError...
+        return [("issue", Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source))]
+    return [("hit" if isinstance(x, YaraHit) else "issue", x)
+            for x in _scan_member(_W["rules"], data, _W["cap"], _W["timeout"], source)]
+
+
+def _pool_context():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    # forkserver: children start from a clean process, safe when the parent runs threads.
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+# ---------------------------------------------------------------- scanner
+
+class YaraScanner:
+    """Compiled rules plus the scan limits; reusable across bundles (compile once per batch)."""
+
+    def __init__(self, extra_rule_paths: Iterable[str | Path] = (), *,
+                 max_file_size: int = DEFAULT_MAX_FILE_SIZE, timeout: float = DEFAULT_TIMEOUT,
+                 include_pack: bool = True, compiled: CompiledRules | None = None) -> None:
+        self.compiled = compiled or compile_rules(list(extra_rule_paths), include_pack=include_pack)
+        self.max_file_size = int(max_file_size)
+        self.timeout = max(1, int(round(timeout)))
+
+    @property
+    def rules(self) -> yara.Rules | None:
+        return self.compiled.rules
+
+    @property
+    def issues(self) -> list[Issue]:
+        """Problems loading the rules (broken files...): report them once per run."""
+        return list(self.compiled.issues)
+
+    # -- files
+
+    def scan_bytes(self, data: bytes, source: Source, target: str = "file",
+                   **extra) -> Iterator[YaraHit | Issue]:
+        if self.rules is None:
+            return
+        yield from _scan_buffer(self.rules, data, self.timeout, source, target, **extra)
+
+    @staticmethod
+    def bundle_members(reader) -> list[tuple[str, str | None]]:
+        """(bundle_path, user) of every member with data: collected files, then volatile/*.json."""
+        out: list[tuple[str, str | None]] = []
+        seen: set[str] = set()
+        for e in reader.entries:
+            if e.bundle_path and e.outcome in HAS_DATA and e.bundle_path not in seen:
+                seen.add(e.bundle_path)
+                out.append((e.bundle_path, e.user))
+        try:
+            names = reader.names()
+        except Exception:  # a damaged central directory: the entries above are all we have
+            names = []
+        out.extend((n, None) for n in names
+                   if n.startswith("volatile/") and not n.endswith("/") and n not in seen)
+        return out
+
+    def scan_bundle(self, reader, *, jobs: int = 1) -> Iterator[YaraHit | Issue]:
+        if self.rules is None:
+            return
+        members = self.bundle_members(reader)
+        if jobs > 1 and len(members) >= PARALLEL_MIN_FILES and getattr(reader, "complete", True):
+            zpath = str(reader.path)
+            yield from self._parallel([("zip", zpath, m, u) for m, u in members], jobs)
+            return
+        for bundle_path, user in members:
+            source = Source(bundle_path=bundle_path, user=user)
+            try:
+                with reader.open(bundle_path) as fh:
+                    data = fh.read(self.max_file_size + 1)
+            except Exception as exc:  # damaged member: zlib.error, BadZipFile, EOFError, OSError...
+                yield Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source)
+                continue
+            yield from _scan_member(self.rules, data, self.max_file_size, self.timeout, source)
+
+    def scan_paths_parallel(self, paths: Iterable[str | Path], *, jobs: int = 2,
+                            root: str | Path | None = None) -> Iterator[YaraHit | Issue]:
+        """Plain files; a hit's bundle_path is the path relative to ``root`` (or as given)."""
+        if self.rules is None:
+            return
+        jobs_list = []
+        for p in paths:
+            label = os.path.relpath(p, root) if root is not None else str(p)
+            jobs_list.append(("path", str(p), label, None))
+        yield from self._parallel(jobs_list, jobs)
+
+    def _rules_file(self) -> str:
+        if self.compiled.cache_path is not None and self.compiled.cache_path.is_file():
+            return str(self.compiled.cache_path)
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(suffix=".yarc", prefix="triage-yara-")
+        os.close(fd)
+        self.rules.save(tmp)
+        self.compiled.cache_path = Path(tmp)
+        return tmp
+
+    def _parallel(self, jobs_list: list[tuple], jobs: int) -> Iterator[YaraHit | Issue]:
+        if not jobs_list:
+            return
+        if jobs <= 1:
+            _worker_init(self._rules_file(), self.max_file_size, self.timeout)
+            for job in jobs_list:
+                for _kind, item in _worker_scan(job):
+                    yield item
+            return
+        chunk = max(1, min(64, len(jobs_list) // (jobs * 8)))
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_worker_init,
+                                 initargs=(self._rules_file(), self.max_file_size, self.timeout)) as ex:
+            for result in ex.map(_worker_scan, jobs_list, chunksize=chunk):
+                for _kind, item in result:
+                    yield item
+
+    # -- decoded content
+
+    def scan_records(self, records: Iterable[Record]) -> Iterator[YaraHit | Issue]:
+        """Scan the decoded text of typed records; a hit's source is the record's source."""
+        if self.rules is None:
+            return
+        cache: dict[str, list[tuple]] = {}
+        fragments: dict[tuple[str, str], dict[int, Event]] = defaultdict(dict)
+        totals: dict[tuple[str, str], int] = {}
+
+        def scan(text: str, rec: Record, fld: str, source: Source | None = None
+                 ) -> Iterator[YaraHit | Issue]:
+            if not text:
+                return
+            src = source or rec.source
+            tuples = cache.get(text)
+            if tuples is None:
+                try:
+                    tuples = _match_tuples(self.rules.match(data=text.encode("utf-8", "surrogatepass"),
+                                                            timeout=self.timeout))
+                except yara.TimeoutError:
+                    yield Issue(severity="warning", message=f"YARA scan of {fld} timed out after "
+                                f"{self.timeout}s", source=src)
+                    return
+                except yara.Error as exc:
+                    yield Issue(severity="error", message=f"YARA scan of {fld} failed: {exc}", source=src)
+                    return
+                cache[text] = tuples
+                if len(cache) > 100_000:
+                    cache.clear()
+            yield from _hits(tuples, src, "decoded", artifact=rec.record_type, field=fld,
+                             when=_record_time(rec))
+
+        for rec in records:
+            if isinstance(rec, Event):
+                f = rec.fields or {}
+                total = _as_int(f.get("message_total"))
+                sb_id = f.get("script_block_id")
+                if rec.category == "powershell_script" and total and total > 1 and sb_id:
+                    key = (rec.source.bundle_path, str(sb_id))
+                    fragments[key][_as_int(f.get("message_number")) or len(fragments[key]) + 1] = rec
+                    totals[key] = total
+                    if len(fragments[key]) >= total:
+                        yield from self._reassembled(fragments.pop(key), totals.pop(key), scan)
+                    continue
+                for name in EVENT_TEXT_FIELDS:
+                    value = f.get(name)
+                    if isinstance(value, str):
+                        yield from scan(value, rec, name)
+            elif isinstance(rec, Autorun):
+                yield from scan(rec.command, rec, "command")
+            elif isinstance(rec, BrowserVisit):
+                yield from scan(rec.url, rec, "url")
+            elif isinstance(rec, BrowserDownload):
+                if rec.url:
+                    yield from scan(rec.url, rec, "url")
+                if rec.target_path:
+                    yield from scan(rec.target_path, rec, "target_path")
+            elif isinstance(rec, CommandHistory):
+                yield from scan(rec.command, rec, "command")
+        for key, parts in fragments.items():  # script blocks whose other parts never came
+            first = parts[min(parts)]
+            yield Issue(severity="info", message=f"PowerShell script block {key[1]}: {len(parts)} of "
+                        f"{totals[key]} parts present, scanned as far as reassembled", source=first.source)
+            yield from self._reassembled(parts, totals[key], scan)
+
+    @staticmethod
+    def _reassembled(parts: dict[int, Event], total: int, scan) -> Iterator[YaraHit | Issue]:
+        order = sorted(parts)
+        first = parts[order[0]]
+        text = "".join(str(parts[n].fields.get("script_block") or "") for n in order)
+        locs = [parts[n].source.locator for n in order if parts[n].source.locator]
+        locator = (f"{locs[0]}..{locs[-1]}" if len(locs) > 1 else (locs[0] if locs else None))
+        locator = f"{locator} (script block {first.fields.get('script_block_id')}, " \
+                  f"{len(order)}/{total} parts reassembled)"
+        source = Source(bundle_path=first.source.bundle_path, locator=locator, user=first.source.user)
+        yield from scan(text, first, "script_block", source)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _record_time(rec: Record) -> datetime | None:
+    for name in ("timestamp", "last_write", "start"):
+        value = getattr(rec, name, None)
+        if isinstance(value, datetime):
+            return value
+    return None
+
+
+def scan_paths_parallel(paths: Iterable[str | Path], *, jobs: int = 2, root: str | Path | None = None,
+                        scanner: YaraScanner | None = None) -> Iterator[YaraHit | Issue]:
+    """Module-level convenience: scan plain files with the pack (or ``scanner``'s rules)."""
+    yield from (scanner or YaraScanner()).scan_paths_parallel(paths, jobs=jobs, root=root)
+
+
+# ---------------------------------------------------------------- findings
+
+def findings_from_hits(hits: Iterable[YaraHit]) -> list[Finding]:
+    """One Finding per rule (namespace + name), its evidence every place it matched (capped).
+
+    Severity and ATT&CK ids come from the rule's meta ('severity', 'attack'); a rule without a valid
+    severity is 'medium'. ``when`` is the earliest record time among the hits, if any has one.
+    """
+    groups: dict[tuple[str, str], list[YaraHit]] = defaultdict(list)
+    for h in hits:
+        groups[(h.namespace, h.rule)].append(h)
+    findings: list[Finding] = []
+    for (ns, rule), group in groups.items():
+        first = group[0]
+        meta = first.meta
+        attack = tuple(a.strip() for a in str(meta.get("attack", "")).split(",") if a.strip())
+        places = sorted({(h.source.bundle_path, h.source.locator or "") for h in group})
+        evidence = []
+        for h in group[:MAX_EVIDENCE_PER_FINDING]:
+            evidence.append({"bundle_path": h.source.bundle_path, "locator": h.source.locator,
+                             "target": h.target, "field": h.field,
+                             "strings": [f"{i}@{o}: {d}" for i, o, d in h.strings[:5]]})
+        times = [h.when for h in group if h.when is not None]
+        where = places[0][0] + (f" ({places[0][1]})" if places[0][1] else "")
+        more = f" and {len(places) - 1} more place(s)" if len(places) > 1 else ""
+        findings.append(Finding(
+            source=first.source,
+            rule=f"yara:{ns}:{rule}",
+            severity=first.severity,
+            title=str(meta.get("description") or f"YARA rule {rule} matched"),
+            reason=f"YARA rule {rule} ({ns}) matched {where}{more}",
+            evidence=tuple(evidence),
+            when=min(times) if times else None,
+            attack=attack,
+        ))
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (order.get(f.severity, 9), f.rule))
+    return findings
+
+
+__all__ = ["DEFAULT_MAX_FILE_SIZE", "DEFAULT_TIMEOUT", "EVENT_TEXT_FIELDS", "YaraHit", "YaraScanner",
+           "findings_from_hits", "scan_paths_parallel"]

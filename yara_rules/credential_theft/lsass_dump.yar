@@ -1,0 +1,50 @@
+// Dumping LSASS memory with tools that ship with Windows or Sysinternals.
+
+rule CredTheft_Comsvcs_MiniDump
+{
+    meta:
+        description = "LSASS dump through comsvcs.dll MiniDump (rundll32 comsvcs.dll, MiniDump <pid> <file> full)"
+        severity = "critical"
+        attack = "T1003.001"
+        reference = "https://lolbas-project.github.io/lolbas/Libraries/comsvcs/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /comsvcs(\.dll)?[^\r\n]{0,40}(MiniDump|#24)/ ascii wide nocase
+    condition:
+        $a
+}
+
+rule CredTheft_Procdump_Lsass
+{
+    meta:
+        description = "ProcDump (or a renamed copy) run against lsass"
+        severity = "high"
+        attack = "T1003.001"
+        reference = "https://learn.microsoft.com/sysinternals/downloads/procdump"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /procdump(64)?(\.exe)?[^\r\n]{0,80}lsass/ ascii wide nocase
+        $b = /[-\/]ma {1,3}lsass(\.exe)?/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule CredTheft_Lsass_Dump_PowerShell
+{
+    meta:
+        description = "PowerShell LSASS dump helpers (Out-Minidump, MiniDumpWriteDump via reflection)"
+        severity = "high"
+        attack = "T1003.001"
+        reference = "https://github.com/PowerShellMafia/PowerSploit/blob/master/Exfiltration/Out-Minidump.ps1"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = "Out-Minidump" ascii wide nocase
+        $b = "MiniDumpWriteDump" ascii wide
+        $c = "Get-Process lsass" ascii wide nocase
+        $d = "GetMethod('MiniDumpWriteDump'" ascii wide nocase
+    condition:
+        uint16(0) != 0x5A4D and ($a or $d or ($b and $c))
+}

@@ -1,0 +1,117 @@
+// Persistence commands: scheduled tasks, Run keys, services, WMI subscriptions, IFEO, Winlogon.
+
+rule Persist_Schtasks_Suspicious_Action
+{
+    meta:
+        description = "schtasks /create whose action is a script host or a file in a user-writable folder"
+        severity = "high"
+        attack = "T1053.005"
+        reference = "https://attack.mitre.org/techniques/T1053/005/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $shell = /schtasks(\.exe)?["']?[^\r\n]{0,40} \/create[^\r\n]{0,300}\/tr {1,3}[^\r\n]{0,20}(powershell|cmd(\.exe)? \/c|mshta|wscript|cscript|rundll32)/ ascii wide nocase
+        $path = /schtasks(\.exe)?["']?[^\r\n]{0,40} \/create[^\r\n]{0,300}\/tr {1,3}[^\r\n]{0,120}(\\AppData\\|\\Temp\\|\\Users\\Public\\|%TEMP%|%APPDATA%|%PUBLIC%)/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Persist_Run_Key_Added
+{
+    meta:
+        description = "Run/RunOnce value added from a command line or script (reg add, New-/Set-ItemProperty)"
+        severity = "medium"
+        attack = "T1547.001"
+        reference = "https://attack.mitre.org/techniques/T1547/001/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $reg = /reg(\.exe)?["']? {1,3}add {1,3}["']?(HKLM|HKCU|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER)\\Software\\(WOW6432Node\\)?Microsoft\\Windows\\CurrentVersion\\Run/ ascii wide nocase
+        $ps = /(New|Set)-ItemProperty[^\r\n]{0,60}(HKLM|HKCU):\\Software\\(WOW6432Node\\)?Microsoft\\Windows\\CurrentVersion\\Run/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Persist_Service_UserWritable_Binary
+{
+    meta:
+        description = "sc create/config with a binPath in a user-writable folder or running a script host"
+        severity = "high"
+        attack = "T1543.003"
+        reference = "https://attack.mitre.org/techniques/T1543/003/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /sc(\.exe)?["']? [^\r\n]{0,80}(create|config) [^\r\n]{1,100}binpath= {0,3}["']?[^\r\n]{0,40}(\\AppData\\|\\Temp\\|\\Users\\Public\\|\\ProgramData\\|%TEMP%|%APPDATA%)/ ascii wide nocase
+        $b = /sc(\.exe)?["']? [^\r\n]{0,80}(create|config) [^\r\n]{1,100}binpath= {0,3}["']?[^\r\n]{0,40}(powershell|cmd(\.exe)? \/c|mshta|rundll32)/ ascii wide nocase
+        $c = /New-Service [^\r\n]{0,120}-BinaryPathName {1,3}["']?[^\r\n]{0,40}(\\AppData\\|\\Temp\\|\\Users\\Public\\|powershell)/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Persist_WMI_Event_Subscription
+{
+    meta:
+        description = "WMI permanent event subscription created from a script (CommandLine/ActiveScript consumer)"
+        severity = "high"
+        attack = "T1546.003"
+        reference = "https://attack.mitre.org/techniques/T1546/003/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $c1 = "CommandLineEventConsumer" ascii wide nocase
+        $c2 = "ActiveScriptEventConsumer" ascii wide nocase
+        $s1 = "Set-WmiInstance" ascii wide nocase
+        $s2 = "New-CimInstance" ascii wide nocase
+        $s3 = "__FilterToConsumerBinding" ascii wide nocase
+        $s4 = "instance of __EventFilter" ascii wide nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($c*) and ($s3 or $s4) and ($s1 or $s2 or $s4)
+}
+
+rule Persist_IFEO_Debugger
+{
+    meta:
+        description = "Image File Execution Options Debugger value set from a command (accessibility backdoor)"
+        severity = "high"
+        attack = "T1546.012"
+        reference = "https://attack.mitre.org/techniques/T1546/012/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /\\Image File Execution Options\\[^\r\n]{1,80} \/v {1,3}["']?Debugger/ ascii wide nocase
+        $b = /\\Image File Execution Options\\[^\r\n]{1,80}-Name {1,3}["']?Debugger/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Persist_Accessibility_Binary_Replaced
+{
+    meta:
+        description = "cmd.exe or powershell copied over an accessibility binary (sethc, utilman, osk...)"
+        severity = "critical"
+        attack = "T1546.008"
+        reference = "https://attack.mitre.org/techniques/T1546/008/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /copy [^\r\n]{0,80}(cmd|powershell)\.exe[^\r\n]{0,80}\\(sethc|utilman|osk|Magnify|Narrator|DisplaySwitch|AtBroker)\.exe/ ascii wide nocase
+    condition:
+        $a
+}
+
+rule Persist_Winlogon_Hijack
+{
+    meta:
+        description = "Winlogon Userinit or Shell value changed from a command"
+        severity = "high"
+        attack = "T1547.004"
+        reference = "https://attack.mitre.org/techniques/T1547/004/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /\\Windows NT\\CurrentVersion\\Winlogon["']?[^\r\n]{0,40} \/v {1,3}["']?(Userinit|Shell)\b/ ascii wide nocase
+        $b = /\\Windows NT\\CurrentVersion\\Winlogon["']?[^\r\n]{0,60}-Name {1,3}["']?(Userinit|Shell)\b/ ascii wide nocase
+    condition:
+        any of them
+}

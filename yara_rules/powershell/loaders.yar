@@ -1,0 +1,37 @@
+// In-memory loading from PowerShell: .NET assemblies from base64, shellcode runners.
+
+rule PS_Reflective_Assembly_Load
+{
+    meta:
+        description = "PowerShell loads a .NET assembly from a base64 or downloaded byte array"
+        severity = "high"
+        attack = "T1620, T1059.001"
+        reference = "https://attack.mitre.org/techniques/T1620/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $load = /Reflection\.Assembly\]::Load\(/ ascii wide nocase
+        $b64 = "FromBase64String" ascii wide nocase
+        $dl = ".DownloadData(" ascii wide nocase
+    condition:
+        uint16(0) != 0x5A4D and $load and ($b64 or $dl)
+}
+
+rule PS_Shellcode_Runner
+{
+    meta:
+        description = "PowerShell shellcode runner (VirtualAlloc + delegate for a function pointer / CreateThread)"
+        severity = "high"
+        attack = "T1055, T1059.001"
+        reference = "https://attack.mitre.org/techniques/T1055/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $alloc = "VirtualAlloc" ascii wide
+        $deleg = "GetDelegateForFunctionPointer" ascii wide nocase
+        $thread = "CreateThread" ascii wide
+        $addtype = "Add-Type" ascii wide nocase
+        $dllimport = "DllImport(\"kernel32" ascii wide nocase
+    condition:
+        uint16(0) != 0x5A4D and $alloc and ($deleg or ($thread and ($addtype or $dllimport)))
+}

@@ -1,0 +1,112 @@
+// Webshells: one-liners (China Chopper), PHP eval/exec of request data, ASPX/JSP command shells.
+
+rule Webshell_China_Chopper
+{
+    meta:
+        description = "China Chopper style one-line webshell (eval of a request parameter)"
+        severity = "critical"
+        attack = "T1505.003"
+        reference = "https://www.mandiant.com/resources/blog/breaking-down-the-china-chopper-web-shell-part-i"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $aspx = /eval\(Request(\.Item)?\[["'][^"'\r\n]{1,40}["']\](, {0,2}["']unsafe["'])?\)/ ascii wide nocase
+        $php = /eval\( {0,2}\$_(POST|GET|REQUEST|COOKIE)\[/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Webshell_PHP_Eval_Encoded
+{
+    meta:
+        description = "PHP eval of base64/gzinflate/str_rot13-decoded data (packed webshell)"
+        severity = "high"
+        attack = "T1505.003, T1027"
+        reference = "https://attack.mitre.org/techniques/T1505/003/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /eval\( {0,3}base64_decode\( {0,3}\$_(POST|GET|REQUEST|COOKIE|SERVER)/ ascii wide nocase
+        $b = /eval\( {0,3}gzinflate\( {0,3}base64_decode\(/ ascii wide nocase
+        $c = /eval\( {0,3}gzuncompress\( {0,3}base64_decode\(/ ascii wide nocase
+        $d = /eval\( {0,3}str_rot13\( {0,3}base64_decode\(/ ascii wide nocase
+        $e = /assert\( {0,3}base64_decode\( {0,3}\$_(POST|GET|REQUEST|COOKIE)/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Webshell_PHP_Command_Exec
+{
+    meta:
+        description = "PHP webshell running request data as an OS command"
+        severity = "critical"
+        attack = "T1505.003"
+        reference = "https://attack.mitre.org/techniques/T1505/003/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /system\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
+        $b = /passthru\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
+        $c = /shell_exec\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
+        $d = /popen\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
+        $e = /proc_open\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Webshell_ASPX_Command_Shell
+{
+    meta:
+        description = "ASP.NET page that starts cmd.exe/powershell with request data"
+        severity = "critical"
+        attack = "T1505.003"
+        reference = "https://attack.mitre.org/techniques/T1505/003/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $page = "<%@ Page" ascii wide nocase
+        $psi = "ProcessStartInfo" ascii wide
+        $start = "Process.Start(" ascii wide
+        $cmd = "cmd.exe" ascii wide nocase
+        $ps = "powershell" ascii wide nocase
+        $req1 = "Request.Form" ascii wide
+        $req2 = "Request.QueryString" ascii wide
+        $req3 = "Request.Item" ascii wide
+        $req4 = "Request[" ascii wide
+    condition:
+        $page and ($psi or $start) and ($cmd or $ps) and any of ($req*)
+}
+
+rule Webshell_JSP_Command_Exec
+{
+    meta:
+        description = "JSP webshell: Runtime.exec of a request parameter"
+        severity = "critical"
+        attack = "T1505.003"
+        reference = "https://attack.mitre.org/techniques/T1505/003/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = /Runtime\.getRuntime\(\)\.exec\( {0,2}request\.getParameter\(/ ascii wide nocase
+        $b = /new ProcessBuilder\([^\r\n]{0,80}request\.getParameter\(/ ascii wide nocase
+    condition:
+        any of them
+}
+
+rule Webshell_Known_Kits
+{
+    meta:
+        description = "Strings of well-known webshell kits (WSO FilesMan, c99, r57)"
+        severity = "critical"
+        attack = "T1505.003"
+        reference = "https://attack.mitre.org/techniques/T1505/003/"
+        date = "2026-11-25"
+        author = "triage"
+    strings:
+        $a = "FilesMan" ascii wide
+        $b = "c99shell" ascii wide nocase
+        $c = "r57shell" ascii wide nocase
+        $d = "WSO_VERSION" ascii wide
+    condition:
+        uint16(0) != 0x5A4D and any of them
+}
