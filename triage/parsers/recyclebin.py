@@ -81,6 +81,9 @@ class RecycleBinParser(Parser):
         except ValueError as exc:
             yield item.issue(f"unreadable $I file: {exc}")
             return
+        if version == 1 and len(data) < _HEADER.size + V1_PATH_BYTES:
+            yield item.issue(f"version 1 $I file is {len(data)} bytes, not 544: path field cut short",
+                             severity="warning")
         deleted = filetime_utc(filetime)
         if filetime and deleted is None:
             yield item.issue(f"deletion time {filetime} out of range", severity="warning")
