@@ -300,12 +300,14 @@ class NtfsSource:
                     sub = entry.get_sub_file_entry(i)
                     name = sub.get_name()
                     is_dir = bool(sub.has_directory_entries_index())
+                    # $Extend/$ObjId, $Quota...: neither a directory ($I30) nor data: not listed as files
+                    has_data = bool(sub.has_default_data_stream())
                 except (OSError, RuntimeError, UnicodeDecodeError):
                     continue
             if not name or name in (".", "..") or "/" in name or "\x00" in name:
                 continue
             link = self._is_link(sub)
-            yield DirEntry(name, is_dir and not link, not is_dir and not link, link)
+            yield DirEntry(name, is_dir and not link, not is_dir and has_data and not link, link)
 
     def _extra(self, entry: Any) -> dict[str, Any]:
         """What NTFS knows about a file and the file API does not say (see module docstring)."""
