@@ -24,7 +24,7 @@ def images(tmp_path_factory, make_hosts):
 
 @pytest.fixture()
 def vol(images):
-    src = NtfsSource(open(images.volume, "rb"), "C")
+    src = NtfsSource.from_path(images.volume, "C")
     yield src
     src.close()
 
@@ -174,7 +174,7 @@ def test_truncated_volume_fails_as_data(images, tmp_path):
     with open(images.volume, "rb") as fi:
         cut.write_bytes(fi.read(6 * 1024 * 1024))
     try:
-        src = NtfsSource(open(cut, "rb"))
+        src = NtfsSource.from_path(cut)
     except NtfsError:
         return  # refused up front: fine
     errors = 0
@@ -218,7 +218,7 @@ def test_fallback_reads_locked_files_raw(images):
 
     def raw_factory():
         opened.append(1)
-        return NtfsSource(open(images.volume, "rb"), "C")
+        return NtfsSource.from_path(images.volume, "C")
 
     src = FallbackSource(LockingDirectory(images.tree, locked, winerror=32), raw_factory)
     methods: dict[str, str] = {}

@@ -218,6 +218,16 @@ class NtfsSource:
         except (OSError, ValueError):
             pass
 
+    @classmethod
+    def from_path(cls, path: Any, volume: str = "C", **kw: Any) -> NtfsSource:
+        """An NTFS volume image file, opened read-only and closed with the source."""
+        fh = open(path, "rb")  # noqa: SIM115 - owned by the source, closed by close()
+        try:
+            return cls(fh, volume, closers=[fh.close, *kw.pop("closers", [])], **kw)
+        except BaseException:
+            fh.close()
+            raise
+
     # --- lifetime -------------------------------------------------------------------------------
 
     def close(self) -> None:
