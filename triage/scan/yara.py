@@ -26,8 +26,9 @@ API (what ``triage analyze`` uses)::
 - ``scan_records(records)``: reads ``Event.fields`` keys in :data:`EVENT_TEXT_FIELDS` (script blocks,
   command lines, service image paths...), ``Autorun.command`` (services included),
   ``BrowserVisit.url``, ``BrowserDownload.url``/``target_path``, ``CommandHistory.command``.
-  PowerShell 4104 fragments (``fields`` 'script_block_id', 'message_number', 'message_total') are
-  reassembled before scanning. Identical texts are scanned once.
+  triage's evtx parser yields whole (reassembled) script blocks; records of single 4104 parts (``fields``
+  'script_block_id', 'message_number', 'message_total') from other producers are joined here before
+  scanning. Identical texts are scanned once.
 - ``scan_paths_parallel(paths, jobs=2)``: plain files (the benchmark, extracted trees).
 
 Rules' ``filesize`` conditions see the scanned buffer (the capped prefix, or the decoded text).
@@ -73,7 +74,7 @@ MAX_DECOMPRESSED_PREFETCH = 64 * 1024 * 1024
 MAM_SIGNATURE = b"MAM\x04"
 # Event fields that hold decoded commands or scripts (the evtx parser's names).
 EVENT_TEXT_FIELDS = ("script_block", "command_line", "parent_command_line", "image_path",
-                     "service_file_name", "host_application", "task_content", "payload")
+                     "service_file_name", "host_application", "command", "task_xml", "payload")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -300,7 +301,11 @@ class YaraScanner:
         if self.rules is None:
             return
         members = self.bundle_members(reader)
-        if jobs > 1 and len(members) >= PARALLEL_MIN_FILES and getattr(reader, "complete", True):
+        # Workers reopen the zip by its central directory; an interrupted bundle without one is
+        # read through the reader (which can walk local headers) in this process.
+        has_cd = getattr(reader, "zip", None) is not None if hasattr(reader, "zip") else \
+            getattr(reader, "complete", True)
+        if jobs > 1 and len(members) >= PARALLEL_MIN_FILES and has_cd:
             zpath = str(reader.path)
             yield from self._parallel([("zip", zpath, m, u) for m, u in members], jobs)
             return
@@ -390,7 +395,10 @@ class YaraScanner:
                 f = rec.fields or {}
                 total = _as_int(f.get("message_total"))
                 sb_id = f.get("script_block_id")
-                if rec.category == "powershell_script" and total and total > 1 and sb_id:
+                # One 4104 record per part (a producer that does not reassemble): join them first.
+                # triage's evtx parser already yields whole script blocks (no 'message_number').
+                if (rec.category == "powershell_script" and total and total > 1 and sb_id
+                        and f.get("message_number") is not None):
                     key = (rec.source.bundle_path, str(sb_id))
                     fragments[key][_as_int(f.get("message_number")) or len(fragments[key]) + 1] = rec
                     totals[key] = total
