@@ -342,6 +342,9 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
         reader.__enter__()
         data.collection = dict(reader.collection or {})
         data.bundle_sha256 = data.bundle_sha256 or getattr(reader, "sha256", None)
+        for problem in getattr(reader, "problems", None) or []:
+            data.issues.append(Issue(severity="warning", message=f"bundle reader: {problem}",
+                                     source=Source(bundle_path=bundle_path.name)))
         if not data.refused:
             data.entries = list(reader.entries)
             if not getattr(reader, "complete", True):

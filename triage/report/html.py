@@ -149,25 +149,32 @@ def _table(tid: str, headers: list[str], rows: list[str], *, filter_box: bool = 
             + "".join(rows) + f"</tbody></table></div>{more}")
 
 
+def _evidence_items(f: dict[str, Any]) -> str:
+    items = []
+    for ev in (f.get("evidence") or [])[:MAX_EVIDENCE]:
+        if isinstance(ev, dict):
+            loc = f" — {ev.get('locator')}" if ev.get("locator") else ""
+            items.append(f"<li>{e(ev.get('bundle_path'))}{e(loc)}</li>")
+        else:
+            items.append(f"<li>{e(ev)}</li>")
+    extra = len(f.get("evidence") or []) - MAX_EVIDENCE
+    if extra > 0:
+        items.append(f"<li>… {extra} more</li>")
+    return "".join(items)
+
+
 def _findings(s: dict[str, Any]) -> str:
+    """Critical/high/medium as cards (read first), low/info as a compact table below them."""
     fs = s.get("findings") or []
     out = [f'<section id="findings"><h2>Findings <span class="count">({len(fs)})</span></h2>']
     if not fs:
         out.append('<p class="muted">No rule matched. Absence of findings is not absence of compromise: '
                    'check coverage below.</p>')
-    for f in fs[:MAX_ROWS]:
+    major = [f for f in fs if _sev(f.get("severity")) in ("critical", "high", "medium")]
+    minor = [f for f in fs if _sev(f.get("severity")) in ("low", "info")]
+    for f in major[:MAX_ROWS]:
         sev = _sev(f.get("severity"))
         color = SEV_COLORS[sev]
-        ev_items = []
-        for ev in (f.get("evidence") or [])[:MAX_EVIDENCE]:
-            if isinstance(ev, dict):
-                loc = f" — {ev.get('locator')}" if ev.get("locator") else ""
-                ev_items.append(f"<li>{e(ev.get('bundle_path'))}{e(loc)}</li>")
-            else:
-                ev_items.append(f"<li>{e(ev)}</li>")
-        extra = len(f.get("evidence") or []) - MAX_EVIDENCE
-        if extra > 0:
-            ev_items.append(f"<li>… {extra} more</li>")
         off = '<span class="badge off" title="during an off-network window">OFF-NETWORK</span>' \
             if f.get("off_network") else ""
         attack = "".join(f'<span class="badge">{e(a)}</span>' for a in (f.get("attack") or []))
@@ -178,7 +185,22 @@ def _findings(s: dict[str, Any]) -> str:
             f'<div class="reason">{e(f.get("reason"))}</div>'
             f'<div class="meta">{e(f.get("id"))} · rule <b>{e(f.get("rule"))}</b>'
             f'{" · " + _t(f.get("when")) if f.get("when") else " · time unknown"}</div>'
-            f'<ul>{"".join(ev_items)}</ul></div>')
+            f'<ul>{_evidence_items(f)}</ul></div>')
+    if minor:
+        rows = []
+        for f in minor[:MAX_ROWS]:
+            sev = _sev(f.get("severity"))
+            off = '<span class="badge off">OFF-NETWORK</span>' if f.get("off_network") else ""
+            ev = (f.get("evidence") or [{}])[0]
+            where = ev.get("bundle_path") if isinstance(ev, dict) else ev
+            rows.append(f'<tr class="finding-row sev-{sev}" data-rule="{e(f.get("rule"))}">'
+                        f'<td><span class="sev" style="background:{SEV_COLORS[sev]}">{sev}</span></td>'
+                        f'<td><b>{e(f.get("title"))}</b>{off}<br><span class="muted">{e(f.get("reason"))}</span></td>'
+                        f'<td>{_t(f.get("when"))}</td><td class="mono">{e(where)}</td></tr>')
+        label = f"Lower-severity findings ({len(minor)})"
+        out.append(f'<details{" open" if not major else ""}><summary>{e(label)}</summary>'
+                   + _table("t-minor", ["Severity", "Finding", "When", "Evidence"], rows, total=len(minor))
+                   + "</details>")
     out.append("</section>")
     return "".join(out)
 

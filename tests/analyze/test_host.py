@@ -1,0 +1,165 @@
+"""End to end: make-host-tree host -> real `triage collect` -> analyze_bundle -> outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from _analyze_host import collected_bundle, flip_byte
+
+from triage.analyze.host import analyze_bundle, safe_basename, safe_hostname
+from triage.analyze.summary import validate
+
+PLANT = "0:Updater=C:\\Users\\Public\\u.exe"
+HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_PLANT = f'0:{HOSTILE_NAME}=C:\\Users\\Public\\"><img src=x onerror=alert(2)>\\naïve ü.exe'
+
+
+@pytest.fixture(scope="session")
+def bundle(make_hosts, tmp_path_factory) -> Path:
+    return collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles"), plant=(PLANT,))
+
+
+@pytest.fixture(scope="session")
+def analyzed(bundle, tmp_path_factory):
+    return analyze_bundle(bundle, tmp_path_factory.mktemp("analysis"), strict=True)
+
+
+def test_planted_run_key_is_a_finding(analyzed):
+    s = analyzed.summary
+    hits = [f for f in s["findings"] if f["rule"] == "autorun_user_writable" and "Updater" in f["title"]]
+    assert len(hits) == 1
+    f = hits[0]
+    assert f["severity"] == "high"
+    assert "C:\\Users\\Public\\u.exe" in f["reason"]
+    ev = f["evidence"][0]
+    assert ev["bundle_path"].lower().endswith("/ntuser.dat") and "Run" in ev["locator"]
+    run = [a for a in s["autoruns"] if a["name"] == "Updater"]
+    assert run and "user_writable" in run[0]["flags"]
+
+
+def test_outputs_and_summary(analyzed, bundle):
+    out = analyzed.out_dir
+    for name in ("summary.json", "timeline.jsonl", "timeline.csv", "report.html"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    validate(s)
+    assert s["bundle"]["verified"] is True and s["bundle"]["verify_problems"] == []
+    assert s["bundle"]["sha256"] == analyzed.summary["bundle"]["sha256"]
+    assert out.parent.name == "hosts"
+    assert out.name == f"{safe_hostname(s['host']['hostname'])}_{s['bundle']['sha256'][:12]}"
+    # the host name comes from the registry (SYSTEM ComputerName), not the folder name
+    assert s["host"]["hostname"] and s["host"]["hostname"] != "host-000"
+    # parsers ran on what the collection held and coverage says so
+    cov = {c["artifact"]: c for c in s["coverage"]}
+    assert cov["WindowsEventLogs"]["parsed"] and cov["WindowsEventLogs"]["collected"] > 0
+    assert s["stats"]["records"] > 100 and s["event_logs"] and s["executions"]
+    assert analyzed.counts["findings"] == len(s["findings"])
+
+
+def test_timeline_sorted_utc(analyzed):
+    out = analyzed.out_dir
+    times = []
+    with open(out / "timeline.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            assert row["datetime"].endswith("Z") and row["timestamp_desc"] and row["bundle_path"]
+            times.append(datetime.fromisoformat(row["datetime"].replace("Z", "+00:00")))
+    assert len(times) == analyzed.counts["timeline_rows"] > 100
+    assert times == sorted(times)
+    with open(out / "timeline.csv", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        assert header[:3] == ["datetime", "timestamp_desc", "message"]
+        assert sum(1 for _ in reader) == len(times)
+
+
+def test_tampered_bundle_refused_unless_forced(bundle, tmp_path):
+    bad = flip_byte(bundle, tmp_path / bundle.name)
+    (tmp_path / (bundle.name + ".sha256")).write_text((bundle.parent / (bundle.name + ".sha256")).read_text())
+    refused = analyze_bundle(bad, tmp_path / "out1")
+    assert refused.refused
+    s = refused.summary
+    validate(s)
+    assert s["bundle"]["verified"] is False and s["bundle"]["refused"] is True
+    assert s["bundle"]["verify_problems"]
+    assert s["findings"] == [] and s["stats"]["records"] == 0
+    assert any("refused" in i["message"] for i in s["issues"])
+    assert (refused.out_dir / "report.html").is_file()
+
+    forced = analyze_bundle(bad, tmp_path / "out2", force=True)
+    s = forced.summary
+    validate(s)
+    assert not forced.refused
+    assert s["bundle"]["verified"] is False and s["bundle"]["forced"] is True
+    assert any(f["rule"] == "autorun_user_writable" and "Updater" in f["title"] for f in s["findings"])
+
+
+def _hostile_copy(src: Path, dest: Path) -> Path:
+    """Same bundle plus members whose names climb out ('../'), and manifest entries pointing at them
+    (one of them a companion of a user hive, so it gets materialized next to it)."""
+    with zipfile.ZipFile(src) as zin:
+        manifest = [json.loads(x) for x in zin.read("meta/manifest.jsonl").decode().splitlines() if x.strip()]
+        ntuser = next(m for m in manifest if m["bundle_path"] and m["bundle_path"].lower().endswith("/ntuser.dat")
+                      and "/default/" not in m["bundle_path"].lower())
+        evil = [
+            ("files/C/Windows/Prefetch/../../../../../tmp/escape<b>.pf", "C:\\Windows\\Prefetch\\..\\..\\x.pf", None),
+            ("files/C/Users/x/../../../../evil.LOG1", "C:\\Users\\x\\..\\..\\..\\..\\<script>.LOG1",
+             ntuser["bundle_path"]),
+            ("/abs/evil.pf", "..", None),
+        ]
+        with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                if info.filename == "meta/manifest.jsonl":
+                    continue
+                zout.writestr(info, zin.read(info.filename))
+            for bp, path, comp in evil:
+                zout.writestr(bp, b"<script>alert(3)</script>" * 40)
+                manifest.append({**ntuser, "bundle_path": bp, "path": path, "artifact": "Hostile\u202e<i>",
+                                 "role": "companion" if comp else "primary", "companion_of": comp,
+                                 "sha256": None, "size": 1000})
+            zout.writestr("meta/manifest.jsonl", "\n".join(json.dumps(m) for m in manifest) + "\n")
+    return dest
+
+
+def test_hostile_bundle(make_hosts, tmp_path_factory, tmp_path):
+    src = collected_bundle(make_hosts, tmp_path_factory.mktemp("hostile"), plant=(HOSTILE_PLANT,))
+    (tmp_path / "in").mkdir()
+    bad = _hostile_copy(src, tmp_path / "in" / src.name)
+    out = tmp_path / "box" / "out"
+    out.mkdir(parents=True)
+    before_tmp = set(os.listdir(tempfile.gettempdir()))
+    res = analyze_bundle(bad, out, force=True)
+    s = res.summary
+    validate(s)
+    # nothing written outside out_dir (the sandbox parent holds only out/), no temp copies left behind
+    assert sorted(p.name for p in (tmp_path / "box").iterdir()) == ["out"]
+    assert not list(tmp_path.rglob("escape*")) and not list(tmp_path.rglob("evil*"))
+    leftovers = {n for n in set(os.listdir(tempfile.gettempdir())) - before_tmp if n.startswith("triage-mat-")}
+    assert not leftovers
+    for p in out.rglob("*"):
+        assert p.resolve().is_relative_to(out.resolve())
+    # the hostile Run value is a finding and is escaped in the report
+    assert any(HOSTILE_NAME in f["title"] for f in s["findings"] if f["rule"] == "autorun_user_writable")
+    html_text = (res.out_dir / "report.html").read_text("utf-8")
+    assert HOSTILE_NAME not in html_text and "<img src=x" not in html_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text
+    assert html_text.count("<script") == 2  # our data island and our script, nothing else
+    # the hostile members were handled as data: issues, not crashes
+    assert any("escape" in (i["bundle_path"] or "") for i in s["issues"])
+
+
+def test_safe_names():
+    assert safe_basename("../../etc/passwd") == "passwd"
+    assert safe_basename("C:\\x\\..") == "file"
+    assert safe_basename("a/<script>.LOG1") == "_script_.LOG1"
+    assert safe_basename("NTUSER.DAT.LOG1") == "NTUSER.DAT.LOG1"
+    assert safe_hostname("../../<b>evil</b>") == "b_evil__b"
+    assert safe_hostname("") == "host"
+    assert "/" not in safe_hostname("a/b\\c") and ".." not in safe_hostname("..")
