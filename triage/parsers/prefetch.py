@@ -30,6 +30,18 @@ MAX_LAST_RUNS = 8
 EXECUTABLE_NAME_CHARS = 29
 
 
+def read_capped(fh, limit: int, chunk: int = 256 * 1024) -> bytes:
+    """Up to ``limit`` bytes, read in chunks: ``read(limit)`` would allocate ``limit`` bytes up front."""
+    parts, got = [], 0
+    while got < limit:
+        block = fh.read(min(chunk, limit - got))
+        if not block:
+            break
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)
+
+
 def executable_full_path(executable: str, filenames: list[str]) -> str | None:
     """The referenced file whose last path component is the executable (first one in load order).
 
@@ -54,7 +66,7 @@ class PrefetchParser(Parser):
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
         try:
             with item.open() as fh:
-                data = fh.read(MAX_FILE_SIZE + 1)
+                data = read_capped(fh, MAX_FILE_SIZE + 1)
         except OSError as exc:
             yield item.issue(f"cannot read prefetch file: {exc}")
             return
