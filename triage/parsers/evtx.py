@@ -32,7 +32,7 @@ from evtx import PyEvtxParser
 
 from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Issue, Record
 from triage.parsers import evtx_events as ee
-from triage.parsers.base import Parser, ParseInput
+from triage.parsers.base import ParseInput, Parser
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -44,41 +44,136 @@ MAX_RECORD_ISSUES = 1000
 MAX_CONSECUTIVE_ERRORS = 100_000
 UNPARSED = "<unparsed>"
 
-_STR = r'"((?:[^"\\]|\\.)*)"'
-# The System block as pyevtx-rs serializes it: Provider first, EventID (plain, or with Qualifiers),
-# then fixed fields up to Channel and Computer. Anything else falls back to json.loads.
-_SYSTEM = re.compile(
-    r'\{"Event":\{(?:"#attributes":\{[^{}]*\},)?"System":\{"Provider":\{"#attributes":\{(?:"Name":' + _STR
-    + r')?[^{}]*\}\},"EventID":(?:(\d+)|\{"#attributes":\{[^{}]*\},"#text":(\d+)\})'
-    r'(.*?)"Channel":(?:' + _STR + r'|null),"Computer":(?:' + _STR + r'|null)', re.S)
 _CHUNK_NO = re.compile(r"chunk number (\d+)", re.I)
 
 
-def _unescape(s: str | None) -> str | None:
-    if s is None or "\\" not in s:
-        return s
-    try:
-        return json.loads(f'"{s}"')
-    except ValueError:
-        return s
+_PROVIDER = '"Provider":{"#attributes":{'
+_NAME = '"Name":"'
+_EVENTID = '"EventID":'
+_QUALIFIED_ID = '"#text":'
+_TIMECREATED = '"TimeCreated":'
+_CHANNEL = '"Channel":'
+_SECURITY = ',"Security":'
+# Decoded-prefix caches are emptied when they grow past this (a hostile log with unique prefixes).
+MAX_CACHE = 4096
 
 
-def system_fields(data: str) -> tuple[str | None, int | str, str | None, str | None]:
-    """(provider, event id, channel, computer) of one record's JSON, cheaply.
+@dataclass(frozen=True, slots=True, eq=False)
+class _Head:
+    """What the start of a System block says: provider, event id, and whether the table types it.
 
-    Event id is '<unparsed>' when the JSON cannot be read at all.
+    eq=False: instances are shared through the prefix caches and hashed by identity in the hot loop
+    (a generated __hash__ would cost more than the rest of the per-record work)."""
+
+    provider: str | None
+    event_id: int | str
+    normalized: str
+    notable: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Tail:
+    """Channel and Computer of a System block, and whether the channel alone makes records notable."""
+
+    channel: str | None
+    computer: str | None
+    notable: bool
+
+
+_BAD = _Tail(None, None, False)  # marker: this prefix is not laid out as expected
+
+
+def _make_head(provider: str | None, eid: int | str) -> _Head:
+    norm = ee.normalize_provider(provider)
+    notable = eid in ee.NOTABLE_IDS and ((norm, eid) in ee.NOTABLE or (norm, eid) in ee.CONNECTIVITY or (
+        eid == ee.POWERSHELL_SCRIPT_EVENT and norm in ee.POWERSHELL_SCRIPT_PROVIDERS))
+    return _Head(provider, eid, norm, notable)
+
+
+def _make_tail(channel: str | None, computer: str | None) -> _Tail:
+    return _Tail(channel, computer, (channel or "").lower() in ee.NOTABLE_CHANNELS)
+
+
+def _decode_head(head: str) -> _Head | _Tail:
+    """'{"Event":{..,"System":{"Provider":{"#attributes":{"Name":"X",..}},"EventID":N,..' -> _Head.
+
+    Plain string searches: a JSON string never contains an unescaped '"Key":', so what is found is
+    structure, not text. Escaped names or any other layout -> _BAD (the record is decoded with json).
     """
-    m = _SYSTEM.match(data)
-    if m is not None and 'Data":' not in m.group(4):
-        eid = int(m.group(2) or m.group(3))
-        return _unescape(m.group(1)), eid, _unescape(m.group(5)), _unescape(m.group(6))
+    p = head.find(_PROVIDER, 0, 200)
+    if p < 0:
+        return _BAD
+    p += len(_PROVIDER)
+    provider = None
+    if head.startswith(_NAME, p):
+        end = head.find('"', p + len(_NAME))
+        if end < 0 or "\\" in head[p + len(_NAME):end]:
+            return _BAD
+        provider, p = head[p + len(_NAME):end], end
+    i = head.find(_EVENTID, p)
+    if i < 0:
+        return _BAD
+    i += len(_EVENTID)
+    if head.startswith("{", i):
+        i = head.find(_QUALIFIED_ID, i)
+        if i < 0:
+            return _BAD
+        i += len(_QUALIFIED_ID)
+    j = i
+    while head[j:j + 1].isdigit():
+        j += 1
+    if j == i:
+        return _BAD
+    return _make_head(provider, int(head[i:j]))
+
+
+def _decode_tail(tail: str) -> _Tail:
+    """'"Channel":"Security","Computer":"HOST"' -> _Tail; anything else -> _BAD."""
+    try:
+        obj = json.loads("{" + tail + "}")
+    except ValueError:
+        return _BAD
+    if not isinstance(obj, dict) or set(obj) != {"Channel", "Computer"}:
+        return _BAD
+    channel, computer = obj["Channel"], obj["Computer"]
+    if not all(v is None or isinstance(v, str) for v in (channel, computer)):
+        return _BAD
+    return _make_tail(channel, computer)
+
+
+def _payload(data: str) -> dict[str, Any]:
+    """EventData/UserData of a record as a flat dict, decoding only that part of the JSON when the
+    record is laid out as usual (System, then EventData or UserData, last): about 2x cheaper than
+    decoding the whole record, which is the fallback."""
+    for marker in ('},"EventData":', '},"UserData":'):
+        k = data.find(marker)
+        if k > 0 and data.endswith("}}"):
+            try:
+                obj = json.loads(data[k + len(marker):-2])
+            except ValueError:
+                break
+            return ee.payload_data(obj) if marker[3] == "E" else ee.payload_data(None, obj)
+    return ee.event_data(json.loads(data)["Event"])
+
+
+def _cache(cache: dict, key: str, decode: Any) -> Any:
+    if len(cache) >= MAX_CACHE:
+        cache.clear()
+    value = cache[key] = decode(key)
+    return value
+
+
+def _slow_system(data: str) -> tuple[_Head, _Tail]:
+    """System fields of a record the fast path could not read, with json.loads."""
     try:
         system = json.loads(data)["Event"]["System"]
-        eid = ee.text(system.get("EventID"))
         provider = (system.get("Provider") or {}).get("#attributes", {}).get("Name")
-        return provider, int(eid), system.get("Channel"), system.get("Computer")
+        channel, computer = system.get("Channel"), system.get("Computer")
+        head = _make_head(provider if isinstance(provider, str) else None, int(ee.text(system.get("EventID"))))
+        return head, _make_tail(channel if isinstance(channel, str) else None,
+                                computer if isinstance(computer, str) else None)
     except (ValueError, KeyError, TypeError, AttributeError):
-        return None, UNPARSED, None, None
+        return _Head(None, UNPARSED, "", False), _Tail(None, None, False)
 
 
 def ts_key(s: str) -> str:
@@ -199,13 +294,14 @@ class _LogReader:
             yield item.issue(f"event log could not be opened: {type(exc).__name__}: {exc}")
             return
 
-        counts: Counter[tuple[str | None, int | str, str | None]] = Counter()
-        notable_ids, notable_channels = ee.NOTABLE_IDS, ee.NOTABLE_CHANNELS
-        providers: dict[str | None, str] = {}
-        channel_notable: dict[str | None, bool] = {}
+        # Hot loop: per record only string searches, two cache lookups and a counter increment.
+        counts: Counter[tuple[_Head, _Tail]] = Counter()
+        heads: dict[str, _Head] = {}
+        tails: dict[str, _Tail] = {}
         tmin = tmax = None
+        pmin = pmax = ""
         errors = consecutive = 0
-        last_rid: int | None = None
+        rid: int | None = None
         while True:
             try:
                 rec = next(records)
@@ -214,35 +310,41 @@ class _LogReader:
             except Exception as exc:
                 errors += 1
                 consecutive += 1
-                yield from self._record_error(exc, last_rid, errors)
+                yield from self._record_error(exc, rid, errors)
                 if consecutive >= MAX_CONSECUTIVE_ERRORS:
                     yield item.issue(f"gave up after {consecutive} consecutive read errors")
                     break
                 continue
             consecutive = 0
-            last_rid = rec["event_record_id"]
+            rid = rec["event_record_id"]
             data = rec["data"]
-            provider, eid, channel, computer = system_fields(data)
-            counts[(channel, eid, computer)] += 1
-            tkey = ts_key(rec["timestamp"])
-            if tmin is None or tkey < tmin:
-                tmin = tkey
-            if tmax is None or tkey > tmax:
-                tmax = tkey
-            by_channel = channel_notable.get(channel)
-            if by_channel is None:
-                by_channel = channel_notable[channel] = (channel or "").lower() in notable_channels
-            if eid in notable_ids or by_channel:
-                prov = providers.get(provider)
-                if prov is None:
-                    prov = providers[provider] = ee.normalize_provider(provider)
+            # System = <head: Provider, EventID, Version..Keywords> TimeCreated ... <tail: Channel, Computer>
+            a = data.find(_TIMECREATED, 0, 4096)
+            c = data.find(_CHANNEL, a) if a > 0 else -1
+            e = data.find(_SECURITY, c) if c > 0 else -1
+            head = tail = None
+            if e > 0:
+                head = heads.get(data[:a]) or _cache(heads, data[:a], _decode_head)
+                tail = tails.get(data[c:e]) or _cache(tails, data[c:e], _decode_tail)
+            if head is None or tail is None or head is _BAD or tail is _BAD:
+                head, tail = _slow_system(data)
+            counts[(head, tail)] += 1
+            ts = rec["timestamp"]
+            prefix = ts[:19]
+            if prefix <= pmin or prefix >= pmax:
+                key = ts_key(ts)
+                if tmin is None or key < tmin:
+                    tmin, pmin = key, key[:19]
+                if tmax is None or key > tmax:
+                    tmax, pmax = key, key[:19]
+            if head.notable or tail.notable:
                 try:
-                    yield from self._notable(prov, provider, eid, channel, computer, last_rid, tkey, data)
+                    yield from self._notable(head, tail, rid, ts, data)
                 except Exception as exc:  # a shape the table did not expect: lose the typing, not the file
                     yield item.issue(f"record could not be typed: {type(exc).__name__}: {exc}", "warning",
-                                     f"record {last_rid}")
-            if eid == UNPARSED:
-                yield item.issue("record data could not be decoded", "warning", f"record {last_rid}")
+                                     f"record {rid}")
+            elif head.event_id == UNPARSED:
+                yield item.issue("record data could not be decoded", "warning", f"record {rid}")
 
         yield from self._flush_scripts()
         if errors > MAX_RECORD_ISSUES:
@@ -262,12 +364,12 @@ class _LogReader:
         channels: Counter[str] = Counter()
         computers: Counter[str] = Counter()
         event_ids: Counter[str] = Counter()
-        for (channel, eid, computer), n in counts.items():
-            if channel is not None:
-                channels[channel] += n
-            if computer is not None:
-                computers[computer] += n
-            event_ids[str(eid)] += n
+        for (head, tail), n in counts.items():
+            if tail.channel is not None:
+                channels[tail.channel] += n
+            if tail.computer is not None:
+                computers[tail.computer] += n
+            event_ids[str(head.event_id)] += n
         channel = channels.most_common(1)[0][0] if channels else channel_from_name(self.item.rel_path)
         return EventLogStats(source=self.item.source(), channel=channel, records=sum(counts.values()),
                              errors=errors, first=key_datetime(tmin) if tmin else None,
@@ -276,8 +378,9 @@ class _LogReader:
 
     # -- typing ----------------------------------------------------------------------------------
 
-    def _notable(self, prov: str, provider: str | None, eid: int | str, channel: str | None,
-                 computer: str | None, rid: int, tkey: str, data: str) -> Iterator[Record]:
+    def _notable(self, head: _Head, tail: _Tail, rid: int, ts_text: str, data: str) -> Iterator[Record]:
+        provider, prov, eid = head.provider, head.normalized, head.event_id
+        channel, computer = tail.channel, tail.computer
         key = (prov, eid)
         spec = ee.NOTABLE.get(key)
         conn = ee.CONNECTIVITY.get(key)
@@ -285,10 +388,10 @@ class _LogReader:
         by_channel = ee.NOTABLE_CHANNELS.get((channel or "").lower())
         if not (spec or conn or script or by_channel):
             return
-        ts = key_datetime(tkey)
+        ts = key_datetime(ts_key(ts_text))
         if ts is None:
             return
-        values = ee.event_data(json.loads(data)["Event"])
+        values = _payload(data)
         source = self.item.source(f"record {rid}")
         chan = channel or ""
         if conn is not None:

@@ -51,13 +51,19 @@ def text(value: Any) -> Any:
 
 
 def event_data(event: dict[str, Any]) -> dict[str, Any]:
-    """Flat name -> value map of a record's EventData and UserData.
+    """Flat name -> value map of a record's EventData and UserData (values may still be {'#text':..}).
 
     Named <Data Name=".."> values keep their names; unnamed classic values come as the list
     ``Data``; UserData (e.g. LogFileCleared, TerminalServices EventXML) is flattened one level down.
     """
+    return payload_data(event.get("EventData"), event.get("UserData"))
+
+
+def payload_data(ed: Any, ud: Any = None) -> dict[str, Any]:
+    """event_data() from the EventData / UserData objects themselves."""
+    if isinstance(ed, dict) and ud is None and "Data" not in ed and "#attributes" not in ed:
+        return ed  # the common case (Security, Sysmon, most manifest providers): already flat
     out: dict[str, Any] = {}
-    ed = event.get("EventData")
     if isinstance(ed, dict):
         for k, v in ed.items():
             if k == "#attributes":
@@ -68,7 +74,6 @@ def event_data(event: dict[str, Any]) -> dict[str, Any]:
             out[k] = v
     elif isinstance(ed, str | list):
         out["Data"] = ed if isinstance(ed, list) else [ed]
-    ud = event.get("UserData")
     if isinstance(ud, dict):
         for child in ud.values():
             if isinstance(child, dict):
@@ -173,12 +178,21 @@ class Spec:
     def extract(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, keys in self.fields.items():
-            value = None
-            for k in (keys,) if isinstance(keys, str) else keys:
-                value = clean(text(data.get(k)))
-                if value is not None:
-                    break
-            out[name] = as_int(value) if name in self.ints else value
+            if isinstance(keys, str):
+                value = data.get(keys)
+                if isinstance(value, dict):
+                    value = value.get("#text")
+                if isinstance(value, str):
+                    value = value.strip()
+                    if value in ("", "-"):
+                        value = None
+            else:
+                value = None
+                for k in keys:
+                    value = clean(text(data.get(k)))
+                    if value is not None:
+                        break
+            out[name] = as_int(value) if value is not None and name in self.ints else value
         if self.extra is not None:
             self.extra(data, out)
         return out
