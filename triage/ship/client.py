@@ -178,6 +178,8 @@ class Uploader:
         if receipt is None:
             raise UploadError("the server kept losing the upload; giving up")
         self._check_receipt(receipt, size, sha)
+        self.log(f"confirmed by the server: sha256 {receipt.get('sha256')}; sent {self.sent_chunks} chunk(s), "
+                 f"{self.resumed_from} were already there, {self.resent_chunks} resent after a hash mismatch")
         self._save_receipt(receipt)
         if self.options.remove_after_upload:
             self.path.unlink()
@@ -336,8 +338,19 @@ def _error_text(r: requests.Response) -> str:
         return r.text[:300]
 
 
-def upload_file(path: str | Path, options: UploadOptions, log: Callable[[str], None] | None = None) -> dict:
-    """Upload one bundle and return the server's receipt (raises UploadError when it cannot)."""
+def upload_file(path: str | Path, options: UploadOptions | str, token: str | None = None,
+                log: Callable[[str], None] | None = None, **option_fields) -> dict:
+    """Upload one bundle and return the server's receipt; UploadError when it cannot.
+
+    ``options`` is an :class:`UploadOptions`, or the server URL with ``token=`` (and any other
+    UploadOptions field as a keyword), e.g. ``upload_file(bundle, "https://intake:8443", token=t)``.
+    """
+    if isinstance(options, str):
+        if not token:
+            token = os.environ.get("TRIAGE_UPLOAD_TOKEN")
+        if not token:
+            raise UploadError("no upload token (give one, or set TRIAGE_UPLOAD_TOKEN)")
+        options = UploadOptions(url=options, token=token, **option_fields)
     return Uploader(path, options, log).run()
 
 

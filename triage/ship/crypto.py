@@ -330,6 +330,35 @@ def encrypt_file(src: str | Path, out_dir: str | Path, recipient_public_keys,
     return dst
 
 
+def encrypted_output(public_key_paths, segment_size: int = DEFAULT_SEGMENT_SIZE):
+    """For ``CollectOptions.open_output``: ``open_output(final_path) -> (stream, written_path)``.
+
+    The stream is an :class:`EncryptingWriter` over ``<dir>/<random>.tbe`` that owns the file
+    (closing it seals the final segment and closes the file); the plain name (``final_path.name``,
+    hostname and time) goes inside. Keys are loaded now, so a bad ``--encrypt-to`` fails before
+    any collection starts. After close, the stream's ``sha256`` is the hash for the ``.tbe``
+    sidecar (the collector's own hash is of the plaintext ZIP).
+    """
+    keys = [_as_public_key(Path(p) if isinstance(p, str) else p) for p in public_key_paths]
+    if not keys:
+        raise ValueError("no recipient keys")
+
+    def open_output(final_path: Path):
+        final_path = Path(final_path)
+        out = final_path.parent / encrypted_name()
+        raw = open(out, "xb")  # noqa: SIM115 - owned and closed by the EncryptingWriter
+        return _FileBackedWriter(raw, keys, final_path.name, segment_size, close_raw=True), out
+
+    return open_output
+
+
+class _FileBackedWriter(EncryptingWriter):
+    """EncryptingWriter over a real file: exposes ``fileno`` so the bundle writer can fsync."""
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+
 def write_sidecar(path: str | Path, sha256_hex: str) -> Path:
     """``<name>.sha256`` holding ``"<hex>  <name>"`` (sha256sum format, as plain bundles have)."""
     path = Path(path)
