@@ -202,10 +202,10 @@ def compile_rules(extra: Iterable[str | Path] = (), *, include_pack: bool = True
     key = cache_key(files)
     result = CompiledRules(rules=None, files=files, issues=issues, key=key)
     if use_cache:
-        cached = _load_cached(key + ".ok")
+        cached = _load_cached(key)
         if cached is not None:
-            # A cache hit means every file compiled last time (only fully good sets are cached
-            # under '.ok'); partial sets are recompiled so their errors are reported again.
+            # Only sets where every file compiled are cached under the bare key; a partial set is
+            # saved as '<key>-partial' (for workers) and recompiled so its errors are reported again.
             result.rules, result.cache_path, result.from_cache = cached[0], cached[1], True
             return result
     good: list[RuleFile] = []
@@ -226,5 +226,5 @@ def compile_rules(extra: Iterable[str | Path] = (), *, include_pack: bool = True
         return result
     result.rules = rules
     all_ok = len(good) == len(files)
-    result.cache_path = _save(rules, key + (".ok" if all_ok else ".partial"))
+    result.cache_path = _save(rules, key if all_ok else f"{key}-partial")
     return result

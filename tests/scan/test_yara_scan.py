@@ -1,0 +1,260 @@
+"""Scanning: a real collected bundle, decoded records, caps, timeouts, broken members, the compile
+cache and findings."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from triage.analyze.records import Event, Issue, Source
+from triage.bundle.manifest import ManifestEntry
+from triage.bundle.reader import BundleReader
+from triage.cli import main
+from triage.scan.rules import cache_dir, compile_rules
+from triage.scan.yara import YaraHit, YaraScanner, findings_from_hits
+
+MARK = "TRIAGE-PLANTED-7731"
+PLANTED_RULE = f'''
+rule Planted_Run_Value : planted
+{{
+    meta:
+        description = "planted test value"
+        severity = "high"
+        attack = "T1547.001"
+        reference = "tests/scan/test_yara_scan.py"
+        date = "2026-11-25"
+    strings:
+        $a = "{MARK}" ascii wide
+    condition:
+        $a
+}}
+'''
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+@pytest.fixture(scope="session")
+def planted_bundle(make_hosts, tmp_path_factory) -> Path:
+    """A bundle collected by triage from a make-host-tree host with a planted Run value."""
+    hosts = make_hosts(hosts=1, seed=3, plant=(rf"0:Updater=C:\Users\Public\upd4te.exe /silent {MARK}",),
+                       filler_mb=1)
+    out = tmp_path_factory.mktemp("bundle")
+    assert main(["collect", "--target", str(hosts / "host-000"), "--output", str(out)]) == 0
+    (bundle,) = out.glob("*.zip")
+    return bundle
+
+
+@pytest.fixture(scope="session")
+def planted_rules(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("rules")
+    (d / "planted.yar").write_text(PLANTED_RULE)
+    return d / "planted.yar"
+
+
+def _split(items):
+    hits = [x for x in items if isinstance(x, YaraHit)]
+    issues = [x for x in items if isinstance(x, Issue)]
+    assert len(hits) + len(issues) == len(items)
+    return hits, issues
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_collected_bundle_hit_names_rule_member_and_offsets(planted_bundle, planted_rules, jobs):
+    scanner = YaraScanner([planted_rules])
+    assert scanner.issues == []
+    with BundleReader(planted_bundle) as reader:
+        assert len(YaraScanner.bundle_members(reader)) >= 16  # jobs=2 takes the process-pool path
+        hits, issues = _split(list(scanner.scan_bundle(reader, jobs=jobs)))
+        assert [i for i in issues if i.severity == "error"] == []
+        planted = [h for h in hits if h.rule == "Planted_Run_Value"]
+        assert planted, [h.rule for h in hits]
+        for h in planted:
+            assert h.namespace == "user/planted" and h.tags == ("planted",) and h.target == "file"
+            assert h.meta["severity"] == "high"
+            assert h.source.bundle_path.startswith("files/C/")
+            assert h.source.bundle_path.lower().endswith("ntuser.dat")
+            with reader.open(h.source.bundle_path) as fh:
+                data = fh.read()
+            for ident, offset, preview in h.strings:
+                assert ident == "$a" and preview == MARK
+                assert data[offset:offset + 2 * len(MARK)] == MARK.encode("utf-16-le")
+        d = planted[0].to_dict()
+        assert json.loads(json.dumps(d))["where"]["bundle_path"] == planted[0].source.bundle_path
+        assert d["strings"][0]["offset"] == planted[0].strings[0][1]
+
+
+def test_parallel_and_serial_scans_agree(planted_bundle, planted_rules):
+    scanner = YaraScanner([planted_rules])
+    with BundleReader(planted_bundle) as reader:
+        key = lambda h: (h.namespace, h.rule, h.source.bundle_path, h.source.locator, h.strings)  # noqa: E731
+        serial = sorted(map(key, _split(list(scanner.scan_bundle(reader, jobs=1)))[0]))
+        parallel = sorted(map(key, _split(list(scanner.scan_bundle(reader, jobs=2)))[0]))
+    assert serial == parallel and serial
+
+
+def test_findings_take_severity_and_attack_from_meta(planted_bundle, planted_rules):
+    scanner = YaraScanner([planted_rules])
+    with BundleReader(planted_bundle) as reader:
+        hits, _ = _split(list(scanner.scan_bundle(reader)))
+    findings = [f for f in findings_from_hits(hits) if f.rule == "yara:user/planted:Planted_Run_Value"]
+    assert len(findings) == 1
+    f = findings[0]
+    assert f.severity == "high" and f.attack == ("T1547.001",) and f.title == "planted test value"
+    assert f.evidence[0]["bundle_path"].lower().endswith("ntuser.dat")
+    odd = YaraHit(rule="x", namespace="n", tags=(), meta={"severity": "urgent!"},
+                  source=Source(bundle_path="b"), target="file")
+    assert findings_from_hits([odd])[0].severity == "medium"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_size_cap_scans_the_prefix_and_says_so(tmp_path, planted_rules):
+    early = _write(tmp_path / "early.bin", b"\x00" * 100 + MARK.encode() + b"\x00" * 300_000)
+    late = _write(tmp_path / "late.bin", b"\x00" * 200_000 + MARK.encode())
+    small = _write(tmp_path / "small.bin", MARK.encode("utf-16-le"))
+    scanner = YaraScanner([planted_rules], include_pack=False, max_file_size=100_000)
+    hits, issues = _split(list(scanner.scan_paths_parallel([early, late, small], jobs=1, root=tmp_path)))
+    assert sorted(h.source.bundle_path for h in hits) == ["early.bin", "small.bin"]
+    assert sorted((i.severity, i.source.bundle_path) for i in issues) == [("info", "early.bin"),
+                                                                           ("info", "late.bin")]
+    assert all("size cap" in i.message for i in issues)
+
+
+def test_timeout_becomes_an_issue_and_the_scan_goes_on(tmp_path, planted_rules):
+    slow = tmp_path / "slow.yar"
+    slow.write_text("rule Slow { condition: uint8(0) == 0x53 and for all i in (0..filesize - 1) : "
+                    "( for all j in (0..100000) : ( uint8(i) != 0x100 ) ) }\n")
+    a = _write(tmp_path / "a.bin", b"S" * 200_000)
+    b = _write(tmp_path / "b.bin", b"G" + MARK.encode())
+    scanner = YaraScanner([slow, planted_rules], include_pack=False, timeout=1)
+    hits, issues = _split(list(scanner.scan_paths_parallel([a, b], jobs=1, root=tmp_path)))
+    assert [(h.rule, h.source.bundle_path) for h in hits] == [("Planted_Run_Value", "b.bin")]
+    assert [(i.severity, i.source.bundle_path) for i in issues] == [("warning", "a.bin")]
+    assert "timed out" in issues[0].message
+
+
+def _hand_bundle(path: Path, members: dict[str, bytes]) -> Path:
+    """A zip laid out like a bundle (files/ + meta/manifest.jsonl), for damage the collector never makes."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        lines = []
+        for name, data in members.items():
+            z.writestr(name, data)
+            lines.append(ManifestEntry(path="C:\\" + name[8:].replace("/", "\\"), volume="C", bundle_path=name,
+                                       artifact="test", priority=0, outcome="collected",
+                                       size=len(data)).to_json())
+        z.writestr("meta/manifest.jsonl", "\n".join(lines) + "\n")
+    return path
+
+
+def test_damaged_member_is_an_issue_and_others_are_scanned(tmp_path, planted_rules):
+    payload = (MARK + " ").encode() * 2000
+    bundle = _hand_bundle(tmp_path / "h_20240101T000000Z.zip",
+                          {"files/C/a.txt": payload, "files/C/b.txt": payload})
+    raw = bytearray(bundle.read_bytes())
+    with zipfile.ZipFile(bundle) as z:
+        info = z.getinfo("files/C/a.txt")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    raw[start + 10:start + 40] = b"\xff" * 30  # break the deflate stream of a.txt only
+    bundle.write_bytes(bytes(raw))
+    scanner = YaraScanner([planted_rules], include_pack=False)
+    with BundleReader(bundle) as reader:
+        hits, issues = _split(list(scanner.scan_bundle(reader)))
+    assert [h.source.bundle_path for h in hits] == ["files/C/b.txt"]
+    assert [(i.severity, i.source.bundle_path) for i in issues] == [("error", "files/C/a.txt")]
+
+
+def test_mam_prefetch_is_also_scanned_decompressed(tmp_path, corpus):
+    pf = corpus / "prefetch" / "artemis-win10" / "CL.EXE-B85EC1BB.pf"
+    assert pf.read_bytes()[:4] == b"MAM\x04"
+    rule = tmp_path / "pf.yar"
+    rule.write_text('rule PF_Name { strings: $a = "CL.EXE" wide condition: $a }\n')
+    scanner = YaraScanner([rule], include_pack=False)
+    hits, issues = _split(list(scanner.scan_paths_parallel([pf], jobs=1, root=corpus)))
+    assert issues == []
+    assert [(h.target, h.source.locator, h.artifact) for h in hits] == [
+        ("decoded", "decompressed prefetch", "prefetch")]
+
+
+def _fragment(n: int, total: int, text: str, record: int) -> Event:
+    return Event(source=Source(bundle_path="files/C/ps.evtx", locator=f"record {record}"), timestamp=T0,
+                 channel="Microsoft-Windows-PowerShell/Operational", provider="PowerShell", event_id=4104,
+                 record_id=record, computer="h", category="powershell_script", description="",
+                 fields={"script_block": text, "script_block_id": "sb-1", "message_number": n,
+                         "message_total": total})
+
+
+def test_script_block_parts_are_reassembled_before_scanning():
+    scanner = YaraScanner()
+    parts = [_fragment(2, 2, "katz -DumpCreds", 11), _fragment(1, 2, "Invoke-Mimi", 10)]
+    hits, issues = _split(list(scanner.scan_records(parts)))
+    assert issues == []
+    assert [(h.rule, h.field, h.source.locator) for h in hits] == [
+        ("PS_Invoke_Mimikatz", "script_block", "record 10..record 11 (script block sb-1, 2/2 parts reassembled)")]
+    assert hits[0].when == T0
+
+
+def test_incomplete_script_block_is_reported_and_still_scanned():
+    scanner = YaraScanner()
+    hits, issues = _split(list(scanner.scan_records([_fragment(1, 3, "Invoke-Mimikatz -DumpCreds", 5)])))
+    assert [h.rule for h in hits] == ["PS_Invoke_Mimikatz"]
+    assert len(issues) == 1 and "1 of 3 parts" in issues[0].message
+
+
+def test_repeated_text_is_reported_for_every_record():
+    scanner = YaraScanner()
+    recs = [Event(source=Source(bundle_path="files/C/s.evtx", locator=f"record {i}"), timestamp=T0,
+                  channel="Security", provider=None, event_id=4688, record_id=i, computer="h",
+                  category="process", description="", fields={"command_line": "vssadmin delete shadows /all"})
+            for i in range(3)]
+    hits, _ = _split(list(scanner.scan_records(recs)))
+    assert [h.source.locator for h in hits] == ["record 0", "record 1", "record 2"]
+
+
+def test_compile_cache_is_reused_and_keyed_by_sources(tmp_path, planted_rules):
+    first = compile_rules([planted_rules])
+    assert not first.from_cache and first.cache_path is not None
+    assert first.cache_path.parent == cache_dir() and first.cache_path.name == f"{first.key}.yarc"
+    second = compile_rules([planted_rules])
+    assert second.from_cache and second.key == first.key
+    assert [m.rule for m in second.rules.match(data=MARK.encode())] == ["Planted_Run_Value"]
+    changed = tmp_path / "planted.yar"
+    changed.write_text(PLANTED_RULE.replace("high", "low"))
+    third = compile_rules([changed])
+    assert third.key != first.key and not third.from_cache
+
+
+def test_corrupt_cache_file_is_recompiled(planted_rules):
+    first = compile_rules([planted_rules])
+    first.cache_path.write_bytes(b"not a compiled rules file")
+    again = compile_rules([planted_rules])
+    assert not again.from_cache and again.rules is not None
+    assert [m.rule for m in again.rules.match(data=MARK.encode())] == ["Planted_Run_Value"]
+
+
+def test_unwritable_cache_dir_still_compiles(tmp_path, monkeypatch, planted_rules):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    compiled = compile_rules([planted_rules])
+    assert compiled.rules is not None and compiled.issues == []
+    assert compiled.cache_path is None or not str(compiled.cache_path).startswith(str(blocker))
+    hits, _ = _split(list(YaraScanner(compiled=compiled).scan_paths_parallel(
+        [_write(tmp_path / "m.bin", MARK.encode())], jobs=2, root=tmp_path)))
+    assert [h.rule for h in hits] == ["Planted_Run_Value"]
+
+
+def test_missing_rule_path_is_an_issue(tmp_path):
+    compiled = compile_rules([tmp_path / "nope.yar"])
+    assert [(i.severity, i.message) for i in compiled.issues] == [("error", "rule path does not exist")]
+    assert compiled.rules is not None  # the pack still loads
