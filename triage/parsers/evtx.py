@@ -220,6 +220,60 @@ class _Script:
     record_ids: list[int] = field(default_factory=list)
 
 
+class ScriptBlocks:
+    """Reassembles PowerShell 4104 script blocks of one log: a long script is logged as
+    MessageTotal records sharing a ScriptBlockId, MessageNumber 1..N, each with a slice of the text.
+
+    add() returns the one 'powershell_script' Event when the last missing part arrives; flush()
+    returns the blocks still incomplete at the end of the log (parts rolled out or never written),
+    flagged complete=False with the missing part numbers. Duplicate parts are ignored.
+    """
+
+    def __init__(self, item: ParseInput) -> None:
+        self.item = item
+        self.pending: dict[str, _Script] = {}
+
+    def add(self, values: dict[str, Any], rid: int, ts: datetime, computer: str | None, channel: str,
+            provider: str | None) -> Event | None:
+        sbid = ee.clean(ee.text(values.get("ScriptBlockId"))) or f"record-{rid}"
+        number = ee.as_int(ee.text(values.get("MessageNumber"))) or 1
+        total = max(ee.as_int(ee.text(values.get("MessageTotal"))) or 1, 1)
+        part = ee.text(values.get("ScriptBlockText"))
+        script = self.pending.get(sbid)
+        if script is None:
+            script = self.pending[sbid] = _Script(sbid, total, rid, ts, computer, channel, provider)
+        script.path = script.path or ee.clean(ee.text(values.get("Path")))
+        if number not in script.parts:
+            script.parts[number] = part if isinstance(part, str) else ""
+            script.record_ids.append(rid)
+            if rid < script.first_record:
+                script.first_record, script.timestamp = rid, ts
+        if len(script.parts) >= script.total:
+            del self.pending[sbid]
+            return self.event(script)
+        return None
+
+    def flush(self) -> list[Event]:
+        out = [self.event(s) for s in self.pending.values()]
+        self.pending.clear()
+        return out
+
+    def event(self, s: _Script) -> Event:
+        numbers = sorted(s.parts)
+        missing = [n for n in range(1, s.total + 1) if n not in s.parts]
+        complete = not missing
+        text = "".join(s.parts[n] for n in numbers)
+        fields = {"script_block_id": s.script_block_id, "script_block": text, "path": s.path,
+                  "message_total": s.total, "parts_found": len(numbers), "complete": complete,
+                  "missing_parts": missing[:100], "record_ids": sorted(s.record_ids)}
+        preview = " ".join(text.split())[:100]
+        state = "" if complete else f", {len(numbers)} of {s.total} parts found"
+        desc = f"PowerShell script block {s.script_block_id} ({s.total} part{'s' * (s.total > 1)}{state}): {preview}"
+        return Event(source=self.item.source(f"record {s.first_record}"), timestamp=s.timestamp, channel=s.channel,
+                     provider=s.provider, event_id=ee.POWERSHELL_SCRIPT_EVENT, record_id=s.first_record,
+                     computer=s.computer, category="powershell_script", description=desc, fields=fields)
+
+
 class EvtxParser(Parser):
     """Every record of every valid chunk of one .evtx file -> EventLogStats, Events,
     ConnectivityEvents and Issues."""
@@ -235,7 +289,7 @@ class EvtxParser(Parser):
 class _LogReader:
     def __init__(self, item: ParseInput) -> None:
         self.item = item
-        self.scripts: dict[str, _Script] = {}
+        self.scripts = ScriptBlocks(item)
         self.issue_count = 0
 
     # -- file level ------------------------------------------------------------------------------
@@ -346,7 +400,7 @@ class _LogReader:
             elif head.event_id == UNPARSED:
                 yield item.issue("record data could not be decoded", "warning", f"record {rid}")
 
-        yield from self._flush_scripts()
+        yield from self.scripts.flush()
         if errors > MAX_RECORD_ISSUES:
             yield item.issue(f"{errors - MAX_RECORD_ISSUES} further read errors not listed ({errors} in all)")
         yield self._stats(counts, errors, tmin, tmax)
@@ -399,7 +453,9 @@ class _LogReader:
             details = {**kw.pop("details"), "computer": computer, "channel": channel, "provider": provider}
             yield ConnectivityEvent(source=source, timestamp=ts, event_id=eid, details=details, **kw)
         elif script:
-            yield from self._script_part(values, rid, ts, computer, chan, provider)
+            done = self.scripts.add(values, rid, ts, computer, chan, provider)
+            if done is not None:
+                yield done
         elif spec is not None:
             fields = spec.extract(values)
             yield Event(source=source, timestamp=ts, channel=chan, provider=provider, event_id=eid, record_id=rid,
@@ -410,41 +466,3 @@ class _LogReader:
             yield Event(source=source, timestamp=ts, channel=chan, provider=provider, event_id=eid, record_id=rid,
                         computer=computer, category=category, description=f"{prefix} {eid}",
                         fields={"data": values})
-
-    def _script_part(self, values: dict[str, Any], rid: int, ts: datetime, computer: str | None,
-                     channel: str, provider: str | None) -> Iterator[Event]:
-        sbid = ee.clean(values.get("ScriptBlockId")) or f"record-{rid}"
-        number = ee.as_int(values.get("MessageNumber")) or 1
-        total = max(ee.as_int(values.get("MessageTotal")) or 1, 1)
-        part = values.get("ScriptBlockText")
-        script = self.scripts.get(sbid)
-        if script is None:
-            script = self.scripts[sbid] = _Script(sbid, total, rid, ts, computer, channel, provider)
-        script.path = script.path or ee.clean(values.get("Path"))
-        if number not in script.parts:
-            script.parts[number] = part if isinstance(part, str) else ""
-            script.record_ids.append(rid)
-        if len(script.parts) >= script.total:
-            del self.scripts[sbid]
-            yield self._script_event(script)
-
-    def _flush_scripts(self) -> Iterator[Event]:
-        """Script blocks whose other parts were never logged (or were rolled out of the log)."""
-        for script in self.scripts.values():
-            yield self._script_event(script)
-        self.scripts.clear()
-
-    def _script_event(self, s: _Script) -> Event:
-        numbers = sorted(s.parts)
-        complete = numbers == list(range(1, s.total + 1))
-        text = "".join(s.parts[n] for n in numbers)
-        missing = [n for n in range(1, s.total + 1) if n not in s.parts] if not complete else []
-        fields = {"script_block_id": s.script_block_id, "script_block": text, "path": s.path,
-                  "message_total": s.total, "parts_found": len(numbers), "complete": complete,
-                  "missing_parts": missing[:100], "record_ids": sorted(s.record_ids)}
-        preview = " ".join(text.split())[:100]
-        state = "" if complete else f", {len(numbers)} of {s.total} parts found"
-        desc = f"PowerShell script block {s.script_block_id} ({s.total} part{'s' * (s.total > 1)}{state}): {preview}"
-        return Event(source=self.item.source(f"record {s.first_record}"), timestamp=s.timestamp, channel=s.channel,
-                     provider=s.provider, event_id=ee.POWERSHELL_SCRIPT_EVENT, record_id=s.first_record,
-                     computer=s.computer, category="powershell_script", description=desc, fields=fields)
