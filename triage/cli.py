@@ -66,3 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a missing input, an unwritable output: say so plainly, no traceback
+        print(f"triage: error: {exc}", file=sys.stderr)
+        return 2

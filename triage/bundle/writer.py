@@ -69,14 +69,19 @@ class HashingOutput:
         self.raw.close()
 
 
+class CollectionInterrupted(Exception):
+    """Raised by the SIGTERM handler; Ctrl-C raises KeyboardInterrupt. Both end a member cleanly."""
+
+
 class StreamResult:
-    __slots__ = ("size", "hashes", "error", "complete")
+    __slots__ = ("size", "hashes", "error", "complete", "interrupted")
 
     def __init__(self) -> None:
         self.size = 0
         self.hashes: dict[str, str] = {}
         self.error: str | None = None
         self.complete = True
+        self.interrupted: BaseException | None = None
 
 
 class BundleWriter:
@@ -145,27 +150,34 @@ class BundleWriter:
         with self.zip.open(self._zinfo(name, mtime, size_hint), "w", force_zip64=force64) as member:
             pending = []
             it = iter(chunks)
-            while True:
-                try:
-                    chunk = next(it)
-                except StopIteration:
-                    break
-                except OSError as exc:
-                    result.error = f"read error after {result.size} bytes: {exc}"
-                    result.complete = False
-                    break
-                if limit is not None and result.size + len(chunk) > limit:
-                    chunk = chunk[: limit - result.size]
-                    result.complete = False
-                    result.error = f"file grew while read; kept the first {limit} bytes"
-                for fut in pending:
-                    fut.result()
-                pending = [self._pool.submit(member.write, chunk)]
-                pending += [self._pool.submit(h.update, chunk) for h in hashers.values()]
-                main.update(chunk)
-                result.size += len(chunk)
-                if limit is not None and result.size >= limit:
-                    break
+            try:
+                while True:
+                    try:
+                        chunk = next(it)
+                    except StopIteration:
+                        break
+                    except OSError as exc:
+                        result.error = f"read error after {result.size} bytes: {exc}"
+                        result.complete = False
+                        break
+                    if limit is not None and result.size + len(chunk) > limit:
+                        chunk = chunk[: limit - result.size]
+                        result.complete = False
+                        result.error = f"file grew while read; kept the first {limit} bytes"
+                    for fut in pending:
+                        fut.result()
+                    pending = [self._pool.submit(member.write, chunk)]
+                    pending += [self._pool.submit(h.update, chunk) for h in hashers.values()]
+                    main.update(chunk)
+                    result.size += len(chunk)
+                    if limit is not None and result.size >= limit:
+                        break
+            except (KeyboardInterrupt, CollectionInterrupted) as exc:
+                # finish this member with what it holds, so the bundle stays consistent; the caller
+                # records the file as partial and then stops
+                result.interrupted = exc
+                result.complete = False
+                result.error = f"interrupted after {result.size} bytes"
             for fut in pending:
                 fut.result()
         result.hashes = {"sha256": main.hexdigest(), **{k: h.hexdigest() for k, h in hashers.items()}}
@@ -196,10 +208,11 @@ class BundleWriter:
 
     def abandon(self) -> None:
         """Stop without a central directory (the bundle stays recoverable from its journal)."""
+        self.zip.fp = None  # zipfile must not try to write a central directory when collected
         try:
             self.out.fsync()
             self.out.close()
-        except OSError:
+        except (OSError, ValueError):
             pass
         self._pool.shutdown(wait=False)
         self.closed = True

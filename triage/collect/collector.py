@@ -27,7 +27,7 @@ from triage.bundle import BUNDLE_FORMAT_VERSION, COLLECTION_NAME, FILES_PREFIX, 
 from triage.bundle import manifest as M
 from triage.bundle.names import member_name, safe_segment
 from triage.bundle.reader import START_NAME
-from triage.bundle.writer import BundleWriter, json_bytes, read_chunks
+from triage.bundle.writer import BundleWriter, CollectionInterrupted, json_bytes, read_chunks
 from triage.collect.expand import Planned, plan
 from triage.collect.source import FileMeta, FileSource
 from triage.profile import Profile
@@ -66,10 +66,6 @@ class CollectResult:
     record: dict
     status: str                 # 'complete' | 'interrupted' | 'aborted'
     warnings: list[str]
-
-
-class _Interrupted(Exception):
-    pass
 
 
 def bundle_name(hostname: str, when: datetime) -> str:
@@ -231,7 +227,7 @@ class Collector:
                 for c in p.companions:
                     self._one(writer, s, p, c, metas, t0, bar, role="companion",
                               companion_of=primary.bundle_path or primary.path, parent=primary)
-        except (KeyboardInterrupt, _Interrupted):
+        except (KeyboardInterrupt, CollectionInterrupted):
             status = "interrupted"
             self.log("warning", "collection interrupted: finishing the bundle with what was collected so far")
             done = {(e.volume, e.path) for e in self.entries}
@@ -341,7 +337,7 @@ class Collector:
             fh.close()
         outcome = M.COLLECTED
         error = None
-        if res.error and res.error.startswith("read error"):
+        if res.interrupted is not None or res.error and res.error.startswith("read error"):
             outcome, error = M.PARTIAL, res.error
         elif res.error:
             base["extra"]["grew_while_read"] = True
@@ -354,6 +350,8 @@ class Collector:
         writer.journal(e.to_json())
         self.entries.append(e)
         bar.update(meta.size)
+        if res.interrupted is not None:
+            raise res.interrupted
         if hasattr(s, "streams") and art.streams:
             self._streams(writer, s, p, rel, e)
         return e
@@ -427,7 +425,7 @@ def _progress(total: int, enabled: bool):
 def _install_sigterm():
     """Turn SIGTERM into a clean interruption (bundle finished and marked interrupted)."""
     def handler(signum, frame):
-        raise _Interrupted()
+        raise CollectionInterrupted()
     try:
         return signal.signal(signal.SIGTERM, handler)
     except (ValueError, OSError, AttributeError):  # not the main thread / platform without it
