@@ -433,3 +433,13 @@ def test_decode_actions_version1_and_bounds():
     assert decode_actions(v1)["actions"][0]["command"] == "cmd.exe"
     with pytest.raises(ValueError):
         decode_actions(struct.pack("<HI", 2, 0xFFFFFFF0))
+
+
+def test_patterns_pick_hives_not_logs():
+    for rel in ("Windows/System32/config/SYSTEM", "Windows/System32/config/SOFTWARE", "Windows/System32/config/SAM",
+                "Windows/System32/config/SECURITY", "Users/tony/NTUSER.DAT", "Users/Tony/ntuser.dat",
+                "Users/tony/AppData/Local/Microsoft/Windows/UsrClass.dat", "Windows/AppCompat/Programs/Amcache.hve"):
+        assert RegistryParser.matches(rel), rel
+    for rel in ("Windows/System32/config/SYSTEM.LOG1", "Users/tony/ntuser.dat.LOG2", "Users/tony/NTUSER.DAT.LOG",
+                "Windows/System32/config/RegBack/SYSTEM.bak"):
+        assert not RegistryParser.matches(rel), rel

@@ -40,7 +40,8 @@ class Context:
     def autorun(self, *, category: str, key: Any, name: str, command: Any, value_name: str | None = None,
                 details: dict[str, Any] | None = None) -> Autorun:
         location = self.hive.path(key)
-        locator = f"{location}\\{value_name if value_name is not None else name}"
+        vname = value_name if value_name is not None else name
+        locator = f"{location}\\{vname or '(default)'}"
         return Autorun(source=self.item.source(locator), category=category, location=location, name=name,
                        command=_text(command), user=self.user, last_write=self.hive.last_write(key),
                        details={**(details or {}), **self.extra()})
