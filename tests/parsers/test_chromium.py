@@ -154,3 +154,73 @@ def test_visit_cap_is_reported(corpus):
     assert len(_one(out, BrowserVisit)) == 10
     assert _one(out, BrowserHistoryStats)[0].visits == 84
     assert any("more than 10 visits" in i.message for i in _one(out, Issue))
+
+
+def test_hostile_history_gives_issues_not_exceptions(tmp_path):
+    path = tmp_path / "History"
+    db = sqlite3.connect(path)
+    db.executescript("""
+    CREATE TABLE urls (id INTEGER PRIMARY KEY, url BLOB, title TEXT);
+    CREATE TABLE visits (id INTEGER PRIMARY KEY, url INTEGER, visit_time, transition);
+    CREATE TABLE downloads (id INTEGER PRIMARY KEY, state, received_bytes);
+    """)
+    db.execute("INSERT INTO urls VALUES (1, ?, ?)", (b"http://x/" + b"\xff" * 1_000_000, "t" * 100_000))
+    db.executemany("INSERT INTO visits VALUES (?, 1, ?, ?)",
+                   [(1, "not a time", "x"), (2, 13146444399432149, 0x30000001), (3, -5, None), (4, 1e300, 1)])
+    db.execute("INSERT INTO downloads VALUES (1, 'weird', 'lots')")
+    db.commit()
+    db.close()
+    out = list(ChromiumHistoryParser().parse(_item(path)))
+    (stats,) = _one(out, BrowserHistoryStats)
+    assert (stats.urls, stats.visits, stats.downloads) == (1, 4, 1)
+    (visit,) = _one(out, BrowserVisit)
+    assert visit.transition == "TYPED" and len(visit.url) == 16_384 and len(visit.title) == 2_048
+    assert len([i for i in _one(out, Issue) if "valid time" in i.message]) == 3
+    (d,) = _one(out, BrowserDownload)
+    assert (d.url, d.target_path, d.received_bytes, d.state) == (None, None, None, "UNKNOWN('weird')")
+
+
+def test_missing_tables_or_columns(tmp_path):
+    for i, script in enumerate(("CREATE TABLE urls (id); CREATE TABLE meta (key, value);",
+                                "CREATE TABLE urls (id, url); CREATE TABLE visits (id, url);")):
+        path = tmp_path / f"h{i}" / "History"
+        path.parent.mkdir()
+        db = sqlite3.connect(path)
+        db.executescript(script)
+        db.close()
+        out = list(ChromiumHistoryParser().parse(_item(path)))
+        assert len(out) == 1 and isinstance(out[0], Issue) and out[0].severity == "error", out
+
+
+@pytest.fixture(scope="session")
+def big_history(tmp_path_factory) -> Path:
+    """A History with 20k visits in the current schema, made once per session."""
+    path = tmp_path_factory.mktemp("big") / "History"
+    db = sqlite3.connect(path)
+    db.executescript("""
+    CREATE TABLE urls (id INTEGER PRIMARY KEY, url LONGVARCHAR, title LONGVARCHAR, visit_count INTEGER,
+      typed_count INTEGER, last_visit_time INTEGER NOT NULL, hidden INTEGER DEFAULT 0 NOT NULL);
+    CREATE TABLE visits (id INTEGER PRIMARY KEY, url INTEGER NOT NULL, visit_time INTEGER NOT NULL,
+      from_visit INTEGER, transition INTEGER DEFAULT 0 NOT NULL, segment_id INTEGER, visit_duration INTEGER);
+    """)
+    base = 13_300_000_000_000_000
+    db.executemany("INSERT INTO urls VALUES (?, ?, ?, 3, 0, ?, 0)",
+                   ((i, f"https://site{i}.example/" + "p" * 200, "title " * 20, base + i) for i in range(1, 10_001)))
+    db.executemany("INSERT INTO visits (url, visit_time, transition) VALUES (?, ?, 805306368)",
+                   ((1 + i % 10_000, base + i * 1_000_000) for i in range(20_000)))
+    db.commit()
+    db.close()
+    return path
+
+
+def test_big_history_streams_with_flat_memory(big_history):
+    import tracemalloc
+
+    gen = ChromiumHistoryParser().parse(_item(big_history))
+    tracemalloc.start()
+    stats = next(gen)
+    count = sum(1 for o in gen if isinstance(o, BrowserVisit))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert isinstance(stats, BrowserHistoryStats) and stats.visits == count == 20_000
+    assert peak < 4 * 1024 * 1024, peak  # the 20k visits (~20 MB as records) were never held at once

@@ -10,14 +10,23 @@ not seen yet. Rows are streamed from cursors so a large History never sits in me
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.sqlite_util import SQLITE_MAGIC, columns, open_private_copy, tables
+from triage.parsers.sqlite_util import (
+    MAX_PATH_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    SQLITE_MAGIC,
+    capped_text,
+    columns,
+    open_private_copy,
+    tables,
+)
+from triage.parsers.userpath import user_from_path
 from triage.parsers.wintime import unix_utc, webkit_utc
 
 # ui::PageTransition core types (transition & 0xFF), ui/base/page_transition_types.h
@@ -48,7 +57,6 @@ BROWSERS = (
 )
 DEFAULT_MAX_VISITS = 2_000_000
 DEFAULT_MAX_DOWNLOADS = 200_000
-_USER_SEGMENT = re.compile(r"(?:^|/)(?:users|home)/([^/]+)/", re.IGNORECASE)
 
 
 def enum_name(table: dict[int, str], value) -> str | None:
@@ -66,14 +74,6 @@ def browser_from_path(rel_path: str) -> str:
         if fragment in low:
             return name
     return "chromium"
-
-
-def user_from_path(item: ParseInput) -> str | None:
-    """The profile owner: the manifest's user, else the Users/<name>/ (or home/<name>/) segment."""
-    if item.user:
-        return item.user
-    m = _USER_SEGMENT.search(item.rel_path.replace("\\", "/"))
-    return m.group(1) if m else None
 
 
 def _int(value) -> int | None:
@@ -141,9 +141,9 @@ class ChromiumHistoryParser(Parser):
         limit = int(item.options.get("max_visits", DEFAULT_MAX_VISITS))
         transition = "v.transition" if "transition" in vcols else "NULL"
         ucols = columns(conn, "urls")
-        title = "u.title" if "title" in ucols else "NULL"
+        title = capped_text("u.title", MAX_TITLE_CHARS) if "title" in ucols else "NULL"
         cursor = conn.execute(
-            f"SELECT v.id, v.visit_time, u.url, {title}, {transition} "
+            f"SELECT v.id, v.visit_time, {capped_text('u.url', MAX_URL_CHARS)}, {title}, {transition} "
             "FROM visits v LEFT JOIN urls u ON u.id = v.url ORDER BY v.id")
         for n, (vid, vtime, url, vtitle, trans) in enumerate(cursor):
             if n >= limit:
@@ -173,6 +173,7 @@ class ChromiumHistoryParser(Parser):
         path_expr = "d.full_path" if legacy else (
             "COALESCE(NULLIF(d.target_path, ''), NULLIF(d.current_path, ''))" if "current_path" in dcols
             else col("target_path"))
+        path_expr = capped_text(path_expr, MAX_PATH_CHARS)
         if has_chains:
             # Chromium's DownloadItem::GetURL() is the last URL of the chain (after redirects).
             url_expr = ("(SELECT c.url FROM downloads_url_chains c WHERE c.id = d.id "
@@ -181,6 +182,7 @@ class ChromiumHistoryParser(Parser):
                 url_expr = f"COALESCE({url_expr}, d.url)"
         else:
             url_expr = col("url")
+        url_expr = capped_text(url_expr, MAX_URL_CHARS)
         cursor = conn.execute(
             f"SELECT d.id, {col('start_time')}, {col('end_time')}, {url_expr}, {path_expr}, "
             f"{col('received_bytes')}, {col('total_bytes')}, {col('danger_type')}, {col('state')} "

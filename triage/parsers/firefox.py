@@ -17,8 +17,18 @@ from urllib.parse import unquote, urlsplit
 
 from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.chromium import enum_name, user_from_path
-from triage.parsers.sqlite_util import SQLITE_MAGIC, columns, open_private_copy, tables
+from triage.parsers.chromium import enum_name
+from triage.parsers.sqlite_util import (
+    MAX_PATH_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    SQLITE_MAGIC,
+    capped_text,
+    columns,
+    open_private_copy,
+    tables,
+)
+from triage.parsers.userpath import user_from_path
 from triage.parsers.wintime import prtime_utc, unix_utc
 
 BROWSER = "firefox"
@@ -113,7 +123,8 @@ class FirefoxHistoryParser(Parser):
         vcols = columns(conn, "moz_historyvisits")
         vtype = "v.visit_type" if "visit_type" in vcols else "NULL"
         cursor = conn.execute(
-            f"SELECT v.id, v.visit_date, p.url, p.title, {vtype} FROM moz_historyvisits v "
+            f"SELECT v.id, v.visit_date, {capped_text('p.url', MAX_URL_CHARS)}, "
+            f"{capped_text('p.title', MAX_TITLE_CHARS)}, {vtype} FROM moz_historyvisits v "
             "LEFT JOIN moz_places p ON p.id = v.place_id ORDER BY v.id")
         for n, (vid, vdate, url, title, visit_type) in enumerate(cursor):
             if n >= limit:
@@ -131,8 +142,8 @@ class FirefoxHistoryParser(Parser):
     def _anno_downloads(self, item, conn, user) -> Iterator[Record | Issue]:
         limit = int(item.options.get("max_downloads", DEFAULT_MAX_DOWNLOADS))
         cursor = conn.execute(
-            "SELECT a.id, p.url, a.content, a.dateAdded, "
-            " (SELECT m.content FROM moz_annos m JOIN moz_anno_attributes mn ON mn.id = m.anno_attribute_id "
+            f"SELECT a.id, {capped_text('p.url', MAX_URL_CHARS)}, {capped_text('a.content', MAX_PATH_CHARS)}, "
+            "a.dateAdded, (SELECT substr(m.content, 1, 65536) FROM moz_annos m JOIN moz_anno_attributes mn ON mn.id = m.anno_attribute_id "
             "  WHERE mn.name = ? AND m.place_id = a.place_id LIMIT 1) "
             "FROM moz_annos a JOIN moz_anno_attributes n ON n.id = a.anno_attribute_id "
             "LEFT JOIN moz_places p ON p.id = a.place_id WHERE n.name = ? ORDER BY a.id",
@@ -168,7 +179,8 @@ class FirefoxHistoryParser(Parser):
             return name if name in cols else "NULL"
 
         cursor = conn.execute(
-            f"SELECT id, {col('source')}, {col('target')}, {col('startTime')}, {col('endTime')}, "
+            f"SELECT id, {capped_text(col('source'), MAX_URL_CHARS)}, {capped_text(col('target'), MAX_PATH_CHARS)}, "
+            f"{col('startTime')}, {col('endTime')}, "
             f"{col('currBytes')}, {col('maxBytes')}, {col('state')} FROM moz_downloads ORDER BY id")
         for n, (did, src, target, start, end, cur, maxb, state) in enumerate(cursor):
             if n >= limit:

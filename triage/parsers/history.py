@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from triage.analyze.records import CommandHistory, Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.chromium import user_from_path
+from triage.parsers.userpath import user_from_path
 
 DEFAULT_MAX_LINE_CHARS = 8192
 DEFAULT_MAX_LINES = 200_000

@@ -88,3 +88,16 @@ def tables(conn: sqlite3.Connection) -> set[str]:
 def columns(conn: sqlite3.Connection, table: str) -> set[str]:
     """Column names of a table (empty set when absent): schemas are detected, never assumed by version."""
     return {row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))}
+
+
+MAX_URL_CHARS = 16_384
+MAX_TITLE_CHARS = 2_048
+MAX_PATH_CHARS = 8_192
+
+
+def capped_text(expr: str, limit: int) -> str:
+    """SQL for a column read as text and cut at ``limit`` characters inside SQLite.
+
+    Why: a hostile database can hold a 1 GB "url" (or a BLOB where text belongs); the cut happens
+    before Python sees the value, and CAST makes a BLOB text (decoded with replacement)."""
+    return f"substr(CAST({expr} AS TEXT), 1, {int(limit)})"
