@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,19 +112,57 @@ class _RawFile:
 
 
 class _HandleReader:
-    """Positional reads on a libyal handle (pyewf.handle, pyqcow.file) under a lock."""
+    """Positional reads on a libyal handle (pyewf.handle, pyqcow.file) under a lock, through an
+    LRU cache of aligned blocks.
+
+    Why the cache: E01 data is stored in compressed chunks (32 KiB), and libfsntfs reads a cluster
+    (4 KiB) at a time, hopping between the MFT, indexes and data runs; libewf's own chunk cache is
+    small, so without this every hop decompresses a chunk again (measured: reading the test disk's
+    files took 59 s uncached, 3 s cached). Memory stays bounded: CACHE_BLOCKS x BLOCK bytes.
+    """
+
+    BLOCK = 64 * 1024
+    CACHE_BLOCKS = 256          # 16 MiB
 
     def __init__(self, handle: Any, size: int) -> None:
         self._handle = handle
         self.size = size
         self._lock = threading.Lock()
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+
+    def _block(self, index: int) -> bytes:
+        data = self._cache.get(index)
+        if data is not None:
+            self._cache.move_to_end(index)
+            return data
+        offset = index * self.BLOCK
+        data = self._handle.read_buffer_at_offset(min(self.BLOCK, max(0, self.size - offset)), offset)
+        self._cache[index] = data
+        if len(self._cache) > self.CACHE_BLOCKS:
+            self._cache.popitem(last=False)
+        return data
 
     def pread(self, size: int, offset: int) -> bytes:
+        size = max(0, min(size, self.size - offset))
+        if size == 0:
+            return b""
+        out = bytearray()
         with self._lock:
-            return self._handle.read_buffer_at_offset(size, offset)
+            while size > 0:
+                index, inner = divmod(offset, self.BLOCK)
+                block = self._block(index)
+                piece = block[inner:inner + size]
+                if not piece:
+                    break
+                out += piece
+                offset += len(piece)
+                size -= len(piece)
+        return bytes(out)
 
     def close(self) -> None:
-        self._handle.close()
+        with self._lock:
+            self._cache.clear()
+            self._handle.close()
 
 
 class Window:
