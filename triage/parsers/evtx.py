@@ -303,11 +303,19 @@ class _LogReader:
         except OSError as exc:
             yield item.issue(f"event log could not be read: {type(exc).__name__}: {exc}")
             return
-        if len(header) < 128 or header[:8] != FILE_MAGIC:
+        if header[:8] != FILE_MAGIC:
             yield item.issue("not an event log (no ElfFile signature)" if len(header) >= 8
                              else f"not an event log: only {len(header)} bytes")
             return
+        if len(header) < 128:
+            yield item.issue(f"event log cut short inside its file header ({len(header)} bytes): nothing to read")
+            return
         yield from self._partial_chunk(size)
+        chunks_in_header = struct.unpack_from("<H", header, 42)[0]
+        slots = max(size - HEADER_SIZE, 0) // CHUNK_SIZE
+        if chunks_in_header > slots:
+            yield item.issue(f"file header lists {chunks_in_header} chunks but the file holds only {slots}: "
+                             "truncated copy? (the missing chunks' records are lost)", "warning")
         try:
             fh = item.open()
         except OSError as exc:
@@ -411,7 +419,7 @@ class _LogReader:
         msg = str(exc)
         m = _CHUNK_NO.search(msg)
         locator = f"chunk {m.group(1)}" if m else (f"after record {last_rid}" if last_rid is not None else None)
-        what = "chunk could not be read" if m else "record could not be read"
+        what = "chunk could not be read" if "chunk" in msg.lower() else "record could not be read"
         yield self.item.issue(f"{what}: {type(exc).__name__}: {msg}", "error", locator)
 
     def _stats(self, counts: Counter, errors: int, tmin: str | None, tmax: str | None) -> EventLogStats:
