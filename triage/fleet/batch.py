@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import triage
+from triage.fleet.store import fleet_host_name
 
-ENCRYPTED_SUFFIXES = (".enc", ".age", ".gpg", ".pgp", ".tenc")
+ENCRYPTED_SUFFIX = ".tbe"          # triage.ship encrypted bundle (see triage/ship/crypto.py)
+ENCRYPTED_MAGIC = b"TRIAGEBE"      # its first bytes, whatever the file is called
 BUNDLE_SUFFIX = ".zip"
 
 
@@ -47,35 +49,39 @@ class BundleInput:
     sha256: str
 
 
+def _is_encrypted(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(ENCRYPTED_MAGIC)) == ENCRYPTED_MAGIC
+    except OSError:
+        return False
+
+
 def find_inputs(paths: Iterable[str | Path], exclude: Path | None = None) -> tuple[list[Path], list[Path]]:
     """Bundle files and encrypted bundles among the given files and directories (searched recursively).
 
-    Returns (bundles, encrypted), each sorted and without duplicates. ``exclude`` (the output
-    directory) is never searched. A file given explicitly is taken as a bundle whatever its name.
+    Returns (bundles, encrypted), each sorted and without duplicates. Directories are searched for
+    ``*.zip`` and ``*.tbe``; a file given explicitly is taken whatever its name. Encrypted bundles
+    (by their magic, not only their name) are not analyzed: they need ``triage decrypt`` first.
+    ``exclude`` (the output directory) is never searched.
     """
-    bundles: dict[Path, None] = {}
-    encrypted: dict[Path, None] = {}
+    found: set[Path] = set()
     skip = exclude.resolve() if exclude else None
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if skip and (f.resolve() == skip or skip in f.resolve().parents):
-                    continue
-                if not f.is_file():
-                    continue
+            for f in p.rglob("*"):
                 name = f.name.lower()
-                if name.endswith(BUNDLE_SUFFIX):
-                    bundles[f.resolve()] = None
-                elif any(name.endswith(BUNDLE_SUFFIX + s) or name.endswith(s) for s in ENCRYPTED_SUFFIXES):
-                    encrypted[f.resolve()] = None
+                if not (name.endswith(BUNDLE_SUFFIX) or name.endswith(ENCRYPTED_SUFFIX)) or not f.is_file():
+                    continue
+                r = f.resolve()
+                if skip and (r == skip or skip in r.parents):
+                    continue
+                found.add(r)
         elif p.is_file():
-            name = p.name.lower()
-            if any(name.endswith(s) for s in ENCRYPTED_SUFFIXES):
-                encrypted[p.resolve()] = None
-            else:
-                bundles[p.resolve()] = None
-    return sorted(bundles), sorted(encrypted)
+            found.add(p.resolve())
+    encrypted = {f for f in found if f.name.lower().endswith(ENCRYPTED_SUFFIX) or _is_encrypted(f)}
+    return sorted(found - encrypted), sorted(encrypted)
 
 
 def sha256_file(path: Path) -> str:
@@ -161,8 +167,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
                                   yara_scanner=_yara_scanner(tuple(options.get("rules") or ()))
                                   if options.get("yara", True) else None)
         summary = getattr(analysis, "summary", None) or {}
-        host = summary.get("host")
-        hostname = host.get("hostname") if isinstance(host, dict) else host
+        hostname = fleet_host_name(summary)
         host_dir = _host_dir_of(analysis, out)
         if host_dir is not None:
             try:

@@ -58,7 +58,7 @@ def normalize_path(path: str | None) -> str:
     p = path.strip().strip('"').replace("/", "\\").lower()
     p = _ENV_RE.sub(lambda m: _ENV[m.group(0)], p)
     for rx, repl in _PREFIXES:
-        p = rx.sub(repl, p)
+        p = rx.sub(lambda _m, r=repl: r, p)
     return _USERS.sub(_user_folder, p)
 
 
@@ -69,7 +69,7 @@ def normalize_command(command: str | None) -> str:
     c = command.strip().replace('"', "").lower()
     c = _ENV_RE.sub(lambda m: _ENV[m.group(0)], c)
     for rx, repl in _PREFIXES:
-        c = rx.sub(repl, c)
+        c = rx.sub(lambda _m, r=repl: r, c)
     c = _USERS.sub(_user_folder, c)
     return _SPACE.sub(" ", c).strip()
 

@@ -1,17 +1,24 @@
 """A host's score: how much an analyst should want to look at it first, with the reasons.
 
 Why this shape: a score nobody can explain is not trusted, so every point comes from a finding
-and the explanation lists rule, severity, weight, count and points. Weights are per severity for
-the analyzer's own findings and per kind for fleet findings (a persistence entry found on one host
-out of many is the classic least-frequency signal; a rare browser domain is barely one). Repeats of
-one rule on a host give diminishing returns (1 + 1/2 + 1/4 ... < 2x the weight), so one noisy rule
-firing hundreds of times cannot outrank several different reasons to look.
+and the explanation lists, per rule, the weight, the count, how many hosts share the finding and
+the points. Three ideas, all visible in the explanation:
+
+* weight: per severity for the analyzer's own findings, per kind for fleet findings (a persistence
+  entry found on one host out of many is the classic least-frequency signal; a rare browser domain
+  is barely one; an IOC match is strong);
+* sharing: a finding (same rule and title) present on n hosts gives each of them weight/n (at least
+  5% of it) -- what the whole fleet has is the build image or background noise, what one host has is
+  why to look at that host; what many hosts share is listed as such on the index page instead;
+* repeats of one rule on a host give diminishing returns (1 + 1/2 + 1/4 ... of the largest weights),
+  so one noisy rule firing hundreds of times cannot outrank several different reasons to look.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 SEVERITY_WEIGHTS = {"critical": 40.0, "high": 20.0, "medium": 8.0, "low": 2.0, "info": 0.0}
@@ -35,9 +42,12 @@ def weight_of(rule: str | None, severity: str | None) -> float:
     return SEVERITY_WEIGHTS.get((severity or "").lower(), 0.0)
 
 
-def diminishing(weight: float, count: int) -> float:
-    """weight x (1 + 1/2 + ... + 1/2**(count-1))."""
-    return weight * (2.0 - 2.0 ** (1 - count)) if count > 0 else 0.0
+MIN_SHARE = 0.05
+
+
+def diminishing(weights: list[float]) -> float:
+    """Largest first, each next one halved: w1 + w2/2 + w3/4 ..."""
+    return sum(w * 0.5**i for i, w in enumerate(sorted(weights, reverse=True)))
 
 
 @dataclass(slots=True)
@@ -51,16 +61,24 @@ class HostScore:
 def compute_scores(conn: sqlite3.Connection) -> list[HostScore]:
     """Score every host from its findings (all origins), store it in hosts, return them best first."""
     scores = {r["id"]: HostScore(r["id"], r["name"], 0.0) for r in conn.execute("SELECT id, name FROM hosts")}
-    rows = conn.execute("SELECT host_id, origin, rule, severity, COUNT(*) AS n FROM findings"
-                        " GROUP BY host_id, origin, rule, severity")
-    for r in rows:
-        hs = scores.get(r["host_id"])
+    shared = {(r[0], r[1]): r[2] for r in conn.execute(
+        "SELECT rule, title, COUNT(DISTINCT host_id) FROM findings GROUP BY rule, title")}
+    groups: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
+    for r in conn.execute("SELECT host_id, origin, rule, severity, title FROM findings"):
+        weight = weight_of(r["rule"], r["severity"])
+        n = shared.get((r["rule"], r["title"]), 1)
+        groups[(r["host_id"], r["origin"], r["rule"], r["severity"])].append((weight * max(1.0 / n, MIN_SHARE), n))
+    for (host_id, origin, rule, severity), items in groups.items():
+        hs = scores.get(host_id)
         if hs is None:
             continue
-        weight = weight_of(r["rule"], r["severity"])
-        points = round(diminishing(weight, r["n"]), 2)
-        hs.explained.append({"origin": r["origin"], "rule": r["rule"], "severity": r["severity"], "weight": weight,
-                             "count": r["n"], "points": points})
+        points = round(diminishing([w for w, _ in items]), 2)
+        hosts_sharing = sorted(n for _, n in items)
+        hs.explained.append({"origin": origin, "rule": rule, "severity": severity,
+                             "weight": weight_of(rule, severity), "count": len(items),
+                             "shared_by": hosts_sharing[0] if hosts_sharing[0] == hosts_sharing[-1]
+                             else f"{hosts_sharing[0]}-{hosts_sharing[-1]}",
+                             "points": points})
         hs.score += points
     for hs in scores.values():
         hs.score = round(hs.score, 2)

@@ -28,7 +28,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS hosts (
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,                 -- collection host name (see fleet_host_name)
+    reported_name TEXT,                        -- host name read from the host's own registry
     os TEXT,
     score REAL NOT NULL DEFAULT 0,
     score_explained TEXT                       -- JSON list of {what, weight, count, points}
@@ -175,13 +176,25 @@ def remember_hash(conn: sqlite3.Connection, path: str, size: int, mtime_ns: int,
     conn.execute("INSERT OR REPLACE INTO bundle_files_seen VALUES (?, ?, ?, ?)", (path, size, mtime_ns, sha256))
 
 
-def _host_id(conn: sqlite3.Connection, name: str, os_name: str | None) -> int:
+def fleet_host_name(summary: dict) -> str | None:
+    """The host's name in the fleet: the name the collection recorded (the machine's name on a live
+    collection, the operator's --hostname or the target folder for an image), else the name the
+    analyzer read from the registry. Why not the registry name first: copied or imaged systems
+    (and test mosaics) share it, and two machines must never merge into one fleet host."""
+    host = summary.get("host")
+    collection = (summary.get("bundle") or {}).get("collection") or {}
+    name = collection.get("hostname") or (host.get("hostname") if isinstance(host, dict) else host)
+    return str(name) if name else None
+
+
+def _host_id(conn: sqlite3.Connection, name: str, os_name: str | None, reported: str | None) -> int:
     row = conn.execute("SELECT id FROM hosts WHERE name = ?", (name,)).fetchone()
     if row:
-        if os_name:
-            conn.execute("UPDATE hosts SET os = ? WHERE id = ?", (os_name, row["id"]))
+        conn.execute("UPDATE hosts SET os = coalesce(?, os), reported_name = coalesce(?, reported_name)"
+                     " WHERE id = ?", (os_name, reported, row["id"]))
         return row["id"]
-    return conn.execute("INSERT INTO hosts (name, os) VALUES (?, ?)", (name, os_name)).lastrowid
+    return conn.execute("INSERT INTO hosts (name, os, reported_name) VALUES (?, ?, ?)",
+                        (name, os_name, reported)).lastrowid
 
 
 def _forget_bundle(conn: sqlite3.Connection, sha256: str) -> None:
@@ -222,7 +235,8 @@ def record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None,
     collection = bundle_info.get("collection") or {}
     if summary and result["status"] == "ok":
         host = summary.get("host") if isinstance(summary.get("host"), dict) else {"hostname": summary.get("host")}
-        host_id = _host_id(conn, str(host.get("hostname") or result.get("host")), _text(host.get("os")))
+        host_id = _host_id(conn, fleet_host_name(summary) or str(result.get("host")), _text(host.get("os")),
+                           host.get("hostname"))
     bid = conn.execute(
         "INSERT INTO bundles (sha256, analyzer_version, path, size, status, error, host_id, host_dir,"
         " analyzed_utc, duration_s, peak_rss_bytes, worker, collection_started_utc, collection_finished_utc)"

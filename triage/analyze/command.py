@@ -1,0 +1,198 @@
+"""``triage analyze``: bundles (files or folders of them) -> per-host outputs + the fleet view.
+
+One task per bundle on a local process pool (``--jobs``) or a Dask cluster (``--dask-scheduler``);
+results go into ``DIR/fleet.sqlite`` as each bundle finishes, then the fleet analysis (stacking,
+IOC sweep, scores) runs over the whole store and ``DIR/index.html`` is written. Re-running over the
+same folder skips bundles already analyzed (same SHA-256, same analyzer version and options) and
+picks up new ones, so a folder can be analyzed as bundles arrive. A bad bundle is a row in the
+fleet's problems, never the end of the batch: the exit code is 0 unless nothing could be analyzed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from triage.units import human_size, parse_size
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="BUNDLE_OR_DIR",
+                   help="bundle files (.zip) or directories searched recursively for them")
+    p.add_argument("--output", "-o", metavar="DIR", required=True,
+                   help="fleet directory: fleet.sqlite, index.html, hosts/<host>_<sha12>/")
+    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="worker processes for a local run (default: number of cores)")
+    p.add_argument("--force", action="store_true",
+                   help="analyze again bundles already in the store, and analyze bundles that fail verification")
+    p.add_argument("--rules", action="append", default=[], metavar="PATH",
+                   help="extra YARA rule file or directory (repeatable)")
+    p.add_argument("--no-yara", action="store_true", help="do not run YARA")
+    p.add_argument("--ioc", action="append", default=[], metavar="FILE",
+                   help="IOC file: TYPE:VALUE lines, 'type,value' CSV or a STIX 2.1 bundle (repeatable)")
+    p.add_argument("--dask-scheduler", metavar="URL",
+                   help="run the per-bundle tasks on a Dask cluster, e.g. tcp://10.0.0.5:8786 (bundles and"
+                        " --output must be on storage the workers see at the same paths)")
+    p.add_argument("--rare-threshold", metavar="N|P%",
+                   help="an item on at most N hosts (or P%% of the fleet) is rare (default: 1%%, at least 1)")
+    p.add_argument("--worker-memory", metavar="SIZE", type=parse_size,
+                   help="address-space cap per local worker, e.g. 4GiB (a bundle exceeding it fails alone)")
+    p.add_argument("--max-tasks-per-child", type=int, default=16, metavar="N",
+                   help="recycle a local worker process after N bundles (bounded memory; default 16)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    from triage.fleet import batch, index, ioc, score, stacking, store
+
+    out = Path(args.output).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if args.jobs < 1:
+        print("triage analyze: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    bundles, encrypted = batch.find_inputs(args.inputs, exclude=out)
+    if not bundles and not encrypted:
+        print(f"triage analyze: no bundles (*.zip) found in {', '.join(args.inputs)}", file=sys.stderr)
+        return 2
+    iocs, fleet_issues = [], []
+    for f in args.ioc:
+        found, problems = ioc.load_ioc_file(Path(f))
+        iocs.extend(found)
+        fleet_issues.extend(problems)
+
+    conn = store.open_store(out / "fleet.sqlite")
+    options = {"force": args.force, "rules": [str(Path(r).resolve()) for r in args.rules],
+               "yara": not args.no_yara, "strict": False}
+    version = batch.analyzer_version(options)
+    options["analyzer_version"] = version
+    known = store.analyzed(conn, version)
+
+    todo: dict[str, batch.BundleInput] = {}
+    skipped = 0
+    t0 = time.perf_counter()
+    for path in bundles + encrypted:
+        st = path.stat()
+        sha = store.cached_hash(conn, str(path), st.st_size, st.st_mtime_ns)
+        if sha is None:
+            sha = batch.sha256_file(path)
+            store.remember_hash(conn, str(path), st.st_size, st.st_mtime_ns, sha)
+        if path in encrypted:
+            if sha not in known or args.force:
+                store.record_bundle(conn, {"path": str(path), "sha256": sha, "size": st.st_size,
+                                           "analyzer_version": version, "status": "encrypted",
+                                           "error": "encrypted bundle: run 'triage decrypt' first"}, None)
+            continue
+        if (sha in known and not args.force) or sha in todo:
+            skipped += 1
+            continue
+        todo[sha] = batch.BundleInput(str(path), st.st_size, sha)
+    conn.commit()
+    hash_s = time.perf_counter() - t0
+
+    done = {"ok": 0, "failed": 0}
+    total = len(todo)
+
+    def on_result(result: dict) -> None:
+        summary = None
+        if result["status"] == "ok":
+            try:
+                summary = json.loads((out / result["host_dir"] / "summary.json").read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                result.update(status="failed", error=f"summary.json unreadable: {exc}")
+        try:
+            store.record_bundle(conn, result, summary, result.get("files") or ())
+        except Exception as exc:  # a summary the store cannot take: the bundle fails, the batch goes on
+            conn.rollback()
+            result.update(status="failed", error=f"could not load into fleet.sqlite: {type(exc).__name__}: {exc}")
+            store.record_bundle(conn, result, None)
+        conn.commit()
+        done[result["status"]] = done.get(result["status"], 0) + 1
+        if not args.quiet:
+            n = sum(done.values())
+            what = result.get("host") or Path(result["path"]).name
+            tail = f"{result.get('duration_s', 0):.1f}s" if result["status"] == "ok" else (result.get("error") or "")[:120]
+            print(f"[{n}/{total}] {result['status']:<6} {what}  {tail}", file=sys.stderr, flush=True)
+
+    t1 = time.perf_counter()
+    items = list(todo.values())
+    if args.dask_scheduler:
+        batch.run_dask(items, out, options, args.dask_scheduler, on_result)
+    else:
+        batch.run_local(items, out, options, args.jobs, on_result, memory_limit=args.worker_memory,
+                        max_tasks_per_child=max(1, args.max_tasks_per_child))
+    batch_s = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    total_hosts = stacking.fleet_hosts(conn)
+    try:
+        threshold = stacking.rare_threshold(args.rare_threshold, total_hosts)
+    except ValueError as exc:
+        print(f"triage analyze: {exc}", file=sys.stderr)
+        return 2
+    rare = stacking.record_rare(conn, threshold)
+    matches = ioc.sweep(conn, iocs)  # also clears the matches of an earlier run's IOCs
+    scores = score.compute_scores(conn)
+    write_fleet_findings(conn, out)
+    index_path = index.write_index(conn, out, rare_threshold=threshold, ioc_files=[str(f) for f in args.ioc],
+                                   issues=fleet_issues)
+    fleet_s = time.perf_counter() - t2
+
+    ok_total = conn.execute("SELECT COUNT(*) FROM bundles WHERE status = 'ok'").fetchone()[0]
+    failed = conn.execute("SELECT path, status, error FROM bundles WHERE status <> 'ok' ORDER BY path").fetchall()
+    if not args.quiet:
+        print(closing_table(scores, rare, matches, failed, analyzed=done, skipped=skipped, threshold=threshold,
+                            total_hosts=total_hosts, index_path=index_path, timings=(hash_s, batch_s, fleet_s),
+                            fleet_issues=fleet_issues))
+    conn.close()
+    return 0 if ok_total else 1
+
+
+def write_fleet_findings(conn, out: Path) -> None:
+    """Fleet findings (rare items, IOC matches) of each host, beside its summary.json as
+    ``fleet_findings.json`` (the analyzer's summary.json is left as it wrote it)."""
+    rows = conn.execute("SELECT b.host_dir, f.rule, f.severity, f.title, f.reason, f.evidence, f.origin"
+                        " FROM findings f JOIN bundles b ON b.id = f.bundle_id"
+                        " WHERE f.origin <> 'host' AND b.status = 'ok' ORDER BY b.host_dir, f.id").fetchall()
+    per: dict[str, list[dict]] = {}
+    for r in rows:
+        per.setdefault(r["host_dir"], []).append({"origin": r["origin"], "rule": r["rule"], "severity": r["severity"],
+                                                  "title": r["title"], "reason": r["reason"],
+                                                  "evidence": json.loads(r["evidence"] or "[]")})
+    for (host_dir,) in conn.execute("SELECT host_dir FROM bundles WHERE status = 'ok'").fetchall():
+        path = out / host_dir / "fleet_findings.json"
+        text = json.dumps({"fleet_findings": per.get(host_dir, [])}, ensure_ascii=False, indent=1)
+        if (not path.exists() or path.read_text("utf-8") != text) and path.parent.is_dir():
+            path.write_text(text, encoding="utf-8")
+
+
+def closing_table(scores, rare, matches, failed, *, analyzed, skipped, threshold, total_hosts, index_path,
+                  timings, fleet_issues) -> str:
+    hash_s, batch_s, fleet_s = timings
+    lines = [f"analyzed now: {analyzed.get('ok', 0)} ok, {analyzed.get('failed', 0)} failed; skipped (already"
+             f" analyzed): {skipped}; hosts in fleet: {total_hosts}",
+             f"time: hashing {hash_s:.1f}s, analysis {batch_s:.1f}s, fleet {fleet_s:.1f}s"]
+    rare_counts = ", ".join(f"{k} {len(v)}" for k, v in rare.items() if v)
+    lines.append(f"rare items (on <= {threshold} host(s)): {rare_counts or 'none'}")
+    if matches:
+        lines.append(f"IOC matches: {len(matches)} on {len({m.host_id for m in matches})} host(s)")
+    lines.append("")
+    lines.append(f"{'rank':>4}  {'score':>7}  host")
+    for i, s in enumerate(scores[:15], 1):
+        top = ", ".join(f"{e['rule']}x{e['count']}" for e in s.explained[:3])
+        lines.append(f"{i:>4}  {s.score:>7g}  {s.host}  ({top})")
+    if len(scores) > 15:
+        lines.append(f"      ... {len(scores) - 15} more in index.html")
+    if failed:
+        lines.append("")
+        lines.append(f"not analyzed ({len(failed)}):")
+        for r in failed[:20]:
+            lines.append(f"  {r['status']:<9} {Path(r['path']).name}: {(r['error'] or '')[:150]}")
+    for text in fleet_issues[:20]:
+        lines.append(f"  ioc issue: {text}")
+    lines.append(f"\nfleet: {index_path}  (store: {index_path.parent / 'fleet.sqlite'},"
+                 f" {human_size((index_path.parent / 'fleet.sqlite').stat().st_size)})")
+    return "\n".join(lines)
