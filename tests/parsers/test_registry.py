@@ -176,6 +176,15 @@ def test_dirty_hive_logs_are_replayed_and_reported(truth, parsed, parsed_no_repl
     assert not any("hive_logs_replayed" in a.details for a in _of(parsed_no_replay[rel], Autorun))
 
 
+def test_replay_doubts_are_reported(parsed):
+    """The corpus SYSTEM logs carry HvLE sequence numbers far past the hive's own: Windows would not
+    apply them; regipy does; the parser says so instead of hiding it."""
+    warnings = [i.message for i in _of(parsed["registry/win10-dirty-system/SYSTEM"], Issue) if i.severity == "warning"]
+    assert any("SYSTEM.LOG1" in m and "do not continue" in m for m in warnings), warnings
+    ntuser = [i.message for i in _of(parsed["registry/win10-dirty-ntuser/NTUSER.DAT"], Issue)]
+    assert not any("NTUSER.DAT.LOG1" in m and "doubt" in m for m in ntuser)
+
+
 def test_replay_changes_what_is_read(parsed, parsed_no_replay):
     """The dirty SYSTEM hive holds a service key only its logs know about."""
     rel = "registry/win10-dirty-system/SYSTEM"

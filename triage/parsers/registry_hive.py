@@ -166,12 +166,52 @@ def find_logs(hive_path: Path, companion_names: list[str]) -> dict[str, Path]:
 
 @dataclass
 class Replay:
-    """What a log replay did: which logs in which order, how many pages came back."""
+    """What a log replay did: which logs in which order, how many pages came back, and doubts."""
 
     logs: list[str]
     pages: int
     base_before: BaseBlock
     base_after: BaseBlock | None
+    doubts: list[str] = field(default_factory=list)
+
+
+def hvle_sequences(path: Path, max_entries: int = 100_000) -> list[int]:
+    """Sequence numbers of a new-format log's HvLE entries, in file order (bounded, never raises)."""
+    seqs: list[int] = []
+    try:
+        with open(path, "rb") as f:
+            pos = 512
+            while len(seqs) < max_entries:
+                f.seek(pos)
+                head = f.read(20)
+                if len(head) < 20 or head[:4] != b"HvLE":
+                    break
+                size, _flags, seq = struct.unpack_from("<III", head, 4)
+                seqs.append(seq)
+                if size < 40:
+                    break
+                pos += size
+    except OSError:
+        pass
+    return seqs
+
+
+def replay_doubts(logs: list[Path], base: BaseBlock) -> list[str]:
+    """Where the logs do not continue the hive's own sequence number, Windows would skip entries that
+    regipy still applies; say so, so the analyst weighs values read from the replayed hive."""
+    out = []
+    for log in logs:
+        seqs = hvle_sequences(log)
+        if not seqs:
+            continue
+        stale = [s for s in seqs if s < base.secondary_seq]
+        if seqs[0] > base.secondary_seq:
+            out.append(f"{log.name}: entries {seqs[0]}-{seqs[-1]} do not continue the hive's sequence number "
+                       f"{base.secondary_seq} (log may not belong to this hive state)")
+        elif stale:
+            out.append(f"{log.name}: {len(stale)} entr{'y' if len(stale) == 1 else 'ies'} older than the hive's "
+                       f"sequence number {base.secondary_seq} (already in the hive; applied again by regipy)")
+    return out
 
 
 def replay_logs(hive_path: Path, logs: dict[str, Path], base: BaseBlock) -> tuple[bytes, Replay]:
@@ -211,7 +251,7 @@ def replay_logs(hive_path: Path, logs: dict[str, Path], base: BaseBlock) -> tupl
         after = read_base_block(data[:BASE_BLOCK_SIZE])
     except HiveError:
         after = None
-    return data, Replay([p.name for p in ordered], int(pages), base, after)
+    return data, Replay([p.name for p in ordered], int(pages), base, after, replay_doubts(ordered, base))
 
 
 @dataclass
@@ -394,6 +434,8 @@ def open_hive(path: Path, companion_names: list[str], *, replay: bool = True,
                 notes.append(("info", f"hive was dirty (sequence numbers {base.primary_seq} != {base.secondary_seq}); "
                                       f"replayed {restored.pages} pages from {', '.join(restored.logs)} "
                                       "(regipy.recovery, in a private temp copy)"))
+                for doubt in restored.doubts:
+                    notes.append(("warning", f"transaction-log replay doubt: {doubt}"))
             except Exception as exc:
                 notes.append(("warning", f"transaction-log replay failed ({type(exc).__name__}: {exc}); "
                                          "parsed the hive as collected"))
