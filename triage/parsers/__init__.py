@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from triage.parsers.base import Parser, ParseInput
+from triage.parsers.base import ParseInput, Parser
 
 _MODULES = (
     "triage.parsers.evtx",
