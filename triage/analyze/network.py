@@ -123,9 +123,10 @@ def _evidence(events: list[ConnectivityEvent], role: str) -> list[WindowEvidence
             for e in events]
 
 
-def off_network_windows(events: Iterable[ConnectivityEvent], log_start: datetime | None,
-                        log_end: datetime | None) -> list[OffNetworkWindow]:
-    """Off-network windows from connectivity events (any order), bounded by the logs' time span.
+def off_network_windows(events: Iterable[Any], log_start: datetime | None = None,
+                        log_end: datetime | None = None) -> list[OffNetworkWindow]:
+    """Off-network windows from connectivity events (any order; other records are ignored, so a
+    host's whole record list can be passed), bounded by the logs' time span.
 
     log_start / log_end: earliest and latest record time of the host's logs (None = unknown).
     Windows are clipped to that span (a window still open at the end keeps end=None); events
