@@ -9,6 +9,8 @@ entropies are None (the section bytes are not in the file).
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from datetime import UTC
 from pathlib import Path
 
@@ -115,3 +117,20 @@ def test_patterns():
         assert PEParser.matches(rel), rel
     assert not PEParser.matches("Windows/Prefetch/CMD.EXE-4A81B364.pf")
     assert PEParser.signatures == ((0, b"MZ"),)
+
+
+@pytest.mark.skipif(not (shutil.which("osslsigncode") and shutil.which("openssl")),
+                    reason="needs osslsigncode and openssl (apt) to make an Authenticode signature")
+def test_authenticode_signed_copy_is_flagged(corpus, tmp_path):
+    """Sign a corpus DLL with a throw-away certificate: the security directory appears, nothing else moves."""
+    key, cert, signed = tmp_path / "k.pem", tmp_path / "c.pem", tmp_path / "signed.dll"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=triage test"], check=True, capture_output=True)
+    subprocess.run(["osslsigncode", "sign", "-certs", str(cert), "-key", str(key), "-in",
+                    str(corpus / "pe/winevt-kb/wrc_test.dll"), "-out", str(signed)], check=True, capture_output=True)
+    (info,) = list(PEParser().parse(input_from_file(signed, "Program Files/x/signed.dll")))
+    (orig,) = [o for o in PEParser().parse(input_from_file(corpus / "pe/winevt-kb/wrc_test.dll"))]
+    assert info.signed is True and orig.signed is False
+    assert info.sha256 == hashlib.sha256(signed.read_bytes()).hexdigest() != orig.sha256
+    assert (info.imphash, info.machine, info.is_dll, info.compile_time) == (
+        orig.imphash, orig.machine, orig.is_dll, orig.compile_time)
