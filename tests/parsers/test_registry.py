@@ -452,3 +452,22 @@ def test_patterns_pick_hives_not_logs():
     for rel in ("Windows/System32/config/SYSTEM.LOG1", "Users/tony/ntuser.dat.LOG2", "Users/tony/NTUSER.DAT.LOG",
                 "Windows/System32/config/RegBack/SYSTEM.bak"):
         assert not RegistryParser.matches(rel), rel
+
+
+def test_randomly_damaged_hives_never_raise(corpus, tmp_path):
+    """Seeded byte flips over a real user hive and a real SYSTEM hive: records or Issues, never an exception."""
+    import random
+
+    rng = random.Random(1234)
+    for rel in ("registry/plaso-runtests/NTUSER.DAT", "registry/win10-dirty-ntuser/NTUSER.DAT"):
+        data = (corpus / rel).read_bytes()
+        for n in range(12):
+            buf = bytearray(data)
+            lo = 4096 if n % 3 else 0  # a third of the variants damage the base block too
+            for _ in range(400):
+                buf[rng.randrange(lo, len(buf))] = rng.randrange(256)
+            p = tmp_path / f"{rel.split('/')[1]}-{n}" / "NTUSER.DAT"
+            p.parent.mkdir()
+            p.write_bytes(bytes(buf))
+            out = _parse(p, "Users/x/NTUSER.DAT", logs=False)
+            assert all(isinstance(o, Issue | Autorun) for o in out)

@@ -96,6 +96,9 @@ class RegistryParser(Parser):
         except OSError as exc:
             yield item.issue(f"cannot read hive file: {exc}")
             return
+        except Exception as exc:  # damaged input the library trips on while opening
+            yield item.issue(f"unreadable hive: {type(exc).__name__}: {exc}")
+            return
         hive = opened.hive
         for severity, message in opened.notes:
             yield item.issue(message, severity=severity)

@@ -269,6 +269,7 @@ class Hive:
     replay: Replay | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)
     problem_count: int = 0
+    _seen: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes, base: BaseBlock) -> Hive:
@@ -286,8 +287,12 @@ class Hive:
         self._problem_text(path, f"{type(exc).__name__}: {exc}")
 
     def _problem_text(self, path: str, message: str) -> None:
+        """Record a distinct problem (the same key is often visited more than once)."""
+        if (path, message) in self._seen:
+            return
+        self._seen.add((path, message))
         self.problem_count += 1
-        if len(self.problems) < MAX_PROBLEMS and (path, message) not in self.problems:
+        if len(self.problems) < MAX_PROBLEMS:
             self.problems.append((path, message))
 
     def root(self) -> Any | None:
@@ -330,6 +335,9 @@ class Hive:
                 raise ValueError(f"unknown subkey list type {lid!r}")
             count = struct.unpack_from("<H", self.reg._buf, base + 2)[0]
             for i in range(min(count, MAX_LIST_ENTRIES)):
+                if len(out) + len(bad) >= MAX_LIST_ENTRIES:  # an 'ri' of many full lists: stop, do not spin
+                    bad.append(f"more than {MAX_LIST_ENTRIES} subkeys: rest not read")
+                    return
                 try:
                     rel = struct.unpack_from("<I", self.reg._buf, base + 4 + i * step)[0]
                     if lid == b"ri":
