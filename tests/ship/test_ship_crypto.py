@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -143,10 +144,10 @@ def test_zipfile_streams_into_encrypting_writer(tmp_path):
 
 def test_abandoned_writer_reads_as_truncated(tmp_path):
     priv, pub = crypto.generate_key_pair()
-    with open(tmp_path / "a.tbe", "wb") as fh, pytest.raises(RuntimeError):
-        with crypto.EncryptingWriter(fh, [pub], "x.zip", segment_size=1024) as w:
-            w.write(b"x" * 5000)
-            raise RuntimeError("collector died")
+    with open(tmp_path / "a.tbe", "wb") as fh, pytest.raises(RuntimeError), \
+            crypto.EncryptingWriter(fh, [pub], "x.zip", segment_size=1024) as w:
+        w.write(b"x" * 5000)
+        raise RuntimeError("collector died")
     report = crypto.verify_encrypted(tmp_path / "a.tbe", priv)
     assert not report.ok and report.incomplete
 
@@ -179,7 +180,7 @@ def test_keygen_files_and_passphrase(tmp_path, real_bundle):
     enc = crypto.encrypt_file(real_bundle, tmp_path, [crypto.load_public_key(tmp_path / "k.pub")])
     out = tmp_path / "out"
     out.mkdir()
-    r = triage("decrypt", enc, "--key", tmp_path / "k.key", "--output", out, stdin=open(os.devnull))
+    r = triage("decrypt", enc, "--key", tmp_path / "k.key", "--output", out, stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and "passphrase" in r.stderr and not list(out.iterdir())
     (tmp_path / "wrong").write_text("nope\n")
     r = triage("decrypt", enc, "--key", tmp_path / "k.key", "--output", out, "--passphrase-file", tmp_path / "wrong")

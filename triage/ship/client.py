@@ -152,9 +152,10 @@ class Uploader:
             # The pin replaces CA and hostname checks (self-signed intake certificates are the norm).
             import urllib3
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            self.session.verify = False
+            self.verify: bool | str = False
         else:
-            self.session.verify = options.ca_file or True
+            self.verify = options.ca_file or True
+        # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a Session-level setting.
         self.bucket = TokenBucket(options.limit_rate) if options.limit_rate else None
         self.sent_chunks = 0
         self.resent_chunks = 0
@@ -234,7 +235,7 @@ class Uploader:
             body = _ThrottledBody(data, self.bucket, bar) if throttled else data
             try:
                 r = self.session.put(f"{self.base}{P.API}/uploads/{uid}/chunks/{index}", data=body,
-                                     headers=headers, timeout=self._timeout())
+                                     headers=headers, timeout=self._timeout(), verify=self.verify)
             except requests.exceptions.SSLError as exc:
                 raise UploadError(f"TLS failure (certificate not trusted or pin mismatch): {exc}") from None
             except requests.RequestException as exc:
@@ -268,7 +269,8 @@ class Uploader:
             try:
                 r = self.session.request(method, f"{self.base}{P.API}{path}",
                                          timeout=(self.options.connect_timeout,
-                                                  timeout or self.options.read_timeout), **kw)
+                                                  timeout or self.options.read_timeout),
+                                         verify=self.verify, **kw)
             except requests.exceptions.SSLError as exc:
                 raise UploadError(f"TLS failure (certificate not trusted or pin mismatch): {exc}") from None
             except requests.RequestException as exc:
