@@ -11,12 +11,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from _analyze_host import collected_bundle, flip_byte
+from _analyze_host import PLANT, analyzed_once, collected_bundle, flip_byte
 
 from triage.analyze.host import analyze_bundle, safe_basename, safe_hostname
 from triage.analyze.summary import validate
 
-PLANT = "0:Updater=C:\\Users\\Public\\u.exe"
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_PLANT = f'0:{HOSTILE_NAME}=C:\\Users\\Public\\"><img src=x onerror=alert(2)>\\naïve ü.exe'
 
@@ -28,7 +27,7 @@ def bundle(make_hosts, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def analyzed(bundle, tmp_path_factory):
-    return analyze_bundle(bundle, tmp_path_factory.mktemp("analysis"), strict=True)
+    return analyzed_once(bundle, tmp_path_factory.mktemp("analysis"), strict=True)
 
 
 def test_planted_run_key_is_a_finding(analyzed):

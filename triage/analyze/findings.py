@@ -563,7 +563,7 @@ def _window_dict(w: Any) -> dict[str, Any]:
         ev = []
     ev_list = []
     for item in ev if isinstance(ev, list | tuple) else [ev]:
-        if isinstance(item, Source):
+        if hasattr(item, "to_dict") or isinstance(item, Source):
             ev_list.append(item.to_dict())
         elif isinstance(item, dict):
             ev_list.append(item)
@@ -588,8 +588,11 @@ def network_windows(records: list[Record], issues: list[Issue] | None = None) ->
         from triage.analyze import network
     except ImportError:
         return []
+    firsts = [r.first for r in records if isinstance(r, EventLogStats) and r.first]
+    lasts = [r.last for r in records if isinstance(r, EventLogStats) and r.last]
     try:
-        wins = network.off_network_windows(records)
+        wins = network.off_network_windows(records, log_start=min(firsts) if firsts else None,
+                                           log_end=max(lasts) if lasts else None)
     except Exception as exc:
         if issues is not None:
             issues.append(Issue(severity="error", message=f"off-network windows failed: "
@@ -599,25 +602,18 @@ def network_windows(records: list[Record], issues: list[Issue] | None = None) ->
 
 
 def in_windows(when: datetime | None, windows: list[dict[str, Any]]) -> bool | None:
-    """True when ``when`` falls in an off-network window; None when unknown (no time)."""
+    """True when ``when`` falls in an off-network window (start inclusive, end exclusive, end None =
+    still off); None when unknown (no time). Uses the window's own ``contains`` when it has one."""
     if when is None:
         return None
-    try:
-        from triage.analyze import network
-
-        fn = getattr(network, "in_window", None)
-    except ImportError:
-        fn = None
     for w in windows:
-        if fn is not None:
-            try:
-                if fn(w["_raw"], when):
-                    return True
-                continue
-            except Exception:
-                pass
+        raw = w.get("_raw")
+        if raw is not None and hasattr(raw, "contains"):
+            if raw.contains(when):
+                return True
+            continue
         start, end = w.get("start"), w.get("end")
-        if start is not None and when >= start and (end is None or when <= end):
+        if start is not None and start <= when and (end is None or when < end):
             return True
     return False
 

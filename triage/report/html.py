@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,14 @@ MAX_ROWS = 500          # rows per table; the rest is in summary.json / timeline
 MAX_EVIDENCE = 8
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def e(value: Any) -> str:
-    """HTML-escape anything for text or a quoted attribute value."""
+    """HTML-escape anything for text or a quoted attribute value (control characters shown as U+FFFD)."""
     if value is None:
         return ""
-    return html.escape(str(value), quote=True)
+    return html.escape(_CONTROL.sub("\ufffd", str(value)), quote=True)
 
 
 def _sev(value: Any) -> str:
@@ -75,6 +80,7 @@ body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 system-ui,-ap
 header.top{background:var(--accent);color:#fff;padding:18px 28px 14px}
 header.top h1{margin:0;font-size:24px;font-weight:600;letter-spacing:.2px;word-break:break-all}
 header.top .sub{opacity:.85;font-size:13px;margin-top:4px}
+header.top .strip{margin-top:10px;opacity:.75}
 .verdict{display:flex;gap:10px;flex-wrap:wrap;margin-top:12px;align-items:center}
 .pill{display:inline-block;border-radius:999px;padding:3px 12px;font-weight:600;font-size:13px;color:#fff;
 background:#5f6b7a}
@@ -100,7 +106,7 @@ background:#e8eef6;color:#1f3a5f;margin-left:4px}
 table{border-collapse:collapse;width:100%;font-size:12.8px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:#eef1f5;font-weight:600;position:sticky;top:0}
-td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
+td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.flagged td{background:#fff4f4}
 .kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 18px}
@@ -108,7 +114,8 @@ tr.flagged td{background:#fff4f4}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
 @media (max-width:900px){.grid2{grid-template-columns:1fr}}
 .muted{color:var(--mute)}
-.filter{float:right;font-size:12.5px;padding:3px 8px;border:1px solid var(--line);border-radius:4px;width:220px}
+.tools{display:flex;justify-content:flex-end;margin:-34px 0 8px}
+.filter{font-size:12.5px;padding:3px 8px;border:1px solid var(--line);border-radius:4px;width:240px}
 .scroll{max-height:520px;overflow:auto}
 details>summary{cursor:pointer;color:var(--accent);font-weight:600;margin:6px 0}
 svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:#5f6b7a}
@@ -141,8 +148,8 @@ def _table(tid: str, headers: list[str], rows: list[str], *, filter_box: bool = 
     more = ""
     if total is not None and total > len(rows):
         more = f'<p class="muted">Showing {len(rows)} of {total}; the rest are in summary.json and the timeline.</p>'
-    filt = (f'<input class="filter" type="search" placeholder="filter…" data-table="{e(tid)}" '
-            f'aria-label="filter table">') if filter_box and rows else ""
+    filt = (f'<div class="tools"><input class="filter" type="search" placeholder="filter rows…" '
+            f'data-table="{e(tid)}" aria-label="filter table"></div>') if filter_box and rows else ""
     if not rows:
         return '<p class="muted">None in this bundle.</p>'
     return (f'{filt}<div class="scroll"><table id="{e(tid)}"><thead><tr>{head}</tr></thead><tbody>'
@@ -226,7 +233,8 @@ def _host(s: dict[str, Any]) -> str:
     right = _kv([("Bundle", b.get("name")), ("SHA-256", b.get("sha256")), ("Verified", verified),
                  ("Collector", c.get("collector_version")), ("Profile", c.get("profile")),
                  ("Collected", Raw(f"{_t(c.get('started'))} → {_t(c.get('finished'))}")),
-                 ("Operator", c.get("operator")), ("Live", c.get("live"))])
+                 ("Operator", c.get("operator")),
+                 ("Live system", {True: "yes", False: "no"}.get(c.get("live"), c.get("live")))])
     probs = ""
     if b.get("verify_problems"):
         probs = "<p class='no'>Verification problems:</p><ul class='mono'>" + "".join(
@@ -237,6 +245,9 @@ def _host(s: dict[str, Any]) -> str:
 
 def _autoruns(s: dict[str, Any]) -> str:
     items = s.get("autoruns") or []
+    order = {"ifeo": 0, "run": 1, "winlogon": 2, "appinit": 3, "startup_folder": 4, "task": 5, "service": 7}
+    # flagged first, then the places people persist from most, services (hundreds, mostly benign) last
+    items = sorted(items, key=lambda a: (not a.get("flags"), order.get(str(a.get("category")), 6)))
     rows = []
     for a in items[:MAX_ROWS]:
         flags = "".join(f'<span class="badge flag">{e(f)}</span>' for f in a.get("flags") or [])
@@ -327,7 +338,8 @@ def _chart(s: dict[str, Any]) -> str:
     def x(t: datetime) -> float:
         return L + pw * (t - t0).total_seconds() / span
 
-    bw = max(pw * step.total_seconds() / span - 0.6, 0.8)
+    bw = max(pw * step.total_seconds() / span - 0.6, 2.0)
+    logmax = math.log1p(peak)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
              f'aria-label="activity per {e(unit)}">',
              f'<rect x="{L}" y="{T}" width="{pw}" height="{ph}" fill="#fbfcfd" stroke="#dde1e7"/>']
@@ -341,17 +353,19 @@ def _chart(s: dict[str, Any]) -> str:
             parts.append(f'<rect class="offnet" x="{a:.1f}" y="{T}" width="{max(b2 - a, 1.5):.1f}" height="{ph}" '
                          f'fill="#7e57c2" fill-opacity="0.16"><title>off-network {e(w.get("start"))} → '
                          f'{e(w.get("end") or "end of logs")}</title></rect>')
-    for frac in (0.5, 1.0):
-        yy = T + ph - ph * frac
+    for value in sorted({1, 10, 100, 1000, 10000, 100000, peak}):
+        if value > peak or (value != peak and math.log1p(value) / logmax > 0.85):
+            continue
+        yy = T + ph - ph * math.log1p(value) / logmax
         parts.append(f'<line x1="{L}" x2="{L + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e6e9ee"/>'
-                     f'<text x="{L - 6}" y="{yy + 4:.1f}" text-anchor="end">{int(peak * frac)}</text>')
+                     f'<text x="{L - 6}" y="{yy + 4:.1f}" text-anchor="end">{value}</text>')
     for b, t in zip(bins, starts, strict=False):
         if t is None:
             continue
         n = b.get("count") or 0
-        h = ph * (n / peak) if n else 0
-        if n and h < 1.5:
-            h = 1.5
+        h = ph * math.log1p(n) / logmax if n else 0  # log scale: quiet days stay visible next to bursts
+        if n and h < 2:
+            h = 2
         parts.append(f'<rect class="bar" x="{x(t):.1f}" y="{T + ph - h:.1f}" width="{bw:.1f}" height="{h:.1f}" '
                      f'fill="#1f3a5f"><title>{e(b.get("start"))}: {n} records</title></rect>')
         if b.get("findings"):
@@ -368,7 +382,7 @@ def _chart(s: dict[str, Any]) -> str:
         parts.append(f'<text x="{x(t):.1f}" y="{H - 10}" text-anchor="{anchor}">{e(label)}</text>')
     parts.append("</svg>")
     oor = act.get("out_of_range") or 0
-    legend = (f'<div class="legend">records per {e(unit)} (UTC)<span style="background:#1f3a5f"></span>records'
+    legend = (f'<div class="legend">records per {e(unit)} (UTC, log scale)<span style="background:#1f3a5f"></span>records'
               f'<span style="background:#c62828"></span>finding<span style="background:#7e57c2;opacity:.4"></span>'
               f'off-network window' + (f' · {e(oor)} timestamps outside 1990–now not drawn' if oor else "") + "</div>")
     return title + "".join(parts) + legend + "</section>"
@@ -441,9 +455,15 @@ def _header(s: dict[str, Any]) -> str:
         vpill = '<span class="pill ok">bundle verified</span>'
     span = f"{_t(act.get('first'))} → {_t(act.get('last'))}" if act.get("first") else "no timestamped records"
     osname = " ".join(str(x) for x in (h.get("os"), h.get("os_build")) if x)
+    st = s.get("stats") or {}
+    strip = " · ".join(f"{n} {label}" for n, label in (
+        (st.get("records"), "records"), (len(s.get("autoruns") or []), "autostarts"),
+        (len(s.get("executions") or []), "programs run"), (len(s.get("event_logs") or []), "event logs"),
+        (len(s.get("browser") or []), "browser profiles"), (len(s.get("issues") or []), "read problems"))
+        if n is not None)
     return (f'<header class="top"><h1 id="hostname">{e(h.get("hostname"))}</h1>'
             f'<div class="sub">{e(osname) or "OS unknown"} · activity {span} · generated {_t(s.get("generated"))}</div>'
-            f'<div class="verdict">{pills}{vpill}</div></header>')
+            f'<div class="verdict">{pills}{vpill}</div><div class="sub strip">{e(strip)}</div></header>')
 
 
 def render(summary: dict[str, Any]) -> str:
