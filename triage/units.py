@@ -7,7 +7,7 @@ a typo must be an error that names the bad value, never a silent default.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -82,13 +82,17 @@ def from_epoch(seconds: float | None) -> datetime | None:
 
 
 _FILETIME_EPOCH_DELTA = 116444736000000000  # 100 ns intervals between 1601-01-01 and 1970-01-01
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 
 def from_filetime(value: int | None) -> datetime | None:
     """Windows FILETIME (100 ns since 1601-01-01 UTC) -> aware UTC datetime; 0/None/absurd -> None."""
     if not value or value < _FILETIME_EPOCH_DELTA // 2 or value > 0x7FFFFFFFFFFFFFFF:
         return None
-    return from_epoch((value - _FILETIME_EPOCH_DELTA) / 10_000_000)
+    try:  # integer arithmetic: a float round trip can be a microsecond off
+        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+    except OverflowError:
+        return None
 
 
 def from_webkit(value: int | None) -> datetime | None:
