@@ -27,6 +27,6 @@ def test_bad_durations(bad):
 
 
 def test_time_conversions_are_utc():
-    assert iso(from_filetime(132223284000000000)) == "2020-01-01T00:00:00Z"
-    assert iso(from_webkit(13222328400000000)) == "2020-01-01T00:00:00Z"
+    assert iso(from_filetime(132223104000000000)) == "2020-01-01T00:00:00Z"
+    assert iso(from_webkit(13222310400000000)) == "2020-01-01T00:00:00Z"
     assert from_filetime(0) is None
