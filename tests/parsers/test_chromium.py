@@ -224,3 +224,42 @@ def test_big_history_streams_with_flat_memory(big_history):
     tracemalloc.stop()
     assert isinstance(stats, BrowserHistoryStats) and stats.visits == count == 20_000
     assert peak < 4 * 1024 * 1024, peak  # the 20k visits (~20 MB as records) were never held at once
+
+
+def test_hot_journal_is_rolled_back_not_half_read(corpus, tmp_path):
+    """Copied while Chrome was mid-transaction (deleting history): the main file holds half-written pages,
+    the -journal beside it the originals. The parser must read the last committed state."""
+    live = tmp_path / "live"
+    live.mkdir()
+    shutil.copy(corpus / "browser/chrome/hindsight-chrome60/History", live / "History")
+    conn = sqlite3.connect(live / "History", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO visits (url, visit_time, from_visit, transition, segment_id, visit_duration) "
+                     "VALUES (1, ?, 0, 805306368, 0, 0)", [(13146444700000000 + i,) for i in range(3000)])
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA cache_size=2")  # force the open transaction to spill pages into the main file
+    conn.execute("BEGIN")
+    conn.execute("DELETE FROM visits")
+    conn.execute("UPDATE urls SET title = 'cleared'")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(live / "History", copy / "History")
+    shutil.copy(live / "History-journal", copy / "History-journal")
+    conn.execute("ROLLBACK")
+    conn.close()
+    half = sqlite3.connect(f"file:{copy / 'History'}?mode=ro&immutable=1", uri=True)
+    try:
+        half_visits = half.execute("SELECT count(*) FROM visits").fetchone()[0]
+    except sqlite3.DatabaseError:
+        half_visits = None
+    half.close()
+    assert half_visits != 3061  # the main file alone is not the committed state
+    out = list(ChromiumHistoryParser().parse(_item(copy / "History", companions=(copy / "History-journal",))))
+    (stats,) = _one(out, BrowserHistoryStats)
+    assert (stats.urls, stats.visits) == (31, 3061)
+    assert not any(v.title == "cleared" for v in _one(out, BrowserVisit))
+    (note,) = _one(out, Issue)
+    assert note.severity == "warning" and "rolled back" in note.message
+    assert sorted(p.name for p in copy.iterdir()) == ["History", "History-journal"]  # copy untouched

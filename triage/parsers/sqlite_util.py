@@ -5,14 +5,18 @@ copy (``ParseInput.materialize()``), never the bundle member; it is opened read-
 (no locks, no -shm, nothing ever written) is used only when no -wal/-journal sits beside the copy:
 immutable makes SQLite ignore those files, which would silently drop the newest, not yet
 checkpointed history. With a -wal present the copy is opened ``mode=ro`` so its frames are read
-(SQLite may create a -shm in the private directory, never next to evidence). A hostile file must not
+(SQLite may create a -shm in the private directory, never next to evidence). A hot -journal (copied
+mid-transaction) leaves half-written pages in the main file; it is rolled back in a scratch copy
+owned here, so the last committed state is read, never a torn one. A hostile file must not
 hang the run: a progress handler aborts any statement past a deadline, text that is not UTF-8 is
 decoded with replacement instead of raising, and schema code is not trusted.
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +32,15 @@ class OpenedDatabase:
     conn: sqlite3.Connection
     notes: list[str] = field(default_factory=list)
     mode: str = "immutable"
+    scratch: tempfile.TemporaryDirectory | None = None
 
     def close(self) -> None:
         try:
             self.conn.close()
         except sqlite3.Error:
             pass
+        if self.scratch is not None:
+            self.scratch.cleanup()
 
 
 def _decode_text(raw: bytes) -> str:
@@ -72,13 +79,29 @@ def open_private_copy(path: Path, deadline_seconds: float = DEFAULT_DEADLINE_SEC
         try:
             return OpenedDatabase(_connect(path, "mode=ro", deadline), mode="ro")
         except sqlite3.Error as exc:
-            # A hot rollback journal needs a writable database to be rolled back; read the main file as
-            # it stands and say so (the uncommitted transaction in it may be partly applied).
+            if _nonempty(journal) and not _nonempty(wal):
+                return _rolled_back(path, journal, deadline, exc)
             conn = _connect(path, "mode=ro&immutable=1", deadline)
-            companion = "-wal" if _nonempty(wal) else "-journal"
             return OpenedDatabase(conn, mode="immutable",
-                                  notes=[f"{companion} present but not applied ({exc}); read the main file alone"])
+                                  notes=[f"-wal present but not applied ({exc}); read the main file alone"])
     return OpenedDatabase(_connect(path, "mode=ro&immutable=1", deadline))
+
+
+def _rolled_back(path: Path, journal: Path, deadline: float, why: Exception) -> OpenedDatabase:
+    """A hot rollback journal (a write transaction was in flight when the file was copied) can only be
+    applied by a writable connection. Roll it back in a second scratch copy owned here (never the
+    caller's path, which for ad-hoc use may be the evidence itself) to read the last committed state."""
+    scratch = tempfile.TemporaryDirectory(prefix="triage-sqlite-")
+    try:
+        db = Path(scratch.name) / path.name
+        shutil.copyfile(path, db)
+        shutil.copyfile(journal, db.with_name(db.name + "-journal"))
+        conn = _connect(db, "mode=rw", deadline)  # the read in _connect rolls the journal back
+        return OpenedDatabase(conn, mode="rolled_back", scratch=scratch, notes=[
+            f"hot -journal rolled back in a scratch copy ({why}): read the last committed state"])
+    except BaseException:
+        scratch.cleanup()
+        raise
 
 
 def tables(conn: sqlite3.Connection) -> set[str]:
