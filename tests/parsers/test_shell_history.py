@@ -84,3 +84,17 @@ def test_patterns():
     assert ShellHistoryParser.matches("home/eve/.bash_history") and ShellHistoryParser.matches("root/.zsh_history")
     assert not ShellHistoryParser.matches("home/eve/.python_history")
     assert shell_of(PSREADLINE) == "powershell"
+
+
+def test_reads_a_streamed_zip_member(tmp_path):
+    """In a bundle the file arrives as a deflated zip member stream (no path, peek from the zip)."""
+    import zipfile
+
+    src = tmp_path / "ConsoleHost_history.txt"
+    src.write_bytes(codecs.BOM_UTF16_LE + "whoami\r\nipconfig /all\r\n".encode("utf-16-le"))
+    with zipfile.ZipFile(tmp_path / "b.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(src, "files/C/" + PSREADLINE)
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        item = input_from_file(src, PSREADLINE)
+        item.open = lambda: zf.open("files/C/" + PSREADLINE)
+        assert _commands(ShellHistoryParser().parse(item)) == ["whoami", "ipconfig /all"]
