@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import pyewf
 import pytest
 from ntfs_build import session_images, user_files, walk_files
 
 from triage.collect.images import open_image, open_image_sources
+from triage.collect.ntfs import NtfsSource
+
+REPO = Path(__file__).resolve().parents[2]
 
 VSS_QCOW2 = "images/plaso-vss/vsstest.qcow2"
 
@@ -196,3 +202,44 @@ def test_hostile_partition_tables(tmp_path):
     result2 = open_image(path2)
     assert result2.layout == "gpt" and result2.sources == []
     assert any("implausible GPT header" in n for n in result2.notes)
+
+
+def _collect(args: list[str], out) -> Path:
+    """Run `triage collect` as a user would; return the bundle."""
+    subprocess.run([sys.executable, "-m", "triage", "collect", *args, "--output", str(out), "--quiet",
+                    "--hostname", "imghost"], check=True, cwd=REPO, timeout=300)
+    (bundle,) = Path(out).glob("*.zip")
+    return bundle
+
+
+@pytest.mark.fuse
+def test_triage_collect_image_windows_full(images, tmp_path):
+    """`triage collect --image disk.E01 --profile windows-full`: every collected file equals the source."""
+    from triage.bundle.reader import BundleReader
+    from triage.bundle.verify import verify_bundle
+
+    bundle = _collect(["--image", str(images.e01), "--profile", "windows-full"], tmp_path)
+    assert verify_bundle(bundle).ok
+    with BundleReader(bundle) as b, NtfsSource.from_path(images.volume) as vol:
+        collected = [e for e in b.entries if e.outcome == "collected" and e.volume == "C"]
+        assert len(collected) > 40
+        by_rel = {e.rel_path: e for e in collected}
+        for e in collected:
+            assert e.read_method == "image"
+            data = b.open(e.bundle_path).read()
+            assert hashlib.sha256(data).hexdigest() == e.sha256
+            if e.role == "stream":
+                continue
+            rel = e.rel_path
+            want = images.expected.get(rel) or hashlib.sha256(vol.open(rel).read()).hexdigest()
+            assert e.sha256 == want, rel
+            assert isinstance(e.extra["mft_entry"], int) and "si_times" in e.extra and "fn_times" in e.extra
+        # NTFS metadata and the download's Zone.Identifier, which only raw reading can give
+        assert "$MFT" in by_rel and "$LogFile" in by_rel
+        (rel, stream), data = next(iter(images.ads.items()))
+        streams = [e for e in collected if e.role == "stream" and e.path.endswith(":" + stream)]
+        assert len(streams) == 1 and b.open(streams[0].bundle_path).read() == data
+        assert by_rel[rel].extra["ads"] == [stream]
+        # mkntfs makes no change journal: recorded as not there, not as an error
+        usn = [e for e in b.entries if e.artifact == "NTFSUsnJournal"]
+        assert usn and all(e.outcome == "missing" for e in usn)

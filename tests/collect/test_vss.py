@@ -46,7 +46,7 @@ def _sha(src, rel) -> str:
 def test_catalog(live):
     cat = list_stores(live)
     assert [s.index for s in cat] == [0, 1]
-    assert [s.created for s in cat] == ["2013-12-03T06:35:09.736379Z", "2013-12-03T06:37:48.919058Z"]
+    assert [s.created for s in cat] == ["2013-12-03T06:35:09.736378Z", "2013-12-03T06:37:48.919058Z"]
     assert len({s.identifier for s in cat}) == 2
     assert all(s.volume_size == 1024 ** 3 for s in cat)
 
@@ -144,3 +144,47 @@ def test_volume_without_shadow_copies(tmp_path_factory, make_hosts):
         assert shadow_sources(result.sources[0], notes=notes) == [] and notes == []
     finally:
         result.close()
+
+
+VSS_PROFILE = """\
+name: vss-test
+description: the files at the root of vsstest.qcow2
+schema_version: 1
+os: windows
+artifacts:
+  - name: RootFiles
+    priority: 10
+    paths: ['C:\\\\syslog', 'C:\\\\syslog.gz', 'C:\\\\another_file', 'C:\\\\password.txt']
+"""
+
+
+def test_triage_collect_vss(corpus, tmp_path):
+    """`triage collect --image vsstest.qcow2 --vss`: each store under its own volume, duplicates skipped."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from triage.bundle.reader import BundleReader
+
+    repo = Path(__file__).resolve().parents[2]
+    profile = tmp_path / "vss-test.yaml"
+    profile.write_text(VSS_PROFILE)
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "triage", "collect", "--image", str(corpus / VSS_QCOW2), "--vss",
+                    "--profile", str(profile), "--output", str(out), "--quiet", "--hostname", "vsshost"],
+                   check=True, cwd=repo, timeout=300)
+    (bundle,) = out.glob("*.zip")
+    with BundleReader(bundle) as b:
+        got = {(e.volume, e.rel_path or e.path): e for e in b.entries}
+        stored = {(e.volume, e.rel_path) for e in b.entries if e.outcome == "collected"}
+        assert stored == {("C", "another_file"), ("C", "password.txt"), ("C", "syslog.gz"),
+                          ("C@vss1_20131203T063509Z", "syslog")}
+        for name in ("another_file", "syslog.gz"):
+            dup = [e for e in b.entries if e.volume == "C@vss2_20131203T063748Z" and e.path.endswith(name)]
+            assert len(dup) == 1 and dup[0].outcome == "skipped_duplicate"
+            assert got[("C", name)].sha256 in dup[0].error
+        syslog = got[("C@vss1_20131203T063509Z", "syslog")]
+        assert syslog.read_method == "vss" and syslog.bundle_path == "files/C@vss1_20131203T063509Z/syslog"
+        assert b.open(syslog.bundle_path).read().startswith(b"Jan 22 07:52:33 myhostname")
+        volumes = {s["volume"] for s in b.collection["sources"]}
+        assert volumes == {"C", "C@vss1_20131203T063509Z", "C@vss2_20131203T063748Z"}

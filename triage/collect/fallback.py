@@ -175,5 +175,6 @@ def live_windows_source(letter: str = "C") -> FallbackSource:
     from triage.collect.ntfs import open_live_volume
     from triage.collect.source import DirectorySource
 
+    letter = letter.rstrip(":\\/").upper()   # 'C', 'C:' or 'C:\\' (as %SYSTEMDRIVE% says it)
     primary = DirectorySource(f"{letter}:\\", volume=letter, kind="live")
     return FallbackSource(primary, lambda: open_live_volume(letter))

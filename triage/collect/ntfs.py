@@ -228,6 +228,25 @@ class NtfsSource:
             fh.close()
             raise
 
+    @property
+    def description(self) -> str:
+        """One line for the collection record: where this volume's bytes come from."""
+        i = self.info
+        parts = []
+        if "shadow_copy" in i:
+            sc = i["shadow_copy"]
+            parts.append(f"shadow copy {sc['store_index']} of volume {i.get('live_volume')} "
+                         f"created {sc['created']} (store {sc['identifier']})")
+        if i.get("partition"):
+            parts.append(f"{i.get('scheme', '').upper()} partition {i['partition']} at offset {i.get('offset')}")
+        if i.get("image"):
+            parts.append(f"{i.get('container', 'raw')} image {i['image']}")
+        if i.get("device"):
+            parts.append(f"raw volume {i['device']}")
+        if i.get("label"):
+            parts.append(f"label {i['label']!r}")
+        return "; ".join(parts) or "NTFS volume"
+
     # --- lifetime -------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -310,14 +329,14 @@ class NtfsSource:
                     sub = entry.get_sub_file_entry(i)
                     name = sub.get_name()
                     is_dir = bool(sub.has_directory_entries_index())
-                    # $Extend/$ObjId, $Quota...: neither a directory ($I30) nor data: not listed as files
-                    has_data = bool(sub.has_default_data_stream())
                 except (OSError, RuntimeError, UnicodeDecodeError):
                     continue
             if not name or name in (".", "..") or "/" in name or "\x00" in name:
                 continue
             link = self._is_link(sub)
-            yield DirEntry(name, is_dir and not link, not is_dir and has_data and not link, link)
+            # a file without a default $DATA ($Extend/$UsnJrnl: only the $J stream) is still a file,
+            # so profiles can name it and take its streams; its default stream reads as empty
+            yield DirEntry(name, is_dir and not link, not is_dir and not link, link)
 
     def _extra(self, entry: Any) -> dict[str, Any]:
         """What NTFS knows about a file and the file API does not say (see module docstring)."""
@@ -385,11 +404,13 @@ class NtfsSource:
         """The file's default ($DATA) stream. ``allocated_only`` skips sparse runs."""
         entry = self._entry(rel)
         with self._lock:
-            if entry.has_directory_entries_index() and not entry.has_default_data_stream():
+            has_data = entry.has_default_data_stream()
+            if entry.has_directory_entries_index() and not has_data:
                 raise IsADirectoryError(f"is a directory: {rel!r}")
-            if not entry.has_default_data_stream():
-                raise OSError(f"no data stream: {rel!r}")
             extra = self._extra(entry)
+        if not has_data:  # e.g. $Extend/$UsnJrnl, whose data is the $J stream: nothing in the default stream
+            extra["no_default_stream"] = True
+            return _RangeReader(entry, [], self._lock, self.read_method, extra)  # type: ignore[return-value]
         return self._reader(entry, entry, allocated_only, extra)
 
     def original_path(self, rel: str) -> str:

@@ -182,10 +182,15 @@ class LiveIndex:
     def from_entries(cls, entries: Iterable[Any], volume: str) -> LiveIndex:
         """From ManifestEntry objects of ``volume`` that hold data (collected or partial).
 
-        A named stream's entry is recognised by ``extra['stream']`` (as NtfsSource records it);
-        its rel path is the bundle path minus the ':<stream>' suffix the collector appends.
+        Named streams (role 'stream', or ``extra['stream']``) are keyed by file and stream; the
+        stream name is taken from the original path's ':<stream>' suffix.
         """
         index = cls()
+        index.add_entries(entries, volume)
+        return index
+
+    def add_entries(self, entries: Iterable[Any], volume: str) -> None:
+        """Add the data-holding ManifestEntry objects of ``volume`` (see ``from_entries``)."""
         for e in entries:
             if e.volume != volume or not e.sha256 or e.size is None or e.outcome not in ("collected", "partial"):
                 continue
@@ -193,10 +198,15 @@ class LiveIndex:
             if rel is None:
                 continue
             stream = (e.extra or {}).get("stream")
-            if stream and rel.endswith(":" + stream):
-                rel = rel[: -len(stream) - 1]
-            index.add(rel, e.size, e.sha256, e.bundle_path, stream)
-        return index
+            if stream is None and e.role == "stream" and ":" in e.path.rsplit("\\", 1)[-1]:
+                stream = e.path.rsplit(":", 1)[1]
+            if stream:
+                for sep in (":", "%3A"):   # bundle member suffix for the stream, as the writer names it
+                    cut = rel.rfind(sep)
+                    if cut > 0:
+                        rel = rel[:cut]
+                        break
+            self.add(rel, e.size, e.sha256, e.bundle_path, stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,3 +249,92 @@ def live_duplicate(shadow: NtfsSource, rel: str, live: LiveIndex | Mapping[str, 
         return DuplicateCheck(False)
     digest = h.hexdigest()
     return DuplicateCheck(digest == live_sha and size == live_size, digest, size, live_bundle)
+
+
+class SkipIdenticalToLive:
+    """The collector's ``skip_hook`` for ``--vss``: skip a store file identical to the live copy.
+
+    ``hook(source, planned, rel, meta)`` (or the older ``hook(source, planned, meta)``, where the
+    file is found among the planned paths by its MFT entry) returns None for live sources and for
+    store files that differ, else the reason recorded with outcome ``skipped_duplicate``, naming
+    the live copy and the SHA-256 both share. Live hashes come from ``note_collected(entry)``
+    when the collector reports its finished entries, else the live file is hashed once (cached).
+    """
+
+    def __init__(self, sources: Iterable[Any]) -> None:
+        self.live = {s.volume: s for s in sources if getattr(s, "kind", "") != "vss"}
+        self.index: dict[str, LiveIndex] = {v: LiveIndex() for v in self.live}
+        self._lock = threading.Lock()
+
+    def note_collected(self, entry: Any) -> None:
+        """Feed a finished live ManifestEntry (saves re-reading the live file)."""
+        if entry.volume in self.index:
+            with self._lock:
+                self.index[entry.volume].add_entries([entry], entry.volume)
+
+    def _live_hash(self, live: Any, volume: str, rel: str) -> tuple[int, str, str | None] | None:
+        with self._lock:
+            hit = self.index[volume].get(rel)
+        if hit is not None:
+            return hit
+        try:
+            h = hashlib.sha256()
+            size = 0
+            with live.open(rel) as fh:
+                while chunk := fh.read(HASH_CHUNK):
+                    h.update(chunk)
+                    size += len(chunk)
+        except (OSError, ValueError):
+            return None
+        with self._lock:
+            self.index[volume].add(rel, size, h.hexdigest())
+            return self.index[volume].get(rel)
+
+    def __call__(self, source: Any, planned: Any, rel_or_meta: Any, meta: Any = None) -> str | None:
+        if getattr(source, "kind", "") != "vss":
+            return None
+        volume = getattr(source, "live_volume", None)
+        live = self.live.get(volume)
+        if live is None:
+            return None
+        if meta is None:
+            meta, rel = rel_or_meta, self._find_rel(source, planned, rel_or_meta)
+            if rel is None:
+                return None
+        else:
+            rel = rel_or_meta
+        try:
+            live_meta = live.stat(rel)
+        except (OSError, ValueError):
+            return None
+        if live_meta.size != meta.size:
+            return None
+        hit = self._live_hash(live, volume, rel)
+        if hit is None:
+            return None
+        index = LiveIndex()
+        index.add(rel, hit[0], hit[1], hit[2])
+        check = live_duplicate(source, rel, index)
+        if not check.duplicate:
+            return None
+        where = hit[2] or live.original_path(rel)
+        return f"identical to the live copy {where} (sha256 {check.sha256})"
+
+    @staticmethod
+    def _find_rel(source: Any, planned: Any, meta: Any) -> str | None:
+        candidates = [planned.rel, *getattr(planned, "companions", ())]
+        want = (meta.extra or {}).get("mft_entry")
+        if len(candidates) == 1 or want is None:
+            return candidates[0]
+        for rel in candidates:
+            try:
+                if source.stat(rel).extra.get("mft_entry") == want:
+                    return rel
+            except OSError:
+                continue
+        return None
+
+
+def skip_identical_to_live(sources: Iterable[Any]) -> SkipIdenticalToLive:
+    """``CollectOptions.skip_hook`` for ``--vss`` (see SkipIdenticalToLive)."""
+    return SkipIdenticalToLive(list(sources))
