@@ -138,7 +138,7 @@ def test_typed_records_name_their_record(parsed, truth, rel):
 
 # Security / Sysmon / System event ids whose every record becomes exactly one Event.
 ONE_EVENT_PER_RECORD = {
-    "Security": ("4624", "4625", "4648", "4688", "4697", "4698", "4720", "4722", "4724", "4725", "4726", "4738",
+    "Security": ("4625", "4648", "4688", "4697", "4698", "4720", "4722", "4724", "4725", "4726", "4738",
                  "4728", "4732", "4756"),
     "Microsoft-Windows-Sysmon/Operational": ("1", "3", "11", "13"),
     "Windows PowerShell": ("400", "403", "800"),
@@ -179,12 +179,49 @@ def test_typed_fields_agree_with_the_record(corpus, parsed):
             if _event_id(ev) == eid:
                 raw[rec["event_record_id"]] = ev["EventData"]
         typed = {r.record_id: r for r in parsed[f"evtx/{rel}"] if isinstance(r, Event) and r.event_id == eid}
+        if eid == 4624:
+            raw = {rid: d for rid, d in raw.items() if not _machine_logon(d)}
         assert raw and set(typed) == set(raw)
         for rid, data in raw.items():
             for name, (key, conv) in fields.items():
                 value = data.get(key)
                 value = None if value in ("", "-", None) else (conv(value) if conv else value.strip())
                 assert typed[rid].fields[name] == value, (rel, rid, name)
+
+
+def _machine_logon(data: dict) -> bool:
+    sid, logon_type = data.get("TargetUserSid") or "", str(data.get("LogonType"))
+    return (sid in ("S-1-5-18", "S-1-5-19", "S-1-5-20") and logon_type in ("0", "5")) or (
+        sid.startswith(("S-1-5-90-", "S-1-5-96-")) and logon_type == "2")
+
+
+SECURITY_FILES = sorted(rel for rel in EVTX_FILES if "Security" in rel or rel.endswith("System2.evtx")
+                        or rel.endswith("issue_38.evtx"))
+
+
+@pytest.mark.parametrize("rel", SECURITY_FILES)
+def test_logons_typed_except_machine_logons(corpus, parsed, rel):
+    """Every 4624 becomes an Event except the machine's own service/system and DWM/UMFD logons
+    (counted in the statistics only); with the option evtx_all_logons every one is typed."""
+    user, machine = set(), set()
+    it = PyEvtxParser(str(corpus / rel)).records_json()
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            break
+        except RuntimeError:
+            continue
+        ev = json.loads(rec["data"])["Event"]
+        if _event_id(ev) == 4624:
+            (machine if _machine_logon(ev["EventData"]) else user).add(rec["event_record_id"])
+    typed = {r.record_id for r in parsed[rel] if isinstance(r, Event) and r.event_id == 4624}
+    assert typed == user
+    if machine:
+        item = input_from_file(corpus / rel)
+        item.options["evtx_all_logons"] = True
+        every = {r.record_id for r in EvtxParser().parse(item) if isinstance(r, Event) and r.event_id == 4624}
+        assert every == user | machine
 
 
 def test_sysmon_hashes_are_split(parsed):

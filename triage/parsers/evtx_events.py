@@ -175,24 +175,28 @@ class Spec:
     ints: tuple[str, ...] = ()
     extra: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
 
+    def __post_init__(self) -> None:
+        # (clean name, EventData keys, convert to int) once, so extract() is one tight loop.
+        plan = tuple((name, (keys,) if isinstance(keys, str) else keys, name in self.ints)
+                     for name, keys in self.fields.items())
+        object.__setattr__(self, "_plan", plan)
+
     def extract(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, keys in self.fields.items():
-            if isinstance(keys, str):
-                value = data.get(keys)
-                if isinstance(value, dict):
+        get = data.get
+        for name, keys, integer in self._plan:  # type: ignore[attr-defined]
+            value = None
+            for k in keys:
+                value = get(k)
+                if value.__class__ is dict:
                     value = value.get("#text")
-                if isinstance(value, str):
+                if value.__class__ is str:
                     value = value.strip()
-                    if value in ("", "-"):
+                    if value == "" or value == "-":
                         value = None
-            else:
-                value = None
-                for k in keys:
-                    value = clean(text(data.get(k)))
-                    if value is not None:
-                        break
-            out[name] = as_int(value) if value is not None and name in self.ints else value
+                if value is not None:
+                    break
+            out[name] = as_int(value) if integer and value is not None else value
         if self.extra is not None:
             self.extra(data, out)
         return out
