@@ -298,3 +298,28 @@ def test_twenty_clients_at_once(serve, analyst_keys, tmp_path):
     assert len(server.stored("a")) == 20
     assert sorted(e["name"] for e in _custody(server.store) if e["event"] == "stored") == sorted(b.name for b in bundles)
     assert server.staging_files() == []
+
+
+def test_server_side_damage_makes_client_start_over(serve, analyst_keys, tmp_path):
+    """Chunks held by the server got damaged (e.g. lost in a server crash): the whole-file check at
+    completion catches it, the upload is discarded and the client starts over by itself."""
+    _, pub, _ = analyst_keys
+    bundle = make_encrypted(tmp_path / "b", 40_000, pub, seed=21)
+    server = serve()
+    data = bundle.read_bytes()
+    meta = {"name": bundle.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "chunk_size": 16384}
+    uid = requests.post(f"{server.url}/v1/uploads", json=meta, headers=AUTH_A, timeout=10).json()["id"]
+    for i in range(P.chunk_count(len(data), 16384)):
+        part = data[i * 16384:(i + 1) * 16384]
+        r = requests.put(f"{server.url}/v1/uploads/{uid}/chunks/{i}", data=part, timeout=10,
+                         headers={**AUTH_A, P.CHUNK_HASH_HEADER: hashlib.sha256(part).hexdigest()})
+        assert r.status_code == 200
+    staged = server.store / ".staging" / uid / bundle.name
+    damaged = bytearray(staged.read_bytes())
+    damaged[20_000] ^= 0xFF
+    staged.write_bytes(bytes(damaged))
+    r = _upload(server.url, bundle, "--chunk-size", "16KiB")
+    assert r.returncode == 0, r.stderr
+    assert "starting over" in r.stderr
+    assert sha256_file(server.store / "a" / bundle.name) == sha256_file(bundle)
+    assert [e["event"] for e in _custody(server.store)] == ["rejected", "stored"]

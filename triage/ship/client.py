@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +161,7 @@ class Uploader:
         self.sent_chunks = 0
         self.resent_chunks = 0
         self.resumed_from = 0
+        self.chunk_hashes: dict[int, str] = {}
 
     # ------------------------------------------------------------------------------------ flow
     def run(self) -> dict:
@@ -209,12 +211,18 @@ class Uploader:
                         if not self._put_chunk(fh, uid, index, size, chunk_size, bar):
                             return None              # upload vanished on the server: start again
                         held.add(index)
-                    done = self._call("POST", f"/uploads/{uid}/complete", ok=(200, 409, 404),
+                    done = self._call("POST", f"/uploads/{uid}/complete", ok=(200, 409, 404, 422),
                                       timeout=self.options.complete_timeout)
                     if done.status == 200:
                         return done.body.get("receipt", done.body)
                     if done.status == 404:
                         return None
+                    if done.status == 422:
+                        if done.body.get("restart"):
+                            self.log(f"server: {done.body.get('error')}; starting over")
+                            return None
+                        problems = done.body.get("verification", {}).get("problems", [])
+                        raise UploadError(f"{done.body.get('error')}: " + "; ".join(map(str, problems[:5])))
                     missing = set(done.body.get("missing", []))
                     self.log(f"server is missing {len(missing)} chunk(s); sending them again")
                     held -= missing
@@ -228,7 +236,9 @@ class Uploader:
         data = fh.read(length)
         if len(data) != length:
             raise UploadError(f"{self.path} changed size while uploading")
-        digest = hashlib.sha256(data).hexdigest()
+        digest = self.chunk_hashes.get(index) if chunk_size == self.options.chunk_size else None
+        if digest is None:
+            digest = hashlib.sha256(data).hexdigest()
         headers = {P.CHUNK_HASH_HEADER: digest, "Content-Type": "application/octet-stream"}
         for attempt in range(self.options.retries + 1):
             throttled = self.bucket is not None
@@ -305,10 +315,17 @@ class Uploader:
 
     # ---------------------------------------------------------------------------------- checks
     def _hash_file(self, size: int) -> str:
+        """Whole-file SHA-256 and, in the same pass, each chunk's (so chunks are not hashed twice)."""
         h = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            while block := fh.read(4 << 20):
+        pending = {}
+        # hashlib drops the GIL on big buffers: chunk hashes run in a thread beside the whole-file hash.
+        with open(self.path, "rb") as fh, ThreadPoolExecutor(max_workers=1) as pool:
+            index = 0
+            while block := fh.read(self.options.chunk_size):
+                pending[index] = pool.submit(_sha256_hex, block)
                 h.update(block)
+                index += 1
+            self.chunk_hashes = {i: f.result() for i, f in pending.items()}
         sha = h.hexdigest()
         side = self.path.with_name(self.path.name + ".sha256")
         if side.exists():
@@ -330,6 +347,10 @@ class Uploader:
             path.write_text(json.dumps(receipt, indent=2, sort_keys=True) + "\n")
         except OSError as exc:
             self.log(f"could not save the receipt to {path}: {exc}")
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _error_text(r: requests.Response) -> str:

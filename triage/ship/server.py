@@ -11,7 +11,8 @@ Store layout (all under ``--store``)::
     <case>/<name>.sha256          sidecar "<hex>  <name>"
     <case>/<name>.receipt.json    the receipt given to the uploader
     custody.jsonl                 one JSON per event, each line chained to the previous one's SHA-256
-    .staging/<upload id>/         meta.json + chunks/NNNNNNNN while an upload is in flight
+    .staging/<upload id>/         meta.json, <name> (chunks written in place at their offsets) and
+                                  chunks/NNNNNNNN (empty markers: chunk N arrived with the right SHA-256)
     .rejected/<case>/<id>/        assembled bundles that failed verification, kept with the reason
     .queue/                       (optional) one ticket per stored bundle for the analysis runner
 """
@@ -167,6 +168,8 @@ class IntakeServer:
                         "client_address": request.remote, "token_fingerprint": case.fingerprint}
                 d = self.staging / uid
                 (d / "chunks").mkdir(parents=True, exist_ok=True)
+                with open(d / name, "wb") as fh:       # sparse until the chunks fill it
+                    fh.truncate(size)
                 _write_json_atomic(d / "meta.json", meta)
                 log.info("upload %s started: %s/%s (%d bytes) from %s", uid, case.case_id, name, size,
                          request.remote)
@@ -223,39 +226,52 @@ class IntakeServer:
             raise HTTPProblem(400 if request.content_length < expected else 413,
                               f"chunk {index} must be {expected} bytes, Content-Length says "
                               f"{request.content_length}")
-        chunks = self.staging / meta["id"] / "chunks"
-        tmp = chunks / f".{index:08d}.{os.urandom(6).hex()}.tmp"
-        try:
-            got, digest = await self._receive(request, tmp, expected)
+        workdir = self.staging / meta["id"]
+        marker = workdir / "chunks" / f"{index:08d}"
+        # One request per chunk at a time: a retry racing a slow first attempt must not interleave writes.
+        async with self._lock(f"{meta['id']}/{index}"):
+            held = marker.exists()        # a chunk already held is checked but never rewritten
+            got, digest = await self._receive(request, workdir / meta["name"], expected,
+                                              offset=index * meta["chunk_size"], write=not held)
             if got != expected:
                 raise HTTPProblem(400, f"chunk {index}: got {got} bytes, expected {expected}")
             if digest != want_hash:
                 raise HTTPProblem(422, f"chunk {index}: SHA-256 mismatch, chunk rejected; send it again",
                                   index=index, sha256=digest)
-            os.replace(tmp, chunks / f"{index:08d}")
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            if not held:
+                marker.touch()
         return _json(200, {"index": index, "size": got, "sha256": digest})
 
-    async def _receive(self, request: web.Request, dest: Path, limit: int) -> tuple[int, str]:
-        """Stream the body into ``dest`` hashing it; 413 past ``limit``; connection drops propagate."""
+    async def _receive(self, request: web.Request, dest: Path, limit: int, offset: int | None = None,
+                       write: bool = True) -> tuple[int, str]:
+        """Stream the body into ``dest`` hashing it: at ``offset`` in an existing file (chunks), or as a
+        new file (whole-file PUT). 413 past ``limit``; a dropped connection propagates (the bytes
+        written so far are not marked as held, so they count for nothing)."""
         digest = hashlib.sha256()
         got = 0
         try:
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            if offset is None:
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            else:
+                fd = os.open(dest, os.O_WRONLY)
         except FileNotFoundError:
             raise HTTPProblem(404, "upload vanished (completed or expired): start it again") from None
-        with os.fdopen(fd, "wb") as fh:
+        try:
             while True:
                 block = await request.content.read(_BLOCK)
                 if not block:
                     break
-                got += len(block)
-                if got > limit:
+                if got + len(block) > limit:
                     raise HTTPProblem(413, f"body larger than {limit} bytes")
                 digest.update(block)
-                fh.write(block)
+                if write:
+                    if offset is None:
+                        os.write(fd, block)
+                    else:
+                        os.pwrite(fd, block, offset + got)
+                got += len(block)
+        finally:
+            os.close(fd)
         return got, digest.hexdigest()
 
     # --------------------------------------------------------------------------------- complete
@@ -269,10 +285,7 @@ class IntakeServer:
             missing = sorted(set(range(count)) - set(self._received(meta["id"])))
             if missing:
                 raise HTTPProblem(409, f"{len(missing)} chunk(s) missing", missing=missing[:10000])
-            workdir = self.staging / meta["id"]
-            assembled = workdir / meta["name"]
-            digest = await asyncio.to_thread(_assemble, workdir / "chunks", count, assembled)
-            return await self._finish(request, case, meta, assembled, digest)
+            return await self._finish(request, case, meta, self.staging / meta["id"] / meta["name"], None)
 
     async def put_whole(self, request: web.Request) -> web.Response:
         """Whole-file PUT for ``curl -T`` users: not resumable, same checks, same store."""
@@ -301,17 +314,20 @@ class IntakeServer:
             shutil.rmtree(workdir, ignore_errors=True)
 
     async def _finish(self, request, case: P.CaseToken, meta: dict, assembled: Path,
-                      digest: str) -> web.Response:
+                      digest: str | None) -> web.Response:
+        """Whole-file SHA-256, verification, then the write-once move into the store.
+
+        The verifier reads the whole file and returns its SHA-256, so one pass over the bundle gives
+        both checks (``digest`` is the hash computed while receiving, for the whole-file PUT)."""
         workdir = assembled.parent
         name, sha = meta["name"], meta["sha256"]
-        if digest != sha:
-            self._custody("rejected", request, case, name=name, sha256=sha, received_sha256=digest,
-                          reason="whole-file SHA-256 mismatch")
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise HTTPProblem(422, "whole-file SHA-256 does not match the declared one; upload discarded",
-                              received_sha256=digest)
+        if digest is not None and digest != sha:
+            self._hash_mismatch(request, case, meta, workdir, digest)
         (workdir / f"{name}.sha256").write_text(f"{sha}  {name}\n")
+        await asyncio.to_thread(_fsync, assembled)
         verification = await asyncio.to_thread(verify_received, assembled)
+        if verification.get("sha256") != sha:
+            self._hash_mismatch(request, case, meta, workdir, verification.get("sha256"))
         if not verification["ok"]:
             dest = self.rejected / case.case_id / meta["id"]
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -355,6 +371,15 @@ class IntakeServer:
         shutil.rmtree(workdir, ignore_errors=True)
         log.info("stored %s/%s (%d bytes, sha256 %s) from %s", case.case_id, name, size, sha, request.remote)
         return _json(200, {"state": "stored", "receipt": receipt})
+
+    def _hash_mismatch(self, request, case: P.CaseToken, meta: dict, workdir: Path, got: str | None):
+        """Every chunk matched its hash yet the whole does not (server lost data in a crash, or the
+        client declared a wrong hash): discard and tell the client to start over."""
+        self._custody("rejected", request, case, name=meta["name"], sha256=meta["sha256"], received_sha256=got,
+                      reason="whole-file SHA-256 mismatch")
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise HTTPProblem(422, "whole-file SHA-256 does not match the declared one; upload discarded, "
+                          "start again", received_sha256=got, restart=True)
 
     # ---------------------------------------------------------------------------------- helpers
     def _check_name(self, name) -> None:
@@ -438,19 +463,12 @@ class IntakeServer:
                     log.info("expired abandoned upload %s", d.name)
 
 
-def _assemble(chunks: Path, count: int, dest: Path) -> str:
-    """Concatenate chunk files into ``dest`` (hashing as it goes) and drop each chunk once copied."""
-    h = hashlib.sha256()
-    with open(dest, "wb") as out:
-        for i in range(count):
-            part = chunks / f"{i:08d}"
-            with open(part, "rb") as fh:
-                while block := fh.read(1 << 20):
-                    h.update(block)
-                    out.write(block)
-        out.flush()
-        os.fsync(out.fileno())
-    return h.hexdigest()
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def verify_received(path: Path) -> dict:
@@ -460,7 +478,7 @@ def verify_received(path: Path) -> dict:
     if is_encrypted(path):
         r = verify_encrypted(path)
         return {"kind": "encrypted", "verifier": "triage.ship.crypto.verify_encrypted (structure)",
-                "ok": r.ok, "problems": r.problems, "checked": r.segments}
+                "ok": r.ok, "problems": r.problems, "checked": r.segments, "sha256": r.sha256}
     try:
         from triage.bundle.verify import verify_bundle
     except ImportError:
@@ -470,20 +488,30 @@ def verify_received(path: Path) -> dict:
             r = verify_bundle(path)
             return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": bool(r.ok),
                     "incomplete": bool(getattr(r, "incomplete", False)),
-                    "problems": list(getattr(r, "problems", []))[:100], "checked": getattr(r, "checked", 0)}
+                    "problems": list(getattr(r, "problems", []))[:100], "checked": getattr(r, "checked", 0),
+                    "sha256": getattr(r, "sha256", None) or _sha256(path)}
         except Exception as exc:   # a verifier crash must not take the server down; it is a rejection
             return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": False,
-                    "problems": [f"verifier error: {type(exc).__name__}: {exc}"], "checked": 0}
+                    "problems": [f"verifier error: {type(exc).__name__}: {exc}"], "checked": 0,
+                    "sha256": _sha256(path)}
     try:
         with zipfile.ZipFile(path) as z:
             bad = z.testzip()
             n = len(z.infolist())
         problems = [f"CRC mismatch in member {bad}"] if bad else []
         return {"kind": "zip", "verifier": "zipfile CRC", "ok": not problems, "problems": problems,
-                "checked": n}
+                "checked": n, "sha256": _sha256(path)}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         return {"kind": "zip", "verifier": "zipfile CRC", "ok": False, "problems": [f"not a valid ZIP: {exc}"],
-                "checked": 0}
+                "checked": 0, "sha256": _sha256(path)}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
