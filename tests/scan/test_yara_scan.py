@@ -221,7 +221,9 @@ def test_repeated_text_is_reported_for_every_record():
     assert [h.source.locator for h in hits] == ["record 0", "record 1", "record 2"]
 
 
-def test_compile_cache_is_reused_and_keyed_by_sources(tmp_path, planted_rules):
+def test_compile_cache_is_reused_and_keyed_by_sources(tmp_path):
+    planted_rules = tmp_path / "p.yar"  # sources unique to this run: no earlier cache entry can match
+    planted_rules.write_text(f"// {tmp_path}\n{PLANTED_RULE}")
     first = compile_rules([planted_rules])
     assert not first.from_cache and first.cache_path is not None
     assert first.cache_path.parent == cache_dir() and first.cache_path.name == f"{first.key}.yarc"
@@ -229,7 +231,7 @@ def test_compile_cache_is_reused_and_keyed_by_sources(tmp_path, planted_rules):
     assert second.from_cache and second.key == first.key
     assert [m.rule for m in second.rules.match(data=MARK.encode())] == ["Planted_Run_Value"]
     changed = tmp_path / "planted.yar"
-    changed.write_text(PLANTED_RULE.replace("high", "low"))
+    changed.write_text(f"// {tmp_path}\n{PLANTED_RULE}".replace("high", "low"))
     third = compile_rules([changed])
     assert third.key != first.key and not third.from_cache
 

@@ -152,11 +152,31 @@ def cache_key(files: Sequence[RuleFile]) -> str:
     return h.hexdigest()
 
 
+def _cache_dirs() -> tuple[Path, ...]:
+    return (cache_dir(), Path(tempfile.gettempdir()) / f"triage-yara-{os.getuid()}")
+
+
+def _private_dir(directory: Path) -> bool:
+    """True when ``directory`` is a real directory owned by us and writable by nobody else.
+
+    Compiled rules are loaded without checks by libyara, so a cache another local user could write
+    to (a pre-created folder in /tmp) must not be used."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = directory.lstat()
+    except OSError:
+        return False
+    import stat
+
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def _save(rules: yara.Rules, key: str) -> Path | None:
     """Write the compiled rules atomically; try the user cache, then the temp dir; None if neither."""
-    for directory in (cache_dir(), Path(tempfile.gettempdir()) / f"triage-yara-{os.getuid()}"):
+    for directory in _cache_dirs():
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            if not _private_dir(directory):
+                continue
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".yarc")
             os.close(fd)
             try:
@@ -171,10 +191,10 @@ def _save(rules: yara.Rules, key: str) -> Path | None:
 
 
 def _load_cached(key: str) -> tuple[yara.Rules, Path] | None:
-    for directory in (cache_dir(), Path(tempfile.gettempdir()) / f"triage-yara-{os.getuid()}"):
+    for directory in _cache_dirs():
         path = directory / f"{key}.yarc"
         try:
-            if path.is_file():
+            if path.is_file() and _private_dir(directory):
                 return yara.load(str(path)), path
         except (OSError, yara.Error):
             continue  # corrupt or foreign cache file: recompile

@@ -67,7 +67,7 @@ rule C2_PsExec_PowerShell_Service
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /%COMSPEC% \/b \/c start \/b \/min powershell/ ascii wide nocase
+        $a = /%COMSPEC% \/b \/c start \/b \/min powershell/ ascii nocase
     condition:
         $a
 }

@@ -48,7 +48,7 @@ rule C2_Metasploit_PowerShell_Payload
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /IO\.MemoryStream\(,\[(System\.)?Convert\]::FromBase64String\(/ ascii wide nocase
+        $a = /IO\.MemoryStream\(,\[(System\.)?Convert\]::FromBase64String\(/ ascii nocase
         $b = "IO.Compression.GzipStream" ascii wide nocase
         $c = "IO.Compression.CompressionMode]::Decompress" ascii wide nocase
     condition:

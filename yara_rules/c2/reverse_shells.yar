@@ -10,12 +10,12 @@ rule C2_Reverse_Shell_Unix
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /\/dev\/tcp\/[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\/[0-9]{1,5}/ ascii wide
-        $b1 = /nc(at)?(\.exe)? [^\r\n]{0,60} -e \/bin\/(ba)?sh/ ascii wide
-        $b2 = /nc(at)?(\.exe)? [^\r\n]{0,60} -e cmd\.exe/ ascii wide
-        $c = /pty\.spawn\(["']\/bin\/(ba)?sh/ ascii wide
-        $d = /socket\.SOCK_STREAM[^\r\n]{0,200}subprocess\.call\(\[["']\/bin\/(ba)?sh/ ascii wide
-        $e = /mkfifo [^\r\n]{1,60}\| {0,2}\/bin\/(ba)?sh -i/ ascii wide
+        $a = /\/dev\/tcp\/[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\/[0-9]{1,5}/ ascii
+        $b1 = /nc(at)?(\.exe)? [^\r\n]{0,60} -e \/bin\/(ba)?sh/ ascii
+        $b2 = /nc(at)?(\.exe)? [^\r\n]{0,60} -e cmd\.exe/ ascii
+        $c = /pty\.spawn\(["']\/bin\/(ba)?sh/ ascii
+        $d = /socket\.SOCK_STREAM[^\r\n]{0,200}subprocess\.call\(\[["']\/bin\/(ba)?sh/ ascii
+        $e = /mkfifo [^\r\n]{1,60}\| {0,2}\/bin\/(ba)?sh -i/ ascii
     condition:
         any of them
 }
@@ -33,7 +33,7 @@ rule C2_Reverse_Shell_PowerShell
         $tcp = "Net.Sockets.TCPClient(" ascii wide nocase
         $stream = ".GetStream()" ascii wide nocase
         $x1 = "Invoke-Expression" ascii wide nocase
-        $x2 = /\(iex \$/ ascii wide nocase
+        $x2 = /\(iex \$/ ascii nocase
         $x4 = "Invoke-PowerShellTcp" ascii wide nocase
     condition:
         ($tcp and $stream and any of ($x1, $x2)) or $x4

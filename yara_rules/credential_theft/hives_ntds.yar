@@ -10,7 +10,7 @@ rule CredTheft_Registry_Hive_Save
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /reg(\.exe)? {1,3}save {1,3}"?(hklm|HKEY_LOCAL_MACHINE)\\(sam|security|system)[" ]/ ascii wide nocase
+        $a = /reg(\.exe)? {1,3}save {1,3}"?(hklm|HKEY_LOCAL_MACHINE)\\(sam|security|system)[" ]/ ascii nocase
     condition:
         $a
 }
@@ -25,8 +25,8 @@ rule CredTheft_NTDS_Extraction
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /ntdsutil(\.exe)?[^\r\n]{0,80}ifm[^\r\n]{0,40}create full/ ascii wide nocase
-        $b = /HarddiskVolumeShadowCopy[0-9]{1,4}\\Windows\\NTDS\\ntds\.dit/ ascii wide nocase
+        $a = /ntdsutil(\.exe)?[^\r\n]{0,80}ifm[^\r\n]{0,40}create full/ ascii nocase
+        $b = /HarddiskVolumeShadowCopy[0-9]{1,4}\\Windows\\NTDS\\ntds\.dit/ ascii nocase
     condition:
         any of them
 }
@@ -41,7 +41,7 @@ rule CredTheft_Rubeus_Kerberos
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /Rubeus(\.exe)? {1,4}(kerberoast|asreproast|asktgt|asktgs|s4u|ptt|dump|tgtdeleg)/ ascii wide nocase
+        $a = /Rubeus(\.exe)? {1,4}(kerberoast|asreproast|asktgt|asktgs|s4u|ptt|dump|tgtdeleg)/ ascii nocase
         $b = "Invoke-Kerberoast" ascii wide nocase
         $c = "Invoke-Rubeus" ascii wide nocase
     condition:

@@ -10,7 +10,7 @@ rule CredTheft_Comsvcs_MiniDump
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /comsvcs(\.dll)?[^\r\n]{0,40}(MiniDump|#24)/ ascii wide nocase
+        $a = /comsvcs(\.dll)?[^\r\n]{0,40}(MiniDump|#24)/ ascii nocase
     condition:
         $a
 }
@@ -25,8 +25,8 @@ rule CredTheft_Procdump_Lsass
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /procdump(64)?(\.exe)?[^\r\n]{0,80}lsass/ ascii wide nocase
-        $b = /[-\/]ma {1,3}lsass(\.exe)?/ ascii wide nocase
+        $a = /procdump(64)?(\.exe)?[^\r\n]{0,80}lsass/ ascii nocase
+        $b = /[-\/]ma {1,3}lsass(\.exe)?/ ascii nocase
     condition:
         any of them
 }

@@ -10,8 +10,8 @@ rule LOLBin_Certutil_Download
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /certutil(\.exe)?["']?[^\r\n]{0,60}[-\/]urlcache[^\r\n]{0,60}https?:\/\// ascii wide nocase
-        $b = /certutil(\.exe)?["']?[^\r\n]{0,60}[-\/]verifyctl[^\r\n]{0,40}https?:\/\// ascii wide nocase
+        $a = /certutil(\.exe)?["']?[^\r\n]{0,60}[-\/]urlcache[^\r\n]{0,60}https?:\/\// ascii nocase
+        $b = /certutil(\.exe)?["']?[^\r\n]{0,60}[-\/]verifyctl[^\r\n]{0,40}https?:\/\// ascii nocase
     condition:
         any of them
 }
@@ -26,7 +26,7 @@ rule LOLBin_Certutil_Decode
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /certutil(\.exe)?["']?[^\r\n]{0,40} [-\/]decode(hex)? / ascii wide nocase
+        $a = /certutil(\.exe)?["']?[^\r\n]{0,40} [-\/]decode(hex)? / ascii nocase
     condition:
         $a
 }
@@ -41,7 +41,7 @@ rule LOLBin_Bitsadmin_Transfer
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /bitsadmin(\.exe)?["']?[^\r\n]{0,60}\/(transfer|addfile)[^\r\n]{0,200}https?:\/\// ascii wide nocase
+        $a = /bitsadmin(\.exe)?["']?[^\r\n]{0,60}\/(transfer|addfile)[^\r\n]{0,200}https?:\/\// ascii nocase
     condition:
         $a
 }
@@ -56,7 +56,7 @@ rule LOLBin_Mshta_Remote_Script
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /mshta(\.exe)?["']? {1,3}["']?(https?:\/\/|javascript:|vbscript:)/ ascii wide nocase
+        $a = /mshta(\.exe)?["']? {1,3}["']?(https?:\/\/|javascript:|vbscript:)/ ascii nocase
     condition:
         $a
 }
@@ -71,8 +71,8 @@ rule LOLBin_Regsvr32_Squiblydoo
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /regsvr32(\.exe)?["']?[^\r\n]{0,60}\/i:["']?https?:\/\/[^\r\n]{0,200}scrobj(\.dll)?/ ascii wide nocase
-        $b = /regsvr32(\.exe)?["']?[^\r\n]{0,60}scrobj(\.dll)?[^\r\n]{0,60}\/i:["']?https?:\/\// ascii wide nocase
+        $a = /regsvr32(\.exe)?["']?[^\r\n]{0,60}\/i:["']?https?:\/\/[^\r\n]{0,200}scrobj(\.dll)?/ ascii nocase
+        $b = /regsvr32(\.exe)?["']?[^\r\n]{0,60}scrobj(\.dll)?[^\r\n]{0,60}\/i:["']?https?:\/\// ascii nocase
     condition:
         any of them
 }
@@ -87,8 +87,8 @@ rule LOLBin_Rundll32_Script
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /rundll32(\.exe)?["']?[^\r\n]{0,40}javascript:/ ascii wide nocase
-        $b = /rundll32(\.exe)?["']?[^\r\n]{0,60}mshtml(\.dll)?,{0,1} {0,2}#?RunHTMLApplication/ ascii wide nocase
+        $a = /rundll32(\.exe)?["']?[^\r\n]{0,40}javascript:/ ascii nocase
+        $b = /rundll32(\.exe)?["']?[^\r\n]{0,60}mshtml(\.dll)?,{0,1} {0,2}#?RunHTMLApplication/ ascii nocase
     condition:
         any of them
 }
@@ -103,7 +103,7 @@ rule LOLBin_WMIC_Process_Create
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /wmic(\.exe)?["']?[^\r\n]{0,100} process call create/ ascii wide nocase
+        $a = /wmic(\.exe)?["']?[^\r\n]{0,100} process call create/ ascii nocase
     condition:
         $a
 }
@@ -118,7 +118,7 @@ rule LOLBin_Msiexec_Remote_Package
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /msiexec(\.exe)?["']?[^\r\n]{0,20} \/(i|package)[^\r\n]{0,10}https?:\/\/[^\r\n]{1,200} \/(q|qn|quiet)\b/ ascii wide nocase
+        $a = /msiexec(\.exe)?["']?[^\r\n]{0,20} \/(i|package)[^\r\n]{0,10}https?:\/\/[^\r\n]{1,200} \/(q|qn|quiet)\b/ ascii nocase
     condition:
         $a
 }

@@ -10,8 +10,8 @@ rule Persist_Schtasks_Suspicious_Action
         date = "2026-11-25"
         author = "triage"
     strings:
-        $shell = /schtasks(\.exe)?["']?[^\r\n]{0,40} \/create[^\r\n]{0,300}\/tr {1,3}[^\r\n]{0,20}(powershell|cmd(\.exe)? \/c|mshta|wscript|cscript|rundll32)/ ascii wide nocase
-        $path = /schtasks(\.exe)?["']?[^\r\n]{0,40} \/create[^\r\n]{0,300}\/tr {1,3}[^\r\n]{0,120}(\\AppData\\|\\Temp\\|\\Users\\Public\\|%TEMP%|%APPDATA%|%PUBLIC%)/ ascii wide nocase
+        $shell = /schtasks(\.exe)?["']?[^\r\n]{0,40} \/create[^\r\n]{0,300}\/tr {1,3}[^\r\n]{0,20}(powershell|cmd(\.exe)? \/c|mshta|wscript|cscript|rundll32)/ ascii nocase
+        $path = /schtasks(\.exe)?["']?[^\r\n]{0,40} \/create[^\r\n]{0,300}\/tr {1,3}[^\r\n]{0,120}(\\AppData\\|\\Temp\\|\\Users\\Public\\|%TEMP%|%APPDATA%|%PUBLIC%)/ ascii nocase
     condition:
         any of them
 }
@@ -26,8 +26,8 @@ rule Persist_Run_Key_Added
         date = "2026-11-25"
         author = "triage"
     strings:
-        $reg = /reg(\.exe)?["']? {1,3}add {1,3}["']?(HKLM|HKCU|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER)\\Software\\(WOW6432Node\\)?Microsoft\\Windows\\CurrentVersion\\Run/ ascii wide nocase
-        $ps = /(New|Set)-ItemProperty[^\r\n]{0,60}(HKLM|HKCU):\\Software\\(WOW6432Node\\)?Microsoft\\Windows\\CurrentVersion\\Run/ ascii wide nocase
+        $reg = /reg(\.exe)?["']? {1,3}add {1,3}["']?(HKLM|HKCU|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER)\\Software\\(WOW6432Node\\)?Microsoft\\Windows\\CurrentVersion\\Run/ ascii nocase
+        $ps = /(New|Set)-ItemProperty[^\r\n]{0,60}(HKLM|HKCU):\\Software\\(WOW6432Node\\)?Microsoft\\Windows\\CurrentVersion\\Run/ ascii nocase
     condition:
         any of them
 }
@@ -42,9 +42,9 @@ rule Persist_Service_UserWritable_Binary
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /sc(\.exe)?["']? [^\r\n]{0,80}(create|config) [^\r\n]{1,100}binpath= {0,3}["']?[^\r\n]{0,40}(\\AppData\\|\\Temp\\|\\Users\\Public\\|\\ProgramData\\|%TEMP%|%APPDATA%)/ ascii wide nocase
-        $b = /sc(\.exe)?["']? [^\r\n]{0,80}(create|config) [^\r\n]{1,100}binpath= {0,3}["']?[^\r\n]{0,40}(powershell|cmd(\.exe)? \/c|mshta|rundll32)/ ascii wide nocase
-        $c = /New-Service [^\r\n]{0,120}-BinaryPathName {1,3}["']?[^\r\n]{0,40}(\\AppData\\|\\Temp\\|\\Users\\Public\\|powershell)/ ascii wide nocase
+        $a = /sc(\.exe)?["']? [^\r\n]{0,80}(create|config) [^\r\n]{1,100}binpath= {0,3}["']?[^\r\n]{0,40}(\\AppData\\|\\Temp\\|\\Users\\Public\\|\\ProgramData\\|%TEMP%|%APPDATA%)/ ascii nocase
+        $b = /sc(\.exe)?["']? [^\r\n]{0,80}(create|config) [^\r\n]{1,100}binpath= {0,3}["']?[^\r\n]{0,40}(powershell|cmd(\.exe)? \/c|mshta|rundll32)/ ascii nocase
+        $c = /New-Service [^\r\n]{0,120}-BinaryPathName {1,3}["']?[^\r\n]{0,40}(\\AppData\\|\\Temp\\|\\Users\\Public\\|powershell)/ ascii nocase
     condition:
         any of them
 }
@@ -79,8 +79,8 @@ rule Persist_IFEO_Debugger
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /\\Image File Execution Options\\[^\r\n]{1,80} \/v {1,3}["']?Debugger/ ascii wide nocase
-        $b = /\\Image File Execution Options\\[^\r\n]{1,80}-Name {1,3}["']?Debugger/ ascii wide nocase
+        $a = /\\Image File Execution Options\\[^\r\n]{1,80} \/v {1,3}["']?Debugger/ ascii nocase
+        $b = /\\Image File Execution Options\\[^\r\n]{1,80}-Name {1,3}["']?Debugger/ ascii nocase
     condition:
         any of them
 }
@@ -95,7 +95,7 @@ rule Persist_Accessibility_Binary_Replaced
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /copy [^\r\n]{0,80}(cmd|powershell)\.exe[^\r\n]{0,80}\\(sethc|utilman|osk|Magnify|Narrator|DisplaySwitch|AtBroker)\.exe/ ascii wide nocase
+        $a = /copy [^\r\n]{0,80}(cmd|powershell)\.exe[^\r\n]{0,80}\\(sethc|utilman|osk|Magnify|Narrator|DisplaySwitch|AtBroker)\.exe/ ascii nocase
     condition:
         $a
 }
@@ -110,8 +110,8 @@ rule Persist_Winlogon_Hijack
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /\\Windows NT\\CurrentVersion\\Winlogon["']?[^\r\n]{0,40} \/v {1,3}["']?(Userinit|Shell)\b/ ascii wide nocase
-        $b = /\\Windows NT\\CurrentVersion\\Winlogon["']?[^\r\n]{0,60}-Name {1,3}["']?(Userinit|Shell)\b/ ascii wide nocase
+        $a = /\\Windows NT\\CurrentVersion\\Winlogon["']?[^\r\n]{0,40} \/v {1,3}["']?(Userinit|Shell)\b/ ascii nocase
+        $b = /\\Windows NT\\CurrentVersion\\Winlogon["']?[^\r\n]{0,60}-Name {1,3}["']?(Userinit|Shell)\b/ ascii nocase
     condition:
         any of them
 }

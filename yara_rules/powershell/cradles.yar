@@ -10,10 +10,10 @@ rule PS_Download_Cradle
         date = "2026-11-25"
         author = "triage"
     strings:
-        $wc = /Net\.WebClient\)? {0,3}\.Download(String|Data|File)\(/ ascii wide nocase
-        $iwr = /Invoke-WebRequest [^\r\n|]{1,300}\| {0,2}(iex|Invoke-Expression)\b/ ascii wide nocase
-        $irm = /Invoke-RestMethod [^\r\n|]{1,300}\| {0,2}(iex|Invoke-Expression)\b/ ascii wide nocase
-        $iex = /iex {0,2}\( {0,2}iwr [^\r\n]{1,300}\)/ ascii wide nocase
+        $wc = /Net\.WebClient\)? {0,3}\.Download(String|Data|File)\(/ ascii nocase
+        $iwr = /Invoke-WebRequest [^\r\n|]{1,300}\| {0,2}(iex|Invoke-Expression)\b/ ascii nocase
+        $irm = /Invoke-RestMethod [^\r\n|]{1,300}\| {0,2}(iex|Invoke-Expression)\b/ ascii nocase
+        $iex = /iex {0,2}\( {0,2}iwr [^\r\n]{1,300}\)/ ascii nocase
     condition:
         any of them
 }
@@ -28,8 +28,8 @@ rule PS_Encoded_Command
         date = "2026-11-25"
         author = "triage"
     strings:
-        $ps = /powershell(\.exe)?["']?[^\r\n]{0,200} [-\/]e(c|n|nc|nco|ncod|ncode|ncoded|ncodedc|ncodedco|ncodedcom|ncodedcomm|ncodedcomma|ncodedcomman|ncodedcommand)? {1,3}["']?[A-Za-z0-9+\/]{40}/ ascii wide nocase
-        $pwsh = /pwsh(\.exe)?["']?[^\r\n]{0,200} [-\/]e(c|n|nc|nco|ncod|ncode|ncoded|ncodedc|ncodedco|ncodedcom|ncodedcomm|ncodedcomma|ncodedcomman|ncodedcommand)? {1,3}["']?[A-Za-z0-9+\/]{40}/ ascii wide nocase
+        $ps = /powershell(\.exe)?["']?[^\r\n]{0,200} [-\/]e(c|n|nc|nco|ncod|ncode|ncoded|ncodedc|ncodedco|ncodedcom|ncodedcomm|ncodedcomma|ncodedcomman|ncodedcommand)? {1,3}["']?[A-Za-z0-9+\/]{40}/ ascii nocase
+        $pwsh = /pwsh(\.exe)?["']?[^\r\n]{0,200} [-\/]e(c|n|nc|nco|ncod|ncode|ncoded|ncodedc|ncodedco|ncodedcom|ncodedcomm|ncodedcomma|ncodedcomman|ncodedcommand)? {1,3}["']?[A-Za-z0-9+\/]{40}/ ascii nocase
     condition:
         any of them
 }
@@ -44,8 +44,8 @@ rule PS_Hidden_Bypass_Launch
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /powershell(\.exe)?["']?[^\r\n]{0,120} -w(indowstyle)? {1,3}h(idden)?\b[^\r\n]{0,120} -(nop|noprofile|ep bypass|exec bypass|executionpolicy bypass)\b/ ascii wide nocase
-        $b = /powershell(\.exe)?["']?[^\r\n]{0,120} -(nop|noprofile|ep bypass|exec bypass|executionpolicy bypass)\b[^\r\n]{0,120} -w(indowstyle)? {1,3}h(idden)?\b/ ascii wide nocase
+        $a = /powershell(\.exe)?["']?[^\r\n]{0,120} -w(indowstyle)? {1,3}h(idden)?\b[^\r\n]{0,120} -(nop|noprofile|ep bypass|exec bypass|executionpolicy bypass)\b/ ascii nocase
+        $b = /powershell(\.exe)?["']?[^\r\n]{0,120} -(nop|noprofile|ep bypass|exec bypass|executionpolicy bypass)\b[^\r\n]{0,120} -w(indowstyle)? {1,3}h(idden)?\b/ ascii nocase
     condition:
         any of them
 }

@@ -10,7 +10,7 @@ rule PS_Reflective_Assembly_Load
         date = "2026-11-25"
         author = "triage"
     strings:
-        $load = /Reflection\.Assembly\]::Load\(/ ascii wide nocase
+        $load = /Reflection\.Assembly\]::Load\(/ ascii nocase
         $b64 = "FromBase64String" ascii wide nocase
         $dl = ".DownloadData(" ascii wide nocase
     condition:

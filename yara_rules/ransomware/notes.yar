@@ -16,7 +16,7 @@ rule Ransom_Note_Phrases
         $d = "all of your files have been encrypted" ascii wide nocase
         $e = "your network has been penetrated" ascii wide nocase
         $f = "files have been encrypted by" ascii wide nocase
-        $g = /to decrypt (your|all) files[^\r\n]{0,200}(bitcoin|BTC|private key|decryptor|decryption tool)/ ascii wide nocase
+        $g = /to decrypt (your|all) files[^\r\n]{0,200}(bitcoin|BTC|private key|decryptor|decryption tool)/ ascii nocase
     condition:
         any of them
 }
@@ -31,10 +31,10 @@ rule Ransom_Note_Payment
         date = "2026-11-25"
         author = "triage"
     strings:
-        $onion = /[a-z2-7]{16}([a-z2-7]{40})?\.onion/ ascii wide
+        $onion = /[a-z2-7]{16}([a-z2-7]{40})?\.onion/ ascii
         $tor = "Tor Browser" ascii wide nocase
         $btc1 = "bitcoin" ascii wide nocase
-        $btc2 = /\bbc1q[a-z0-9]{38,58}\b/ ascii wide
+        $btc2 = /\bbc1q[a-z0-9]{38,58}\b/ ascii
         $key = "decrypt" ascii wide nocase
     condition:
         filesize < 1MB and $onion and ($tor or any of ($btc*)) and $key

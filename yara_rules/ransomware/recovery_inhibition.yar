@@ -10,10 +10,10 @@ rule Ransom_Shadow_Copy_Deletion
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /vssadmin(\.exe)?["']?[^\r\n]{0,20} delete shadows/ ascii wide nocase
-        $b = /wmic(\.exe)?["']?[^\r\n]{0,20} shadowcopy delete/ ascii wide nocase
-        $c = /Win32_ShadowCopy[^\r\n]{0,120}\.Delete\(\)/ ascii wide nocase
-        $d = /vssadmin(\.exe)?["']?[^\r\n]{0,20} resize shadowstorage [^\r\n]{0,80}\/maxsize=(401MB|1MB|320MB)/ ascii wide nocase
+        $a = /vssadmin(\.exe)?["']?[^\r\n]{0,20} delete shadows/ ascii nocase
+        $b = /wmic(\.exe)?["']?[^\r\n]{0,20} shadowcopy delete/ ascii nocase
+        $c = /Win32_ShadowCopy[^\r\n]{0,120}\.Delete\(\)/ ascii nocase
+        $d = /vssadmin(\.exe)?["']?[^\r\n]{0,20} resize shadowstorage [^\r\n]{0,80}\/maxsize=(401MB|1MB|320MB)/ ascii nocase
     condition:
         any of them
 }
@@ -28,7 +28,7 @@ rule Ransom_Backup_Catalog_Deletion
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /wbadmin(\.exe)?["']?[^\r\n]{0,20} delete (catalog|systemstatebackup|backup)/ ascii wide nocase
+        $a = /wbadmin(\.exe)?["']?[^\r\n]{0,20} delete (catalog|systemstatebackup|backup)/ ascii nocase
     condition:
         $a
 }
@@ -43,8 +43,8 @@ rule Ransom_Boot_Recovery_Disabled
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /bcdedit(\.exe)?["']?[^\r\n]{0,60}recoveryenabled {1,3}(no|off|0)\b/ ascii wide nocase
-        $b = /bcdedit(\.exe)?["']?[^\r\n]{0,60}bootstatuspolicy {1,3}ignoreallfailures/ ascii wide nocase
+        $a = /bcdedit(\.exe)?["']?[^\r\n]{0,60}recoveryenabled {1,3}(no|off|0)\b/ ascii nocase
+        $b = /bcdedit(\.exe)?["']?[^\r\n]{0,60}bootstatuspolicy {1,3}ignoreallfailures/ ascii nocase
     condition:
         any of them
 }

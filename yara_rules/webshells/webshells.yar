@@ -10,8 +10,8 @@ rule Webshell_China_Chopper
         date = "2026-11-25"
         author = "triage"
     strings:
-        $aspx = /eval\(Request(\.Item)?\[["'][^"'\r\n]{1,40}["']\](, {0,2}["']unsafe["'])?\)/ ascii wide nocase
-        $php = /eval\( {0,2}\$_(POST|GET|REQUEST|COOKIE)\[/ ascii wide nocase
+        $aspx = /eval\(Request(\.Item)?\[["'][^"'\r\n]{1,40}["']\](, {0,2}["']unsafe["'])?\)/ ascii nocase
+        $php = /eval\( {0,2}\$_(POST|GET|REQUEST|COOKIE)\[/ ascii nocase
     condition:
         any of them
 }
@@ -26,11 +26,11 @@ rule Webshell_PHP_Eval_Encoded
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /eval\( {0,3}base64_decode\( {0,3}\$_(POST|GET|REQUEST|COOKIE|SERVER)/ ascii wide nocase
-        $b = /eval\( {0,3}gzinflate\( {0,3}base64_decode\(/ ascii wide nocase
-        $c = /eval\( {0,3}gzuncompress\( {0,3}base64_decode\(/ ascii wide nocase
-        $d = /eval\( {0,3}str_rot13\( {0,3}base64_decode\(/ ascii wide nocase
-        $e = /assert\( {0,3}base64_decode\( {0,3}\$_(POST|GET|REQUEST|COOKIE)/ ascii wide nocase
+        $a = /eval\( {0,3}base64_decode\( {0,3}\$_(POST|GET|REQUEST|COOKIE|SERVER)/ ascii nocase
+        $b = /eval\( {0,3}gzinflate\( {0,3}base64_decode\(/ ascii nocase
+        $c = /eval\( {0,3}gzuncompress\( {0,3}base64_decode\(/ ascii nocase
+        $d = /eval\( {0,3}str_rot13\( {0,3}base64_decode\(/ ascii nocase
+        $e = /assert\( {0,3}base64_decode\( {0,3}\$_(POST|GET|REQUEST|COOKIE)/ ascii nocase
     condition:
         any of them
 }
@@ -45,11 +45,11 @@ rule Webshell_PHP_Command_Exec
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /system\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
-        $b = /passthru\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
-        $c = /shell_exec\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
-        $d = /popen\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
-        $e = /proc_open\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii wide nocase
+        $a = /system\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii nocase
+        $b = /passthru\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii nocase
+        $c = /shell_exec\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii nocase
+        $d = /popen\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii nocase
+        $e = /proc_open\( {0,2}\$_(GET|POST|REQUEST|COOKIE)\[/ ascii nocase
     condition:
         any of them
 }
@@ -87,8 +87,8 @@ rule Webshell_JSP_Command_Exec
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = /Runtime\.getRuntime\(\)\.exec\( {0,2}request\.getParameter\(/ ascii wide nocase
-        $b = /new ProcessBuilder\([^\r\n]{0,80}request\.getParameter\(/ ascii wide nocase
+        $a = /Runtime\.getRuntime\(\)\.exec\( {0,2}request\.getParameter\(/ ascii nocase
+        $b = /new ProcessBuilder\([^\r\n]{0,80}request\.getParameter\(/ ascii nocase
     condition:
         any of them
 }
