@@ -109,7 +109,8 @@ def _disk(path: Path, script: str, parts: list[tuple[Path | None, int]], size: i
             _write_at(path, vol, offset)
 
 
-def build(base: Path, host: Path) -> NtfsImages:
+def build(base: Path, host: Path, *, volume_size: int | None = None, wrap: bool = True) -> NtfsImages:
+    """Build everything under ``base`` (see module docstring); ``wrap=False`` stops after the volume."""
     key = str(base)
     if key in _CACHE:
         return _CACHE[key]
@@ -146,7 +147,8 @@ def build(base: Path, host: Path) -> NtfsImages:
     out.deleted = f"Users/{user}/Documents/deleted-secret.txt"
 
     vol = base / "volume.img"
-    _mkntfs(vol, VOLUME_SIZE, "Windows")
+    volume_size = volume_size or VOLUME_SIZE
+    _mkntfs(vol, volume_size, "Windows")
     mnt = base / "mnt"
     mnt.mkdir()
     try:
@@ -197,11 +199,13 @@ def build(base: Path, host: Path) -> NtfsImages:
     out.tree = tree
     out.volume = vol
     out.expected = {**_tree_hashes(tree), **remaining}
+    if not wrap:
+        return out
 
     data = base / "data.img"
     _mkntfs(data, DATA_VOLUME_SIZE, "Data")
     out.data_volume = data
-    vol_s, data_s = VOLUME_SIZE // SECTOR, DATA_VOLUME_SIZE // SECTOR
+    vol_s, data_s = volume_size // SECTOR, DATA_VOLUME_SIZE // SECTOR
     # MBR: p1 data volume, p2 Windows volume
     p1, p2 = 2048, 2048 + data_s
     out.mbr = base / "disk-mbr.img"

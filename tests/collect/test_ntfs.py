@@ -120,8 +120,11 @@ def test_stat_records_mft_entry_si_and_fn_times(images, vol):
 @pytest.mark.fuse
 def test_lookup_is_case_insensitive(images, vol):
     rel = f"Users/{images.user}/NTUSER.DAT"
-    assert _sha(vol.open(rel.upper()).read()) == images.expected[rel]
+    assert _sha(vol.open(rel.upper()).read()) == images.expected[rel]      # by path walk
     assert vol.stat(rel.lower()).size == vol.stat(rel).size
+    list(vol.listdir(f"Users/{images.user}"))                               # now by MFT reference
+    assert _sha(vol.open(rel.upper()).read()) == images.expected[rel]
+    assert vol.stat(rel.lower()).extra["mft_entry"] == vol.stat(rel).extra["mft_entry"]
 
 
 @pytest.mark.fuse

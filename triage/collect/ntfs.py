@@ -46,6 +46,8 @@ ATTR_DATA = 0x80
 # $FILE_NAME name spaces: 0 POSIX, 1 Win32, 2 DOS (8.3), 3 Win32 and DOS
 _FN_PREFERENCE = (1, 3, 0, 2)
 
+MFT_INDEX_MASK = 0xFFFFFFFFFFFF
+REF_CACHE_MAX = 500_000         # names remembered from listings (~100 MB worst case), then forgotten
 USN_JOURNAL_PATH = "$Extend/$UsnJrnl"
 USN_JOURNAL_STREAM = "$J"
 
@@ -202,6 +204,7 @@ class NtfsSource:
         self.device_path = device_path
         # one lock per underlying handle: sources sharing a handle (shadow stores) share the lock
         self._lock = lock or threading.RLock()
+        self._refs: dict[str, int] = {}   # path -> file reference, from listings (see _entry)
         self._closers = list(closers or [])
         self._fs = pyfsntfs.volume()
         try:
@@ -278,8 +281,36 @@ class NtfsSource:
             raise ValueError(f"refusing path with '.' or '..': {rel!r}")
         return "\\" + "\\".join(parts)
 
+    def _remember(self, parent: str, name: str, ref: int) -> None:
+        """Note a listed child's file reference so opening it later skips the path walk."""
+        if len(self._refs) > REF_CACHE_MAX:
+            self._refs.clear()
+        rel = f"{parent.strip('/')}/{name}" if parent.strip("/") else name
+        self._refs[rel] = ref
+        folded = rel.casefold()
+        if folded != rel:
+            # two names equal but for case (POSIX namespace) must not shadow each other
+            self._refs[folded] = -1 if self._refs.get(folded, ref) != ref else ref
+
     def _entry(self, rel: str) -> Any:
-        """The file entry at ``rel`` (case-insensitive, as Windows), FileNotFoundError if absent."""
+        """The file entry at ``rel`` (case-insensitive, as Windows), FileNotFoundError if absent.
+
+        Why the reference cache: libfsntfs resolves a path by scanning each directory's index
+        (measured 2 ms per lookup in a 600-entry directory, 60% of a whole-volume read); entries
+        seen by ``listdir`` are opened by MFT number instead, checked against their sequence number.
+        """
+        key = "/".join(p for p in rel.split("/") if p)
+        ref = self._refs.get(key)
+        if ref is None:
+            ref = self._refs.get(key.casefold())
+        if ref is not None and ref >= 0:
+            with self._lock:
+                try:
+                    entry = self._fs.get_file_entry(ref & MFT_INDEX_MASK)
+                    if entry.get_file_reference() == ref:
+                        return entry
+                except (OSError, RuntimeError):
+                    pass
         path = self._ntfs_path(rel)
         with self._lock:
             try:
@@ -329,10 +360,12 @@ class NtfsSource:
                     sub = entry.get_sub_file_entry(i)
                     name = sub.get_name()
                     is_dir = bool(sub.has_directory_entries_index())
+                    ref = sub.get_file_reference()
                 except (OSError, RuntimeError, UnicodeDecodeError):
                     continue
             if not name or name in (".", "..") or "/" in name or "\x00" in name:
                 continue
+            self._remember(rel, name, ref)
             link = self._is_link(sub)
             # a file without a default $DATA ($Extend/$UsnJrnl: only the $J stream) is still a file,
             # so profiles can name it and take its streams; its default stream reads as empty
