@@ -260,3 +260,45 @@ def test_missing_rule_path_is_an_issue(tmp_path):
     compiled = compile_rules([tmp_path / "nope.yar"])
     assert [(i.severity, i.message) for i in compiled.issues] == [("error", "rule path does not exist")]
     assert compiled.rules is not None  # the pack still loads
+
+
+def test_interrupted_bundle_without_central_directory_is_scanned(planted_bundle, planted_rules, tmp_path):
+    """A bundle cut before its central directory (collection interrupted): the reader walks the
+    local headers and the journal, and the scan still finds the planted value."""
+    with zipfile.ZipFile(planted_bundle) as z:
+        cut = z.start_dir
+    broken = tmp_path / planted_bundle.name
+    broken.write_bytes(planted_bundle.read_bytes()[:cut])
+    scanner = YaraScanner([planted_rules])
+    with BundleReader(broken) as reader:
+        assert not reader.complete
+        hits, issues = _split(list(scanner.scan_bundle(reader, jobs=2)))
+    assert [i for i in issues if i.severity == "error"] == []
+    assert any(h.rule == "Planted_Run_Value" and h.source.bundle_path.lower().endswith("ntuser.dat")
+               for h in hits)
+
+
+def test_a_dead_worker_is_reported_and_the_rest_scanned_in_process(tmp_path, planted_rules, monkeypatch):
+    """A worker that dies mid-scan (here: exits on one file, as a libyara crash would) breaks the
+    pool; the scan says so and finishes the remaining files in this process."""
+    import os
+
+    import triage.scan.yara as ymod
+
+    original = ymod._worker_scan_batch
+
+    def crashing(batch):
+        if any(job[2] == "crash.bin" for job in batch) and os.getpid() != parent:
+            os._exit(3)
+        return original(batch)
+
+    crashing.__module__, crashing.__qualname__ = original.__module__, original.__qualname__
+    parent = os.getpid()
+    monkeypatch.setattr(ymod, "_worker_scan_batch", crashing)
+    monkeypatch.setattr(ymod, "_pool_context", lambda: __import__("multiprocessing").get_context("fork"))
+    files = [_write(tmp_path / f"f{i}.bin", MARK.encode() * (i + 1)) for i in range(20)]
+    files.append(_write(tmp_path / "crash.bin", MARK.encode()))
+    scanner = YaraScanner([planted_rules], include_pack=False)
+    hits, issues = _split(list(scanner.scan_paths_parallel(files, jobs=2, root=tmp_path)))
+    assert sorted(h.source.bundle_path for h in hits) == sorted(p.name for p in files)
+    assert len(issues) == 1 and issues[0].severity == "warning" and "scanned serially" in issues[0].message

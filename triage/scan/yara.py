@@ -29,7 +29,14 @@ API (what ``triage analyze`` uses)::
   triage's evtx parser yields whole (reassembled) script blocks; records of single 4104 parts (``fields``
   'script_block_id', 'message_number', 'message_total') from other producers are joined here before
   scanning. Identical texts are scanned once.
-- ``scan_paths_parallel(paths, jobs=2)``: plain files (the benchmark, extracted trees).
+- ``scan_paths_parallel(paths, jobs=2)``: plain files (the benchmark, extracted trees); yara maps
+  each file itself (no copy through Python) when it is under the cap.
+
+Parallel scans hand files to the workers largest first (one big Security.evtx must not start last),
+small files in batches; results come in that deterministic order, not input order. Workers load the
+compiled rules from the cache file once each; a pool that breaks (a worker killed) is reported as an
+Issue and the rest is scanned in-process. Hits of the pack's rules carry meta description, severity,
+attack, reference, date; ``YaraHit.to_dict()`` is the JSON form (``where`` = bundle path + locator).
 
 Rules' ``filesize`` conditions see the scanned buffer (the capped prefix, or the decoded text).
 """
