@@ -372,6 +372,9 @@ class _LogReader:
         heads: dict[str, _Head] = {}
         tails: dict[str, _Tail] = {}
         heads_get, tails_get = heads.get, tails.get
+        last_head_text = last_tail_text = "\x00"  # matches no record
+        last_head: _Head | _Tail | None = None
+        last_tail: _Tail | None = None
         tmin = tmax = None
         pmin = pmax = ""
         errors = consecutive = 0
@@ -392,14 +395,25 @@ class _LogReader:
             consecutive = 0
             rid = rec["event_record_id"]
             data = rec["data"]
-            # System = <head: Provider, EventID> Version ... <tail: Channel, Computer> Security
-            a = data.find(_VERSION, 0, 4096)
-            c = data.find(_CHANNEL, a) if a > 0 else -1
-            e = data.find(_SECURITY, c) if c > 0 else -1
-            head = tail = None
-            if e > 0:
-                head = heads_get(data[:a]) or _cache(heads, data[:a], _decode_head)
-                tail = tails_get(data[c:e]) or _cache(tails, data[c:e], _decode_tail)
+            # System = <head: Provider, EventID> Version ... <tail: Channel, Computer> Security.
+            # Consecutive records mostly repeat the previous head and tail: test those first
+            # (a prefix compare, and one search for the whole tail text), then search and cache.
+            if data.startswith(last_head_text) and data.startswith(_VERSION, len(last_head_text)):
+                head, a = last_head, len(last_head_text)
+            else:
+                a = data.find(_VERSION, 0, 4096)
+                head = (heads_get(data[:a]) or _cache(heads, data[:a], _decode_head)) if a > 0 else None
+                if head is not None and head is not _BAD:
+                    last_head_text, last_head = data[:a], head
+            c = data.find(last_tail_text, a) if a > 0 else -1
+            if c > 0 and data.startswith(_SECURITY, c + len(last_tail_text)):
+                tail = last_tail
+            else:
+                c = data.find(_CHANNEL, a) if a > 0 else -1
+                e = data.find(_SECURITY, c) if c > 0 else -1
+                tail = (tails_get(data[c:e]) or _cache(tails, data[c:e], _decode_tail)) if e > 0 else None
+                if tail is not None and tail is not _BAD:
+                    last_tail_text, last_tail = data[c:e], tail
             if head is None or tail is None or head is _BAD or tail is _BAD:
                 head, tail = _slow_system(data)
             counts[(head, tail)] += 1
