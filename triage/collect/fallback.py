@@ -75,6 +75,7 @@ class FallbackSource:
         self._raw_factory = None if self._raw is not None else raw
         self._raw_error: str | None = None
         self.volume = primary.volume
+        self.root = getattr(primary, "root", None)   # the collector checks the output is not on it
         self.kind = "live"
         self.case_sensitive = primary.case_sensitive
         self.path_style = primary.path_style
