@@ -105,6 +105,7 @@ def main() -> int:
         if r.returncode != 0:
             raise SystemExit(f"triage upload failed: {r.stderr}")
         receipt = json.loads(r.stdout)
+        breakdown = re.search(r"\(hash .*?\)$", r.stderr.strip().splitlines()[-1])
         assert receipt["sha256"] == sha == hashlib.sha256(
             (work / "store" / "bench" / bundle.name).read_bytes()).hexdigest()
 
@@ -112,6 +113,8 @@ def main() -> int:
               f"   (+ sha256sum first: {t_hash:.2f} s -> {mb / (t_curl + t_hash):.1f} MB/s)")
         print(f"triage upload (chunk {args.chunk_size:>6}) : {t_triage:6.2f} s  {mb / t_triage:7.1f} MB/s"
               "   (hash, per-chunk SHA-256, resumable, receipt checked)")
+        if breakdown:
+            print(f"  triage upload breakdown        : {breakdown.group(0)} (+ process start)")
         print(f"ratio triage/curl throughput    : {t_curl / t_triage:.2f}"
               f"   (vs curl+sha256sum: {(t_curl + t_hash) / t_triage:.2f})")
         return 0

@@ -323,3 +323,18 @@ def test_server_side_damage_makes_client_start_over(serve, analyst_keys, tmp_pat
     assert "starting over" in r.stderr
     assert sha256_file(server.store / "a" / bundle.name) == sha256_file(bundle)
     assert [e["event"] for e in _custody(server.store)] == ["rejected", "stored"]
+
+
+def test_local_bundle_damaged_after_collection(serve, real_bundle, tmp_path):
+    """The sidecar's hash is declared; the server finds the received file differs, and the client
+    then proves its own copy damaged instead of retrying forever. Nothing is stored."""
+    server = serve()
+    local = tmp_path / real_bundle.name
+    data = bytearray(real_bundle.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    local.write_bytes(bytes(data))
+    shutil.copy(real_bundle.with_name(real_bundle.name + ".sha256"), tmp_path)
+    r = _upload(server.url, local)
+    assert r.returncode == 1 and "does not match its .sha256 sidecar" in r.stderr
+    assert server.stored("a") == []
+    assert local.exists()

@@ -44,6 +44,7 @@ class UploadOptions:
     token: str
     chunk_size: int = P.DEFAULT_CHUNK_SIZE
     limit_rate: int | None = None        # bytes per second over the whole upload
+    parallel: int = 2                    # connections sending chunks at once
     retries: int = 10                    # per request, consecutive failures
     backoff_base: float = 0.5
     backoff_max: float = 30.0
@@ -135,7 +136,12 @@ class _Answer:
 
 
 class Uploader:
-    """One bundle, one server. :meth:`run` returns the server's receipt (a dict)."""
+    """One bundle, one server. :meth:`run` returns the server's receipt (a dict).
+
+    Chunks go out on ``parallel`` keep-alive connections (default 2): while one connection waits
+    for the server to finish a chunk, the other is sending, and each worker reads and hashes its
+    own chunk (hashlib releases the GIL), so hashing overlaps the network.
+    """
 
     def __init__(self, path: str | Path, options: UploadOptions,
                  log: Callable[[str], None] | None = None) -> None:
@@ -143,30 +149,54 @@ class Uploader:
         self.options = options
         self.base = options.url.rstrip("/")
         self.log = log or (lambda msg: print(f"triage upload: {msg}", file=sys.stderr, flush=True))
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {options.token}", "User-Agent": USER_AGENT})
-        pin = normalise_pin(options.pin_sha256) if options.pin_sha256 else None
-        adapter = _PinningAdapter(pin, pool_connections=1, pool_maxsize=2, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0))
-        if pin:
+        self.pin = normalise_pin(options.pin_sha256) if options.pin_sha256 else None
+        if self.pin:
             # The pin replaces CA and hostname checks (self-signed intake certificates are the norm).
             import urllib3
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             self.verify: bool | str = False
         else:
             self.verify = options.ca_file or True
-        # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a Session-level setting.
+        # verify= is passed on every request: requests lets REQUESTS_CA_BUNDLE override a Session's.
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._count_lock = threading.Lock()
         self.bucket = TokenBucket(options.limit_rate) if options.limit_rate else None
         self.sent_chunks = 0
         self.resent_chunks = 0
         self.resumed_from = 0
-        self.chunk_hashes: dict[int, str] = {}
+        self.timings: dict[str, float] = {}
+
+    @property
+    def session(self) -> requests.Session:
+        """One keep-alive session per thread (requests sessions are not shared across threads)."""
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = requests.Session()
+            s.headers.update({"Authorization": f"Bearer {self.options.token}", "User-Agent": USER_AGENT})
+            s.mount("https://", _PinningAdapter(self.pin, pool_connections=1, pool_maxsize=1, max_retries=0))
+            s.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0))
+            self._local.session = s
+            with self._count_lock:
+                self._sessions.append(s)
+        return s
 
     # ------------------------------------------------------------------------------------ flow
     def run(self) -> dict:
+        problem = P.name_problem(self.path.name)
+        if problem:
+            raise UploadError(f"the server will refuse this bundle name: {problem}")
+        try:
+            return self._run()
+        finally:
+            for s in self._sessions:
+                s.close()
+
+    def _run(self) -> dict:
         size = self.path.stat().st_size
-        sha = self._hash_file(size)
+        t0 = time.monotonic()
+        sha, from_sidecar = self._whole_hash(trust_sidecar=True)
+        self.timings["hash"] = time.monotonic() - t0
         receipt = None
         for _round in range(5):
             created = self._call("POST", "/uploads", json={"name": self.path.name, "size": size, "sha256": sha,
@@ -175,14 +205,19 @@ class Uploader:
                 receipt = created.body["receipt"]
                 self.log(f"server already holds this bundle ({receipt.get('stored_as')})")
                 break
-            receipt = self._send_and_complete(created.body, size, sha)
+            receipt = self._send_and_complete(created.body, size)
             if receipt is not None:
                 break
+            if from_sidecar:      # the server saw another hash than the sidecar's: is the local file damaged?
+                self._whole_hash(trust_sidecar=False)           # raises UploadError if it is
+                from_sidecar = False
         if receipt is None:
             raise UploadError("the server kept losing the upload; giving up")
         self._check_receipt(receipt, size, sha)
+        t = self.timings
         self.log(f"confirmed by the server: sha256 {receipt.get('sha256')}; sent {self.sent_chunks} chunk(s), "
-                 f"{self.resumed_from} were already there, {self.resent_chunks} resent after a hash mismatch")
+                 f"{self.resumed_from} were already there, {self.resent_chunks} resent after a hash mismatch "
+                 f"(hash {t.get('hash', 0):.1f}s, send {t.get('send', 0):.1f}s, server check {t.get('complete', 0):.1f}s)")
         self._save_receipt(receipt)
         if self.options.remove_after_upload:
             self.path.unlink()
@@ -191,7 +226,7 @@ class Uploader:
             self.log(f"receipt confirmed; removed local {self.path.name}")
         return receipt
 
-    def _send_and_complete(self, status: dict, size: int, sha: str) -> dict | None:
+    def _send_and_complete(self, status: dict, size: int) -> dict | None:
         uid, chunk_size, count = status["id"], int(status["chunk_size"]), int(status["chunks"])
         held = set(status.get("received", []))
         if held:
@@ -202,44 +237,75 @@ class Uploader:
         bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=self.path.name,
                    disable=(None if self.options.progress is None else not self.options.progress),
                    file=sys.stderr, initial=sum(P.chunk_length(i, size, chunk_size) for i in held))
+        fd = os.open(self.path, os.O_RDONLY)
         try:
-            with open(self.path, "rb") as fh:
-                for _attempt in range(4):
-                    for index in range(count):
-                        if index in held:
-                            continue
-                        if not self._put_chunk(fh, uid, index, size, chunk_size, bar):
-                            return None              # upload vanished on the server: start again
-                        held.add(index)
-                    done = self._call("POST", f"/uploads/{uid}/complete", ok=(200, 409, 404, 422),
-                                      timeout=self.options.complete_timeout)
-                    if done.status == 200:
-                        return done.body.get("receipt", done.body)
-                    if done.status == 404:
+            for _attempt in range(4):
+                t0 = time.monotonic()
+                todo = [i for i in range(count) if i not in held]
+                if not self._send_chunks(fd, uid, todo, size, chunk_size, bar):
+                    return None                  # upload vanished on the server: start again
+                held.update(todo)
+                t1 = time.monotonic()
+                done = self._call("POST", f"/uploads/{uid}/complete", ok=(200, 409, 404, 422),
+                                  timeout=self.options.complete_timeout)
+                self.timings["send"] = self.timings.get("send", 0) + t1 - t0
+                self.timings["complete"] = self.timings.get("complete", 0) + time.monotonic() - t1
+                if done.status == 200:
+                    return done.body.get("receipt", done.body)
+                if done.status == 404:
+                    return None
+                if done.status == 422:
+                    if done.body.get("restart"):
+                        self.log(f"server: {done.body.get('error')}; starting over")
                         return None
-                    if done.status == 422:
-                        if done.body.get("restart"):
-                            self.log(f"server: {done.body.get('error')}; starting over")
-                            return None
-                        problems = done.body.get("verification", {}).get("problems", [])
-                        raise UploadError(f"{done.body.get('error')}: " + "; ".join(map(str, problems[:5])))
-                    missing = set(done.body.get("missing", []))
-                    self.log(f"server is missing {len(missing)} chunk(s); sending them again")
-                    held -= missing
+                    problems = done.body.get("verification", {}).get("problems", [])
+                    raise UploadError(f"{done.body.get('error')}: " + "; ".join(map(str, problems[:5])))
+                missing = set(done.body.get("missing", []))
+                self.log(f"server is missing {len(missing)} chunk(s); sending them again")
+                held -= missing
         finally:
+            os.close(fd)
             bar.close()
         raise UploadError("server keeps reporting missing chunks")
 
-    def _put_chunk(self, fh, uid: str, index: int, size: int, chunk_size: int, bar) -> bool:
+    def _send_chunks(self, fd: int, uid: str, todo: list[int], size: int, chunk_size: int, bar) -> bool:
+        """Send ``todo`` on up to ``parallel`` connections; False when the server lost the upload."""
+        if not todo:
+            return True
+        workers = max(1, min(self.options.parallel, len(todo)))
+        if workers == 1:
+            return all(self._put_chunk(fd, uid, i, size, chunk_size, bar) for i in todo)
+        stop = threading.Event()
+        queue = iter(todo)
+        qlock = threading.Lock()
+
+        def worker() -> bool:
+            while not stop.is_set():
+                with qlock:
+                    index = next(queue, None)
+                if index is None:
+                    return True
+                if not self._put_chunk(fd, uid, index, size, chunk_size, bar):
+                    stop.set()
+                    return False
+            return False
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
+            futures = [pool.submit(worker) for _ in range(workers)]
+            try:
+                results = [f.result() for f in futures]
+            except BaseException:
+                stop.set()
+                raise
+        return all(results)
+
+    def _put_chunk(self, fd: int, uid: str, index: int, size: int, chunk_size: int, bar) -> bool:
         length = P.chunk_length(index, size, chunk_size)
-        fh.seek(index * chunk_size)
-        data = fh.read(length)
+        data = os.pread(fd, length, index * chunk_size)
         if len(data) != length:
             raise UploadError(f"{self.path} changed size while uploading")
-        digest = self.chunk_hashes.get(index) if chunk_size == self.options.chunk_size else None
-        if digest is None:
-            digest = hashlib.sha256(data).hexdigest()
-        headers = {P.CHUNK_HASH_HEADER: digest, "Content-Type": "application/octet-stream"}
+        headers = {P.CHUNK_HASH_HEADER: hashlib.sha256(data).hexdigest(),
+                   "Content-Type": "application/octet-stream"}
         for attempt in range(self.options.retries + 1):
             throttled = self.bucket is not None
             body = _ThrottledBody(data, self.bucket, bar) if throttled else data
@@ -256,14 +322,16 @@ class Uploader:
             if r.status_code == 200:
                 if not throttled:
                     bar.update(length)
-                self.sent_chunks += 1
+                with self._count_lock:
+                    self.sent_chunks += 1
                 return True
             if throttled:
                 bar.update(-body._pos)
             if r.status_code == 404:
                 return False
             if r.status_code == 422:
-                self.resent_chunks += 1
+                with self._count_lock:
+                    self.resent_chunks += 1
                 self.log(f"chunk {index} rejected by the server (hash mismatch in transit); sending again")
                 self._backoff(attempt, None, quiet=True)
                 continue
@@ -310,30 +378,36 @@ class Uploader:
     def _timeout(self) -> tuple[float, float]:
         read = self.options.read_timeout
         if self.options.limit_rate:
-            read = max(read, 2 * self.options.chunk_size / self.options.limit_rate)
+            read = max(read, 2 * self.options.parallel * self.options.chunk_size / self.options.limit_rate)
         return (self.options.connect_timeout, read)
 
     # ---------------------------------------------------------------------------------- checks
-    def _hash_file(self, size: int) -> str:
-        """Whole-file SHA-256 and, in the same pass, each chunk's (so chunks are not hashed twice)."""
-        h = hashlib.sha256()
-        pending = {}
-        # hashlib drops the GIL on big buffers: chunk hashes run in a thread beside the whole-file hash.
-        with open(self.path, "rb") as fh, ThreadPoolExecutor(max_workers=1) as pool:
-            index = 0
-            while block := fh.read(self.options.chunk_size):
-                pending[index] = pool.submit(_sha256_hex, block)
-                h.update(block)
-                index += 1
-            self.chunk_hashes = {i: f.result() for i, f in pending.items()}
-        sha = h.hexdigest()
+    def _whole_hash(self, trust_sidecar: bool) -> tuple[str, bool]:
+        """The SHA-256 to declare, and whether it came from the ``.sha256`` sidecar.
+
+        The collector wrote the sidecar while writing the bundle; declaring it saves a full read of
+        a multi-GB file before the first byte goes out, and loses nothing: the server hashes what it
+        received and refuses to store anything that does not match, and if that happens the file is
+        hashed here to tell a damaged local bundle from a damaged transfer.
+        """
         side = self.path.with_name(self.path.name + ".sha256")
-        if side.exists():
-            recorded = side.read_text(errors="replace").split()
-            if recorded and recorded[0].lower() != sha:
-                raise UploadError(f"{self.path.name} does not match its .sha256 sidecar: the local bundle "
-                                  "is damaged; not uploading")
-        return sha
+        recorded = None
+        if side.is_file():
+            words = side.read_text(errors="replace").split()
+            recorded = words[0].lower() if words and P.is_sha256(words[0].lower()) else None
+            if recorded is None:
+                raise UploadError(f"{side.name} is not a SHA-256 sidecar")
+        if recorded and trust_sidecar:
+            return recorded, True
+        h = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            while block := fh.read(4 << 20):
+                h.update(block)
+        sha = h.hexdigest()
+        if recorded and recorded != sha:
+            raise UploadError(f"{self.path.name} does not match its .sha256 sidecar: the local bundle "
+                              "is damaged; not uploading")
+        return sha, False
 
     def _check_receipt(self, receipt: dict, size: int, sha: str) -> None:
         if receipt.get("sha256") != sha or receipt.get("size") != size:
@@ -395,6 +469,8 @@ def add_upload_arguments(parser, url_flag: str = "--to", required: bool = True, 
     parser.add_argument(f"{f}chunk-size", dest="upload_chunk_size", default="8MiB", help="chunk size (default 8MiB)")
     parser.add_argument(f"{f}limit-rate", dest="upload_limit_rate", default=None, metavar="RATE",
                         help="cap the upload at RATE bytes/s, e.g. 500KB, 2MiB")
+    parser.add_argument(f"{f}parallel", dest="upload_parallel", type=int, default=2, metavar="N",
+                        help="send chunks on N connections at once (default 2)")
     parser.add_argument(f"{f}retries", dest="upload_retries", type=int, default=10, help="retries per request (default 10)")
     parser.add_argument(f"{f}ca-file", dest="upload_ca_file", default=None, help="CA bundle to verify the server's certificate")
     parser.add_argument(f"{f}pin-sha256", dest="upload_pin_sha256", default=None, metavar="HEX",
@@ -425,5 +501,5 @@ def options_from_args(args) -> UploadOptions:
         raise ValueError("--limit-rate below 1KB/s is not useful")
     pin = normalise_pin(args.upload_pin_sha256) if args.upload_pin_sha256 else None
     return UploadOptions(url=args.upload_url, token=token, chunk_size=chunk, limit_rate=rate,
-                         retries=args.upload_retries, ca_file=args.upload_ca_file, pin_sha256=pin, progress=args.upload_progress,
+                         retries=args.upload_retries, parallel=max(1, min(16, args.upload_parallel)), ca_file=args.upload_ca_file, pin_sha256=pin, progress=args.upload_progress,
                          remove_after_upload=args.upload_remove_after_upload, receipt_path=args.upload_receipt_path)

@@ -82,7 +82,7 @@ class IntakeServer:
             d.mkdir(parents=True, exist_ok=True)
         self.custody_path = self.store / "custody.jsonl"
         self._custody_prev = self._last_custody_hash()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, list] = {}
         self._tokens = [(t, t.token.encode()) for t in config.tokens]
         self.hostname = socket.gethostname()
         self._expire_staging()
@@ -402,8 +402,18 @@ class IntakeServer:
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
 
-    def _lock(self, uid: str) -> asyncio.Lock:
-        return self._locks.setdefault(uid, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _lock(self, key: str):
+        """Per-key mutex, forgotten once nobody holds or waits for it (memory stays flat)."""
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(key, None)
 
     def _read_receipt(self, final: Path) -> dict:
         try:
