@@ -51,6 +51,11 @@ def test_tokenizer_handles_comments_escapes_regex_and_hex():
     assert text_bytes(r.strings[2].value) == b"xAy"
 
 
+def test_regex_in_a_condition_is_not_mistaken_for_code():
+    src = rule('$a = "abcdef"').replace("any of them", 'any of them and "x" matches /["]{1,2}a/')
+    assert lint_text(src) == []
+
+
 def test_unterminated_input_is_a_syntax_error_not_a_crash():
     with pytest.raises(LintSyntaxError):
         tokenize('rule a { strings: $a = "abc')

@@ -90,7 +90,8 @@ class LintSyntaxError(ValueError):
 # ---------------------------------------------------------------- tokenizer
 
 def tokenize(text: str) -> list[Token]:
-    """Tokens of a rule file. A '/' or '{' right after '=' starts a regex or hex string."""
+    """Tokens of a rule file. A '/' right after '=' or 'matches' starts a regex, a '{' right after '='
+    a hex string."""
     tokens: list[Token] = []
     i, n, line = 0, len(text), 1
     while i < n:
@@ -121,7 +122,7 @@ def tokenize(text: str) -> list[Token]:
                 raise LintSyntaxError("unterminated string", line)
             tokens.append(Token("text", text[i + 1:j], line))
             i = j + 1
-        elif c == "/" and tokens and tokens[-1].value == "=":
+        elif c == "/" and tokens and tokens[-1].value in ("=", "matches"):
             j, in_class = i + 1, False
             while j < n and (text[j] != "/" or in_class):
                 if text[j] == "\\":

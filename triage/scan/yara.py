@@ -49,7 +49,6 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -397,6 +396,10 @@ class YaraScanner:
         Results come in that (deterministic) order, not in input order."""
         if not jobs_list:
             return
+        import multiprocessing
+
+        if multiprocessing.current_process().daemon:
+            jobs = 1  # a daemonic pool worker (e.g. a fleet worker) may not start processes of its own
         if jobs <= 1:
             _worker_init(self._rules_file(), self.max_file_size, self.timeout)
             for job in jobs_list:
@@ -425,9 +428,10 @@ class YaraScanner:
                     done += 1
                     for _kind, item in result:
                         yield item
-        except (BrokenProcessPool, OSError) as exc:
+        except Exception as exc:  # BrokenProcessPool, OSError, AssertionError (daemonic parent)...
             # A worker died (killed, out of memory, a libyara crash on one file) or no pool could be
-            # started: say so and scan what is left in this process, so the results stay complete.
+            # started (e.g. this is itself a daemonic pool worker): say so and scan what is left in
+            # this process, so the results stay complete. A genuine bug re-raises from the serial run.
             yield Issue(severity="warning", message=f"YARA worker processes failed ({type(exc).__name__}: "
                         f"{exc}); the remaining {sum(map(len, batches[done:]))} files are scanned serially")
             _worker_init(self._rules_file(), self.max_file_size, self.timeout)
