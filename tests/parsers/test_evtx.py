@@ -405,3 +405,38 @@ def test_ts_key_orders_mixed_precision():
     keys = [ts_key(s) for s in ("2015-06-23T06:00:48Z UTC", "2015-06-23T06:00:47.75Z UTC",
                                 "2015-06-23T06:00:47.5Z UTC", "2015-06-23T06:00:47.1234567Z UTC")]
     assert sorted(keys) == [keys[3], keys[2], keys[1], keys[0]]
+
+
+def _record_json(provider: str | None, eid, channel: str | None, computer: str | None, data: dict) -> str:
+    prov = {"#attributes": {"Name": provider, "Guid": "X"} if provider is not None else {"Guid": "X"}}
+    system = {"Provider": prov, "EventID": eid, "Version": 0, "Level": 4, "TimeCreated": {"#attributes": {
+        "SystemTime": "2024-01-01T00:00:00Z"}}, "EventRecordID": 1, "Correlation": None,
+        "Execution": {"#attributes": {"ProcessID": 4}}, "Channel": channel, "Computer": computer, "Security": None}
+    return json.dumps({"Event": {"#attributes": {"xmlns": "x"}, "System": system, "EventData": data}},
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def test_system_decoder_on_odd_and_hostile_records():
+    """The cheap System reader agrees with a full JSON decode, including escapes, qualifiers, nulls,
+    EventData keys that mimic System ones, and records that are not JSON at all."""
+    from triage.parsers.evtx import UNPARSED, _SystemDecoder
+
+    cases = [
+        ("Microsoft-Windows-Security-Auditing", 4624, "Security", "HOST-A", {"LogonType": "3"}),
+        ("Microsoft-Windows-Security-Auditing", 4624, "Security", "HOST-B", {"LogonType": "3"}),
+        ("Service Control Manager", {"#attributes": {"Qualifiers": 16384}, "#text": 7045}, "System", "HOST-A", {}),
+        ('Evil"Provider\\x', 1, 'Chan"nel', "HÖST\\1", {}),
+        (None, 0, None, "HOST-A", {}),
+        ("P", 5, "Security", "HOST-A", {"Channel": "Fake", "Computer": "FAKE", "Security": None, "EventID": 9}),
+        ("Microsoft-Windows-Security-Auditing", 4624, "Security", "HOST-A", {"LogonType": "3"}),
+        # after a HOST-A record, EventData that repeats HOST-A's System tail must not be taken for System
+        ("Microsoft-Windows-Security-Auditing", 4624, "Security", "HOST-B",
+         {"Channel": "Security", "Computer": "HOST-A", "Security": None}),
+    ]
+    decoder = _SystemDecoder()
+    for provider, eid, channel, computer, data in cases * 2:
+        head, tail = decoder.decode(_record_json(provider, eid, channel, computer, data))
+        want_eid = eid["#text"] if isinstance(eid, dict) else eid
+        assert (head.provider, head.event_id, tail.channel, tail.computer) == (provider, want_eid, channel, computer)
+    head, tail = decoder.decode('{"Event": not json')
+    assert head.event_id == UNPARSED and tail.channel is None

@@ -188,6 +188,51 @@ def _slow_system(data: str) -> tuple[_Head, _Tail]:
         return _Head(None, UNPARSED, "", False), _Tail(None, None, False)
 
 
+class _SystemDecoder:
+    """(head, tail) of each record's System block, cheaply.
+
+    System is laid out <head: Provider, EventID> ,"Version" ... <tail: "Channel","Computer"> ,"Security".
+    Consecutive records mostly repeat the previous head and tail, so those are compared first (two
+    prefix compares); otherwise the parts are sliced and looked up in caches of decoded parts.
+    Anything laid out otherwise is decoded with json.loads.
+    """
+
+    def __init__(self) -> None:
+        self.heads: dict[str, _Head | _Tail] = {}
+        self.tails: dict[str, _Tail] = {}
+        self.head_text = self.tail_text = "\x00"  # matches no record
+        self.head: _Head | _Tail | None = None
+        self.tail: _Tail | None = None
+
+    def decode(self, data: str) -> tuple[_Head, _Tail]:
+        if data.startswith(self.head_text) and data.startswith(_VERSION, len(self.head_text)):
+            head, a = self.head, len(self.head_text)
+        else:
+            a = data.find(_VERSION, 0, 4096)
+            head = None
+            if a > 0:
+                text = data[:a]
+                head = self.heads.get(text) or _cache(self.heads, text, _decode_head)
+                if head is not _BAD:
+                    self.head_text, self.head = text, head
+        # The first '"Channel":' after the head is System's: the keys in between are fixed and a
+        # JSON string cannot hold an unescaped '"Channel":'.
+        c = data.find(_CHANNEL, a) if a > 0 else -1
+        if c > 0 and data.startswith(self.tail_text, c) and data.startswith(_SECURITY, c + len(self.tail_text)):
+            tail = self.tail
+        else:
+            e = data.find(_SECURITY, c) if c > 0 else -1
+            tail = None
+            if e > 0:
+                text = data[c:e]
+                tail = self.tails.get(text) or _cache(self.tails, text, _decode_tail)
+                if tail is not _BAD:
+                    self.tail_text, self.tail = text, tail
+        if head is None or tail is None or head is _BAD or tail is _BAD:
+            return _slow_system(data)
+        return head, tail  # type: ignore[return-value]
+
+
 def ts_key(s: str) -> str:
     """pyevtx-rs timestamp text ('2022-02-05T21:49:54.18Z UTC', 1-7 fraction digits or none) ->
     fixed-width 'YYYY-MM-DDTHH:MM:SS.fffffff' that sorts as time."""
@@ -367,14 +412,10 @@ class _LogReader:
             yield item.issue(f"event log could not be opened: {type(exc).__name__}: {exc}")
             return
 
-        # Hot loop: per record only string searches, two cache lookups and a counter increment.
+        # Hot loop: per record the System decoder (string searches and cache hits), a counter
+        # increment and a timestamp prefix compare; everything else only for notable records.
+        system = _SystemDecoder()
         counts: Counter[tuple[_Head, _Tail]] = Counter()
-        heads: dict[str, _Head] = {}
-        tails: dict[str, _Tail] = {}
-        heads_get, tails_get = heads.get, tails.get
-        last_head_text = last_tail_text = "\x00"  # matches no record
-        last_head: _Head | _Tail | None = None
-        last_tail: _Tail | None = None
         tmin = tmax = None
         pmin = pmax = ""
         errors = consecutive = 0
@@ -395,27 +436,7 @@ class _LogReader:
             consecutive = 0
             rid = rec["event_record_id"]
             data = rec["data"]
-            # System = <head: Provider, EventID> Version ... <tail: Channel, Computer> Security.
-            # Consecutive records mostly repeat the previous head and tail: test those first
-            # (a prefix compare, and one search for the whole tail text), then search and cache.
-            if data.startswith(last_head_text) and data.startswith(_VERSION, len(last_head_text)):
-                head, a = last_head, len(last_head_text)
-            else:
-                a = data.find(_VERSION, 0, 4096)
-                head = (heads_get(data[:a]) or _cache(heads, data[:a], _decode_head)) if a > 0 else None
-                if head is not None and head is not _BAD:
-                    last_head_text, last_head = data[:a], head
-            c = data.find(last_tail_text, a) if a > 0 else -1
-            if c > 0 and data.startswith(_SECURITY, c + len(last_tail_text)):
-                tail = last_tail
-            else:
-                c = data.find(_CHANNEL, a) if a > 0 else -1
-                e = data.find(_SECURITY, c) if c > 0 else -1
-                tail = (tails_get(data[c:e]) or _cache(tails, data[c:e], _decode_tail)) if e > 0 else None
-                if tail is not None and tail is not _BAD:
-                    last_tail_text, last_tail = data[c:e], tail
-            if head is None or tail is None or head is _BAD or tail is _BAD:
-                head, tail = _slow_system(data)
+            head, tail = system.decode(data)
             counts[(head, tail)] += 1
             ts = rec["timestamp"]
             prefix = ts[:19]
