@@ -440,3 +440,51 @@ def test_system_decoder_on_odd_and_hostile_records():
         assert (head.provider, head.event_id, tail.channel, tail.computer) == (provider, want_eid, channel, computer)
     head, tail = decoder.decode('{"Event": not json')
     assert head.event_id == UNPARSED and tail.channel is None
+
+
+def test_streamed_from_a_deflated_zip_member(corpus, truth, tmp_path):
+    """Bundles hand the parser a zip member stream, not a path: same records, nothing spilled."""
+    import zipfile
+
+    rel = "evtx/omerbenamram-evtx/sysmon.evtx"  # bad chunks and stale header, inside a deflated member
+    bundle = tmp_path / "b.zip"
+    with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(corpus / rel, "files/C/Windows/System32/winevt/Logs/sysmon.evtx")
+    item = input_from_file(corpus / rel, f"{BUNDLE_DIR}/sysmon.evtx")
+    with zipfile.ZipFile(bundle) as zf:
+        item.open = lambda: zf.open("files/C/Windows/System32/winevt/Logs/sysmon.evtx")
+        out = list(EvtxParser().parse(item))
+    st = _stats(out)
+    assert (st.records, st.errors) == (truth[rel]["record_count"], truth[rel]["record_errors"])
+    assert st.event_ids == truth[rel]["event_id_histogram"]
+
+
+def test_specs_on_documented_shapes():
+    """Events the corpus lacks (Defender 1116, 4697, 4698, RDP 1149, Security 1102), typed from
+    EventData/UserData shaped as Microsoft documents them (field names of the provider manifests)."""
+    from triage.parsers.evtx_events import payload_data
+
+    defender = NOTABLE[("microsoft-windows-windows defender", 1116)]
+    f = defender.extract({"Threat Name": "Trojan:Win32/Mimikatz", "Severity Name": "High", "Action Name": "N/A",
+                          "Path": "file:_C:\\Users\\Public\\m.exe;file:_C:\\Temp\\x.exe", "Detection User": "CORP\\bob",
+                          "Process Name": "C:\\Windows\\explorer.exe"})
+    assert f["threat_name"] == "Trojan:Win32/Mimikatz" and f["paths"] == ["C:\\Users\\Public\\m.exe", "C:\\Temp\\x.exe"]
+    assert "Mimikatz" in defender.describe(f)
+    svc = NOTABLE[("microsoft-windows-security-auditing", 4697)]
+    f = svc.extract({"ServiceName": "evil", "ServiceFileName": "C:\\x.exe", "ServiceStartType": "2",
+                     "ServiceAccount": "LocalSystem", "SubjectUserName": "bob", "SubjectDomainName": "CORP"})
+    assert (f["service_name"], f["image_path"], f["start_type"], f["by"]) == ("evil", "C:\\x.exe", "auto start",
+                                                                              "CORP\\bob")
+    task = NOTABLE[("microsoft-windows-security-auditing", 4698)]
+    f = task.extract({"TaskName": "\\Updater", "SubjectUserName": "bob", "SubjectDomainName": "CORP",
+                      "TaskContent": "<Task><Actions><Exec><Command>powershell.exe</Command>"
+                                     "<Arguments>-enc AAA</Arguments></Exec></Actions></Task>"})
+    assert (f["task_name"], f["command"]) == ("\\Updater", "powershell.exe -enc AAA") and "task_xml" not in f
+    rdp = NOTABLE[("microsoft-windows-terminalservices-remoteconnectionmanager", 1149)]
+    f = rdp.extract(payload_data(None, {"EventXML": {"#attributes": {"xmlns": "Event_NS"}, "Param1": "alice",
+                                                     "Param2": "CORP", "Param3": "203.0.113.7"}}))
+    assert (f["account"], f["ip"]) == ("CORP\\alice", "203.0.113.7")
+    cleared = NOTABLE[("microsoft-windows-eventlog", 1102)]
+    f = cleared.extract(payload_data(None, {"LogFileCleared": {"SubjectUserSid": "S-1-5-21-1", "SubjectUserName":
+                                                               "bob", "SubjectDomainName": "CORP"}}))
+    assert (f["by"], f["log"]) == ("CORP\\bob", "Security")

@@ -555,17 +555,5 @@ def normalize_provider(name: str | None) -> str:
     return low
 
 
-def describe_connectivity(kind: str, network: str | None, category: str | None, details: dict[str, Any]) -> str:
-    if kind in ("connected", "disconnected"):
-        return f"network {network!r} ({category or 'unknown category'}) {kind}"
-    if kind == "ncsi":
-        return (f"internet capability {details.get('previous_capability_name')} -> "
-                f"{details.get('capability_name')}")
-    if kind == "firewall_profile":
-        return (f"firewall profile on {network}: {'+'.join(details.get('old_profiles') or ['?'])} -> "
-                f"{'+'.join(details.get('new_profiles') or ['?'])}")
-    return f"VPN {network or '?'} {kind.removeprefix('vpn_')}"
-
-
 NOTABLE_IDS: frozenset[int] = frozenset({eid for _, eid in NOTABLE} | {eid for _, eid in CONNECTIVITY}
                                         | {POWERSHELL_SCRIPT_EVENT})
