@@ -142,6 +142,18 @@ def test_context_events_become_bounded_evidence():
 MUSEUM_SETS = ("museum-win10-aptsimulatorvm", "museum-win10-rathbunvm", "museum-win11-rathbunvm")
 
 
+def test_log_span_from_stats():
+    from triage.analyze.network import log_span
+    from triage.analyze.records import EventLogStats
+
+    src = Source(bundle_path="files/C/x.evtx")
+    stats = [EventLogStats(source=src, channel="A", records=1, errors=0, first=at(5), last=at(9)),
+             EventLogStats(source=src, channel="B", records=0, errors=0, first=None, last=None),
+             EventLogStats(source=src, channel="C", records=2, errors=0, first=at(1), last=at(7)), "other"]
+    assert log_span(stats) == (at(1), at(9))
+    assert log_span([]) == (None, None)
+
+
 @pytest.fixture(scope="module")
 def museum(corpus, truth) -> dict[str, tuple[list[ConnectivityEvent], list[dict]]]:
     """Per set: connectivity events parsed from its logs, and truth.json's connectivity_events."""

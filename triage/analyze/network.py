@@ -28,7 +28,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from triage.analyze.records import ConnectivityEvent, Source
+from triage.analyze.records import ConnectivityEvent, EventLogStats, Source
 from triage.units import iso
 
 STATE_KINDS = frozenset({"connected", "disconnected", "vpn_connected", "vpn_disconnected"})
@@ -171,6 +171,19 @@ def off_network_windows(events: Iterable[Any], log_start: datetime | None = None
     return windows
 
 
+def log_span(records: Iterable[Any]) -> tuple[datetime | None, datetime | None]:
+    """(earliest, latest) record time over the host's event logs (EventLogStats first/last), the
+    bounds to pass to off_network_windows; (None, None) when no log has records."""
+    firsts, lasts = [], []
+    for r in records:
+        if isinstance(r, EventLogStats):
+            if r.first is not None:
+                firsts.append(r.first)
+            if r.last is not None:
+                lasts.append(r.last)
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
 def in_window(ts: datetime | None, windows: Iterable[OffNetworkWindow]) -> bool:
     """True if ts falls inside any off-network window (start inclusive, end exclusive)."""
     if ts is None:
@@ -178,4 +191,4 @@ def in_window(ts: datetime | None, windows: Iterable[OffNetworkWindow]) -> bool:
     return any(w.contains(ts) for w in windows)
 
 
-__all__ = ["OffNetworkWindow", "WindowEvidence", "describe", "in_window", "off_network_windows"]
+__all__ = ["OffNetworkWindow", "WindowEvidence", "describe", "in_window", "log_span", "off_network_windows"]
