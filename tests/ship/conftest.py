@@ -14,30 +14,45 @@ from shiptools import ENV, REPO, TOKEN_A, TOKEN_B, Server, triage
 from triage.ship import crypto
 
 
+def start_server(store: Path, *extra: str, tokens: bool = True) -> Server:
+    """``triage serve`` on 127.0.0.1 and a free port, tokens for cases a and b; its log goes to a file
+    beside the store (a pipe nobody reads would fill up and stall the server)."""
+    args = ["serve", "--store", store, "--host", "127.0.0.1", "--port", "0", *extra]
+    if tokens:
+        args += ["--token", f"a:{TOKEN_A}", "--token", f"b:{TOKEN_B}"]
+    log = open(store.with_name(store.name + ".log"), "w")  # noqa: SIM115 - the server process writes it
+    proc = subprocess.Popen([sys.executable, "-m", "triage", *map(str, args)], cwd=REPO, env=ENV,
+                            stdout=subprocess.PIPE, stderr=log, text=True)
+    log.close()
+    line = proc.stdout.readline()          # "triage serve: listening on URL ..." once bound
+    m = re.search(r"listening on (\S+)", line)
+    if not m:
+        proc.kill()
+        raise AssertionError(f"server did not start: {line!r} {store.with_name(store.name + '.log').read_text()}")
+    return Server(m.group(1), store, proc)
+
+
 @pytest.fixture
 def serve(tmp_path):
-    """serve(*extra_args) -> Server: ``triage serve`` on 127.0.0.1, a free port, tokens for cases a and b."""
+    """serve(*extra_args, tokens=True) -> Server: a fresh server and store for this test."""
     started: list[Server] = []
 
-    def start(*extra: str, store: Path | None = None, tokens: bool = True) -> Server:
-        store = store or tmp_path / f"store{len(started)}"
-        args = ["serve", "--store", store, "--host", "127.0.0.1", "--port", "0", *extra]
-        if tokens:
-            args += ["--token", f"a:{TOKEN_A}", "--token", f"b:{TOKEN_B}"]
-        proc = subprocess.Popen([sys.executable, "-m", "triage", *map(str, args)], cwd=REPO, env=ENV,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = proc.stdout.readline()          # "triage serve: listening on URL ..." once bound
-        m = re.search(r"listening on (\S+)", line)
-        if not m:
-            proc.kill()
-            raise AssertionError(f"server did not start: {line!r} {proc.stderr.read()}")
-        server = Server(m.group(1), store, proc)
+    def start(*extra: str, tokens: bool = True) -> Server:
+        server = start_server(tmp_path / f"store{len(started)}", *extra, tokens=tokens)
         started.append(server)
         return server
 
     yield start
     for s in started:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for the tests of a module that only look at their own uploads."""
+    server = start_server(tmp_path_factory.mktemp("shared") / "store")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

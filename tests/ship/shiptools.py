@@ -55,7 +55,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        return self.proc.stderr.read() if self.proc.stderr else ""
+        log = self.store.with_name(self.store.name + ".log")
+        return log.read_text() if log.exists() else ""
 
     def stored(self, case: str = "a") -> list[Path]:
         d = self.store / case
