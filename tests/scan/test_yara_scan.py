@@ -184,6 +184,8 @@ def test_mam_prefetch_is_also_scanned_decompressed(tmp_path, corpus):
     assert issues == []
     assert [(h.target, h.source.locator, h.artifact) for h in hits] == [
         ("decoded", "decompressed prefetch", "prefetch")]
+    raw_only = YaraScanner([rule], include_pack=False, decode_prefetch=False)
+    assert list(raw_only.scan_paths_parallel([pf], jobs=1, root=corpus)) == []
 
 
 def _fragment(n: int, total: int, text: str, record: int) -> Event:

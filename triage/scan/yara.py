@@ -201,7 +201,8 @@ def _scan_buffer(rules: yara.Rules, data: bytes | None, timeout: int, source: So
 
 
 def _scan_member(rules: yara.Rules, data: bytes, cap: int, timeout: int,
-                 source: Source, filepath: str | None = None) -> Iterator[YaraHit | Issue]:
+                 source: Source, filepath: str | None = None,
+                 decode_prefetch: bool = True) -> Iterator[YaraHit | Issue]:
     """One file's bytes (read up to cap + 1): the raw scan and, for MAM prefetch, the decoded one.
 
     With ``filepath`` (a plain file no larger than the cap), ``data`` holds only its first bytes and
@@ -211,7 +212,7 @@ def _scan_member(rules: yara.Rules, data: bytes, cap: int, timeout: int,
         yield Issue(severity="info", message=f"larger than the YARA size cap ({cap} bytes): only the "
                     "first cap bytes were scanned", source=source)
     yield from _scan_buffer(rules, data, timeout, source, "file", filepath=filepath)
-    if data[:4] == MAM_SIGNATURE:
+    if decode_prefetch and data[:4] == MAM_SIGNATURE:
         if filepath is not None:
             with open(filepath, "rb") as fh:
                 data = fh.read(cap)
@@ -229,9 +230,9 @@ def _scan_member(rules: yara.Rules, data: bytes, cap: int, timeout: int,
 _W: dict[str, Any] = {}
 
 
-def _worker_init(rules_path: str, cap: int, timeout: int) -> None:
+def _worker_init(rules_path: str, cap: int, timeout: int, decode_prefetch: bool = True) -> None:
     _W["rules"] = yara.load(rules_path)
-    _W["cap"], _W["timeout"] = cap, timeout
+    _W["cap"], _W["timeout"], _W["decode_prefetch"] = cap, timeout, decode_prefetch
     _W["zip"] = None
 
 
@@ -265,7 +266,8 @@ def _worker_scan(job: tuple) -> list[tuple]:
     except Exception as exc:  # hostile zip members raise zlib/zipfile/OSError/EOFError...
         return [("issue", Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source))]
     return [("hit" if isinstance(x, YaraHit) else "issue", x)
-            for x in _scan_member(_W["rules"], data, _W["cap"], _W["timeout"], source, filepath)]
+            for x in _scan_member(_W["rules"], data, _W["cap"], _W["timeout"], source, filepath,
+                                      _W["decode_prefetch"])]
 
 
 def _worker_scan_batch(batch: list[tuple]) -> list[tuple]:
@@ -304,8 +306,12 @@ class YaraScanner:
 
     def __init__(self, extra_rule_paths: Iterable[str | Path] = (), *,
                  max_file_size: int = DEFAULT_MAX_FILE_SIZE, timeout: float = DEFAULT_TIMEOUT,
-                 include_pack: bool = True, compiled: CompiledRules | None = None) -> None:
+                 include_pack: bool = True, compiled: CompiledRules | None = None,
+                 decode_prefetch: bool = True) -> None:
+        """decode_prefetch: also scan MAM-compressed prefetch decompressed (the bench turns it off
+        for a like-for-like comparison with the yara CLI, which scans raw bytes only)."""
         self.compiled = compiled or compile_rules(list(extra_rule_paths), include_pack=include_pack)
+        self.decode_prefetch = decode_prefetch
         self.max_file_size = int(max_file_size)
         self.timeout = max(1, int(round(timeout)))
 
@@ -365,7 +371,8 @@ class YaraScanner:
             except Exception as exc:  # damaged member: zlib.error, BadZipFile, EOFError, OSError...
                 yield Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source)
                 continue
-            yield from _scan_member(self.rules, data, self.max_file_size, self.timeout, source)
+            yield from _scan_member(self.rules, data, self.max_file_size, self.timeout, source,
+                                    decode_prefetch=self.decode_prefetch)
 
     def scan_paths_parallel(self, paths: Iterable[str | Path], *, jobs: int = 2,
                             root: str | Path | None = None) -> Iterator[YaraHit | Issue]:
@@ -377,6 +384,9 @@ class YaraScanner:
             label = os.path.relpath(p, root) if root is not None else str(p)
             jobs_list.append(("path", str(p), label, None))
         yield from self._parallel(jobs_list, jobs)
+
+    def _worker_args(self) -> tuple:
+        return (self._rules_file(), self.max_file_size, self.timeout, self.decode_prefetch)
 
     def _rules_file(self) -> str:
         if self.compiled.cache_path is not None and self.compiled.cache_path.is_file():
@@ -401,7 +411,7 @@ class YaraScanner:
         if multiprocessing.current_process().daemon:
             jobs = 1  # a daemonic pool worker (e.g. a fleet worker) may not start processes of its own
         if jobs <= 1:
-            _worker_init(self._rules_file(), self.max_file_size, self.timeout)
+            _worker_init(*self._worker_args())
             for job in jobs_list:
                 for _kind, item in _worker_scan(job):
                     yield item
@@ -423,7 +433,7 @@ class YaraScanner:
         done = 0
         try:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_worker_init,
-                                     initargs=(self._rules_file(), self.max_file_size, self.timeout)) as ex:
+                                     initargs=self._worker_args()) as ex:
                 for result in ex.map(_worker_scan_batch, batches):
                     done += 1
                     for _kind, item in result:
@@ -434,7 +444,7 @@ class YaraScanner:
             # this process, so the results stay complete. A genuine bug re-raises from the serial run.
             yield Issue(severity="warning", message=f"YARA worker processes failed ({type(exc).__name__}: "
                         f"{exc}); the remaining {sum(map(len, batches[done:]))} files are scanned serially")
-            _worker_init(self._rules_file(), self.max_file_size, self.timeout)
+            _worker_init(*self._worker_args())
             for batch in batches[done:]:
                 for _kind, item in _worker_scan_batch(batch):
                     yield item
