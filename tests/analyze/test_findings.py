@@ -238,3 +238,12 @@ def test_off_network_marking():
 def test_rules_table_documented():
     for name, fn in F.RULES:
         assert fn.__doc__ and "Why" in fn.__doc__, name
+
+
+def test_duplicates_merged():
+    svc = [ev(7045, "service_install", {"service_name": "upd", "image_path": "C:\\Users\\Public\\svc.exe"},
+              provider="Service Control Manager", channel="System", ts=T0 + timedelta(days=i)) for i in range(30)]
+    fs = only(svc, "service_installed")
+    assert len(fs) == 1
+    assert fs[0].when == T0 and "(seen 30 times)" in fs[0].reason
+    assert len(fs[0].evidence) == F.MAX_MERGED_EVIDENCE

@@ -127,21 +127,22 @@ def _hostile_copy(src: Path, dest: Path) -> Path:
     return dest
 
 
-def test_hostile_bundle(make_hosts, tmp_path_factory, tmp_path):
+def test_hostile_bundle(make_hosts, tmp_path_factory, tmp_path, monkeypatch):
     src = collected_bundle(make_hosts, tmp_path_factory.mktemp("hostile"), plant=(HOSTILE_PLANT,))
     (tmp_path / "in").mkdir()
     bad = _hostile_copy(src, tmp_path / "in" / src.name)
     out = tmp_path / "box" / "out"
     out.mkdir(parents=True)
-    before_tmp = set(os.listdir(tempfile.gettempdir()))
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))  # temp copies land here, and must go
     res = analyze_bundle(bad, out, force=True)
     s = res.summary
     validate(s)
     # nothing written outside out_dir (the sandbox parent holds only out/), no temp copies left behind
     assert sorted(p.name for p in (tmp_path / "box").iterdir()) == ["out"]
     assert not list(tmp_path.rglob("escape*")) and not list(tmp_path.rglob("evil*"))
-    leftovers = {n for n in set(os.listdir(tempfile.gettempdir())) - before_tmp if n.startswith("triage-mat-")}
-    assert not leftovers
+    assert not [n for n in os.listdir(private_tmp) if n.startswith("triage-mat-")]
     for p in out.rglob("*"):
         assert p.resolve().is_relative_to(out.resolve())
     # the hostile Run value is a finding and is escaped in the report

@@ -11,6 +11,7 @@ member and locator of every record it rests on.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import ntpath
 import re
@@ -78,7 +79,12 @@ KNOWN_BENIGN = re.compile(
 
 def user_writable(text: str | None) -> bool:
     """True when a command or path points into a user-writable directory."""
-    return bool(text) and bool(USER_WRITABLE.search(str(text)))
+    return bool(text) and _user_writable(str(text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _user_writable(s: str) -> bool:
+    return bool(USER_WRITABLE.search(s))
 
 
 def known_benign(text: str | None) -> bool:
@@ -110,10 +116,14 @@ def powershell_obfuscation(text: str | None) -> list[str]:
     """Names of the obfuscation markers found in a PowerShell command line or script block."""
     if not text:
         return []
-    s = str(text)
-    hits = [name for name, rx in _PS_MARKERS if rx.search(s)]
-    if hits == ["-EncodedCommand"] and not _POWERSHELL.search(s):
-        return []  # '-e <word>' in a non-PowerShell command is not this
+    return list(_powershell_obfuscation(str(text)))
+
+
+@functools.lru_cache(maxsize=65536)  # the same command lines repeat thousands of times in big logs
+def _powershell_obfuscation(s: str) -> tuple[str, ...]:
+    hits = tuple(name for name, rx in _PS_MARKERS if rx.search(s))
+    if hits == ("-EncodedCommand",) and not _POWERSHELL.search(s):
+        return ()  # '-e <word>' in a non-PowerShell command is not this
     return hits
 
 
@@ -143,11 +153,15 @@ def lolbin_abuse(text: str | None) -> list[tuple[str, str]]:
     """(binary, why) for each living-off-the-land abuse pattern in a command line."""
     if not text:
         return []
-    s = str(text)
+    return list(_lolbin_abuse(str(text)))
+
+
+@functools.lru_cache(maxsize=65536)
+def _lolbin_abuse(s: str) -> tuple[tuple[str, str], ...]:
     out = [(name, why) for name, rx, why in _LOLBINS if rx.search(s)]
     if _WSCRIPT.search(s) and _SCRIPT_IN_USER_DIR.search(s) and user_writable(s):
         out.append(("wscript/cscript", "Windows Script Host running a script from a user-writable place"))
-    return out
+    return tuple(out)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -535,14 +549,37 @@ RULES: tuple[tuple[str, Rule], ...] = (
 )
 
 
+MAX_MERGED_EVIDENCE = 20
+
+
+def merge_duplicates(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (rule, severity, title, reason): the same service install or command line
+    logged a thousand times is one reason to look, with its places as evidence (capped), the earliest
+    time, and the count in the reason."""
+    groups: dict[tuple[str, str, str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.rule, f.severity, f.title, f.reason), []).append(f)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        times = [f.when for f in group if f.when is not None]
+        first = min(group, key=lambda f: f.when or datetime.max.replace(tzinfo=UTC))
+        evidence = [ev for f in group for ev in f.evidence][:MAX_MERGED_EVIDENCE]
+        out.append(replace(first, evidence=tuple(evidence), when=min(times) if times else None,
+                           reason=f"{first.reason} (seen {len(group)} times)"))
+    return out
+
+
 def evaluate(records: Iterable[Record], *, hostname: str = "",
              rules: Iterable[tuple[str, Rule]] = RULES) -> list[Finding]:
-    """Run every rule over the host's records; findings sorted by severity then time."""
+    """Run every rule over the host's records; duplicates merged; sorted by severity then time."""
     ctx = Context.build(records, hostname)
     out: list[Finding] = []
     for _name, rule in rules:
         out.extend(rule(ctx))
-    return sort_findings(out)
+    return sort_findings(merge_duplicates(out))
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -19,8 +19,10 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import traceback
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -118,24 +120,53 @@ class AnalysisData:
     network_known: bool = False
 
 
+# Deflated members bigger than this are copied once to a private temp file when a parser opens them:
+# zipfile's seek on a deflated member re-inflates from the member's start on every backward seek,
+# and readers such as the evtx engine and the chunk-tail check seek. One sequential inflate to a temp
+# file, then plain seekable reads, costs far less; the copy is deleted when the parser is done.
+SPILL_MIN_BYTES = 4 << 20
+
+
 class _Materializer:
-    """Extracts one member and its companions into a private temp dir, once, on demand."""
+    """Gives a parser its member: streamed from the zip, or (big deflated members, ``materialize``)
+    a private temp copy made once, with the companions beside it under their original base names."""
 
     def __init__(self, reader: Any, entry: ManifestEntry, companions: list[ManifestEntry]) -> None:
         self.reader, self.entry, self.companions = reader, entry, companions
         self.dir: str | None = None
         self.path: Path | None = None
+        self.taken: set[str] = set()
+        self.with_companions = False
+
+    def _spill_worthy(self) -> bool:
+        zf = getattr(self.reader, "zip", None)
+        if zf is None:
+            return True  # a bundle without a central directory: members are not seekable at all
+        try:
+            info = zf.getinfo(self.entry.bundle_path)
+        except KeyError:
+            return False
+        return info.compress_type != zipfile.ZIP_STORED and info.file_size >= SPILL_MIN_BYTES
+
+    def _primary(self) -> Path:
+        if self.path is None:
+            self.dir = tempfile.mkdtemp(prefix="triage-mat-")
+            self.path = self._copy(self.entry, self.taken, "file")
+        return self.path
+
+    def open(self) -> IO[bytes]:
+        if self.path is not None or self._spill_worthy():
+            return open(self._primary(), "rb")
+        return self.reader.open(self.entry.bundle_path)
 
     def __call__(self) -> Path:
-        if self.path is not None:
-            return self.path
-        self.dir = tempfile.mkdtemp(prefix="triage-mat-")
-        taken: set[str] = set()
-        self.path = self._copy(self.entry, taken, "file")
-        for comp in self.companions:
-            with contextlib.suppress(Exception):  # a missing companion is not fatal for the primary
-                self._copy(comp, taken, "companion")
-        return self.path
+        path = self._primary()
+        if not self.with_companions:
+            self.with_companions = True
+            for comp in self.companions:
+                with contextlib.suppress(Exception):  # a missing companion is not fatal for the primary
+                    self._copy(comp, self.taken, "companion")
+        return path
 
     def _copy(self, entry: ManifestEntry, taken: set[str], default: str) -> Path:
         assert self.dir is not None
@@ -155,6 +186,7 @@ class _Materializer:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir, self.path = None, None
+            self.taken, self.with_companions = set(), False
 
 
 def _short_traceback(exc: BaseException, limit: int = 4) -> str:
@@ -229,11 +261,7 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
         comps = companions.get(entry.bundle_path, [])
         mat = _Materializer(reader, entry, comps)
         bp = entry.bundle_path
-
-        def opener(bp: str = bp) -> IO[bytes]:
-            return reader.open(bp)
-
-        item = ParseInput(entry=entry, rel_path=rel, companions=comps, open=opener,
+        item = ParseInput(entry=entry, rel_path=rel, companions=comps, open=mat.open,
                           materialize=mat, options=dict(options))
         try:
             for parser in chosen:
@@ -243,31 +271,64 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
             mat.cleanup()
 
 
-def _scan_yara(reader: Any, data: AnalysisData, rules: Iterable[str], strict: bool,
-               scanner: Any = None, jobs: int = 1) -> None:
-    try:
-        from triage.scan import yara as yscan
-    except ImportError as exc:
-        data.issues.append(Issue(severity="info", message=f"YARA scanning not available: {exc}"))
-        return
-    data.yara_enabled = True
-    try:
-        if scanner is None:
-            scanner = yscan.YaraScanner(list(rules))
-            data.issues.extend(i for i in scanner.issues if isinstance(i, Issue))
-        hits = []
-        for obj in list(scanner.scan_bundle(reader, jobs=jobs)) + list(scanner.scan_records(data.records)):
-            if isinstance(obj, Issue):
-                data.issues.append(obj)
-            else:
-                hits.append(obj)
-        data.yara_hits = hits
-        data.findings.extend(yscan.findings_from_hits(hits))
-    except Exception as exc:
-        if strict:
-            raise
-        data.issues.append(Issue(severity="error", message=f"YARA scan failed: {type(exc).__name__}: "
-                                 f"{exc}\n{_short_traceback(exc)}"))
+class _YaraJob:
+    """YARA over the bundle's members in a background thread, while the parsers run.
+
+    Why a thread: yara-python's match and zlib's inflate release the GIL, the parsers are mostly
+    Python, so on a multi-core box the bundle scan costs little wall time next to parsing. The thread
+    uses its own BundleReader (a ZipFile handle is not safe to share between threads). Record
+    content (decoded script blocks, command lines) is scanned afterwards, in :meth:`finish`.
+    """
+
+    def __init__(self, bundle_path: Path, rules: Iterable[str], scanner: Any, jobs: int) -> None:
+        self.bundle_path, self.rules, self.scanner, self.jobs = bundle_path, list(rules), scanner, jobs
+        self.items: list[Any] = []
+        self.error: BaseException | None = None
+        self.module: Any = None
+        self.thread = threading.Thread(target=self._run, name="triage-yara", daemon=True)
+
+    def start(self, data: AnalysisData) -> bool:
+        try:
+            from triage.scan import yara as yscan
+        except ImportError as exc:
+            data.issues.append(Issue(severity="info", message=f"YARA scanning not available: {exc}"))
+            return False
+        self.module = yscan
+        data.yara_enabled = True
+        self.thread.start()
+        return True
+
+    def _run(self) -> None:
+        try:
+            from triage.bundle.reader import BundleReader
+
+            if self.scanner is None:
+                self.scanner = self.module.YaraScanner(self.rules)
+                self.items.extend(self.scanner.issues)
+            with BundleReader(self.bundle_path) as reader:
+                self.items.extend(self.scanner.scan_bundle(reader, jobs=self.jobs))
+        except BaseException as exc:  # reported by finish(), in the analysis thread
+            self.error = exc
+
+    def finish(self, data: AnalysisData, strict: bool) -> None:
+        self.thread.join()
+        try:
+            if self.error is not None:
+                raise self.error
+            items = list(self.items) + list(self.scanner.scan_records(data.records))
+            hits = []
+            for obj in items:
+                if isinstance(obj, Issue):
+                    data.issues.append(obj)
+                else:
+                    hits.append(obj)
+            data.yara_hits = hits
+            data.findings.extend(self.module.findings_from_hits(hits))
+        except Exception as exc:
+            if strict:
+                raise
+            data.issues.append(Issue(severity="error", message=f"YARA scan failed: {type(exc).__name__}: "
+                                     f"{exc}\n{_short_traceback(exc)}"))
 
 
 def _pick_hostname(data: AnalysisData) -> str:
@@ -351,13 +412,16 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
                 data.issues.append(Issue(severity="warning", message="bundle is incomplete (interrupted "
                                          "collection): entries come from the journal",
                                          source=Source(bundle_path=bundle_path.name)))
+            job = _YaraJob(bundle_path, rules, yara_scanner, yara_jobs) if yara else None
+            if job is not None and not job.start(data):
+                job = None
             t0 = time.perf_counter()
             _parse_bundle(reader, data, strict, options or {})
             data.timings["parse_s"] = time.perf_counter() - t0
-            if yara:
+            if job is not None:
                 t0 = time.perf_counter()
-                _scan_yara(reader, data, rules, strict, yara_scanner, yara_jobs)
-                data.timings["yara_s"] = time.perf_counter() - t0
+                job.finish(data, strict)
+                data.timings["yara_wait_s"] = time.perf_counter() - t0  # beyond the parse time
     except Exception as exc:
         if strict:
             raise

@@ -38,6 +38,7 @@ from triage.units import iso
 
 COLUMNS = ("datetime", "timestamp_desc", "message", "timestamp", "source", "record_type", "bundle_path",
            "locator", "user", "host")
+_JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps(**kw) builds a new one per call
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _EXEC_DESC = {"prefetch": "Prefetch last run", "amcache": "Amcache entry (program seen)",
@@ -177,7 +178,7 @@ def write_timeline(records: Iterable[Record], findings: Iterable[Finding], out_d
         w.writerow(COLUMNS)
         for r in allrows:
             r.pop("dt")
-            jf.write(json.dumps(r, ensure_ascii=False))
+            jf.write(_JSON.encode(r))
             jf.write("\n")
             w.writerow([csv_safe(r[c]) if c not in ("timestamp",) else r[c] for c in COLUMNS])
     return len(allrows)
