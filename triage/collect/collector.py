@@ -52,9 +52,9 @@ class CollectOptions:
     # Given the bundle's final path, returns the raw stream to write into (encryption plugs in here)
     # and the path actually written.
     open_output: Callable[[Path], tuple[IO[bytes], Path]] | None = None
-    # Called with (source, planned, meta) before reading; returns a reason to skip (e.g. identical
-    # shadow-copy file) or None.
-    skip_hook: Callable[[FileSource, Planned, FileMeta], str | None] | None = None
+    # Called with (source, planned, rel, meta) before reading; returns a reason to skip (e.g. identical
+    # shadow-copy file) or None. An optional ``note_collected(entry)`` attribute hears of every file taken.
+    skip_hook: Callable[[FileSource, Planned, str, FileMeta], str | None] | None = None
 
 
 @dataclass
@@ -95,9 +95,10 @@ def _host_record(options: CollectOptions, sources: list[FileSource], hostname: s
         "tool": {"name": "triage", "version": __version__, "python": platform.python_version(),
                  "frozen": bool(getattr(sys, "frozen", False))},
         "hostname": hostname,
-        "mode": "live" if options.live else "target",
+        "mode": "live" if options.live else ("image" if sources and sources[0].kind != "directory" else "target"),
         "sources": [{"volume": s.volume, "kind": s.kind, "read_method": s.read_method,
-                     "description": getattr(s, "description", None) or str(getattr(s, "root", ""))}
+                     "description": getattr(s, "description", None) or str(getattr(s, "root", "")),
+                     "info": _jsonable(getattr(s, "info", None))}
                     for s in sources],
         "collector_host": {
             "hostname": platform.node(), "os": platform.platform(), "machine": platform.machine(),
@@ -126,6 +127,15 @@ def _host_record(options: CollectOptions, sources: list[FileSource], hostname: s
             rec["boot_time_error"] = str(exc)
         rec["os"] = platform.platform()
     return rec
+
+
+def _jsonable(value):
+    import json
+
+    try:
+        return json.loads(json.dumps(value, default=str)) if value is not None else None
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _whoami() -> str:
@@ -308,7 +318,7 @@ class Collector:
             outcome, reason = M.SKIPPED_BUDGET, (f"{human_size(meta.size)} does not fit the size budget "
                                                  f"({human_size(opt.max_size - self.bytes_taken)} left)")
         elif opt.skip_hook is not None:
-            hook_reason = opt.skip_hook(s, p, meta)
+            hook_reason = opt.skip_hook(s, p, rel, meta)
             if hook_reason:
                 outcome, reason = M.SKIPPED_DUPLICATE, hook_reason
         if outcome:
@@ -329,6 +339,9 @@ class Collector:
             self.log("warning", f"{e.path}: {outcome}: {exc}")
             bar.update(meta.size)
             return e
+        # a source may say per file how it read it (e.g. the live fallback to raw NTFS) and add facts
+        base["read_method"] = getattr(fh, "read_method", None) or s.read_method
+        base["extra"].update(getattr(fh, "extra", None) or {})
         reader = read_chunks(fh)
         try:
             res = writer.add_stream(name, reader, mtime=_mtime(meta), size_hint=meta.size, limit=meta.size)
@@ -350,6 +363,8 @@ class Collector:
         writer.journal(e.to_json())
         self.entries.append(e)
         bar.update(meta.size)
+        if opt.skip_hook is not None and hasattr(opt.skip_hook, "note_collected"):
+            opt.skip_hook.note_collected(e)
         if res.interrupted is not None:
             raise res.interrupted
         if hasattr(s, "streams") and art.streams:
@@ -380,7 +395,8 @@ class Collector:
                 reader.close()
                 fh.close()
             e = self._entry(s, p, rel, M.COLLECTED, size=res.size, role="stream", companion_of=parent.bundle_path,
-                            read_method=s.read_method, **res.hashes)
+                            read_method=getattr(fh, "read_method", s.read_method),
+                            extra=dict(getattr(fh, "extra", None) or {}), **res.hashes)
             e.path = f"{parent.path}:{stream}"
             e.bundle_path = name
             writer.journal(e.to_json())

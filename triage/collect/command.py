@@ -68,9 +68,14 @@ def _sources(args, profile_os: str):
         return [DirectorySource(root, volume=args.volume or ("C" if windows else "root"), kind="directory",
                                 case_sensitive=not windows, path_style="windows" if windows else "posix")]
     if args.image:
-        from triage.collect.images import open_image_sources
+        from triage.collect.images import open_image
 
-        sources = open_image_sources(args.image)
+        opened = open_image(args.image)
+        for note in opened.notes:
+            print(f"triage: image: {note}", file=sys.stderr)
+        sources = list(opened.sources)
+        if not sources:
+            raise SystemExit(f"triage: error: no NTFS volume to collect in {args.image}")
         if args.vss:
             from triage.collect.vss import shadow_sources
 
