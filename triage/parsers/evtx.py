@@ -17,7 +17,10 @@ their remaining parts.
 
 Errors are data: an unreadable file is one Issue; every chunk or record the engine cannot parse is
 an Issue (and counted in ``EventLogStats.errors``); a file that ends inside a chunk (truncated copy)
-gets an Issue naming the records lost, which the engine itself passes over silently.
+gets an Issue naming the records lost, which the engine itself passes over silently; so do records
+that chunk headers list but the engine skips without an error (damaged records inside a chunk).
+
+EventLogStats.first/last are the earliest/latest record times (not file order: logs wrap).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import json
 import re
 import struct
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -233,6 +236,18 @@ class _SystemDecoder:
         return head, tail  # type: ignore[return-value]
 
 
+def _listed_records(chunk_header: bytes) -> int:
+    """Records a chunk header lists (first..last record number; an empty chunk, with no record
+    written past its 512-byte header area, lists none)."""
+    if len(chunk_header) < 52:
+        return 0
+    first, last = struct.unpack_from("<QQ", chunk_header, 8)
+    free_space = struct.unpack_from("<I", chunk_header, 48)[0]
+    if last < first or free_space <= 512:
+        return 0
+    return last - first + 1
+
+
 def ts_key(s: str) -> str:
     """pyevtx-rs timestamp text ('2022-02-05T21:49:54.18Z UTC', 1-7 fraction digits or none) ->
     fixed-width 'YYYY-MM-DDTHH:MM:SS.fffffff' that sorts as time."""
@@ -366,7 +381,7 @@ class _LogReader:
         if len(header) < 128:
             yield item.issue(f"event log cut short inside its file header ({len(header)} bytes): nothing to read")
             return
-        yield from self._partial_chunk(size)
+        listed = yield from self._chunk_headers(size)
         chunks_in_header = struct.unpack_from("<H", header, 42)[0]
         slots = max(size - HEADER_SIZE, 0) // CHUNK_SIZE
         if chunks_in_header > slots:
@@ -378,28 +393,43 @@ class _LogReader:
             yield item.issue(f"event log could not be read: {type(exc).__name__}: {exc}")
             return
         with fh:
-            yield from self._records(fh)
+            for obj in self._records(fh):
+                if isinstance(obj, EventLogStats) and listed is not None and obj.records < listed:
+                    yield item.issue(
+                        f"chunk headers list {listed} records in the chunks with a valid signature but only "
+                        f"{obj.records} could be read: {listed - obj.records} records were lost to damage the "
+                        "engine passes over without an error", "warning")
+                yield obj
 
-    def _partial_chunk(self, size: int) -> Iterator[Issue]:
-        """A file that ends inside a chunk: the engine skips that chunk without a word; say so."""
-        tail = (size - HEADER_SIZE) % CHUNK_SIZE if size > HEADER_SIZE else 0
-        if not tail:
-            return
-        offset = size - tail
-        detail = ""
+    def _chunk_headers(self, size: int) -> Generator[Issue, None, int | None]:
+        """Records the chunk headers list, summed over whole chunks with a valid ElfChnk signature
+        (None if the headers could not be read); yields an Issue for a file that ends inside a chunk,
+        which the engine skips without a word (truncated copy)."""
+        slots, tail = divmod(max(size - HEADER_SIZE, 0), CHUNK_SIZE)
+        listed = 0
+        partial = b""
         try:
             with self.item.open() as fh:
-                fh.seek(offset)
-                head = fh.read(24)
-            if head[:8] == CHUNK_MAGIC:
-                first, last = struct.unpack_from("<QQ", head, 8)
-                if last >= first:
-                    detail = f"; its header lists records {first}-{last} ({last - first + 1} records) that are lost"
-        except (OSError, ValueError):
-            pass
-        yield self.item.issue(f"file ends inside a chunk (truncated copy?): the last {tail} bytes at offset "
-                              f"{offset} are an incomplete chunk and were not read{detail}",
-                              locator=f"offset {offset}")
+                for i in range(slots + (1 if tail else 0)):
+                    fh.seek(HEADER_SIZE + i * CHUNK_SIZE)
+                    head = fh.read(56)
+                    if i == slots:
+                        partial = head
+                    elif head[:8] == CHUNK_MAGIC:
+                        listed += _listed_records(head)
+        except (OSError, ValueError, EOFError) as exc:
+            yield self.item.issue(f"chunk headers could not be read: {type(exc).__name__}: {exc}", "warning")
+            return None
+        if tail:
+            offset = HEADER_SIZE + slots * CHUNK_SIZE
+            detail = ""
+            if partial[:8] == CHUNK_MAGIC and (n := _listed_records(partial)):
+                first = struct.unpack_from("<Q", partial, 8)[0]
+                detail = f"; its header lists records {first}-{first + n - 1} ({n} records) that are lost"
+            yield self.item.issue(f"file ends inside a chunk (truncated copy?): the last {tail} bytes at offset "
+                                  f"{offset} are an incomplete chunk and were not read{detail}",
+                                  locator=f"offset {offset}")
+        return listed
 
     # -- records ---------------------------------------------------------------------------------
 
