@@ -95,9 +95,20 @@ def test_truncation_detected_and_recoverable(encrypted_real, analyst_keys, tmp_p
     partial = crypto.decrypt_file(at_boundary, tmp_path / "partial.zip", priv, allow_truncated=True)
     assert partial.truncated and partial.size == 3 * header.segment_size
     assert partial.path.read_bytes() == real_bundle.read_bytes()[:partial.size]
-    mid = tmp_path / "mid.tbe"
+    mid = tmp_path / "mid.tbe"                      # killed mid-write: cut inside a segment
     mid.write_bytes(data[:header.payload_offset + 3 * sealed + 100])
-    assert not crypto.verify_encrypted(mid, priv).ok
+    report = crypto.verify_encrypted(mid, priv)
+    assert not report.ok and report.incomplete and report.checked == 3
+    assert not crypto.verify_encrypted(mid).ok
+    with pytest.raises((crypto.DecryptError, ValueError)):
+        crypto.decrypt_file(mid, tmp_path / "y.zip", priv)
+    cut = crypto.decrypt_file(mid, tmp_path / "cut.zip", priv, allow_truncated=True)
+    assert cut.truncated and cut.path.read_bytes() == partial.path.read_bytes()
+    early = bytearray(data[:header.payload_offset + 3 * sealed + 100])
+    early[header.payload_offset + 10] ^= 1          # damage before the cut is never excused
+    (tmp_path / "early.tbe").write_bytes(bytes(early))
+    with pytest.raises(crypto.DecryptError):
+        crypto.decrypt_file(tmp_path / "early.tbe", tmp_path / "z.zip", priv, allow_truncated=True)
     appended = tmp_path / "appended.tbe"
     appended.write_bytes(data + b"\0" * 40)
     assert not crypto.verify_encrypted(appended, priv).ok

@@ -466,14 +466,19 @@ def _open_keys(header: EncryptedHeader, private_key: X25519PrivateKey) -> tuple[
                        f"(recipients: {', '.join(header.recipient_ids)})")
 
 
-def _segments(fh: BinaryIO, header: EncryptedHeader, total_size: int):
-    """Yield (index, sealed bytes, is_final) for the payload; ValueError on an impossible layout."""
+def _segments(fh: BinaryIO, header: EncryptedHeader, total_size: int, lenient: bool = False):
+    """Yield (index, sealed bytes, is_final) for the payload; ValueError on an impossible layout.
+
+    ``lenient`` (recovery) yields whatever is there instead, a cut-off tail included.
+    """
     sealed = header.segment_size + TAG_SIZE
     payload = total_size - header.payload_offset
-    if payload < TAG_SIZE:
+    full, rest = divmod(max(0, payload), sealed)
+    if lenient:
+        count = full + (1 if rest else 0)
+    elif payload < TAG_SIZE:
         raise ValueError("truncated: no payload segment")
-    full, rest = divmod(payload, sealed)
-    if rest == 0:
+    elif rest == 0:
         count = full
     elif rest >= TAG_SIZE:
         count = full + 1
@@ -497,9 +502,11 @@ def decrypt_file(src: str | Path, dst: str | Path, private_key: X25519PrivateKey
     """Decrypt ``src`` into ``dst`` (a directory: the file gets its real inner name; or a file path).
 
     Plaintext goes to ``<dst>.part`` and is renamed only after every segment authenticated, so an
-    attacker's modified file never yields a plaintext file. With ``allow_truncated`` a stream
-    missing its final segment (interrupted collection) still yields its authentic whole segments,
-    for ``triage recover``; the result says ``truncated=True``. A ``.sha256`` sidecar is written.
+    attacker's modified file never yields a plaintext file. With ``allow_truncated`` a stream that
+    was cut off (collector killed, disk full: no final segment, maybe half a segment at the end)
+    still yields every authentic whole segment before the cut, for ``triage recover``; the result
+    says ``truncated=True``. A modified segment *before* the end is an error either way. A
+    ``.sha256`` sidecar is written.
     """
     src, dst = Path(src), Path(dst)
     total = src.stat().st_size
@@ -510,27 +517,34 @@ def decrypt_file(src: str | Path, dst: str | Path, private_key: X25519PrivateKey
         if not inner_name_ok(name):
             raise DecryptError(f"inner name is not a plain file name: {name!r}")
         out = dst / name if dst.is_dir() else dst
+        if out.exists():
+            raise FileExistsError(f"{out} exists: not overwriting")
         part = out.with_name(out.name + ".part")
         plain_hash = hashlib.sha256()
         truncated = False
         written = 0
         try:
             with open(part, "xb") as fout:
-                for i, block, last in _segments(fh, header, total):
+                for i, block, last in _segments(fh, header, total, lenient=allow_truncated):
                     try:
                         plain = aead.decrypt(_nonce(i, last), block, None)
                     except InvalidTag:
+                        plain = None
                         if last and len(block) == header.segment_size + TAG_SIZE:
                             try:
                                 plain = aead.decrypt(_nonce(i, False), block, None)
                             except InvalidTag:
-                                raise DecryptError(f"segment {i} failed authentication") from None
-                            if not allow_truncated:
-                                raise DecryptError("truncated: the final segment is missing") from None
-                            truncated = True
-                        else:
-                            raise DecryptError(f"segment {i} failed authentication "
-                                               "(modified or truncated)") from None
+                                pass
+                            else:
+                                if not allow_truncated:
+                                    raise DecryptError("truncated: the final segment is missing") from None
+                        if plain is None:
+                            if not (last and allow_truncated):
+                                raise DecryptError(f"segment {i} failed authentication "
+                                                   "(modified or truncated)") from None
+                            truncated = True      # cut inside the last segment: drop the partial tail
+                            break
+                        truncated = True
                     fout.write(plain)
                     plain_hash.update(plain)
                     written += len(plain)
@@ -603,7 +617,9 @@ def verify_encrypted(path: str | Path, private_key: X25519PrivateKey | None = No
                 except DecryptError as exc:
                     report.problems.append(str(exc))
             plain_hash = hashlib.sha256()
-            for i, block, last in _segments(fh, header, total):
+            # With the key, a cut-off tail is read and judged by its tags (a collector killed mid-write
+            # leaves one); without it, the framing rule is the structural check.
+            for i, block, last in _segments(fh, header, total, lenient=aead is not None):
                 report.segments += 1
                 if aead is None:
                     continue
@@ -621,7 +637,14 @@ def verify_encrypted(path: str | Path, private_key: X25519PrivateKey | None = No
                             continue
                         except InvalidTag:
                             pass
-                    report.problems.append(f"segment {i} failed authentication")
+                    if last:
+                        report.incomplete = True
+                        report.problems.append(
+                            f"segment {i} (the last) does not authenticate: cut off mid-write (an interrupted "
+                            "collection; 'triage decrypt --allow-truncated' keeps the segments before it) "
+                            "or modified")
+                    else:
+                        report.problems.append(f"segment {i} failed authentication")
             rest = raw.read(1)
             if rest:
                 report.problems.append("file grew while being verified")
