@@ -131,6 +131,16 @@ def main() -> int:
             print(f"make-host-tree --scale {scale}: {time.perf_counter() - t0:.1f} s")
         files = evtx_files(host)
         evtx_bytes = sum(f.stat().st_size for f in files)
+        if args.scale is None and evtx_bytes < 0.95 * args.target_mb * 2**20:
+            # --scale drops chunks without a valid signature, so K copies are a bit less than K x size
+            scale = math.ceil(scale * args.target_mb * 2**20 / evtx_bytes)
+            tree = work / f"scale{scale}"
+            host = tree / "host-000"
+            if not host.is_dir():
+                make_host(tree, scale)
+            print(f"rescaled to --scale {scale} to reach {args.target_mb:.0f} MiB")
+            files = evtx_files(host)
+            evtx_bytes = sum(f.stat().st_size for f in files)
         print(f"host: {len(files)} event logs, {evtx_bytes / 2**20:.1f} MiB")
 
         out = work / f"bundle{scale}"

@@ -247,3 +247,10 @@ def test_duplicates_merged():
     assert len(fs) == 1
     assert fs[0].when == T0 and "(seen 30 times)" in fs[0].reason
     assert len(fs[0].evidence) == F.MAX_MERGED_EVIDENCE
+
+
+def test_off_network_unknown_after_logs_end():
+    fs = F.evaluate([run("C:\\Users\\Public\\u.exe")], hostname="h")
+    open_end = [{"start": T0 - timedelta(days=1), "end": None, "evidence": [], "_raw": None}]
+    assert F.mark_off_network(fs, open_end, log_end=T0 - timedelta(hours=1))[0].off_network is None
+    assert F.mark_off_network(fs, open_end, log_end=T0 + timedelta(hours=1))[0].off_network is True

@@ -625,11 +625,9 @@ def network_windows(records: list[Record], issues: list[Issue] | None = None) ->
         from triage.analyze import network
     except ImportError:
         return []
-    firsts = [r.first for r in records if isinstance(r, EventLogStats) and r.first]
-    lasts = [r.last for r in records if isinstance(r, EventLogStats) and r.last]
+    log_start, log_end = log_span(records)
     try:
-        wins = network.off_network_windows(records, log_start=min(firsts) if firsts else None,
-                                           log_end=max(lasts) if lasts else None)
+        wins = network.off_network_windows(records, log_start=log_start, log_end=log_end)
     except Exception as exc:
         if issues is not None:
             issues.append(Issue(severity="error", message=f"off-network windows failed: "
@@ -638,21 +636,28 @@ def network_windows(records: list[Record], issues: list[Issue] | None = None) ->
     return [_window_dict(w) for w in wins or []]
 
 
-def in_windows(when: datetime | None, windows: list[dict[str, Any]]) -> bool | None:
-    """True when ``when`` falls in an off-network window (start inclusive, end exclusive, end None =
-    still off); None when unknown (no time). Uses the window's own ``contains`` when it has one."""
+def in_windows(when: datetime | None, windows: list[dict[str, Any]],
+               log_end: datetime | None = None) -> bool | None:
+    """True when ``when`` falls in an off-network window (start inclusive, end exclusive); False
+    when in none; None when unknown: no time, or after the logs end while a window is still open
+    (nothing says what the network was then)."""
     if when is None:
         return None
+    unknown = False
     for w in windows:
+        start, end = w.get("start"), w.get("end")
+        if end is None and log_end is not None and when > log_end:
+            if start is not None and start <= when:
+                unknown = True
+            continue
         raw = w.get("_raw")
         if raw is not None and hasattr(raw, "contains"):
             if raw.contains(when):
                 return True
             continue
-        start, end = w.get("start"), w.get("end")
         if start is not None and start <= when and (end is None or when < end):
             return True
-    return False
+    return None if unknown else False
 
 
 def network_known() -> bool:
@@ -665,7 +670,7 @@ def network_known() -> bool:
 
 
 def mark_off_network(findings: list[Finding], windows: list[dict[str, Any]],
-                     known: bool = True) -> list[Finding]:
+                     known: bool = True, log_end: datetime | None = None) -> list[Finding]:
     """Set ``off_network`` on each finding from its time. None when unknown: the finding has no
     time, or windows cannot be computed (``known`` False)."""
     if not known:
@@ -673,4 +678,11 @@ def mark_off_network(findings: list[Finding], windows: list[dict[str, Any]],
     if not windows:
         return [f if f.off_network is not None or f.when is None else replace(f, off_network=False)
                 for f in findings]
-    return [replace(f, off_network=in_windows(f.when, windows)) for f in findings]
+    return [replace(f, off_network=in_windows(f.when, windows, log_end)) for f in findings]
+
+
+def log_span(records: Iterable[Record]) -> tuple[datetime | None, datetime | None]:
+    """Earliest first and latest last record time over the host's event logs."""
+    firsts = [r.first for r in records if isinstance(r, EventLogStats) and r.first]
+    lasts = [r.last for r in records if isinstance(r, EventLogStats) and r.last]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)

@@ -446,7 +446,8 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
         data.issues.append(Issue(severity="error", message=f"findings rules failed: "
                                  f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
     data.network_known = findings_mod.network_known()
-    data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known)
+    data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known,
+                                                   findings_mod.log_span(data.records)[1])
     data.timings["findings_s"] = time.perf_counter() - t0
 
     # 4. outputs

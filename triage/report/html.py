@@ -322,6 +322,8 @@ def _chart(s: dict[str, Any]) -> str:
     act = s.get("activity") or {}
     bins = act.get("bins") or []
     wins = (s.get("network") or {}).get("off_network_windows") or []
+    ends = [t for t in (_parse(x.get("last")) for x in s.get("event_logs") or []) if t]
+    logs_end = max(ends) if ends else None
     title = '<section id="activity"><h2>Activity over time</h2>'
     if not bins:
         return title + '<p class="muted">No timestamped records.</p></section>'
@@ -347,7 +349,7 @@ def _chart(s: dict[str, Any]) -> str:
         ws, we = _parse(w.get("start")), _parse(w.get("end"))
         if ws is None:
             continue
-        we = we or t1
+        we = we or logs_end or t1  # still off at the end of the logs: shade up to the logs' end
         a, b2 = max(x(ws), L), min(x(we), L + pw)
         if b2 > a:
             parts.append(f'<rect class="offnet" x="{a:.1f}" y="{T}" width="{max(b2 - a, 1.5):.1f}" height="{ph}" '
@@ -391,9 +393,14 @@ def _chart(s: dict[str, Any]) -> str:
 def _network(s: dict[str, Any]) -> str:
     n = s.get("network") or {}
     wins = n.get("off_network_windows") or []
+    def ev_line(x: dict[str, Any]) -> str:
+        what = f"{x.get('role')}: {x.get('description')}" if x.get("description") else ""
+        return (f"<div>{e(x.get('bundle_path'))} {e(x.get('locator'))}"
+                + (f" <span class='muted'>({e(what)})</span>" if what else "") + "</div>")
+
     rows = [f"<tr><td>{_t(w.get('start'))}</td><td>{_t(w.get('end')) or 'still off at end of logs'}</td>"
-            f"<td class='mono'>{e('; '.join(str(x.get('bundle_path', '')) + ' ' + str(x.get('locator') or '') for x in (w.get('evidence') or [])[:3] if isinstance(x, dict)))}</td></tr>"
-            for w in wins]
+            f"<td class='mono'>{''.join(ev_line(x) for x in (w.get('evidence') or [])[:3] if isinstance(x, dict))}"
+            f"</td></tr>" for w in wins]
     note = "" if n.get("computed") else '<p class="muted">Off-network analysis not available in this build.</p>'
     return (f'<section id="network"><h2>Off-network windows <span class="count">({len(wins)}; '
             f'{e(n.get("connectivity_events"))} connectivity events)</span></h2>{note}'
