@@ -595,7 +595,8 @@ def verify_encrypted(path: str | Path, private_key: X25519PrivateKey | None = No
     """Check a ``.tbe`` without decrypting to disk.
 
     Without a key: magic, header bounds, segment framing, and the outer SHA-256 against the
-    ``.sha256`` sidecar (a truncated or padded file fails the framing or the sidecar). With a key:
+    ``.sha256`` sidecar (a truncated or padded file fails the framing or the sidecar; no sidecar
+    is a problem, as for plain bundles, since nothing then vouches for the content). With a key:
     also the metadata block and every segment's tag, including that the last one is final. Never
     raises for bad input: problems are listed and ``ok`` is False.
     """
@@ -659,6 +660,9 @@ def verify_encrypted(path: str | Path, private_key: X25519PrivateKey | None = No
     side = read_sidecar(path)
     if side is None:
         report.sidecar = "missing"
+        if private_key is None:
+            report.problems.append("no .sha256 sidecar and no key: only the structure could be checked "
+                                   "(give --key to check every segment)")
     elif report.sha256 and side == report.sha256:
         report.sidecar = "match"
     else:
