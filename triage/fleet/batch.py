@@ -222,12 +222,13 @@ def _pool(jobs: int, memory_limit: int | None, max_tasks_per_child: int) -> Proc
 
 def run_local(items: list[BundleInput], out_dir: Path, options: dict, jobs: int,
               on_result: Callable[[dict], None], *, memory_limit: int | None = None,
-              max_tasks_per_child: int = 16) -> None:
+              max_tasks_per_child: int = 16, task: Callable[[str, str, dict], dict] = analyze_task) -> None:
     """Run :func:`analyze_task` for every item on a process pool; ``on_result`` gets each result
     in the parent as soon as it is done (so an interrupted batch keeps what it finished).
 
     At most ``jobs`` tasks are in flight, so when a worker dies the suspects are exactly the
-    bundles that were running; the queue goes on in a fresh pool.
+    bundles that were running; the queue goes on in a fresh pool. ``task`` must be a module-level
+    function (it is pickled by reference); tests pass one that crashes.
     """
     queue = deque(items)
     suspects: list[BundleInput] = []
@@ -238,7 +239,7 @@ def run_local(items: list[BundleInput], out_dir: Path, options: dict, jobs: int,
             while (queue or inflight) and not broken:
                 while queue and len(inflight) < jobs:
                     item = queue.popleft()
-                    inflight[pool.submit(analyze_task, item.path, str(out_dir), _task_options(item, options))] = item
+                    inflight[pool.submit(task, item.path, str(out_dir), _task_options(item, options))] = item
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     item = inflight.pop(fut)
@@ -256,7 +257,7 @@ def run_local(items: list[BundleInput], out_dir: Path, options: dict, jobs: int,
     for item in suspects:
         try:
             with _pool(1, memory_limit, 1) as pool:
-                result = pool.submit(analyze_task, item.path, str(out_dir), _task_options(item, options)).result()
+                result = pool.submit(task, item.path, str(out_dir), _task_options(item, options)).result()
         except BrokenProcessPool:
             result = _failed(item, options, "the analysis worker died on this bundle (crash or memory limit)")
         on_result(result)

@@ -147,7 +147,7 @@ def parse_ioc_text(text: str, name: str) -> tuple[list[Ioc], list[str]]:
         where = f"{name}:{number}"
         m = re.match(r"^([A-Za-z][A-Za-z0-9_-]*)\s*:\s*(.+)$", line)
         try:
-            if m and m.group(1).lower() in _ALIASES:
+            if m and (m.group(1).lower() in _ALIASES or len(m.group(1)) > 1):  # 'C:\...' is a path, not a type
                 iocs.append(make_ioc(m.group(1), m.group(2), where))
             elif "," in line:
                 row = next(csv.reader(io.StringIO(line)))
