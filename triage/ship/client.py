@@ -160,6 +160,7 @@ class Uploader:
         # verify= is passed on every request: requests lets REQUESTS_CA_BUNDLE override a Session's.
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
+        self._files: list = []
         self._count_lock = threading.Lock()
         self.bucket = TokenBucket(options.limit_rate) if options.limit_rate else None
         self.sent_chunks = 0
@@ -181,6 +182,17 @@ class Uploader:
                 self._sessions.append(s)
         return s
 
+    @property
+    def _file(self):
+        """One read handle per thread (seek+read, portable: the collector also runs on Windows)."""
+        fh = getattr(self._local, "file", None)
+        if fh is None:
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed in run()
+            self._local.file = fh
+            with self._count_lock:
+                self._files.append(fh)
+        return fh
+
     # ------------------------------------------------------------------------------------ flow
     def run(self) -> dict:
         problem = P.name_problem(self.path.name)
@@ -191,6 +203,8 @@ class Uploader:
         finally:
             for s in self._sessions:
                 s.close()
+            for fh in self._files:
+                fh.close()
 
     def _run(self) -> dict:
         size = self.path.stat().st_size
@@ -237,12 +251,11 @@ class Uploader:
         bar = tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=self.path.name,
                    disable=(None if self.options.progress is None else not self.options.progress),
                    file=sys.stderr, initial=sum(P.chunk_length(i, size, chunk_size) for i in held))
-        fd = os.open(self.path, os.O_RDONLY)
         try:
             for _attempt in range(4):
                 t0 = time.monotonic()
                 todo = [i for i in range(count) if i not in held]
-                if not self._send_chunks(fd, uid, todo, size, chunk_size, bar):
+                if not self._send_chunks(uid, todo, size, chunk_size, bar):
                     return None                  # upload vanished on the server: start again
                 held.update(todo)
                 t1 = time.monotonic()
@@ -264,17 +277,16 @@ class Uploader:
                 self.log(f"server is missing {len(missing)} chunk(s); sending them again")
                 held -= missing
         finally:
-            os.close(fd)
             bar.close()
         raise UploadError("server keeps reporting missing chunks")
 
-    def _send_chunks(self, fd: int, uid: str, todo: list[int], size: int, chunk_size: int, bar) -> bool:
+    def _send_chunks(self, uid: str, todo: list[int], size: int, chunk_size: int, bar) -> bool:
         """Send ``todo`` on up to ``parallel`` connections; False when the server lost the upload."""
         if not todo:
             return True
         workers = max(1, min(self.options.parallel, len(todo)))
         if workers == 1:
-            return all(self._put_chunk(fd, uid, i, size, chunk_size, bar) for i in todo)
+            return all(self._put_chunk(uid, i, size, chunk_size, bar) for i in todo)
         stop = threading.Event()
         queue = iter(todo)
         qlock = threading.Lock()
@@ -285,7 +297,7 @@ class Uploader:
                     index = next(queue, None)
                 if index is None:
                     return True
-                if not self._put_chunk(fd, uid, index, size, chunk_size, bar):
+                if not self._put_chunk(uid, index, size, chunk_size, bar):
                     stop.set()
                     return False
             return False
@@ -299,9 +311,11 @@ class Uploader:
                 raise
         return all(results)
 
-    def _put_chunk(self, fd: int, uid: str, index: int, size: int, chunk_size: int, bar) -> bool:
+    def _put_chunk(self, uid: str, index: int, size: int, chunk_size: int, bar) -> bool:
         length = P.chunk_length(index, size, chunk_size)
-        data = os.pread(fd, length, index * chunk_size)
+        fh = self._file
+        fh.seek(index * chunk_size)
+        data = fh.read(length)
         if len(data) != length:
             raise UploadError(f"{self.path} changed size while uploading")
         headers = {P.CHUNK_HASH_HEADER: hashlib.sha256(data).hexdigest(),
