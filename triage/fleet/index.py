@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from triage import __version__
+from triage.fleet import score
 from triage.fleet.stacking import STACKS
 from triage.units import iso, utc_now
 
@@ -129,7 +130,8 @@ def _chart(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> str:
     axis_y = top + row_h * len(shown) + 14
     for k in range(5):
         t = datetime.fromtimestamp(lo.timestamp() + span * k / 4, UTC)
-        out.append(f'<text x="{left + width * k / 4:.0f}" y="{axis_y}" text-anchor="middle">'
+        anchor = "start" if k == 0 else "end" if k == 4 else "middle"
+        out.append(f'<text x="{left + width * k / 4:.0f}" y="{axis_y}" text-anchor="{anchor}">'
                    f'{esc(t.strftime("%Y-%m-%d %H:%M"))}</text>')
     out.append("</svg>")
     legend = " ".join(f'<span>{_sev(s)}</span>' for s in SEVERITY_COLORS)
@@ -155,12 +157,17 @@ def render_index(conn: sqlite3.Connection, *, rare_threshold: int, ioc_files: li
              + ", ".join(f"{esc(k)} {v}" for k, v in sorted(counts.items()))
              + f". Rare = on at most {rare_threshold} host(s).</p>"]
 
+    shared = {tuple(r[:4]): r[4] for r in conn.execute(
+        "SELECT rule, severity, title, reason, COUNT(DISTINCT host_id) FROM findings"
+        " GROUP BY rule, severity, title, reason")}
     parts.append("<h2 id='hosts'>Hosts by score</h2><table><tr><th>#</th><th>host</th><th>score</th>"
                  "<th>top findings</th><th>why this score</th></tr>")
     for rank, h in enumerate(hosts, 1):
-        top = conn.execute("SELECT severity, title, reason, origin FROM findings WHERE host_id = ?"
-                           " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2"
-                           " WHEN 'low' THEN 3 ELSE 4 END, origin DESC, id LIMIT ?", (h["id"], TOP_FINDINGS))
+        found = conn.execute("SELECT rule, severity, title, reason, origin FROM findings WHERE host_id = ?"
+                             " ORDER BY id", (h["id"],)).fetchall()
+        # the findings that weigh most in this host's score come first (weight shared by the hosts having it)
+        top = sorted(found, key=lambda f: -score.weight_of(f["rule"], f["severity"])
+                     * max(1.0 / shared.get((f["rule"], f["severity"], f["title"], f["reason"]), 1), score.MIN_SHARE))[:TOP_FINDINGS]
         tops = "<br>".join(f"{_sev(f['severity'])} {esc(f['title'])} <span class='muted'>{esc(f['reason'])}</span>"
                            for f in top)
         explained = json.loads(h["score_explained"] or "[]")

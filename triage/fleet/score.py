@@ -7,7 +7,7 @@ the points. Three ideas, all visible in the explanation:
 * weight: per severity for the analyzer's own findings, per kind for fleet findings (a persistence
   entry found on one host out of many is the classic least-frequency signal; a rare browser domain
   is barely one; an IOC match is strong);
-* sharing: a finding (same rule and title) present on n hosts gives each of them weight/n (at least
+* sharing: a finding (same rule, severity, title and reason) on n hosts gives each of them weight/n (at least
   5% of it) -- what the whole fleet has is the build image or background noise, what one host has is
   why to look at that host; what many hosts share is listed as such on the index page instead;
 * repeats of one rule on a host give diminishing returns (1 + 1/2 + 1/4 ... of the largest weights),
@@ -61,12 +61,13 @@ class HostScore:
 def compute_scores(conn: sqlite3.Connection) -> list[HostScore]:
     """Score every host from its findings (all origins), store it in hosts, return them best first."""
     scores = {r["id"]: HostScore(r["id"], r["name"], 0.0) for r in conn.execute("SELECT id, name FROM hosts")}
-    shared = {(r[0], r[1]): r[2] for r in conn.execute(
-        "SELECT rule, title, COUNT(DISTINCT host_id) FROM findings GROUP BY rule, title")}
+    shared = {tuple(r[:4]): r[4] for r in conn.execute(
+        "SELECT rule, severity, title, reason, COUNT(DISTINCT host_id) FROM findings"
+        " GROUP BY rule, severity, title, reason")}
     groups: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
-    for r in conn.execute("SELECT host_id, origin, rule, severity, title FROM findings"):
+    for r in conn.execute("SELECT host_id, origin, rule, severity, title, reason FROM findings"):
         weight = weight_of(r["rule"], r["severity"])
-        n = shared.get((r["rule"], r["title"]), 1)
+        n = shared.get((r["rule"], r["severity"], r["title"], r["reason"]), 1)
         groups[(r["host_id"], r["origin"], r["rule"], r["severity"])].append((weight * max(1.0 / n, MIN_SHARE), n))
     for (host_id, origin, rule, severity), items in groups.items():
         hs = scores.get(host_id)
