@@ -341,3 +341,18 @@ def test_local_bundle_damaged_after_collection(serve, real_bundle, tmp_path):
     assert r.returncode == 1 and "does not match its .sha256 sidecar" in r.stderr
     assert server.stored("a") == []
     assert local.exists()
+
+
+def test_size_limits(serve, analyst_keys, tmp_path):
+    _, pub, _ = analyst_keys
+    server = serve("--max-bundle-size", "100KB", "--max-chunk-size", "32KiB")
+    big = make_encrypted(tmp_path / "b", 150_000, pub, seed=31)
+    r = _upload(server.url, big, "--chunk-size", "16KiB")
+    assert r.returncode == 1 and "413" in r.stderr
+    r = requests.put(f"{server.url}/v1/bundles/{big.name}", data=big.read_bytes(), timeout=30,
+                     headers={**AUTH_A, P.CONTENT_HASH_HEADER: sha256_file(big)})
+    assert r.status_code == 413
+    small = make_encrypted(tmp_path / "s", 50_000, pub, seed=32)
+    r = _upload(server.url, small, "--chunk-size", "64KiB")        # larger than the server allows: it says so
+    assert r.returncode == 0 and f"using the server's chunk size {32 << 10}" in r.stderr
+    assert [p.name for p in server.stored("a")] == [small.name]

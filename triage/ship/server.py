@@ -149,8 +149,9 @@ class IntakeServer:
             raise HTTPProblem(400, "sha256 must be 64 lower-case hex digits")
         if chunk_size is None:
             chunk_size = min(P.DEFAULT_CHUNK_SIZE, self.config.max_chunk_size)
-        if not isinstance(chunk_size, int) or not P.MIN_CHUNK_SIZE <= chunk_size <= self.config.max_chunk_size:
-            raise HTTPProblem(400, f"chunk_size must be {P.MIN_CHUNK_SIZE}..{self.config.max_chunk_size}")
+        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < P.MIN_CHUNK_SIZE:
+            raise HTTPProblem(400, f"chunk_size must be an integer >= {P.MIN_CHUNK_SIZE}")
+        chunk_size = min(chunk_size, self.config.max_chunk_size)    # the answer tells the client what to use
 
         stored = self._stored_answer(request, case, name, sha)
         if stored is not None:
