@@ -37,7 +37,7 @@ from typing import Any
 
 from evtx import PyEvtxParser
 
-from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Issue, Record
+from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
 from triage.parsers import evtx_events as ee
 from triage.parsers.base import ParseInput, Parser
 
@@ -79,38 +79,44 @@ MAX_CACHE = 4096
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Head:
-    """What the start of a System block says: provider, event id, and whether the table types it.
+    """What the start of a System block says: provider, event id, and how the table types it
+    (looked up once per distinct head, not per record).
 
     eq=False: instances are shared through the prefix caches and hashed by identity in the hot loop
     (a generated __hash__ would cost more than the rest of the per-record work)."""
 
     provider: str | None
     event_id: int | str
-    normalized: str
-    notable: bool
+    spec: ee.Spec | None = None
+    connectivity: Any = None
+    script: bool = False
+    notable: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Tail:
-    """Channel and Computer of a System block, and whether the channel alone makes records notable."""
+    """Channel and Computer of a System block, and the (category, description) that makes every
+    record of that channel notable, if any."""
 
     channel: str | None
     computer: str | None
-    notable: bool
+    by_channel: tuple[str, str] | None = None
+    notable: bool = False
 
 
-_BAD = _Tail(None, None, False)  # marker: this prefix is not laid out as expected
+_BAD = _Tail(None, None)  # marker: this prefix is not laid out as expected
 
 
 def _make_head(provider: str | None, eid: int | str) -> _Head:
     norm = ee.normalize_provider(provider)
-    notable = eid in ee.NOTABLE_IDS and ((norm, eid) in ee.NOTABLE or (norm, eid) in ee.CONNECTIVITY or (
-        eid == ee.POWERSHELL_SCRIPT_EVENT and norm in ee.POWERSHELL_SCRIPT_PROVIDERS))
-    return _Head(provider, eid, norm, notable)
+    spec, conn = ee.NOTABLE.get((norm, eid)), ee.CONNECTIVITY.get((norm, eid))
+    script = eid == ee.POWERSHELL_SCRIPT_EVENT and norm in ee.POWERSHELL_SCRIPT_PROVIDERS
+    return _Head(provider, eid, spec, conn, script, bool(spec or conn or script))
 
 
 def _make_tail(channel: str | None, computer: str | None) -> _Tail:
-    return _Tail(channel, computer, (channel or "").lower() in ee.NOTABLE_CHANNELS)
+    by_channel = ee.NOTABLE_CHANNELS.get((channel or "").lower())
+    return _Tail(channel, computer, by_channel, by_channel is not None)
 
 
 def _decode_head(head: str) -> _Head | _Tail:
@@ -192,7 +198,7 @@ def _slow_system(data: str) -> tuple[_Head, _Tail]:
         return head, _make_tail(channel if isinstance(channel, str) else None,
                                 computer if isinstance(computer, str) else None)
     except (ValueError, KeyError, TypeError, AttributeError):
-        return _Head(None, UNPARSED, "", False), _Tail(None, None, False)
+        return _Head(None, UNPARSED), _Tail(None, None)
 
 
 class _SystemDecoder:
@@ -366,6 +372,7 @@ class _LogReader:
         self.item = item
         self.scripts = ScriptBlocks(item)
         self.all_logons = bool(item.options.get("evtx_all_logons"))
+        self.bundle_path, self.user = item.bundle_path, item.user
 
     # -- file level ------------------------------------------------------------------------------
 
@@ -482,7 +489,9 @@ class _LogReader:
                     tmax, pmax = key, key[:19]
             if head.notable or tail.notable:
                 try:
-                    yield from self._notable(head, tail, rid, ts, data)
+                    typed = self._notable(head, tail, rid, ts, data)
+                    if typed is not None:
+                        yield typed
                 except Exception as exc:  # a shape the table did not expect: lose the typing, not the file
                     yield item.issue(f"record could not be typed: {type(exc).__name__}: {exc}", "warning",
                                      f"record {rid}")
@@ -521,39 +530,30 @@ class _LogReader:
 
     # -- typing ----------------------------------------------------------------------------------
 
-    def _notable(self, head: _Head, tail: _Tail, rid: int, ts_text: str, data: str) -> Iterator[Record]:
-        provider, prov, eid = head.provider, head.normalized, head.event_id
-        channel, computer = tail.channel, tail.computer
-        key = (prov, eid)
-        spec = ee.NOTABLE.get(key)
-        conn = ee.CONNECTIVITY.get(key)
-        script = eid == ee.POWERSHELL_SCRIPT_EVENT and prov in ee.POWERSHELL_SCRIPT_PROVIDERS
-        by_channel = ee.NOTABLE_CHANNELS.get((channel or "").lower())
-        if not (spec or conn or script or by_channel):
-            return
+    def _notable(self, head: _Head, tail: _Tail, rid: int, ts_text: str, data: str) -> Record | None:
+        """The typed record of one notable record (None: a machine logon, or a script part that
+        does not complete its block)."""
+        eid = head.event_id
         if eid == 4624 and not self.all_logons and _MACHINE_LOGON.search(data) is not None:
-            return
+            return None
         ts = key_datetime(ts_key(ts_text))
         if ts is None:
-            return
+            return None
         values = _payload(data)
-        source = self.item.source(f"record {rid}")
-        chan = channel or ""
-        if conn is not None:
-            kw = conn(values)
-            details = {**kw.pop("details"), "computer": computer, "channel": channel, "provider": provider}
-            yield ConnectivityEvent(source=source, timestamp=ts, event_id=eid, details=details, **kw)
-        elif script:
-            done = self.scripts.add(values, rid, ts, computer, chan, provider)
-            if done is not None:
-                yield done
-        elif spec is not None:
+        provider, channel, computer = head.provider, tail.channel or "", tail.computer
+        if head.script:
+            return self.scripts.add(values, rid, ts, computer, channel, provider)
+        source = Source(bundle_path=self.bundle_path, locator=f"record {rid}", user=self.user)
+        if head.connectivity is not None:
+            kw = head.connectivity(values)
+            details = {**kw.pop("details"), "computer": computer, "channel": tail.channel, "provider": provider}
+            return ConnectivityEvent(source=source, timestamp=ts, event_id=eid, details=details, **kw)
+        if head.spec is not None:
+            spec = head.spec
             fields = spec.extract(values)
-            yield Event(source=source, timestamp=ts, channel=chan, provider=provider, event_id=eid, record_id=rid,
-                        computer=computer, category=spec.category, description=spec.describe(fields),
-                        fields=fields)
-        elif by_channel is not None:
-            category, prefix = by_channel
-            yield Event(source=source, timestamp=ts, channel=chan, provider=provider, event_id=eid, record_id=rid,
-                        computer=computer, category=category, description=f"{prefix} {eid}",
-                        fields={"data": values})
+            return Event(source=source, timestamp=ts, channel=channel, provider=provider, event_id=eid,
+                         record_id=rid, computer=computer, category=spec.category,
+                         description=spec.describe(fields), fields=fields)
+        category, prefix = tail.by_channel or ("other", "event")
+        return Event(source=source, timestamp=ts, channel=channel, provider=provider, event_id=eid, record_id=rid,
+                     computer=computer, category=category, description=f"{prefix} {eid}", fields={"data": values})
