@@ -457,8 +457,10 @@ class _LogReader:
         # increment and a timestamp prefix compare; everything else only for notable records.
         system = _SystemDecoder()
         counts: Counter[tuple[_Head, _Tail]] = Counter()
-        tmin = tmax = None
-        pmin = pmax = ""
+        tmin = tmax = ""
+        pmin, pmax = "\uffff", ""
+        kmin: str | None = None
+        kmax: str | None = None
         errors = consecutive = 0
         rid: int | None = None
         while True:
@@ -479,14 +481,23 @@ class _LogReader:
             data = rec["data"]
             head, tail = system.decode(data)
             counts[(head, tail)] += 1
+            # earliest/latest: whole seconds compare as text; fractions (1-7 digits) only on a tie
             ts = rec["timestamp"]
             prefix = ts[:19]
-            if prefix <= pmin or prefix >= pmax:
+            if prefix > pmax:
+                pmax, tmax, kmax = prefix, ts, None
+            elif prefix == pmax:
                 key = ts_key(ts)
-                if tmin is None or key < tmin:
-                    tmin, pmin = key, key[:19]
-                if tmax is None or key > tmax:
-                    tmax, pmax = key, key[:19]
+                kmax = kmax or ts_key(tmax)
+                if key > kmax:
+                    tmax, kmax = ts, key
+            if prefix < pmin:
+                pmin, tmin, kmin = prefix, ts, None
+            elif prefix == pmin:
+                key = ts_key(ts)
+                kmin = kmin or ts_key(tmin)
+                if key < kmin:
+                    tmin, kmin = ts, key
             if head.notable or tail.notable:
                 try:
                     typed = self._notable(head, tail, rid, ts, data)
@@ -501,7 +512,7 @@ class _LogReader:
         yield from self.scripts.flush()
         if errors > MAX_RECORD_ISSUES:
             yield item.issue(f"{errors - MAX_RECORD_ISSUES} further read errors not listed ({errors} in all)")
-        yield self._stats(counts, errors, tmin, tmax)
+        yield self._stats(counts, errors, ts_key(tmin) if tmin else None, ts_key(tmax) if tmax else None)
 
     def _record_error(self, exc: Exception, last_rid: int | None, n: int) -> Iterator[Issue]:
         if n > MAX_RECORD_ISSUES:
