@@ -33,6 +33,10 @@ from triage.parsers.base import input_from_file  # noqa: E402
 from triage.parsers.evtx import DEFAULT_ENGINE_THREADS, EvtxParser  # noqa: E402
 
 MAKE_HOST_TREE = REPO / ".." / "shared" / "tools" / "make-host-tree"
+# Worst case for the pipeline: half of a Sysmon log's records are process creations, each typed
+# (JSON decode + Event) — the host trees of make-host-tree --seed 0 hold no Sysmon log.
+SYSMON = REPO / ".." / "shared" / "corpus" / "evtx" / "museum-win10-aptsimulatorvm" / \
+    "Microsoft-Windows-Sysmon%4Operational.evtx"
 
 
 def build_tree(out: Path, scale: int) -> list[Path]:
@@ -130,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     sample = max(files, key=lambda f: f.stat().st_size)
     n_py, t_py = python_evtx(sample, args.python_evtx_records)
 
+    # per-log CPU ratio (one round each), and the Sysmon worst case repeated to a measurable size
+    print("per log (CPU s bare / pipeline = ratio):")
+    for f in files + ([SYSMON] * 1 if SYSMON.is_file() else []):
+        reps = 1 if f != SYSMON else 40
+        _, cb, _ = timed(lambda f=f, reps=reps: [bare([f], args.threads) for _ in range(reps)])
+        _, cp, _ = timed(lambda f=f, reps=reps: [pipeline([f], args.threads) for _ in range(reps)])
+        label = f.name if f != SYSMON else f"corpus {f.name} x{reps} (worst case)"
+        print(f"  {label[:72]:<72} {cb:6.2f} / {cp:6.2f} = {cp / cb:4.2f}x")
     r_py = n_py / t_py
     for label, n, w, c in (("bare pyevtx-rs", n_bare, w_bare, c_bare), ("triage evtx", n_pipe, w_pipe, c_pipe)):
         print(f"{label:<15}: {n:>9} records, wall {w:7.2f} s = {n / w:>9.0f} rec/s ({size / 1e6 / w:6.1f} MB/s), "
