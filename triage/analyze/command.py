@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("triage analyze: --jobs must be at least 1", file=sys.stderr)
         return 2
+    try:
+        stacking.rare_threshold(args.rare_threshold, 100)  # a typo fails now, not after the batch
+    except ValueError as exc:
+        print(f"triage analyze: bad --rare-threshold: {exc}", file=sys.stderr)
+        return 2
     bundles, encrypted = batch.find_inputs(args.inputs, exclude=out)
     if not bundles and not encrypted:
         print(f"triage analyze: no bundles (*.zip) found in {', '.join(args.inputs)}", file=sys.stderr)
@@ -120,7 +125,12 @@ def run(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     items = list(todo.values())
     if args.dask_scheduler:
-        batch.run_dask(items, out, options, args.dask_scheduler, on_result)
+        try:
+            batch.run_dask(items, out, options, args.dask_scheduler, on_result)
+        except (OSError, TimeoutError, ImportError) as exc:
+            print(f"triage analyze: Dask scheduler {args.dask_scheduler}: {type(exc).__name__}: {exc}"
+                  " (bundles finished so far are in fleet.sqlite; run again to go on)", file=sys.stderr)
+            return 2
     else:
         batch.run_local(items, out, options, args.jobs, on_result, memory_limit=args.worker_memory,
                         max_tasks_per_child=max(1, args.max_tasks_per_child))
