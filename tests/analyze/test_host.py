@@ -163,3 +163,30 @@ def test_safe_names():
     assert safe_hostname("../../<b>evil</b>") == "b_evil__b"
     assert safe_hostname("") == "host"
     assert "/" not in safe_hostname("a/b\\c") and ".." not in safe_hostname("..")
+
+
+def test_materialize_brings_companions_and_cleans_up(bundle, tmp_path, monkeypatch):
+    """A hive with .LOG1/.LOG2 companions is materialized with them beside it under their original
+    base names, read-only, in a private temp dir that cleanup removes; open() streams the same bytes."""
+    from triage.analyze.host import _Materializer
+    from triage.bundle.reader import BundleReader
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with BundleReader(bundle) as reader:
+        comps = {}
+        for e in reader.entries:
+            if e.companion_of:
+                comps.setdefault(e.companion_of, []).append(e)
+        primary_bp, companions = next((bp, c) for bp, c in comps.items() if bp.lower().endswith("ntuser.dat"))
+        primary = next(e for e in reader.entries if e.bundle_path == primary_bp)
+        mat = _Materializer(reader, primary, companions)
+        path = mat()
+        assert path.parent.parent == tmp_path and path.name == primary.path.replace("\\", "/").split("/")[-1]
+        names = sorted(p.name for p in path.parent.iterdir())
+        assert names == sorted([path.name] + [c.path.replace("\\", "/").split("/")[-1] for c in companions])
+        assert not os.access(path, os.W_OK) or os.geteuid() == 0
+        assert (path.stat().st_mode & 0o222) == 0
+        with mat.open() as a, reader.open(primary_bp) as b:
+            assert a.read() == b.read()
+        mat.cleanup()
+        assert not path.parent.exists() and list(tmp_path.iterdir()) == []
