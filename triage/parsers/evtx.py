@@ -446,7 +446,8 @@ class _LogReader:
 
     def _records(self, fh: Any) -> Iterator[Record | Issue]:
         item = self.item
-        threads = int(item.options.get("evtx_threads", DEFAULT_ENGINE_THREADS))
+        threads = item.options.get("evtx_threads")
+        threads = DEFAULT_ENGINE_THREADS if threads is None else max(int(threads), 0)
         try:
             records = PyEvtxParser(fh, number_of_threads=threads).records_json()
         except Exception as exc:  # the engine raises RuntimeError/OSError for unreadable headers
@@ -549,7 +550,7 @@ class _LogReader:
             return None
         ts = key_datetime(ts_key(ts_text))
         if ts is None:
-            return None
+            raise ValueError(f"unreadable record time {ts_text!r}")
         values = _payload(data)
         provider, channel, computer = head.provider, tail.channel or "", tail.computer
         if head.script:
