@@ -190,3 +190,28 @@ def test_materialize_brings_companions_and_cleans_up(bundle, tmp_path, monkeypat
             assert a.read() == b.read()
         mat.cleanup()
         assert not path.parent.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("hostile", ["..\\..\\..\\..\\etc\\x", "C:\\a\\..", "/", "", "a/../../b<script>.LOG1",
+                                     "C:\\Users\\x\\NTUSER.DAT\x00.LOG1", "\u202e\u202egnp.exe"])
+def test_materialize_hostile_names_stay_inside(bundle, tmp_path, monkeypatch, hostile):
+    from triage.analyze.host import _Materializer
+    from triage.bundle.manifest import ManifestEntry
+    from triage.bundle.reader import BundleReader
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t"))
+    (tmp_path / "t").mkdir()
+    with BundleReader(bundle) as reader:
+        real = next(e for e in reader.entries if e.bundle_path and e.outcome == "collected")
+        fake = ManifestEntry(path=hostile, volume="C", bundle_path=real.bundle_path, artifact="x", priority=0,
+                             outcome="collected")
+        comp = ManifestEntry(path=hostile + ".LOG1", volume="C", bundle_path=real.bundle_path, artifact="x",
+                             priority=0, outcome="collected", role="companion", companion_of=real.bundle_path)
+        mat = _Materializer(reader, fake, [comp, comp])
+        path = mat()
+        made = list((tmp_path / "t").rglob("*"))
+        assert all(p.resolve().is_relative_to((tmp_path / "t").resolve()) for p in made)
+        assert len([p for p in made if p.is_file()]) == 3 and path.is_file()
+        mat.cleanup()
+        assert list((tmp_path / "t").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]

@@ -112,15 +112,21 @@ def _host(data: AnalysisData) -> dict[str, Any]:
             u["profile_path"] = u["profile_path"] or r.profile_path
             if r.last_write and (u["last_write"] is None or iso(r.last_write) > u["last_write"]):
                 u["last_write"] = iso(r.last_write)
-    os_name = facts.get("os_product") or coll.get("os")
+    # the collection record describes the machine the collector ran on: it is the host itself only
+    # for a live collection (a --target/--image run happens on the analyst's workstation)
+    live = coll.get("mode") == "live"
+    os_name = facts.get("os_product") or (coll.get("os") if live else None)
     if isinstance(os_name, dict):
         os_name = os_name.get("name") or json.dumps(os_name, default=str)
+    tz = facts.get("timezone") or (coll.get("timezone") if live else None)
+    if isinstance(tz, dict):
+        tz = tz.get("name")
     return {
         "hostname": data.hostname,
         "os": jsonable(os_name),
         "os_build": jsonable(facts.get("os_build")),
         "os_version": jsonable(facts.get("os_version")),
-        "timezone": jsonable(facts.get("timezone") or coll.get("timezone")),
+        "timezone": jsonable(tz),
         "install_date": jsonable(facts.get("install_date")),
         "last_shutdown": jsonable(facts.get("last_shutdown")),
         "domain": jsonable(facts.get("domain")),
