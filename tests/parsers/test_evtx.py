@@ -493,7 +493,7 @@ def test_specs_on_documented_shapes():
     f = task.extract({"TaskName": "\\Updater", "SubjectUserName": "bob", "SubjectDomainName": "CORP",
                       "TaskContent": "<Task><Actions><Exec><Command>powershell.exe</Command>"
                                      "<Arguments>-enc AAA</Arguments></Exec></Actions></Task>"})
-    assert (f["task_name"], f["command"]) == ("\\Updater", "powershell.exe -enc AAA") and "task_xml" not in f
+    assert (f["task_name"], f["command"]) == ("\\Updater", "powershell.exe -enc AAA") and "<Exec>" in f["task_xml"]
     rdp = NOTABLE[("microsoft-windows-terminalservices-remoteconnectionmanager", 1149)]
     f = rdp.extract(payload_data(None, {"EventXML": {"#attributes": {"xmlns": "Event_NS"}, "Param1": "alice",
                                                      "Param2": "CORP", "Param3": "203.0.113.7"}}))

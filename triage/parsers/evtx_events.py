@@ -275,7 +275,7 @@ def _service_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
 
 
 def _task_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
-    cmds = task_commands(f.pop("task_xml", None))
+    cmds = task_commands(f.get("task_xml"))  # the XML stays: YARA and analysts read all of it
     f["commands"] = cmds
     f["command"] = cmds[0] if cmds else None
     f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
