@@ -115,3 +115,11 @@ def test_refused_bundle_report(analysis, tmp_path):
     page = render(s)
     assert "REFUSED" in page and "sha256 mismatch" in page
     assert json.loads(re.search(r'id="triage-data">(.*?)</script>', page, re.S).group(1))["findings"] == []
+
+
+def test_bidi_and_control_characters_are_made_visible():
+    from triage.report.html import e
+
+    assert e("invoice\u202egpj.exe") == "invoice[U+202E]gpj.exe"
+    assert e("a\x00b\x1bc") == "a\ufffdb\ufffdc"
+    assert e('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"

@@ -49,6 +49,7 @@ SCHEMA_VERSION = "1.0"
 EVENTS_PER_CATEGORY = 200
 TOP_DOMAINS = 10
 LIST_CAP = 5000          # executions / downloads / pe / autoruns beyond this are counted, not listed
+MAX_ISSUES = 2000        # a shredded log can yield thousands of record-level issues: keep the first
 ACTIVITY_MAX_BINS = 400  # hour bins when the span is short enough, else day bins
 
 
@@ -437,7 +438,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
         "yara": _yara(data.yara_hits),
         "findings": findings,
         "coverage": _coverage(data),
-        "issues": [i.to_dict() for i in data.issues],
+        "issues": [i.to_dict() for i in data.issues[:MAX_ISSUES]],
         "activity": _activity(data, findings),
         "stats": {
             "records": len(data.records),
@@ -447,6 +448,8 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
             "seconds_per_parser": {k: round(v, 4) for k, v in sorted(data.seconds_per_parser.items())},
             "timings": {k: round(v, 4) for k, v in data.timings.items()},
             "timeline_rows": timeline_rows,
+            "issues_total": len(data.issues),
+            "issues_dropped": max(0, len(data.issues) - MAX_ISSUES),
             "unsupported_files": len(data.unsupported),
             "parsers_unavailable": dict(data.parser_import_errors),
             "yara_enabled": bool(data.yara_enabled),

@@ -29,13 +29,18 @@ MAX_EVIDENCE = 8
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidirectional controls make 'invoice\u202egpj.exe' display as 'invoiceexe.jpg': show them instead.
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def e(value: Any) -> str:
-    """HTML-escape anything for text or a quoted attribute value (control characters shown as U+FFFD)."""
+    """HTML-escape anything for text or a quoted attribute value. Control characters show as U+FFFD
+    and bidirectional overrides as a visible [U+202E] marker, so names cannot disguise themselves."""
     if value is None:
         return ""
-    return html.escape(_CONTROL.sub("\ufffd", str(value)), quote=True)
+    text = _CONTROL.sub("\ufffd", str(value))
+    text = _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    return html.escape(text, quote=True)
 
 
 def _sev(value: Any) -> str:
