@@ -215,3 +215,25 @@ def test_materialize_hostile_names_stay_inside(bundle, tmp_path, monkeypatch, ho
         mat.cleanup()
         assert list((tmp_path / "t").iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
+
+
+def test_interrupted_bundle(bundle, tmp_path):
+    """A bundle cut short (no central directory, no manifest) is refused; forced, it is analyzed
+    from the journal and says so."""
+    cut = tmp_path / bundle.name
+    data = bundle.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    refused = analyze_bundle(cut, tmp_path / "a")
+    assert refused.refused and refused.summary["bundle"]["incomplete"] is True
+    forced = analyze_bundle(cut, tmp_path / "b", force=True)
+    s = forced.summary
+    validate(s)
+    assert not forced.refused and s["stats"]["records"] > 0
+    assert any("journal" in i["message"] for i in s["issues"])
+
+
+def test_missing_bundle_is_an_issue_not_an_exception(tmp_path):
+    res = analyze_bundle(tmp_path / "nope.zip", tmp_path / "out")
+    assert res.refused and res.summary["bundle"]["verified"] is False
+    validate(res.summary)
+    assert (res.out_dir / "summary.json").is_file() and res.out_dir.is_relative_to(tmp_path / "out")
