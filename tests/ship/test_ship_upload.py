@@ -83,6 +83,15 @@ def test_upload_real_bundle(serve, real_bundle, tmp_path):
     assert sha256_file(stored) == sha256_file(real_bundle)
     assert _custody(server.store)[-1]["event"] == "conflict"
 
+    # The custody log's hash chain checks out, and removing a line breaks it.
+    r = triage("serve", "--store", server.store, "--check-custody")
+    assert r.returncode == 0 and "OK" in r.stdout and "3 line(s)" in r.stdout
+    log = server.store / "custody.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(lines[0] + lines[2])
+    r = triage("serve", "--store", server.store, "--check-custody")
+    assert r.returncode == 1 and "line 2: chain broken" in r.stdout
+
 
 def test_client_killed_midway_resumes(serve, analyst_keys, tmp_path):
     _, pub, _ = analyst_keys

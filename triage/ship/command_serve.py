@@ -38,9 +38,20 @@ def configure(parser) -> None:
     parser.add_argument("--trust-forwarded", action="store_true",
                         help="record X-Forwarded-For from the TLS terminator in receipts")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
+    parser.add_argument("--check-custody", action="store_true",
+                        help="check the store's custody log hash chain, print the result and exit")
 
 
 def run(args) -> int:
+    if args.check_custody:
+        from triage.ship.server import verify_custody_log
+
+        log_path = Path(args.store) / "custody.jsonl"
+        count, problems = verify_custody_log(log_path)
+        for p in problems:
+            print(f"  - {p}")
+        print(f"{'OK' if not problems else 'FAILED'}  {log_path}  {count} line(s)")
+        return 1 if problems else 0
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

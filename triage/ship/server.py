@@ -157,8 +157,9 @@ class IntakeServer:
         if stored is not None:
             return stored
         free = shutil.disk_usage(self.store).free
-        if free < 2 * size + (64 << 20):
-            raise HTTPProblem(507, "not enough free space in the store for this bundle")
+        if free < size + self._staged_bytes_pending() + (64 << 20):
+            raise HTTPProblem(507, "not enough free space in the store for this bundle "
+                              "(counting the uploads in progress)")
         uid = P.upload_id(case.case_id, name, sha)
         async with self._lock(uid):
             meta = self._load_meta(uid)
@@ -428,6 +429,16 @@ class IntakeServer:
             return {"name": final.name, "size": final.stat().st_size, "sha256": h.hexdigest(),
                     "state": "stored", "note": "receipt missing; rebuilt from the stored file"}
 
+    def _staged_bytes_pending(self) -> int:
+        """Bytes that uploads in progress will still write (their staged files are sparse until filled)."""
+        pending = 0
+        for d in self.staging.iterdir():
+            meta = self._load_meta(d.name) if P.is_upload_id(d.name) else None
+            if meta:
+                held = len(self._received(d.name))
+                pending += max(0, meta["size"] - held * meta["chunk_size"])
+        return pending
+
     def _forwarded(self, request: web.Request) -> str | None:
         value = request.headers.get("X-Forwarded-For")
         return value if (value and self.config.trust_forwarded) else None
@@ -472,6 +483,29 @@ class IntakeServer:
                 if d.stat().st_mtime < cutoff:
                     shutil.rmtree(d)
                     log.info("expired abandoned upload %s", d.name)
+
+
+def verify_custody_log(path: str | Path) -> tuple[int, list[str]]:
+    """Check custody.jsonl's hash chain: (lines checked, problems). Each line's ``prev_sha256`` must be
+    the SHA-256 of the line before it, so an edited, removed or reordered line shows up."""
+    problems: list[str] = []
+    prev = None
+    n = 0
+    try:
+        with open(path, "rb") as fh:
+            for n, line in enumerate(fh, 1):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    problems.append(f"line {n}: not JSON")
+                    prev = hashlib.sha256(line).hexdigest()
+                    continue
+                if not isinstance(record, dict) or record.get("prev_sha256") != prev:
+                    problems.append(f"line {n}: chain broken (prev_sha256 does not match line {n - 1})")
+                prev = hashlib.sha256(line).hexdigest()
+    except OSError as exc:
+        problems.append(str(exc))
+    return n, problems
 
 
 def _fsync(path: Path) -> None:
