@@ -291,8 +291,16 @@ def _network(data: AnalysisData) -> dict[str, Any]:
     for r in data.records:
         if isinstance(r, ConnectivityEvent):
             conn[r.kind] += 1
-    wins = [{"start": iso(w.get("start")), "end": iso(w.get("end")), "evidence": jsonable(w.get("evidence", []))}
-            for w in data.windows]
+    wins = []
+    for w in data.windows:
+        ev = jsonable(w.get("evidence", []))
+        start_ev = next((x for x in ev if isinstance(x, dict) and x.get("role") == "start"), None)
+        reason = "no domain network and no VPN connected"
+        if start_ev and start_ev.get("description"):
+            reason += f" (from: {start_ev['description']})"
+        raw = w.get("_raw")
+        wins.append({"start": iso(w.get("start")), "end": iso(w.get("end")), "reason": reason,
+                     "events_during": getattr(raw, "events_during", None), "evidence": ev})
     return {"computed": bool(data.network_known), "off_network_windows": wins,
             "connectivity_events": sum(conn.values()), "connectivity_by_kind": dict(conn)}
 
