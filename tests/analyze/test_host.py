@@ -62,6 +62,30 @@ def test_outputs_and_summary(analyzed, bundle):
     assert analyzed.counts["findings"] == len(s["findings"])
 
 
+def test_off_network_flags_follow_the_windows(analyzed):
+    """Every corpus network is Public (never domain, never VPN): the host is off-network from its
+    first NetworkProfile event to the end of its logs, and each finding's flag agrees with that."""
+    s = analyzed.summary
+    wins = s["network"]["off_network_windows"]
+    assert s["network"]["computed"] and wins and s["network"]["connectivity_events"] > 0
+
+    def t(x):
+        return datetime.fromisoformat(x.replace("Z", "+00:00")) if x else None
+
+    log_end = max(t(x["last"]) for x in s["event_logs"] if x["last"])
+    for f in s["findings"]:
+        when = t(f["when"])
+        if when is None:
+            assert f["off_network"] is None
+            continue
+        inside = any(t(w["start"]) <= when and (w["end"] is None or when < t(w["end"])) for w in wins)
+        open_after_logs = any(w["end"] is None and t(w["start"]) <= when for w in wins) and when > log_end
+        expected = None if open_after_logs and not any(
+            w["end"] and t(w["start"]) <= when < t(w["end"]) for w in wins) else inside
+        assert f["off_network"] is expected, f
+    assert any(f["off_network"] is True for f in s["findings"])
+
+
 def test_timeline_sorted_utc(analyzed):
     out = analyzed.out_dir
     times = []
