@@ -502,3 +502,39 @@ def test_specs_on_documented_shapes():
     f = cleared.extract(payload_data(None, {"LogFileCleared": {"SubjectUserSid": "S-1-5-21-1", "SubjectUserName":
                                                                "bob", "SubjectDomainName": "CORP"}}))
     assert (f["by"], f["log"]) == ("CORP\\bob", "Security")
+
+
+def test_engine_panic_is_an_issue(corpus, monkeypatch):
+    """A Rust panic surfaces as pyo3's PanicException (a BaseException). No corpus file or fuzzed
+    mutation made the engine panic, so the engine is replaced here by one that panics after two
+    real records; everything else is the real parser."""
+    import triage.parsers.evtx as evtx_mod
+
+    class PanicException(BaseException):
+        pass
+
+    real = evtx_mod.PyEvtxParser
+
+    class Panicking:
+        def __init__(self, fh, **kw):
+            self.inner = real(fh, **kw).records_json()
+
+        def records_json(self):
+            yield next(self.inner)
+            yield next(self.inner)
+            raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(evtx_mod, "PyEvtxParser", Panicking)
+    out = list(EvtxParser().parse(input_from_file(corpus / "evtx/artemis/Security.evtx")))
+    issues = [i for i in out if isinstance(i, Issue)]
+    assert any("Rust panic" in i.message for i in issues)
+    assert _stats(out).records == 2 and _stats(out).errors == 1
+
+    class Interrupted(Panicking):
+        def records_json(self):
+            raise KeyboardInterrupt
+            yield  # pragma: no cover
+
+    monkeypatch.setattr(evtx_mod, "PyEvtxParser", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        list(EvtxParser().parse(input_from_file(corpus / "evtx/artemis/Security.evtx")))

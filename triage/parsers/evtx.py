@@ -247,6 +247,12 @@ class _SystemDecoder:
         return head, tail  # type: ignore[return-value]
 
 
+def _is_panic(exc: BaseException) -> bool:
+    """A Rust panic inside the engine surfaces as pyo3's PanicException, a BaseException (so that
+    ``except Exception`` does not swallow it): for a parser it is bad input, reported, not fatal."""
+    return type(exc).__name__ == "PanicException"
+
+
 def _listed_records(chunk_header: bytes) -> int:
     """Records a chunk header lists (first..last record number; an empty chunk, with no record
     written past its 512-byte header area, lists none)."""
@@ -433,7 +439,9 @@ class _LogReader:
                     k = bisect.bisect_right(firsts, rid) - 1
                     if k >= 0 and rid < firsts[k] + starts[k][2]:
                         read[k] += 1
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
             yield self.item.issue(f"records skipped by the engine could not be located: {type(exc).__name__}: "
                                   f"{exc}", "warning")
             return
@@ -482,7 +490,9 @@ class _LogReader:
         threads = DEFAULT_ENGINE_THREADS if threads is None else max(int(threads), 0)
         try:
             records = PyEvtxParser(fh, number_of_threads=threads).records_json()
-        except Exception as exc:  # the engine raises RuntimeError/OSError for unreadable headers
+        except BaseException as exc:  # the engine raises RuntimeError/OSError for unreadable headers
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
             yield item.issue(f"event log could not be opened: {type(exc).__name__}: {exc}")
             return
 
@@ -509,6 +519,13 @@ class _LogReader:
                     yield item.issue(f"gave up after {consecutive} consecutive read errors")
                     break
                 continue
+            except BaseException as exc:
+                if not _is_panic(exc):
+                    raise
+                errors += 1
+                yield item.issue(f"the evtx engine crashed (Rust panic) after record {rid}: {exc}; the rest of "
+                                 "the file is not read", "error", f"after record {rid}")
+                break
             consecutive = 0
             rid = rec["event_record_id"]
             data = rec["data"]
