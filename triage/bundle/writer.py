@@ -211,7 +211,8 @@ class BundleWriter:
         self.zip.fp = None  # zipfile must not try to write a central directory when collected
         try:
             self.out.fsync()
-            self.out.close()
+            abort = getattr(self.out.raw, "abort", None)  # an encrypting stream must stay visibly truncated
+            abort() if abort else self.out.close()
         except (OSError, ValueError):
             pass
         self._pool.shutdown(wait=False)

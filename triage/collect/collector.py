@@ -272,6 +272,11 @@ class Collector:
         writer.add_bytes(LOG_NAME, ("\n".join(self.log.lines) + "\n").encode("utf-8"))
         writer.add_bytes(COLLECTION_NAME, json_bytes(record))
         sha = writer.close()
+        outer = getattr(raw, "sha256", None)
+        if isinstance(outer, str):  # encrypted output: the sidecar is for the file on disk, the ciphertext
+            record_plain = sha
+            sha = outer
+            self.log("info", f"plain bundle SHA-256 {record_plain}; encrypted file SHA-256 {sha}")
         sidecar = written_path.with_name(written_path.name + ".sha256")
         sidecar.write_text(f"{sha}  {written_path.name}\n", encoding="utf-8")
         return CollectResult(written_path, sha, sidecar, self.entries, record, status, self.warnings)
