@@ -283,6 +283,15 @@ def key_datetime(key: str) -> datetime | None:
         return None
 
 
+def record_time(text: str) -> datetime | None:
+    """pyevtx-rs record time ('2022-02-05T21:49:54.1807942Z UTC') -> aware UTC datetime, truncated
+    to the microsecond (Python 3.11's fromisoformat reads 'Z' and truncates extra digits)."""
+    try:
+        return datetime.fromisoformat(text.removesuffix(" UTC"))
+    except ValueError:
+        return key_datetime(ts_key(text))
+
+
 def channel_from_name(rel_path: str) -> str | None:
     """'.../Microsoft-Windows-VPN%4Operational.evtx' -> 'Microsoft-Windows-VPN/Operational' (the
     file name is the channel name with '/' stored as '%4'); used only when a log has no records."""
@@ -597,7 +606,7 @@ class _LogReader:
         eid = head.event_id
         if eid == 4624 and not self.all_logons and _MACHINE_LOGON.search(data) is not None:
             return None
-        ts = key_datetime(ts_key(ts_text))
+        ts = record_time(ts_text)
         if ts is None:
             raise ValueError(f"unreadable record time {ts_text!r}")
         values = _payload(data)
