@@ -474,24 +474,24 @@ def add_upload_arguments(parser, url_flag: str = "--to", required: bool = True, 
     f = f"--{prefix}"
     parser.add_argument(url_flag, dest="upload_url", metavar="URL", required=required,
                         help="intake server base URL, e.g. https://intake.example:8443")
-    parser.add_argument(f"{f}token", dest="upload_token", help="bearer token for the case "
+    parser.add_argument(f"{f}token", dest="upload_token", metavar="TOKEN", help="bearer token for the case "
                         "(or --token-file, or the TRIAGE_UPLOAD_TOKEN environment variable)")
     parser.add_argument(f"{f}token-file", dest="upload_token_file", metavar="FILE",
                         help="file whose first line is the token (keeps it out of the process list)")
-    parser.add_argument(f"{f}chunk-size", dest="upload_chunk_size", default="8MiB", help="chunk size (default 8MiB)")
+    parser.add_argument(f"{f}chunk-size", dest="upload_chunk_size", default="8MiB", metavar="SIZE", help="chunk size (default 8MiB)")
     parser.add_argument(f"{f}limit-rate", dest="upload_limit_rate", default=None, metavar="RATE",
                         help="cap the upload at RATE bytes/s, e.g. 500KB, 2MiB")
     parser.add_argument(f"{f}parallel", dest="upload_parallel", type=int, default=2, metavar="N",
                         help="send chunks on N connections at once (default 2)")
-    parser.add_argument(f"{f}retries", dest="upload_retries", type=int, default=10, help="retries per request (default 10)")
-    parser.add_argument(f"{f}ca-file", dest="upload_ca_file", default=None, help="CA bundle to verify the server's certificate")
+    parser.add_argument(f"{f}retries", dest="upload_retries", type=int, default=10, metavar="N", help="retries per request (default 10)")
+    parser.add_argument(f"{f}ca-file", dest="upload_ca_file", default=None, metavar="FILE", help="CA bundle to verify the server's certificate")
     parser.add_argument(f"{f}pin-sha256", dest="upload_pin_sha256", default=None, metavar="HEX",
                         help="accept only the server certificate with this SHA-256 (DER); "
                         "replaces CA checks, for self-signed intake servers")
     parser.add_argument(f"{f}progress", dest="upload_progress", action="store_true", default=None,
                         help="always show a progress bar (default: only on a terminal)")
     parser.add_argument(f"{f}no-progress", dest="upload_progress", action="store_false")
-    parser.add_argument(f"{f}receipt", dest="upload_receipt_path", default=None,
+    parser.add_argument(f"{f}receipt", dest="upload_receipt_path", default=None, metavar="FILE",
                         help="where to save the receipt JSON (default: BUNDLE.receipt.json)")
     parser.add_argument(f"{f}remove-after-upload", dest="upload_remove_after_upload", action="store_true",
                         help="delete the local bundle once the server's receipt confirms its SHA-256")
