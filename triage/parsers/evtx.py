@@ -65,6 +65,7 @@ _MACHINE_LOGON = re.compile(
     r'"TargetUserSid":"(?:S-1-5-(?:18|19|20)"[^{}]*?"LogonType":"?[05]"?[,}]'
     r'|S-1-5-9[06]-[0-9-]+"[^{}]*?"LogonType":"?2"?[,}])')
 _CHUNK_NO = re.compile(r"chunk number (\d+)", re.I)
+_JSON = json.JSONDecoder()  # raw_decode: no whitespace regex around a part that has none
 
 
 _PROVIDER = '"Provider":{"#attributes":{'
@@ -174,9 +175,12 @@ def _payload(data: str) -> dict[str, Any]:
     for marker in ('},"EventData":', '},"UserData":'):
         k = data.find(marker)
         if k > 0 and data.endswith("}}"):
+            part = data[k + len(marker):-2]
             try:
-                obj = json.loads(data[k + len(marker):-2])
+                obj, end = _JSON.raw_decode(part)
             except ValueError:
+                break
+            if end != len(part):
                 break
             return ee.payload_data(obj) if marker[3] == "E" else ee.payload_data(None, obj)
     return ee.event_data(json.loads(data)["Event"])

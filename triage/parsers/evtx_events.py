@@ -176,24 +176,33 @@ class Spec:
     extra: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
-        # (clean name, EventData keys, convert to int) once, so extract() is one tight loop.
-        plan = tuple((name, (keys,) if isinstance(keys, str) else keys, name in self.ints)
-                     for name, keys in self.fields.items())
-        object.__setattr__(self, "_plan", plan)
+        # Prepared once so that extract() is a tight loop: fields read from one key, then the
+        # few with alternative keys; int conversion decided per field.
+        single = tuple((name, keys, name in self.ints) for name, keys in self.fields.items() if isinstance(keys, str))
+        multi = tuple((name, keys, name in self.ints) for name, keys in self.fields.items()
+                      if not isinstance(keys, str))
+        object.__setattr__(self, "_single", single)
+        object.__setattr__(self, "_multi", multi)
 
     def extract(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         get = data.get
-        for name, keys, integer in self._plan:  # type: ignore[attr-defined]
+        for name, key, integer in self._single:  # type: ignore[attr-defined]
+            value = get(key)
+            if value is not None:
+                if type(value) is dict:
+                    value = value.get("#text")
+                if type(value) is str:
+                    value = value.strip()
+                    if not value or value == "-":
+                        value = None
+                if integer and value is not None:
+                    value = as_int(value)
+            out[name] = value
+        for name, keys, integer in self._multi:  # type: ignore[attr-defined]
             value = None
             for k in keys:
-                value = get(k)
-                if value.__class__ is dict:
-                    value = value.get("#text")
-                if value.__class__ is str:
-                    value = value.strip()
-                    if value == "" or value == "-":
-                        value = None
+                value = clean(text(get(k)))
                 if value is not None:
                     break
             out[name] = as_int(value) if integer and value is not None else value
