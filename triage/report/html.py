@@ -59,7 +59,7 @@ def _t(value: Any) -> Raw:
     s = str(value).replace("T", " ")
     if "." in s and s.endswith("Z"):
         s = s.split(".")[0] + "Z"
-    return Raw(e(s))
+    return Raw(f'<span class="ts">{e(s)}</span>')
 
 
 def _parse(ts: str | None) -> datetime | None:
@@ -127,6 +127,7 @@ svg text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fi
 .legend{font-size:12px;color:var(--mute);margin-top:4px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
 footer{color:var(--mute);font-size:12px;text-align:center;padding:10px 0 30px}
+.ts{white-space:nowrap}
 .yes{color:#2e7d32;font-weight:600}.no{color:#b71c1c;font-weight:600}
 """
 
