@@ -181,8 +181,6 @@ def test_collect_encrypt_to(make_hosts, analyst_keys, tmp_path):
     assert verify_bundle(plain).ok
 
 
-@pytest.mark.xfail(strict=True, reason="triage/collect/collector.py writes the plaintext ZIP's SHA-256 into the "
-                   ".tbe sidecar; it must write the EncryptingWriter's sha256 (see the ship report)")
 def test_collect_encrypt_to_sidecar_matches(make_hosts, analyst_keys, tmp_path):
     hosts = make_hosts(hosts=1, seed=0, filler_mb=1)
     r = triage("collect", "--target", hosts / "host-000", "--output", tmp_path, "--quiet",

@@ -10,6 +10,8 @@ def configure(p) -> None:
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--key", metavar="KEY", help="private key, to check every segment of an encrypted bundle")
     p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="passphrase of a protected --key (first line; or set TRIAGE_KEY_PASSPHRASE)")
 
 
 def run(args) -> int:
@@ -17,9 +19,14 @@ def run(args) -> int:
 
     key = None
     if args.key:
-        from triage.ship.crypto import load_private_key
+        from triage.ship.crypto import load_private_key, private_key_is_encrypted
+        from triage.ship.passphrase import passphrase_from_args
 
-        key = load_private_key(args.key)
+        try:
+            key = load_private_key(args.key, passphrase_from_args(args, needed=private_key_is_encrypted(args.key)))
+        except ValueError as exc:
+            print(f"triage: error: --key {args.key}: {exc}", file=sys.stderr)
+            return 2
     worst = 0
     reports = []
     for path in args.bundles:

@@ -65,6 +65,8 @@ def verify_bundle(path: str | Path, *, private_key=None) -> VerifyReport:
         sub = verify_encrypted(path, private_key)
         report.problems.extend(getattr(sub, "problems", []))
         report.sha256 = getattr(sub, "sha256", None)
+        report.incomplete = bool(getattr(sub, "incomplete", False))
+        report.checked = int(getattr(sub, "checked", 0))
         report.ok = not report.problems
         return report
 

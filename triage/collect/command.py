@@ -124,7 +124,14 @@ def run(args) -> int:
     if args.encrypt_to:
         from triage.ship.crypto import encrypted_output
 
-        options.open_output = encrypted_output(args.encrypt_to)
+        try:  # keys are loaded now: a bad --encrypt-to fails before anything is collected
+            options.open_output = encrypted_output(args.encrypt_to)
+        except (ValueError, OSError) as exc:
+            print(f"triage: error: --encrypt-to: {exc}", file=sys.stderr)
+            return 2
+    if args.upload and not (args.token or os.environ.get("TRIAGE_UPLOAD_TOKEN")):
+        print("triage: error: --upload needs --token (or TRIAGE_UPLOAD_TOKEN)", file=sys.stderr)
+        return 2
     if args.vss:
         from triage.collect.vss import skip_identical_to_live
 
@@ -138,8 +145,17 @@ def run(args) -> int:
     if not args.quiet:
         print(summary_table(result))
     if args.upload:
-        from triage.ship.client import upload_file
+        import json
 
-        receipt = upload_file(result.bundle_path, args.upload, token=args.token)
-        print(f"uploaded: {receipt}")
+        from triage.ship.client import UploadError, upload_file
+
+        try:
+            receipt = upload_file(result.bundle_path, args.upload,
+                                  token=args.token or os.environ.get("TRIAGE_UPLOAD_TOKEN"))
+        except (UploadError, OSError) as exc:
+            print(f"triage: error: upload failed: {exc}. The bundle is kept: {result.bundle_path} "
+                  f"(retry with: triage upload {result.bundle_path} --to {args.upload}; it resumes)", file=sys.stderr)
+            return 5
+        print("uploaded; receipt:")
+        print(json.dumps(receipt, indent=2, default=str))
     return 0 if result.status == "complete" else 4
