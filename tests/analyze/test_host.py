@@ -261,3 +261,29 @@ def test_missing_bundle_is_an_issue_not_an_exception(tmp_path):
     assert res.refused and res.summary["bundle"]["verified"] is False
     validate(res.summary)
     assert (res.out_dir / "summary.json").is_file() and res.out_dir.is_relative_to(tmp_path / "out")
+
+
+def test_per_file_caps_stop_a_runaway_parser(tmp_path):
+    """A parser that never stops yielding loses its file (an Issue), not the host."""
+    import itertools
+
+    from triage.analyze.host import AnalysisData, _run_parser
+    from triage.analyze.records import HostFact
+    from triage.parsers.base import input_from_file
+
+    class Endless:
+        name = "endless"
+        signatures = ()
+
+        def parse(self, item):
+            for i in itertools.count():
+                yield HostFact(source=item.source(f"n{i}"), key="k", value=i)
+
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"x")
+    item = input_from_file(f)
+    item.options["max_records_per_file"] = 1000
+    data = AnalysisData(bundle_path=tmp_path / "b.zip")
+    _run_parser(Endless(), item, data, strict=True)
+    assert len(data.records) == 1000 and data.records_per_parser["endless"] == 1000
+    assert any("per-file cap" in i.message for i in data.issues)

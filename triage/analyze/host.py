@@ -126,6 +126,10 @@ class AnalysisData:
 # and readers such as the evtx engine and the chunk-tail check seek. One sequential inflate to a temp
 # file, then plain seekable reads, costs far less; the copy is deleted when the parser is done.
 SPILL_MIN_BYTES = 4 << 20
+# Per-file caps: a runaway parser (a loop in a hostile file, a log of absurd size) loses its file,
+# not the host's memory or the batch's time. Override through options (max_records_per_file, ...).
+MAX_RECORDS_PER_FILE = 5_000_000
+MAX_SECONDS_PER_FILE = 1800.0
 PREFETCH_SPILLS = True  # inflate the next big member in a thread while the current one parses
 
 
@@ -234,12 +238,26 @@ def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool) -> Non
             data.issues.append(item.issue(f"{name}: file does not start with the expected signature; "
                                           "not parsed", severity="warning"))
             return
-        for obj in parser.parse(item):
-            if isinstance(obj, Issue):
-                data.issues.append(obj)
-            elif isinstance(obj, Record):
-                data.records.append(obj)
-                n += 1
+        max_records = int(item.options.get("max_records_per_file") or MAX_RECORDS_PER_FILE)
+        max_seconds = float(item.options.get("max_seconds_per_file") or MAX_SECONDS_PER_FILE)
+        deadline = t0 + max_seconds
+        gen = parser.parse(item)
+        try:
+            for i, obj in enumerate(gen):
+                if isinstance(obj, Issue):
+                    data.issues.append(obj)
+                elif isinstance(obj, Record):
+                    data.records.append(obj)
+                    n += 1
+                if n >= max_records or (i & 255 == 0 and time.perf_counter() > deadline):
+                    why = f"{n} records" if n >= max_records else f"{max_seconds:.0f} s"
+                    data.issues.append(item.issue(f"{name}: stopped after {why} on this one file (per-file "
+                                                  "cap); the rest of it was not parsed", severity="warning"))
+                    break
+        finally:
+            close = getattr(gen, "close", None)
+            if close is not None:
+                close()
     except Exception as exc:  # a parser bug loses one file, never the host
         if strict:
             raise
