@@ -538,12 +538,14 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
             if job is not None and not job.start(data):
                 job = None
             t0 = time.perf_counter()
-            _parse_bundle(reader, data, strict, options or {})
-            data.timings["parse_s"] = time.perf_counter() - t0
-            if job is not None:
-                t0 = time.perf_counter()
-                job.finish(data, strict)
-                data.timings["yara_wait_s"] = time.perf_counter() - t0  # beyond the parse time
+            try:
+                _parse_bundle(reader, data, strict, options or {})
+            finally:
+                data.timings["parse_s"] = time.perf_counter() - t0
+                if job is not None:  # even when parsing failed: its hits are still evidence
+                    t0 = time.perf_counter()
+                    job.finish(data, strict)
+                    data.timings["yara_wait_s"] = time.perf_counter() - t0  # beyond the parse time
     except Exception as exc:
         if strict:
             raise
