@@ -60,6 +60,8 @@ def test_outputs_and_summary(analyzed, bundle):
     assert cov["WindowsEventLogs"]["parsed"] and cov["WindowsEventLogs"]["collected"] > 0
     assert s["stats"]["records"] > 100 and s["event_logs"] and s["executions"]
     assert analyzed.counts["findings"] == len(s["findings"])
+    # YARA ran over the bundle (integration, not rule quality: that is tests/scan)
+    assert s["stats"]["yara_enabled"] and not any("YARA scan failed" in i["message"] for i in s["issues"])
 
 
 def test_off_network_flags_follow_the_windows(analyzed):
