@@ -289,3 +289,20 @@ def test_per_file_caps_stop_a_runaway_parser(tmp_path):
     _run_parser(Endless(), item, data, strict=True)
     assert len(data.records) == 1000 and data.records_per_parser["endless"] == 1000
     assert any("per-file cap" in i.message for i in data.issues)
+
+
+def test_spilled_and_streamed_members_give_the_same_analysis(bundle, tmp_path, monkeypatch):
+    """Big deflated members are inflated to private temp files (prefetched in a thread); the result
+    must equal streaming every member from the zip, and no temp copy may outlive the analysis."""
+    import triage.analyze.host as host_mod
+
+    (tmp_path / "t").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t"))
+    monkeypatch.setattr(host_mod, "SPILL_MIN_BYTES", 1 << 40)
+    streamed = analyze_bundle(bundle, tmp_path / "a", yara=False, strict=True).summary
+    monkeypatch.setattr(host_mod, "SPILL_MIN_BYTES", 1024)
+    spilled = analyze_bundle(bundle, tmp_path / "b", yara=False, strict=True).summary
+    assert list((tmp_path / "t").iterdir()) == []
+    for key in ("records_by_type", "records_per_parser", "files_per_parser"):
+        assert spilled["stats"][key] == streamed["stats"][key], key
+    assert [f["title"] for f in spilled["findings"]] == [f["title"] for f in streamed["findings"]]

@@ -302,10 +302,10 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
     prefetch = _SpillPrefetcher(reader, [m for m in mats if PREFETCH_SPILLS and m.spill_worthy()])
     try:
         for (entry, rel, chosen), mat in zip(work, mats, strict=True):
-            prefetch.adopt(mat)
-            item = ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open,
-                              materialize=mat, options=dict(options))
             try:
+                prefetch.adopt(mat)
+                item = ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open,
+                                  materialize=mat, options=dict(options))
                 for parser in chosen:
                     _run_parser(parser, item, data, strict)
                     data.parsed.setdefault(entry.bundle_path, []).append(parser.name)
@@ -386,11 +386,11 @@ class _SpillPrefetcher:
         if self.thread is not None:
             while self.thread.is_alive() or not self.queue.empty():
                 try:
-                    _key, tmpdir, _path, _exc = self.queue.get(timeout=0.1)
-                    if tmpdir:
-                        shutil.rmtree(tmpdir, ignore_errors=True)
+                    item = self.queue.get(timeout=0.1)
                 except queue.Empty:
                     continue
+                if item[1]:
+                    shutil.rmtree(item[1], ignore_errors=True)
 
 
 class _YaraJob:
