@@ -17,8 +17,8 @@ Input: a bundle collected by triage from a make-host-tree host (event logs made 
 extracted once to a temp dir (or --dir DIR: any directory). Rules: the shipped pack plus --rules.
 MB = 10^6 bytes of input files.
 
-    python3 bench/yara.py                   # ~200 MB: one host at --scale 16
-    python3 bench/yara.py --scale 4 --rounds 3
+    python3 bench/yara_scan.py                   # ~200 MB: one host at --scale 16
+    python3 bench/yara_scan.py --scale 4 --rounds 3
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# This file is named yara.py: drop its own folder from the path so 'import yara' finds yara-python.
+# Keep this folder off the path so no file here can shadow yara-python.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
