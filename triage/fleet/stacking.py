@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 # kind -> (what it is, table, item expression, filter, evidence columns, severity of a rare one)
 STACKS: dict[str, tuple[str, str, str, str, str, str]] = {
-    "autorun": ("autorun (by normalised command)", "autoruns", "command_norm",
-                "category NOT IN ('service', 'task') AND command_norm <> ''",
+    "autorun": ("autorun (by normalised command)", "autoruns", "stack_key",
+                "category NOT IN ('service', 'task') AND stack_key <> ''",
                 "category, location, name, command, user, last_write_utc, bundle_path, locator", "medium"),
-    "service": ("service (name + image path)", "autoruns", "lower(name) || ' | ' || command_norm",
+    "service": ("service (name + image path)", "autoruns", "stack_key",
                 "category = 'service'", "name, command, location, last_write_utc, bundle_path, locator", "medium"),
-    "task": ("scheduled task (name + command)", "autoruns", "lower(name) || ' | ' || command_norm",
+    "task": ("scheduled task (name + command)", "autoruns", "stack_key",
              "category = 'task'", "name, command, location, user, last_write_utc, bundle_path, locator", "medium"),
     "executable_name": ("executable (by name)", "executions", "executable_lc", "executable_lc <> ''",
                         "executable, path, run_count, last_run_utc, source, bundle_path, locator", "low"),

@@ -57,8 +57,10 @@ CREATE TABLE IF NOT EXISTS bundle_files_seen (   -- hash cache: skip re-hashing 
 );
 CREATE TABLE IF NOT EXISTS autoruns (
     id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, bundle_id INTEGER NOT NULL,
-    category TEXT, location TEXT, name TEXT, command TEXT, command_norm TEXT, user TEXT,
-    last_write_utc TEXT, details TEXT, bundle_path TEXT, locator TEXT
+    category TEXT, location TEXT, name TEXT, command TEXT, command_norm TEXT,
+    stack_key TEXT,                            -- what stacking groups by: command_norm, or for services and
+                                               -- tasks lower(name) || ' | ' || command_norm
+    user TEXT, last_write_utc TEXT, details TEXT, bundle_path TEXT, locator TEXT
 );
 CREATE VIEW IF NOT EXISTS services AS
     SELECT id, host_id, bundle_id, name, command AS image_path, command_norm, location,
@@ -119,7 +121,8 @@ CREATE TABLE IF NOT EXISTS ioc_matches (
     ioc_type TEXT, ioc_value TEXT, ioc_source TEXT, matched_table TEXT, matched_value TEXT,
     evidence TEXT
 );
-CREATE INDEX IF NOT EXISTS autoruns_stack ON autoruns (category, command_norm, host_id);
+CREATE INDEX IF NOT EXISTS autoruns_stack ON autoruns (category, stack_key, host_id);
+CREATE INDEX IF NOT EXISTS autoruns_command ON autoruns (command_norm);
 CREATE INDEX IF NOT EXISTS autoruns_bundle ON autoruns (bundle_id);
 CREATE INDEX IF NOT EXISTS executions_name ON executions (executable_lc, host_id);
 CREATE INDEX IF NOT EXISTS executions_path ON executions (path_norm, host_id);
@@ -265,15 +268,23 @@ def record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None,
     return bid
 
 
+def stack_key(category: str | None, name: str | None, command_norm: str) -> str:
+    """Services and tasks stack by name and command (the same svchost line hosts many services);
+    other autoruns by their normalised command."""
+    if category in ("service", "task"):
+        return f"{(name or '').lower()} | {command_norm}"
+    return command_norm
+
+
 def _load_summary(conn: sqlite3.Connection, host_id: int, bid: int, s: dict) -> None:
     """Copy the stackable parts of one summary.json into the tables (tolerant of missing keys)."""
     conn.executemany(
-        "INSERT INTO autoruns (host_id, bundle_id, category, location, name, command, command_norm, user,"
-        " last_write_utc, details, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(host_id, bid, a.get("category"), a.get("location"), a.get("name"), a.get("command"),
-          normalize_command(a.get("command")), a.get("user"), a.get("last_write"),
+        "INSERT INTO autoruns (host_id, bundle_id, category, location, name, command, command_norm, stack_key,"
+        " user, last_write_utc, details, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(host_id, bid, a.get("category"), a.get("location"), a.get("name"), a.get("command"), norm,
+          stack_key(a.get("category"), a.get("name"), norm), a.get("user"), a.get("last_write"),
           _text(a.get("details")), a.get("bundle_path"), a.get("locator"))
-         for a in _dicts(s.get("autoruns"))])
+         for a in _dicts(s.get("autoruns")) for norm in (normalize_command(a.get("command")),)])
     rows = []
     for e in _dicts(s.get("executions")):
         runs = e.get("last_runs") or []
