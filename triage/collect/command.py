@@ -122,10 +122,14 @@ def run(args) -> int:
         print("triage: error: --vss needs --image (shadow copies are read from the volume itself)", file=sys.stderr)
         return 2
     if args.encrypt_to:
-        from triage.ship.crypto import encrypted_output
-
         try:  # keys are loaded now: a bad --encrypt-to fails before anything is collected
+            from triage.ship.crypto import encrypted_output
+
             options.open_output = encrypted_output(args.encrypt_to)
+        except ImportError as exc:
+            print(f"triage: error: --encrypt-to needs the 'cryptography' library, which cannot load here: {exc}",
+                  file=sys.stderr)
+            return 2
         except (ValueError, OSError) as exc:
             print(f"triage: error: --encrypt-to: {exc}", file=sys.stderr)
             return 2
