@@ -18,7 +18,7 @@ from _fleet_helpers import REPO, triage
 pytest.importorskip("distributed", reason="needs dask[distributed] (pip install 'dask[distributed]')")
 
 # Fields that say when/where/how fast, not what: they differ between any two runs.
-TIMING_KEYS = {"generated", "timings", "seconds_per_parser", "analyzed_utc", "duration_s", "peak_rss_bytes",
+TIMING_KEYS = {"generated", "timings", "seconds_per_parser", "analyzed_utc", "duration_s", "cpu_s", "peak_rss_bytes",
                "worker", "id", "bundle_id", "host_id"}
 
 

@@ -151,9 +151,10 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
     options: sha256, size, analyzer_version (from the parent) and force, rules, yara, strict
     (passed to ``analyze_bundle``). Returns a small picklable dict: status ('ok'|'failed'),
     host, host_dir (relative to out_dir), error, issues, files (manifest hashes), timing fields
-    (duration_s, peak_rss_bytes, worker).
+    (duration_s, cpu_s, peak_rss_bytes, worker).
     """
     started = time.perf_counter()
+    cpu_started = time.process_time()  # every thread of this worker process
     out = Path(out_dir)
     result: dict = {"path": bundle_path, "sha256": options["sha256"], "size": options.get("size"),
                     "analyzer_version": options["analyzer_version"], "status": "failed", "host": None,
@@ -191,6 +192,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["issues"] = [{"severity": "error", "message": f"analysis raised: {tb[-2000:]}"}]
     result["duration_s"] = round(time.perf_counter() - started, 3)
+    result["cpu_s"] = round(time.process_time() - cpu_started, 3)
     result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     result["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return result

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS bundles (
     host_id INTEGER REFERENCES hosts(id),
     host_dir TEXT,                             -- relative to the fleet directory
     analyzed_utc TEXT,
-    duration_s REAL,
+    duration_s REAL,                           -- wall time of the analysis in its worker
+    cpu_s REAL,                                -- CPU time of it (all threads: > duration_s when parallel)
     peak_rss_bytes INTEGER,
     worker TEXT,
     collection_started_utc TEXT,
@@ -242,11 +243,11 @@ def record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None,
                            host.get("hostname"))
     bid = conn.execute(
         "INSERT INTO bundles (sha256, analyzer_version, path, size, status, error, host_id, host_dir,"
-        " analyzed_utc, duration_s, peak_rss_bytes, worker, collection_started_utc, collection_finished_utc)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " analyzed_utc, duration_s, cpu_s, peak_rss_bytes, worker, collection_started_utc, collection_finished_utc)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (result["sha256"], result["analyzer_version"], result["path"], result.get("size"), result["status"],
          result.get("error"), host_id, result.get("host_dir"), iso(utc_now()), result.get("duration_s"),
-         result.get("peak_rss_bytes"), result.get("worker"),
+         result.get("cpu_s"), result.get("peak_rss_bytes"), result.get("worker"),
          _text(collection.get("started")), _text(collection.get("finished"))),
     ).lastrowid
     for issue in result.get("issues") or ():
