@@ -103,13 +103,13 @@ def run(args: argparse.Namespace) -> int:
 
     def on_result(result: dict) -> None:
         summary = None
-        if result["status"] == "ok":
+        if result["status"] == "ok" and result.get("rows") is None:  # a worker that did not prepare rows
             try:
                 summary = json.loads((out / result["host_dir"] / "summary.json").read_text("utf-8"))
             except (OSError, ValueError) as exc:
                 result.update(status="failed", error=f"summary.json unreadable: {exc}")
         try:
-            store.record_bundle(conn, result, summary, result.get("files") or ())
+            store.record_bundle(conn, result, summary)
         except Exception as exc:  # a summary the store cannot take: the bundle fails, the batch goes on
             conn.rollback()
             result.update(status="failed", error=f"could not load into fleet.sqlite: {type(exc).__name__}: {exc}")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import triage
-from triage.fleet.store import fleet_host_name
+from triage.fleet.store import fleet_host_name, host_info, summary_rows
 
 ENCRYPTED_SUFFIX = ".tbe"          # triage.ship encrypted bundle (see triage/ship/crypto.py)
 ENCRYPTED_MAGIC = b"TRIAGEBE"      # its first bytes, whatever the file is called
@@ -149,8 +149,8 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
     """Analyze one bundle; never raises. Module level so Dask can pickle it by reference.
 
     options: sha256, size, analyzer_version (from the parent) and force, rules, yara, strict
-    (passed to ``analyze_bundle``). Returns a small picklable dict: status ('ok'|'failed'),
-    host, host_dir (relative to out_dir), error, issues, files (manifest hashes), timing fields
+    (passed to ``analyze_bundle``). Returns a picklable dict: status ('ok'|'failed'), host,
+    host_dir (relative to out_dir), error, issues, host_info + rows (for fleet.sqlite), timing fields
     (duration_s, cpu_s, peak_rss_bytes, worker).
     """
     started = time.perf_counter()
@@ -158,7 +158,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
     out = Path(out_dir)
     result: dict = {"path": bundle_path, "sha256": options["sha256"], "size": options.get("size"),
                     "analyzer_version": options["analyzer_version"], "status": "failed", "host": None,
-                    "host_dir": None, "error": None, "issues": [], "files": []}
+                    "host_dir": None, "error": None, "issues": []}
     try:
         from triage.analyze.host import analyze_bundle
 
@@ -177,10 +177,14 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
                 result["host_dir"] = str(host_dir)
         if hostname and host_dir is not None and not getattr(analysis, "refused", False):
             result.update(status="ok", host=str(hostname))
+            files: list[dict] = []
             try:
-                result["files"] = _manifest_files(bundle_path)
+                files = _manifest_files(bundle_path)
             except Exception as exc:  # the summary already says what was wrong with the bundle
                 result["issues"].append({"severity": "warning", "message": f"manifest unreadable: {exc}"})
+            # rows ready for fleet.sqlite, made here so the parent of a big batch only inserts
+            result["host_info"] = host_info(summary)
+            result["rows"] = summary_rows(summary, files)
         else:
             errors = [i for i in summary.get("issues") or () if isinstance(i, dict) and i.get("severity") == "error"]
             result["error"] = "; ".join(str(i.get("message")) for i in errors[:3]) or "no host in the analysis"
@@ -201,7 +205,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
 def _failed(item: BundleInput, options: dict, error: str) -> dict:
     return {"path": item.path, "sha256": item.sha256, "size": item.size,
             "analyzer_version": options["analyzer_version"], "status": "failed", "host": None,
-            "host_dir": None, "error": error, "issues": [{"severity": "error", "message": error}], "files": []}
+            "host_dir": None, "error": error, "issues": [{"severity": "error", "message": error}]}
 
 
 def _init_worker(memory_limit: int | None) -> None:

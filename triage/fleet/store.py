@@ -227,20 +227,25 @@ def _dicts(value: Any) -> list[dict]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None,
+def record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None = None,
                   files: Iterable[dict] = ()) -> int:
-    """Store one task result (and its summary when the analysis produced one); returns bundle id.
+    """Store one task result; returns the bundle id.
 
-    result: the dict from :func:`triage.fleet.batch.analyze_task` (status, sha256, path, error...).
+    result: the dict from :func:`triage.fleet.batch.analyze_task` (status, sha256, path, error...;
+    for an ok bundle also ``host_info`` and ``rows``, prepared by the worker with
+    :func:`summary_rows` so the parent only inserts). ``summary``/``files``: the same from a
+    summary dict and manifest entries, for callers that have no worker result.
     """
     _forget_bundle(conn, result["sha256"])
+    rows = result.get("rows")
+    info = result.get("host_info")
+    if summary is not None and rows is None:
+        rows = summary_rows(summary, files)
+        info = host_info(summary)
+    info = info or {}
     host_id = None
-    bundle_info = (summary or {}).get("bundle") or {}
-    collection = bundle_info.get("collection") or {}
-    if summary and result["status"] == "ok":
-        host = summary.get("host") if isinstance(summary.get("host"), dict) else {"hostname": summary.get("host")}
-        host_id = _host_id(conn, fleet_host_name(summary) or str(result.get("host")), _text(host.get("os")),
-                           host.get("hostname"))
+    if rows is not None and result["status"] == "ok":
+        host_id = _host_id(conn, info.get("name") or str(result.get("host")), info.get("os"), info.get("reported"))
     bid = conn.execute(
         "INSERT INTO bundles (sha256, analyzer_version, path, size, status, error, host_id, host_dir,"
         " analyzed_utc, duration_s, cpu_s, peak_rss_bytes, worker, collection_started_utc, collection_finished_utc)"
@@ -248,25 +253,49 @@ def record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None,
         (result["sha256"], result["analyzer_version"], result["path"], result.get("size"), result["status"],
          result.get("error"), host_id, result.get("host_dir"), iso(utc_now()), result.get("duration_s"),
          result.get("cpu_s"), result.get("peak_rss_bytes"), result.get("worker"),
-         _text(collection.get("started")), _text(collection.get("finished"))),
+         info.get("started"), info.get("finished")),
     ).lastrowid
     for issue in result.get("issues") or ():
         conn.execute("INSERT INTO issues (host_id, bundle_id, severity, message, bundle_path, locator)"
                      " VALUES (?,?,?,?,?,?)", (host_id, bid, issue.get("severity", "error"),
                                                issue.get("message"), issue.get("bundle_path"),
                                                issue.get("locator")))
-    if host_id is None or summary is None:
+    if host_id is None:
         return bid
-    _load_summary(conn, host_id, bid, summary)
-    conn.executemany(
-        "INSERT INTO files (host_id, bundle_id, path, path_norm, name_lc, bundle_path, artifact, user, size,"
-        " sha256, sha1, md5, modified_utc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(host_id, bid, f.get("path"), normalize_path(f.get("path")), basename(f.get("path")),
-          f.get("bundle_path"), f.get("artifact"), f.get("user"), _int(f.get("size")),
-          (f.get("sha256") or "").lower() or None, (f.get("sha1") or "").lower() or None,
-          (f.get("md5") or "").lower() or None, (f.get("times") or {}).get("modified"))
-         for f in files])
+    for table, table_rows in rows.items():
+        columns = ROW_COLUMNS[table]
+        marks = ",".join("?" * (len(columns) + 2))
+        conn.executemany(f"INSERT INTO {table} (host_id, bundle_id, {', '.join(columns)}) VALUES ({marks})",
+                         [(host_id, bid, *r) for r in table_rows])
     return bid
+
+
+def host_info(summary: dict) -> dict:
+    """What the bundles and hosts rows need from a summary."""
+    host = summary.get("host") if isinstance(summary.get("host"), dict) else {"hostname": summary.get("host")}
+    collection = (summary.get("bundle") or {}).get("collection") or {}
+    return {"name": fleet_host_name(summary), "os": _text(host.get("os")), "reported": host.get("hostname"),
+            "started": _text(collection.get("started")), "finished": _text(collection.get("finished"))}
+
+
+# Columns filled from a summary, per table (host_id and bundle_id come first, added when inserting).
+ROW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "autoruns": ("category", "location", "name", "command", "command_norm", "stack_key", "user", "last_write_utc",
+                 "details", "bundle_path", "locator"),
+    "executions": ("executable", "executable_lc", "path", "path_norm", "run_count", "last_run_utc", "last_runs",
+                   "source", "sha1", "bundle_path", "locator"),
+    "browser_domains": ("browser", "user", "domain", "visits", "bundle_path"),
+    "downloads": ("browser", "user", "url", "domain", "target_path", "start_utc", "end_utc", "received_bytes",
+                  "danger_type", "state", "bundle_path", "locator"),
+    "events": ("timestamp_utc", "channel", "provider", "event_id", "record_id", "computer", "category",
+               "description", "fields", "bundle_path", "locator"),
+    "yara_hits": ("rule", "namespace", "tags", "target", "details", "bundle_path"),
+    "off_network_windows": ("start_utc", "end_utc", "reason"),
+    "findings": ("origin", "rule", "severity", "title", "reason", "evidence", "when_utc", "off_network"),
+    "issues": ("severity", "message", "bundle_path", "locator"),
+    "files": ("path", "path_norm", "name_lc", "bundle_path", "artifact", "user", "size", "sha256", "sha1", "md5",
+              "modified_utc"),
+}
 
 
 def stack_key(category: str | None, name: str | None, command_norm: str) -> str:
@@ -277,27 +306,26 @@ def stack_key(category: str | None, name: str | None, command_norm: str) -> str:
     return command_norm
 
 
-def _load_summary(conn: sqlite3.Connection, host_id: int, bid: int, s: dict) -> None:
-    """Copy the stackable parts of one summary.json into the tables (tolerant of missing keys)."""
-    conn.executemany(
-        "INSERT INTO autoruns (host_id, bundle_id, category, location, name, command, command_norm, stack_key,"
-        " user, last_write_utc, details, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(host_id, bid, a.get("category"), a.get("location"), a.get("name"), a.get("command"), norm,
-          stack_key(a.get("category"), a.get("name"), norm), a.get("user"), a.get("last_write"),
-          _text(a.get("details")), a.get("bundle_path"), a.get("locator"))
-         for a in _dicts(s.get("autoruns")) for norm in (normalize_command(a.get("command")),)])
+def summary_rows(s: dict, files: Iterable[dict] = ()) -> dict[str, list[tuple]]:
+    """The stackable parts of one summary.json (and the manifest's file hashes) as rows per table,
+    in :data:`ROW_COLUMNS` order; tolerant of missing keys. Runs in the worker, so the parent of a
+    big batch only inserts."""
+    out: dict[str, list[tuple]] = {}
+    out["autoruns"] = [
+        (a.get("category"), a.get("location"), a.get("name"), a.get("command"), norm,
+         stack_key(a.get("category"), a.get("name"), norm), a.get("user"), a.get("last_write"),
+         _text(a.get("details")), a.get("bundle_path"), a.get("locator"))
+        for a in _dicts(s.get("autoruns")) for norm in (normalize_command(a.get("command")),)]
     rows = []
     for e in _dicts(s.get("executions")):
         runs = e.get("last_runs") or []
         runs = runs if isinstance(runs, list) else [runs]
         exe = e.get("executable") or basename(e.get("path"))
-        rows.append((host_id, bid, exe, (exe or "").lower(), e.get("path"), normalize_path(e.get("path")),
+        rows.append((exe, (exe or "").lower(), e.get("path"), normalize_path(e.get("path")),
                      _int(e.get("run_count")), max((r for r in runs if isinstance(r, str)), default=None),
                      _text(runs), e.get("source") or e.get("kind"), e.get("sha1"), e.get("bundle_path"),
                      e.get("locator")))
-    conn.executemany(
-        "INSERT INTO executions (host_id, bundle_id, executable, executable_lc, path, path_norm, run_count,"
-        " last_run_utc, last_runs, source, sha1, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    out["executions"] = rows
     rows = []
     for b in _dicts(s.get("browser")):
         for d in b.get("top_domains") or b.get("domains") or []:
@@ -308,44 +336,36 @@ def _load_summary(conn: sqlite3.Connection, host_id: int, bid: int, s: dict) -> 
             else:
                 name, visits = d, None
             if isinstance(name, str) and name:
-                rows.append((host_id, bid, b.get("browser"), b.get("user"), domain_of(name), _int(visits),
-                             b.get("bundle_path")))
-    conn.executemany("INSERT INTO browser_domains (host_id, bundle_id, browser, user, domain, visits, bundle_path)"
-                     " VALUES (?,?,?,?,?,?,?)", rows)
-    conn.executemany(
-        "INSERT INTO downloads (host_id, bundle_id, browser, user, url, domain, target_path, start_utc, end_utc,"
-        " received_bytes, danger_type, state, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(host_id, bid, d.get("browser"), d.get("user"), d.get("url"), domain_of(d.get("url")),
-          d.get("target_path"), d.get("start"), d.get("end"), _int(d.get("received_bytes")),
-          d.get("danger_type"), d.get("state"), d.get("bundle_path"), d.get("locator"))
-         for d in _dicts(s.get("downloads"))])
-    conn.executemany(
-        "INSERT INTO events (host_id, bundle_id, timestamp_utc, channel, provider, event_id, record_id, computer,"
-        " category, description, fields, bundle_path, locator) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(host_id, bid, e.get("timestamp"), e.get("channel"), e.get("provider"), _int(e.get("event_id")),
-          _int(e.get("record_id")), e.get("computer"), e.get("category"), e.get("description"),
-          _text(e.get("fields")), e.get("bundle_path"), e.get("locator"))
-         for e in _dicts(s.get("events"))])
-    conn.executemany(
-        "INSERT INTO yara_hits (host_id, bundle_id, rule, namespace, tags, target, details, bundle_path)"
-        " VALUES (?,?,?,?,?,?,?,?)",
-        [(host_id, bid, y.get("rule"), y.get("namespace"), _text(y.get("tags")),
-          y.get("target") or y.get("path") or y.get("bundle_path"),
-          _text({k: v for k, v in y.items() if k not in ("rule", "namespace", "tags")}), y.get("bundle_path"))
-         for y in _dicts(s.get("yara"))])
+                rows.append((b.get("browser"), b.get("user"), domain_of(name), _int(visits), b.get("bundle_path")))
+    out["browser_domains"] = rows
+    out["downloads"] = [
+        (d.get("browser"), d.get("user"), d.get("url"), domain_of(d.get("url")), d.get("target_path"),
+         d.get("start"), d.get("end"), _int(d.get("received_bytes")), d.get("danger_type"), d.get("state"),
+         d.get("bundle_path"), d.get("locator"))
+        for d in _dicts(s.get("downloads"))]
+    out["events"] = [
+        (e.get("timestamp"), e.get("channel"), e.get("provider"), _int(e.get("event_id")), _int(e.get("record_id")),
+         e.get("computer"), e.get("category"), e.get("description"), _text(e.get("fields")), e.get("bundle_path"),
+         e.get("locator"))
+        for e in _dicts(s.get("events"))]
+    out["yara_hits"] = [
+        (y.get("rule"), y.get("namespace"), _text(y.get("tags")), y.get("target") or y.get("path") or y.get("bundle_path"),
+         _text({k: v for k, v in y.items() if k not in ("rule", "namespace", "tags")}), y.get("bundle_path"))
+        for y in _dicts(s.get("yara"))]
     network = s.get("network") if isinstance(s.get("network"), dict) else {}
-    conn.executemany(
-        "INSERT INTO off_network_windows (host_id, bundle_id, start_utc, end_utc, reason) VALUES (?,?,?,?,?)",
-        [(host_id, bid, w.get("start"), w.get("end"), _text(w.get("reason") or w.get("why")))
-         for w in _dicts(network.get("off_network_windows"))])
-    conn.executemany(
-        "INSERT INTO findings (host_id, bundle_id, origin, rule, severity, title, reason, evidence, when_utc,"
-        " off_network) VALUES (?,?,'host',?,?,?,?,?,?,?)",
-        [(host_id, bid, f.get("rule"), f.get("severity"), f.get("title"), f.get("reason"),
-          _text(f.get("evidence")), f.get("when"),
-          None if f.get("off_network") is None else int(bool(f.get("off_network"))))
-         for f in _dicts(s.get("findings"))])
-    conn.executemany(
-        "INSERT INTO issues (host_id, bundle_id, severity, message, bundle_path, locator) VALUES (?,?,?,?,?,?)",
-        [(host_id, bid, i.get("severity"), i.get("message"), i.get("bundle_path"), i.get("locator"))
-         for i in _dicts(s.get("issues"))])
+    out["off_network_windows"] = [
+        (w.get("start"), w.get("end"), _text(w.get("reason") or w.get("why")))
+        for w in _dicts(network.get("off_network_windows"))]
+    out["findings"] = [
+        ("host", f.get("rule"), f.get("severity"), f.get("title"), f.get("reason"), _text(f.get("evidence")),
+         f.get("when"), None if f.get("off_network") is None else int(bool(f.get("off_network"))))
+        for f in _dicts(s.get("findings"))]
+    out["issues"] = [
+        (i.get("severity"), i.get("message"), i.get("bundle_path"), i.get("locator")) for i in _dicts(s.get("issues"))]
+    out["files"] = [
+        (f.get("path"), normalize_path(f.get("path")), basename(f.get("path")), f.get("bundle_path"),
+         f.get("artifact"), f.get("user"), _int(f.get("size")), (f.get("sha256") or "").lower() or None,
+         (f.get("sha1") or "").lower() or None, (f.get("md5") or "").lower() or None,
+         (f.get("times") or {}).get("modified"))
+        for f in files]
+    return out
