@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 import zipfile
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,21 +31,38 @@ from triage.bundle import JOURNAL_PREFIX
 CHUNK = 4 * 1024 * 1024
 COMPRESSION = {"store": zipfile.ZIP_STORED, "deflate": zipfile.ZIP_DEFLATED}
 FSYNC_EVERY_SECONDS = 2.0
+IN_FLIGHT = 3 * 3  # futures outstanding (chunks x lanes) before the caller waits
 
 
 class HashingOutput:
-    """Write-only, non-seekable stream that hashes what passes through (makes zipfile stream)."""
+    """Write-only, non-seekable stream that hashes what passes through (makes zipfile stream).
+
+    The bundle's own SHA-256 runs in a thread of its own, fed in write order: it then overlaps the
+    per-file hash (main thread) and the CRC + write (writer thread) instead of adding to them.
+    """
 
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
-        self.sha256 = hashlib.sha256()
+        self._sha256 = hashlib.sha256()
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-sha256")
+        self._pending: list = []
         self.pos = 0
 
     def write(self, data) -> int:
-        self.sha256.update(data)
+        data = bytes(data)  # the hasher reads it later: it must not be a view of a reused buffer
+        self._pending.append(self._hasher.submit(self._sha256.update, data))
+        if len(self._pending) > 8:
+            self._pending.pop(0).result()
         self.raw.write(data)
         self.pos += len(data)
         return len(data)
+
+    @property
+    def sha256(self):
+        for fut in self._pending:
+            fut.result()
+        self._pending.clear()
+        return self._sha256
 
     def tell(self) -> int:
         return self.pos
@@ -67,6 +85,7 @@ class HashingOutput:
 
     def close(self) -> None:
         self.raw.close()
+        self._hasher.shutdown()
 
 
 class CollectionInterrupted(Exception):
@@ -99,8 +118,11 @@ class BundleWriter:
                                    allowZip64=True)
         self.names: set[str] = set()
         self.journal_seq = 0
-        self._pool = ThreadPoolExecutor(max_workers=1 + max(0, len(self.hashes) - 1),
-                                        thread_name_prefix="bundle")
+        # one single-thread lane per job so each sees its chunks in order: the zip write (CRC,
+        # compression, output hash hand-off) and each extra digest; the file's SHA-256 runs in the caller
+        self._write_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-write")
+        self._hash_lanes = {h: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bundle-{h}")
+                            for h in self.hashes if h != "sha256"}
         self._last_sync = time.monotonic()
         self.closed = False
 
@@ -148,7 +170,7 @@ class BundleWriter:
         main = hashers.pop("sha256")
         force64 = size_hint is None or size_hint > (1 << 30)
         with self.zip.open(self._zinfo(name, mtime, size_hint), "w", force_zip64=force64) as member:
-            pending = []
+            pending: deque = deque()
             it = iter(chunks)
             try:
                 while True:
@@ -164,10 +186,10 @@ class BundleWriter:
                         chunk = chunk[: limit - result.size]
                         result.complete = False
                         result.error = f"file grew while read; kept the first {limit} bytes"
-                    for fut in pending:
-                        fut.result()
-                    pending = [self._pool.submit(member.write, chunk)]
-                    pending += [self._pool.submit(h.update, chunk) for h in hashers.values()]
+                    while len(pending) > IN_FLIGHT:  # bounded memory: a few chunks in flight
+                        pending.popleft().result()
+                    pending.append(self._write_lane.submit(member.write, chunk))
+                    pending.extend(self._hash_lanes[k].submit(h.update, chunk) for k, h in hashers.items())
                     main.update(chunk)
                     result.size += len(chunk)
                     if limit is not None and result.size >= limit:
@@ -202,7 +224,7 @@ class BundleWriter:
             self.zip.close()
             self.out.fsync()
             self.out.close()
-            self._pool.shutdown()
+            self._shutdown(wait=True)
             self.closed = True
         return self.out.sha256.hexdigest()
 
@@ -215,8 +237,13 @@ class BundleWriter:
             abort() if abort else self.out.close()
         except (OSError, ValueError):
             pass
-        self._pool.shutdown(wait=False)
+        self._shutdown(wait=False)
         self.closed = True
+
+    def _shutdown(self, wait: bool) -> None:
+        self._write_lane.shutdown(wait=wait)
+        for lane in self._hash_lanes.values():
+            lane.shutdown(wait=wait)
 
 
 def read_chunks(fh: IO[bytes], chunk: int = CHUNK, prefetch: int = 3) -> ChunkReader:
