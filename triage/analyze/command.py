@@ -41,8 +41,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="an item on at most N hosts (or P%% of the fleet) is rare (default: 1%%, at least 1)")
     p.add_argument("--worker-memory", metavar="SIZE", type=parse_size,
                    help="address-space cap per local worker, e.g. 4GiB (a bundle exceeding it fails alone)")
-    p.add_argument("--max-tasks-per-child", type=int, default=16, metavar="N",
-                   help="recycle a local worker process after N bundles (bounded memory; default 16)")
+    p.add_argument("--max-tasks-per-child", type=int, default=32, metavar="N",
+                   help="recycle a local worker process after N bundles (bounded memory; default 32)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 

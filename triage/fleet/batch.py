@@ -226,29 +226,45 @@ def _pool(jobs: int, memory_limit: int | None, max_tasks_per_child: int) -> Proc
                                initializer=_init_worker, initargs=(memory_limit,))
 
 
+def _refill(pool: ProcessPoolExecutor, queue: deque, inflight: dict, window: int, task: Callable,
+            out_dir: Path, options: dict) -> bool:
+    """Keep ``window`` tasks in flight; False when the pool turned out to be broken."""
+    while queue and len(inflight) < window:
+        item = queue.popleft()
+        try:
+            inflight[pool.submit(task, item.path, str(out_dir), _task_options(item, options))] = item
+        except BrokenProcessPool:
+            queue.appendleft(item)
+            return False
+    return True
+
+
 def run_local(items: list[BundleInput], out_dir: Path, options: dict, jobs: int,
               on_result: Callable[[dict], None], *, memory_limit: int | None = None,
-              max_tasks_per_child: int = 16, task: Callable[[str, str, dict], dict] = analyze_task) -> None:
+              max_tasks_per_child: int = 32, task: Callable[[str, str, dict], dict] = analyze_task) -> None:
     """Run :func:`analyze_task` for every item on a process pool; ``on_result`` gets each result
     in the parent as soon as it is done (so an interrupted batch keeps what it finished).
 
-    At most ``jobs`` tasks are in flight, so when a worker dies the suspects are exactly the
-    bundles that were running; the queue goes on in a fresh pool. ``task`` must be a module-level
+    At most ``jobs + 1`` tasks are in flight, so when a worker dies the suspects are the few bundles
+    that were running or next; each of them is retried alone, the queue goes on in a fresh pool. ``task`` must be a module-level
     function (it is pickled by reference); tests pass one that crashes.
     """
     queue = deque(items)
     suspects: list[BundleInput] = []
+    window = jobs + 1  # one queued beyond the running ones, so a finishing worker finds its next bundle
     while queue:
         with _pool(min(jobs, len(queue)), memory_limit, max_tasks_per_child) as pool:
             inflight: dict = {}
             broken = False
+
             while (queue or inflight) and not broken:
-                while queue and len(inflight) < jobs:
-                    item = queue.popleft()
-                    inflight[pool.submit(task, item.path, str(out_dir), _task_options(item, options))] = item
+                broken = not _refill(pool, queue, inflight, window, task, out_dir, options)
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    item = inflight.pop(fut)
+                finished = [(fut, inflight.pop(fut)) for fut in done]
+                if not any(isinstance(f.exception(), BrokenProcessPool) for f, _ in finished):
+                    # refill before storing results: the workers never wait for the parent
+                    broken = not _refill(pool, queue, inflight, window, task, out_dir, options) or broken
+                for fut, item in finished:
                     try:
                         result = fut.result()
                     except BrokenProcessPool:
