@@ -113,7 +113,8 @@ def main() -> int:
         wall, stdout = run([py, "-m", "triage", "analyze", str(work / "bundles"), "--output", str(out),
                             "--jobs", str(jobs)])
         results[jobs] = {"wall_s": wall, "analysis_s": analysis_seconds(stdout), "cpu_s": cpu_seconds(out / "fleet.sqlite"),
-                         "rss": worker_memory(out / "fleet.sqlite"), "stdout": stdout}
+                         "rss": worker_memory(out / "fleet.sqlite"), "stdout": stdout,
+                         "load": os.getloadavg()[1]}  # 5-minute load at the end: others' work on the box
 
     # stacking and the other fleet steps on the N-host store
     conn = sqlite3.connect(work / "out-jobs2" / "fleet.sqlite")
@@ -144,7 +145,9 @@ def main() -> int:
         rss = r["rss"]
         print(f"  analyze --jobs {jobs}: {r['analysis_s']:.1f}s analysis ({r['wall_s']:.1f}s wall incl. hashing"
               f" and fleet steps) = {n / r['analysis_s'] * 60:.1f} hosts/min; {len(rss)} worker processes,"
-              f" peak RSS per worker max {max(rss) / mib:.0f} MiB, median {statistics.median(rss) / mib:.0f} MiB")
+              f" peak RSS per worker max {max(rss) / mib:.0f} MiB, median {statistics.median(rss) / mib:.0f} MiB;"
+              f" 5-min load average {r['load']:.2f}"
+              + (" (the machine was busy with other work: figures unreliable)" if r["load"] > jobs + 0.6 else ""))
     busy1 = results[1]["cpu_s"] / results[1]["analysis_s"]
     busy2 = results[2]["cpu_s"] / results[2]["analysis_s"]
     print(f"  speed-up --jobs 2 vs --jobs 1: {speedup:.2f}x (floor {SPEEDUP_FLOOR}x)"
