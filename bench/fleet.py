@@ -146,8 +146,7 @@ def main() -> int:
         print(f"  analyze --jobs {jobs}: {r['analysis_s']:.1f}s analysis ({r['wall_s']:.1f}s wall incl. hashing"
               f" and fleet steps) = {n / r['analysis_s'] * 60:.1f} hosts/min; {len(rss)} worker processes,"
               f" peak RSS per worker max {max(rss) / mib:.0f} MiB, median {statistics.median(rss) / mib:.0f} MiB;"
-              f" 5-min load average {r['load']:.2f}"
-              + (" (the machine was busy with other work: figures unreliable)" if r["load"] > jobs + 0.6 else ""))
+              f" 5-min load average at the end {r['load']:.2f} (a run's own threads count too)")
     busy1 = results[1]["cpu_s"] / results[1]["analysis_s"]
     busy2 = results[2]["cpu_s"] / results[2]["analysis_s"]
     print(f"  speed-up --jobs 2 vs --jobs 1: {speedup:.2f}x (floor {SPEEDUP_FLOOR}x)"
