@@ -21,6 +21,7 @@ from triage.parsers.sqlite_util import (
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     SQLITE_MAGIC,
+    as_int,
     capped_text,
     columns,
     open_private_copy,
@@ -74,13 +75,6 @@ def browser_from_path(rel_path: str) -> str:
         if fragment in low:
             return name
     return "chromium"
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 class ChromiumHistoryParser(Parser):
@@ -150,12 +144,12 @@ class ChromiumHistoryParser(Parser):
                 yield item.issue(f"more than {limit} visits: the rest are counted in the stats, not listed",
                                  severity="warning")
                 break
-            when = webkit_utc(_int(vtime))
+            when = webkit_utc(as_int(vtime))
             if when is None:
                 yield item.issue(f"visit without a valid time ({vtime!r})", severity="warning",
                                  locator=f"visits.id={vid}")
                 continue
-            core = _int(trans)
+            core = as_int(trans)
             yield BrowserVisit(
                 source=item.source(f"visits.id={vid}"), browser=browser, user=user, timestamp=when,
                 url=url if url is not None else "", title=vtitle or None,
@@ -194,6 +188,6 @@ class ChromiumHistoryParser(Parser):
                 break
             yield BrowserDownload(
                 source=item.source(f"downloads.id={did}"), browser=browser, user=user,
-                start=to_time(_int(start)), end=to_time(_int(end)), url=url or None,
-                target_path=target or None, received_bytes=_int(received), total_bytes=_int(total),
+                start=to_time(as_int(start)), end=to_time(as_int(end)), url=url or None,
+                target_path=target or None, received_bytes=as_int(received), total_bytes=as_int(total),
                 danger_type=enum_name(DANGER_TYPE, danger), state=enum_name(DOWNLOAD_STATE, state))

@@ -23,6 +23,7 @@ from triage.parsers.sqlite_util import (
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     SQLITE_MAGIC,
+    as_int,
     capped_text,
     columns,
     open_private_copy,
@@ -62,13 +63,6 @@ def file_uri_to_path(uri: str | None) -> str | None:
     if parts.netloc:  # UNC share: file://server/share/x
         return "\\\\" + parts.netloc + path.replace("/", "\\")
     return path
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 class FirefoxHistoryParser(Parser):
@@ -130,7 +124,7 @@ class FirefoxHistoryParser(Parser):
             if n >= limit:
                 yield item.issue(f"more than {limit} visits: the rest are counted, not listed", severity="warning")
                 break
-            when = prtime_utc(_int(vdate))
+            when = prtime_utc(as_int(vdate))
             if when is None:
                 yield item.issue(f"visit without a valid time ({vdate!r})", severity="warning",
                                  locator=f"moz_historyvisits.id={vid}")
@@ -162,13 +156,13 @@ class FirefoxHistoryParser(Parser):
                 except ValueError:
                     yield item.issue("downloads/metaData is not JSON", severity="warning",
                                      locator=f"moz_annos.id={aid}")
-            end_ms = _int(meta.get("endTime"))
+            end_ms = as_int(meta.get("endTime"))
             yield BrowserDownload(
                 source=item.source(f"moz_annos.id={aid}"), browser=BROWSER, user=user,
-                start=prtime_utc(_int(added)),
+                start=prtime_utc(as_int(added)),
                 end=unix_utc(end_ms // 1000) if end_ms else None, url=url or None,
                 target_path=file_uri_to_path(dest), received_bytes=None,
-                total_bytes=_int(meta.get("fileSize")), danger_type=None,
+                total_bytes=as_int(meta.get("fileSize")), danger_type=None,
                 state=enum_name(DOWNLOAD_STATE, meta.get("state")))
 
     def _old_downloads(self, item, conn, user) -> Iterator[Record | Issue]:
@@ -188,7 +182,7 @@ class FirefoxHistoryParser(Parser):
                 break
             yield BrowserDownload(
                 source=item.source(f"moz_downloads.id={did}"), browser=BROWSER, user=user,
-                start=prtime_utc(_int(start)), end=prtime_utc(_int(end)), url=src or None,
-                target_path=file_uri_to_path(target), received_bytes=_int(cur),
-                total_bytes=_int(maxb) if _int(maxb) is None or _int(maxb) >= 0 else None,
+                start=prtime_utc(as_int(start)), end=prtime_utc(as_int(end)), url=src or None,
+                target_path=file_uri_to_path(target), received_bytes=as_int(cur),
+                total_bytes=as_int(maxb) if as_int(maxb) is None or as_int(maxb) >= 0 else None,
                 danger_type=None, state=enum_name(DOWNLOAD_STATE, state))

@@ -124,3 +124,11 @@ def capped_text(expr: str, limit: int) -> str:
     Why: a hostile database can hold a 1 GB "url" (or a BLOB where text belongs); the cut happens
     before Python sees the value, and CAST makes a BLOB text (decoded with replacement)."""
     return f"substr(CAST({expr} AS TEXT), 1, {int(limit)})"
+
+
+def as_int(value) -> int | None:
+    """A column value as int, or None: hostile databases put text where numbers belong."""
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
