@@ -299,7 +299,8 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
             continue
         work.append((entry, rel, chosen))
     mats = [_Materializer(reader, entry, companions.get(entry.bundle_path, [])) for entry, _, _ in work]
-    prefetch = _SpillPrefetcher(reader, [m for m in mats if PREFETCH_SPILLS and m.spill_worthy()])
+    background = options.get("background", True)
+    prefetch = _SpillPrefetcher(reader, [m for m in mats if PREFETCH_SPILLS and background and m.spill_worthy()])
     try:
         for (entry, rel, chosen), mat in zip(work, mats, strict=True):
             try:
@@ -402,8 +403,10 @@ class _YaraJob:
     content (decoded script blocks, command lines) is scanned afterwards, in :meth:`finish`.
     """
 
-    def __init__(self, bundle_path: Path, rules: Iterable[str], scanner: Any, jobs: int) -> None:
+    def __init__(self, bundle_path: Path, rules: Iterable[str], scanner: Any, jobs: int,
+                 background: bool = True) -> None:
         self.bundle_path, self.rules, self.scanner, self.jobs = bundle_path, list(rules), scanner, jobs
+        self.background = background
         self.items: list[Any] = []
         self.error: BaseException | None = None
         self.module: Any = None
@@ -417,7 +420,10 @@ class _YaraJob:
             return False
         self.module = yscan
         data.yara_enabled = True
-        self.thread.start()
+        if self.background:
+            self.thread.start()
+        else:  # a batch worker: the pool already keeps every core busy, overlap would only contend
+            self._run()
         return True
 
     def _run(self) -> None:
@@ -433,7 +439,8 @@ class _YaraJob:
             self.error = exc
 
     def finish(self, data: AnalysisData, strict: bool) -> None:
-        self.thread.join()
+        if self.background:
+            self.thread.join()
         try:
             if self.error is not None:
                 raise self.error
@@ -534,7 +541,8 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
                 data.issues.append(Issue(severity="warning", message="bundle is incomplete (interrupted "
                                          "collection): entries come from the journal",
                                          source=Source(bundle_path=bundle_path.name)))
-            job = _YaraJob(bundle_path, rules, yara_scanner, yara_jobs) if yara else None
+            job = (_YaraJob(bundle_path, rules, yara_scanner, yara_jobs,
+                            background=(options or {}).get("background", True)) if yara else None)
             if job is not None and not job.start(data):
                 job = None
             t0 = time.perf_counter()

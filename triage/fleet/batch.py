@@ -165,6 +165,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
         analysis = analyze_bundle(bundle_path, out, force=bool(options.get("force")),
                                   rules=tuple(options.get("rules") or ()), yara=bool(options.get("yara", True)),
                                   strict=bool(options.get("strict", False)),
+                                  options={"background": bool(options.get("background", True))},
                                   yara_scanner=_yara_scanner(tuple(options.get("rules") or ()))
                                   if options.get("yara", True) else None)
         summary = getattr(analysis, "summary", None) or {}
@@ -251,6 +252,9 @@ def run_local(items: list[BundleInput], out_dir: Path, options: dict, jobs: int,
     """
     queue = deque(items)
     suspects: list[BundleInput] = []
+    # With several workers the pool keeps every core busy; each bundle's own background threads
+    # (YARA beside the parsers, inflating the next member) would then only contend for the same cores.
+    options = {**options, "background": jobs <= 1}
     window = jobs + 1  # one queued beyond the running ones, so a finishing worker finds its next bundle
     while queue:
         with _pool(min(jobs, len(queue)), memory_limit, max_tasks_per_child) as pool:
