@@ -252,9 +252,11 @@ def run_local(items: list[BundleInput], out_dir: Path, options: dict, jobs: int,
     """
     queue = deque(items)
     suspects: list[BundleInput] = []
-    # With several workers the pool keeps every core busy; each bundle's own background threads
-    # (YARA beside the parsers, inflating the next member) would then only contend for the same cores.
-    options = {**options, "background": jobs <= 1}
+    # A batch runs one bundle per worker on one core each: the pool is what uses the cores. A bundle's
+    # own background threads (YARA beside the parsers, inflating the next member) only pay when there
+    # is nothing else to run, i.e. a single bundle; in a batch they would contend with the other workers
+    # (and make --jobs N use more cores than asked for).
+    options = {**options, "background": len(items) <= 1}
     window = jobs + 1  # one queued beyond the running ones, so a finishing worker finds its next bundle
     while queue:
         with _pool(min(jobs, len(queue)), memory_limit, max_tasks_per_child) as pool:
