@@ -155,7 +155,8 @@ class BundleWriter:
         return self.add_stream(name, [data], mtime=mtime, size_hint=len(data))
 
     def add_stream(self, name: str, chunks, *, mtime: datetime | None = None,
-                   size_hint: int | None = None, limit: int | None = None) -> StreamResult:
+                   size_hint: int | None = None, limit: int | None = None,
+                   stop: threading.Event | None = None) -> StreamResult:
         """Copy an iterable of byte chunks into member ``name``, hashing as it goes.
 
         ``limit`` stops after that many bytes (growing files: what was planned is what is taken).
@@ -194,6 +195,8 @@ class BundleWriter:
                     result.size += len(chunk)
                     if limit is not None and result.size >= limit:
                         break
+                    if stop is not None and stop.is_set():  # checked only between whole chunks
+                        raise CollectionInterrupted()
             except (KeyboardInterrupt, CollectionInterrupted) as exc:
                 # finish this member with what it holds, so the bundle stays consistent; the caller
                 # records the file as partial and then stops

@@ -14,6 +14,7 @@ import platform
 import re
 import signal
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -224,11 +225,14 @@ class Collector:
 
         bar = _progress(total, opt.progress)
         status = "complete"
-        prev_handler = _install_sigterm()
+        self.stop = threading.Event()
+        prev_handlers = _install_stop_handlers(self.stop)
         try:
             self._write_volatile(writer)
             remaining = list(plans)
             while remaining:
+                if self.stop.is_set():
+                    raise CollectionInterrupted()
                 s, p = remaining.pop(0)
                 if p.rel is None:
                     self.entries.append(self._entry(s, p, None, M.MISSING, error="no file matched the artifact's paths"))
@@ -256,7 +260,7 @@ class Collector:
             raise
         finally:
             bar.close()
-            _restore_sigterm(prev_handler)
+            _restore_handlers(prev_handlers)
 
         finished = utc_now()
         record["finished"] = iso(finished)
@@ -349,7 +353,8 @@ class Collector:
         base["extra"].update(getattr(fh, "extra", None) or {})
         reader = read_chunks(fh)
         try:
-            res = writer.add_stream(name, reader, mtime=_mtime(meta), size_hint=meta.size, limit=meta.size)
+            res = writer.add_stream(name, reader, mtime=_mtime(meta), size_hint=meta.size, limit=meta.size,
+                                    stop=self.stop)
         finally:
             reader.close()
             fh.close()
@@ -443,21 +448,31 @@ def _progress(total: int, enabled: bool):
         return _Null()
 
 
-def _install_sigterm():
-    """Turn SIGTERM into a clean interruption (bundle finished and marked interrupted)."""
+def _install_stop_handlers(stop: threading.Event) -> dict:
+    """Ctrl-C and SIGTERM ask the collector to stop: the file being copied is closed cleanly (kept
+    as partial), the rest is recorded as not collected, and the bundle is finished. The request is a
+    flag checked between chunks, never an exception thrown into the middle of a copy, so a member and
+    its manifest entry always agree. A second Ctrl-C interrupts at once."""
     def handler(signum, frame):
-        raise CollectionInterrupted()
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except (ValueError, OSError, AttributeError):  # not the main thread / platform without it
-        return None
-
-
-def _restore_sigterm(prev) -> None:
-    if prev is not None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\ntriage: stopping: finishing the current file and the bundle (Ctrl-C again to abort)",
+              file=sys.stderr)
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            signal.signal(signal.SIGTERM, prev)
-        except (ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError, AttributeError):  # not the main thread / platform without it
+            pass
+    return previous
+
+
+def _restore_handlers(previous: dict) -> None:
+    for sig, handler in previous.items():
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError, TypeError):
             pass
 
 
