@@ -19,13 +19,15 @@ import struct
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from Registry import Registry  # python-registry: import error here marks the parser unsupported
 from Registry.Registry import RegistryKey
 from Registry.RegistryParse import HBINCell, NKRecord, VKRecord
+
+from triage.units import from_filetime
 
 REGF_MAGIC = b"regf"
 BASE_BLOCK_SIZE = 4096
@@ -42,15 +44,6 @@ SYSTEM, SOFTWARE, SAM, SECURITY = "SYSTEM", "SOFTWARE", "SAM", "SECURITY"
 NTUSER, USRCLASS, AMCACHE, BCD, UNKNOWN = "NTUSER", "USRCLASS", "AMCACHE", "BCD", "UNKNOWN"
 
 
-_FILETIME_ZERO = datetime(1601, 1, 1, tzinfo=UTC)
-
-
-def from_filetime(value: int | None) -> datetime | None:
-    """FILETIME -> aware UTC datetime, exact to the microsecond (truncated, in integers: float seconds
-    would round the last digit). 0, None and values before 1970-ish or past 9999 -> None."""
-    if not value or value < 116444736000000000 // 2 or value > 2650467743999999999:
-        return None
-    return _FILETIME_ZERO + timedelta(microseconds=value // 10)
 
 
 class HiveError(Exception):

@@ -1,8 +1,9 @@
 """Exact integer conversions of on-disk timestamps to aware UTC datetimes.
 
-Why not ``triage.units.from_filetime``: it divides through a float, which can move a 100 ns FILETIME
-to the neighbouring microsecond. Reference tools (libyal, sqlite-based ones) truncate to the
-microsecond, and matching them to the microsecond matters when analysts compare timelines.
+Why not ``triage.units.from_filetime`` and friends: these take values straight out of hostile
+files (SQLite columns, prefetch slots, PE headers), so they also accept text/float/blob garbage as
+"no time" and bound results to 1970..2200, where a forged or zeroed field is more likely than a real
+date. Both truncate to the microsecond in integer arithmetic, as libyal and the reference tools do.
 """
 
 from __future__ import annotations
