@@ -17,9 +17,10 @@ COLLECTOR_COMMANDS: dict[str, tuple[str, str]] = {name: cli.COMMANDS[name] for n
 
 # Top-level packages and triage sub-packages that must never be in the collector: the analyzer's
 # libraries, the analyzer itself and the server side of shipping.
+# isal: the analyzer's faster inflate; the collector's own verify uses zlib (triage.bundle.inflate).
 FORBIDDEN_MODULES = (
     "yara", "pefile", "Registry", "regipy", "evtx", "Evtx", "pyscca", "pyfwnt", "jsonschema",
-    "dask", "distributed", "aiohttp", "tkinter",
+    "dask", "distributed", "aiohttp", "tkinter", "isal",
     "triage.analyze", "triage.parsers", "triage.scan", "triage.fleet", "triage.report",
     "triage.ship.server", "triage.ship.command_serve", "triage.ship.command_keygen",
     "triage.ship.command_decrypt", "triage.ship.command_upload",

@@ -123,7 +123,7 @@ def verify_bundle(path: str | Path, *, private_key=None) -> VerifyReport:
             hashers = {k: hashlib.new(k) for k in ("sha256", "sha1", "md5") if getattr(e, k)}
             size = 0
             try:
-                with b.zip.open(name) as fh:
+                with b.open(name) as fh:
                     while block := fh.read(4 << 20):
                         size += len(block)
                         for h in hashers.values():
