@@ -306,3 +306,46 @@ def test_spilled_and_streamed_members_give_the_same_analysis(bundle, tmp_path, m
     for key in ("records_by_type", "records_per_parser", "files_per_parser"):
         assert spilled["stats"][key] == streamed["stats"][key], key
     assert [f["title"] for f in spilled["findings"]] == [f["title"] for f in streamed["findings"]]
+
+
+def _comparable(summary: dict) -> dict:
+    """A summary without what legitimately differs between two runs (timings, output paths)."""
+    s = json.loads(json.dumps(summary, default=str))
+    for key in ("timings", "seconds_per_parser"):
+        s.get("stats", {}).pop(key, None)
+    s.pop("analysis", None)
+    s.pop("generated", None)
+    return s
+
+
+@pytest.mark.parametrize("compression", ["deflate", "store"])
+def test_event_logs_in_worker_windows_give_the_same_analysis(make_hosts, bundle, tmp_path, monkeypatch,
+                                                             compression):
+    """One bundle on several cores: event logs are cut into windows of chunks and parsed by worker
+    processes (deflated logs from a private inflated copy, stored ones in place in the bundle). The
+    summary must be the sequential one, and no temporary copy may outlive the analysis."""
+    import contextlib
+    import io
+
+    from triage.cli import main
+
+    if compression == "store":
+        out = tmp_path / "stored"
+        out.mkdir()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert main(["collect", "--target", str(make_hosts(plant=(PLANT,)) / "host-000"), "--output",
+                         str(out), "--quiet", "--compression", "store"]) == 0
+        bundle = next(out.glob("*.zip"))
+        with zipfile.ZipFile(bundle) as zf:
+            assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist() if i.filename.endswith(".evtx"))
+    (tmp_path / "t").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t"))
+    seq = analyze_bundle(bundle, tmp_path / "a", yara=False, strict=True, options={"evtx_workers": 0})
+    par = analyze_bundle(bundle, tmp_path / "b", yara=False, strict=True,
+                         options={"evtx_workers": 2, "evtx_window_chunks": 2})
+    # pymp-*: multiprocessing's own directory for the forkserver socket, kept for the process' life
+    assert [p for p in (tmp_path / "t").iterdir() if not p.name.startswith("pymp-")] == []
+    assert sum(x["records"] for x in seq.summary["event_logs"]) > 5_000
+    assert _comparable(par.summary) == _comparable(seq.summary)
+    for name in ("timeline.jsonl", "timeline.csv"):
+        assert (par.out_dir / name).read_bytes() == (seq.out_dir / name).read_bytes(), name

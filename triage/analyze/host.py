@@ -229,13 +229,16 @@ def _signature_ok(parser: Any, open_fn) -> bool:
     return any(head[off:off + len(magic)] == magic for off, magic in sigs)
 
 
-def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool) -> None:
+def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool,
+                out: tuple[list, list] | None = None) -> None:
+    """Run one parser over one file into ``out`` (records, issues; default: the host's lists)."""
     name = parser.name
+    records, issues = out if out is not None else (data.records, data.issues)
     t0 = time.perf_counter()
     n = 0
     try:
         if not _signature_ok(parser, item.open):
-            data.issues.append(item.issue(f"{name}: file does not start with the expected signature; "
+            issues.append(item.issue(f"{name}: file does not start with the expected signature; "
                                           "not parsed", severity="warning"))
             return
         max_records = int(item.options.get("max_records_per_file") or MAX_RECORDS_PER_FILE)
@@ -245,13 +248,13 @@ def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool) -> Non
         try:
             for i, obj in enumerate(gen):
                 if isinstance(obj, Issue):
-                    data.issues.append(obj)
+                    issues.append(obj)
                 elif isinstance(obj, Record):
-                    data.records.append(obj)
+                    records.append(obj)
                     n += 1
                 if n >= max_records or (i & 255 == 0 and time.perf_counter() > deadline):
                     why = f"{n} records" if n >= max_records else f"{max_seconds:.0f} s"
-                    data.issues.append(item.issue(f"{name}: stopped after {why} on this one file (per-file "
+                    issues.append(item.issue(f"{name}: stopped after {why} on this one file (per-file "
                                                   "cap); the rest of it was not parsed", severity="warning"))
                     break
         finally:
@@ -261,7 +264,7 @@ def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool) -> Non
     except Exception as exc:  # a parser bug loses one file, never the host
         if strict:
             raise
-        data.issues.append(item.issue(f"{name} parser crashed after {n} records: "
+        issues.append(item.issue(f"{name} parser crashed after {n} records: "
                                       f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
     finally:
         data.records_per_parser[name] += n
@@ -269,7 +272,11 @@ def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool) -> Non
         data.seconds_per_parser[name] += time.perf_counter() - t0
 
 
-def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]) -> None:
+def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any],
+                  pool: Any = None) -> None:
+    """Run every parser over every member it claims. With ``pool`` (a process pool, one bundle on a
+    multi-core machine), event logs go to the workers in windows of chunks while this thread parses
+    the rest; outputs are kept per member and added in bundle order either way."""
     from triage.parsers import IMPORT_ERRORS, ParseInput, all_parsers
 
     parsers = []
@@ -299,21 +306,80 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
             continue
         work.append((entry, rel, chosen))
     mats = [_Materializer(reader, entry, companions.get(entry.bundle_path, [])) for entry, _, _ in work]
+    items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
+                        options=dict(options)) for (entry, rel, _), mat in zip(work, mats, strict=True)]
+    outputs: list[tuple[list, list]] = [([], []) for _ in work]
+    fan = _start_fanout(reader, work, items, pool, options)
+    deferred = set(fan.planned) if fan is not None else set()
     background = options.get("background", True)
-    prefetch = _SpillPrefetcher(reader, [m for m in mats if PREFETCH_SPILLS and background and m.spill_worthy()])
+    prefetch = _SpillPrefetcher(reader, [m for i, m in enumerate(mats) if i not in deferred and PREFETCH_SPILLS
+                                         and background and m.spill_worthy()])
     try:
-        for (entry, rel, chosen), mat in zip(work, mats, strict=True):
+        for i, ((_entry, _rel, chosen), mat) in enumerate(zip(work, mats, strict=True)):
+            if i in deferred:
+                continue
             try:
                 prefetch.adopt(mat)
-                item = ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open,
-                                  materialize=mat, options=dict(options))
                 for parser in chosen:
-                    _run_parser(parser, item, data, strict)
-                    data.parsed.setdefault(entry.bundle_path, []).append(parser.name)
+                    _run_parser(parser, items[i], data, strict, outputs[i])
             finally:
                 mat.cleanup()
+        for i in sorted(deferred):
+            _merge_fanned(fan, i, work[i][2], items[i], mats[i], data, strict, outputs[i])
     finally:
         prefetch.close()
+        if fan is not None:
+            fan.close()
+    for (entry, _rel, chosen), (records, issues) in zip(work, outputs, strict=True):
+        data.records.extend(records)
+        data.issues.extend(issues)
+        data.parsed.setdefault(entry.bundle_path, []).extend(p.name for p in chosen)
+
+
+class _WindowedEvtx:
+    """The evtx parser's face for a log already queued to the workers: parse() merges the windows."""
+
+    name = "evtx"
+
+    def __init__(self, futures: list, signatures: tuple, timeout: float) -> None:
+        self.futures, self.signatures, self.timeout = futures, signatures, timeout
+
+    def parse(self, item: Any):
+        from triage.parsers.evtx_windows import merge_windows
+
+        return merge_windows(item, self.futures, self.timeout)
+
+
+def _start_fanout(reader: Any, work: list, items: list, pool: Any, options: dict[str, Any]) -> Any:
+    if pool is None or getattr(reader, "zip", None) is None:
+        return None
+    from triage.analyze.fanout import EvtxFanout, Planned
+    from triage.parsers.evtx_windows import WINDOW_CHUNKS
+
+    planned = [Planned(i, entry) for i, (entry, _rel, chosen) in enumerate(work)
+               if [p.name for p in chosen] == ["evtx"]]
+    if not planned:
+        return None
+    chunks = int(options.get("evtx_window_chunks") or WINDOW_CHUNKS)
+    return EvtxFanout(Path(reader.path), pool, planned, dict(enumerate(items)), chunks)
+
+
+def _merge_fanned(fan: Any, i: int, chosen: list, item: Any, mat: _Materializer, data: AnalysisData, strict: bool,
+                  out: tuple[list, list]) -> None:
+    """Collect one log from the workers; if it never reached them, parse it here."""
+    try:
+        planned = fan.take(i)
+        parser = chosen[0]
+        if planned.src is not None and planned.futures is not None and planned.error is None:
+            if planned.tmpdir:  # the feeder's private copy serves this thread's reads as well
+                mat.dir, mat.path = planned.tmpdir, Path(planned.src.path)
+                mat.taken.add(mat.path.name.lower())
+            max_seconds = float(item.options.get("max_seconds_per_file") or MAX_SECONDS_PER_FILE)
+            parser = _WindowedEvtx(planned.futures, getattr(chosen[0], "signatures", ()), max_seconds)
+        _run_parser(parser, item, data, strict, out)
+    finally:
+        fan.done(i)
+        mat.cleanup()
 
 
 class _SpillPrefetcher:
@@ -460,6 +526,37 @@ class _YaraJob:
                                      f"{exc}\n{_short_traceback(exc)}"))
 
 
+def _evtx_pool(entries: list[ManifestEntry], options: dict[str, Any]) -> Any:
+    """A process pool for event-log windows when it pays: one bundle analyzed in the foreground
+    (not a batch worker), several cores, and enough event-log bytes. Started before any of the
+    analysis' threads (YARA, spill prefetch)."""
+    from triage.analyze.fanout import PARALLEL_MIN_BYTES, make_pool, worker_count
+
+    if not options.get("background", True):
+        return None
+    workers = worker_count(options)
+    evtx_bytes = sum(e.size or 0 for e in entries
+                     if e.outcome in HAS_DATA and (e.bundle_path or "").lower().endswith(".evtx"))
+    if workers < 2 or (evtx_bytes < PARALLEL_MIN_BYTES and options.get("evtx_workers") is None):
+        return None
+    try:
+        return make_pool(min(workers, 8))
+    except Exception:  # no process support here (a sandbox): parse in-process
+        return None
+
+
+def _stop_pool(pool: Any) -> None:
+    if pool is None:
+        return
+    pool.shutdown(wait=False, cancel_futures=True)
+    # a worker still busy here is stuck on a window that timed out: it is stopped, not waited for
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.terminate()
+
+
 def _pick_hostname(data: AnalysisData) -> str:
     for r in data.records:
         if isinstance(r, HostFact) and r.key == "hostname" and r.value:
@@ -541,15 +638,18 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
                 data.issues.append(Issue(severity="warning", message="bundle is incomplete (interrupted "
                                          "collection): entries come from the journal",
                                          source=Source(bundle_path=bundle_path.name)))
-            job = (_YaraJob(bundle_path, rules, yara_scanner, yara_jobs,
-                            background=(options or {}).get("background", True)) if yara else None)
-            if job is not None and not job.start(data):
-                job = None
+            pool = _evtx_pool(data.entries, options or {})
+            job = None
             t0 = time.perf_counter()
             try:
-                _parse_bundle(reader, data, strict, options or {})
+                job = (_YaraJob(bundle_path, rules, yara_scanner, yara_jobs,
+                                background=(options or {}).get("background", True)) if yara else None)
+                if job is not None and not job.start(data):
+                    job = None
+                _parse_bundle(reader, data, strict, options or {}, pool)
             finally:
                 data.timings["parse_s"] = time.perf_counter() - t0
+                _stop_pool(pool)
                 if job is not None:  # even when parsing failed: its hits are still evidence
                     t0 = time.perf_counter()
                     job.finish(data, strict)

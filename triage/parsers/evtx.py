@@ -354,6 +354,25 @@ class ScriptBlocks:
             return self.event(script)
         return None
 
+    def merge(self, other: _Script) -> Event | None:
+        """Fold in the parts of a block that a later window of the same log found (the windows are
+        merged in file order, so this is what add() would have done record by record)."""
+        script = self.pending.get(other.script_block_id)
+        if script is None:
+            script = self.pending[other.script_block_id] = other
+        else:
+            script.path = script.path or other.path
+            for (number, part), rid in zip(other.parts.items(), other.record_ids, strict=False):
+                if number not in script.parts:
+                    script.parts[number] = part
+                    script.record_ids.append(rid)
+                    if rid < script.first_record and rid == other.first_record:
+                        script.first_record, script.timestamp = rid, other.timestamp
+        if len(script.parts) >= script.total:
+            del self.pending[script.script_block_id]
+            return self.event(script)
+        return None
+
     def flush(self) -> list[Event]:
         out = [self.event(s) for s in self.pending.values()]
         self.pending.clear()
@@ -375,6 +394,26 @@ class ScriptBlocks:
                      computer=s.computer, category="powershell_script", description=desc, fields=fields)
 
 
+@dataclass
+class Partial:
+    """What one window of a log leaves for the merge (triage.parsers.evtx_windows): record counts
+    per (event id, channel, computer), read errors, earliest/latest ts_key, pending script blocks."""
+
+    counts: dict[tuple[Any, str | None, str | None], int]
+    errors: int
+    first: str | None
+    last: str | None
+    scripts: dict[str, _Script]
+
+
+def _plain_counts(counts: Counter) -> dict[tuple[Any, str | None, str | None], int]:
+    """Counts per (_Head, _Tail) -> per (event id, channel, computer): picklable, mergeable."""
+    out: Counter = Counter()
+    for (head, tail), n in counts.items():
+        out[(head.event_id, tail.channel, tail.computer)] += n
+    return dict(out)
+
+
 class EvtxParser(Parser):
     """Every record of every valid chunk of one .evtx file -> EventLogStats, Events,
     ConnectivityEvents and Issues."""
@@ -393,35 +432,19 @@ class _LogReader:
         self.scripts = ScriptBlocks(item)
         self.all_logons = bool(item.options.get("evtx_all_logons"))
         self.bundle_path, self.user = item.bundle_path, item.user
+        self.chunk_base = 0  # index of the first chunk of what the engine reads (a window's start)
+        self.partial: Partial | None = None
 
     # -- file level ------------------------------------------------------------------------------
 
     def run(self) -> Iterator[Record | Issue]:
-        item = self.item
+        chunks = yield from self.preamble()
+        if chunks is False:
+            return
         try:
-            with item.open() as fh:
-                header = fh.read(HEADER_SIZE)
-                size = item.entry.size if item.entry.size is not None else fh.seek(0, 2)
+            fh = self.item.open()
         except OSError as exc:
-            yield item.issue(f"event log could not be read: {type(exc).__name__}: {exc}")
-            return
-        if header[:8] != FILE_MAGIC:
-            yield item.issue("not an event log (no ElfFile signature)" if len(header) >= 8
-                             else f"not an event log: only {len(header)} bytes")
-            return
-        if len(header) < 128:
-            yield item.issue(f"event log cut short inside its file header ({len(header)} bytes): nothing to read")
-            return
-        chunks = yield from self._chunk_headers(size)
-        chunks_in_header = struct.unpack_from("<H", header, 42)[0]
-        slots = max(size - HEADER_SIZE, 0) // CHUNK_SIZE
-        if chunks_in_header > slots:
-            yield item.issue(f"file header lists {chunks_in_header} chunks but the file holds only {slots}: "
-                             "truncated copy? (the missing chunks' records are lost)", "warning")
-        try:
-            fh = item.open()
-        except OSError as exc:
-            yield item.issue(f"event log could not be read: {type(exc).__name__}: {exc}")
+            yield self.item.issue(f"event log could not be read: {type(exc).__name__}: {exc}")
             return
         with fh:
             for obj in self._records(fh):
@@ -429,6 +452,33 @@ class _LogReader:
                         n for _, _, n in chunks):
                     yield from self._silent_losses(chunks)
                 yield obj
+
+    def preamble(self) -> Generator[Issue, None, list[tuple[int, int, int]] | None | bool]:
+        """File-level checks before the records: signature, header, chunk headers, truncation.
+        Returns the chunk list (see :meth:`_chunk_headers`; None if unreadable), or False when the
+        file cannot be read as an event log at all (the Issue saying why was yielded)."""
+        item = self.item
+        try:
+            with item.open() as fh:
+                header = fh.read(HEADER_SIZE)
+                size = item.entry.size if item.entry.size is not None else fh.seek(0, 2)
+        except OSError as exc:
+            yield item.issue(f"event log could not be read: {type(exc).__name__}: {exc}")
+            return False
+        if header[:8] != FILE_MAGIC:
+            yield item.issue("not an event log (no ElfFile signature)" if len(header) >= 8
+                             else f"not an event log: only {len(header)} bytes")
+            return False
+        if len(header) < 128:
+            yield item.issue(f"event log cut short inside its file header ({len(header)} bytes): nothing to read")
+            return False
+        chunks = yield from self._chunk_headers(size)
+        chunks_in_header = struct.unpack_from("<H", header, 42)[0]
+        slots = max(size - HEADER_SIZE, 0) // CHUNK_SIZE
+        if chunks_in_header > slots:
+            yield item.issue(f"file header lists {chunks_in_header} chunks but the file holds only {slots}: "
+                             "truncated copy? (the missing chunks' records are lost)", "warning")
+        return chunks
 
     def _silent_losses(self, chunks: list[tuple[int, int, int]]) -> Iterator[Issue]:
         """Per chunk, records its header lists that the engine skipped without an error (damaged
@@ -497,7 +547,9 @@ class _LogReader:
 
     # -- records ---------------------------------------------------------------------------------
 
-    def _records(self, fh: Any) -> Iterator[Record | Issue]:
+    def _records(self, fh: Any, final: bool = True) -> Iterator[Record | Issue]:
+        """Every record of ``fh``. final=False (one window of a file, see evtx_windows): script
+        blocks stay pending and the statistics are left in ``self.partial`` instead of yielded."""
         item = self.item
         threads = item.options.get("evtx_threads")
         threads = DEFAULT_ENGINE_THREADS if threads is None else max(int(threads), 0)
@@ -572,30 +624,39 @@ class _LogReader:
             elif head.event_id == UNPARSED:
                 yield item.issue("record data could not be decoded", "warning", f"record {rid}")
 
+        kmin, kmax = (ts_key(tmin) if tmin else None), (ts_key(tmax) if tmax else None)
+        if not final:
+            self.partial = Partial(counts=_plain_counts(counts), errors=errors, first=kmin, last=kmax,
+                                   scripts=dict(self.scripts.pending))
+            return
         yield from self.scripts.flush()
         if errors > MAX_RECORD_ISSUES:
             yield item.issue(f"{errors - MAX_RECORD_ISSUES} further read errors not listed ({errors} in all)")
-        yield self._stats(counts, errors, ts_key(tmin) if tmin else None, ts_key(tmax) if tmax else None)
+        yield self.stats(_plain_counts(counts), errors, kmin, kmax)
 
     def _record_error(self, exc: Exception, last_rid: int | None, n: int) -> Iterator[Issue]:
         if n > MAX_RECORD_ISSUES:
             return
         msg = str(exc)
+        if self.chunk_base:  # a window: the engine numbers chunks from the window's start
+            msg = _CHUNK_NO.sub(lambda m: f"chunk number {int(m.group(1)) + self.chunk_base}", msg)
         m = _CHUNK_NO.search(msg)
         locator = f"chunk {m.group(1)}" if m else (f"after record {last_rid}" if last_rid is not None else None)
         what = "chunk could not be read" if "chunk" in msg.lower() else "record could not be read"
         yield self.item.issue(f"{what}: {type(exc).__name__}: {msg}", "error", locator)
 
-    def _stats(self, counts: Counter, errors: int, tmin: str | None, tmax: str | None) -> EventLogStats:
+    def stats(self, counts: dict[tuple[Any, str | None, str | None], int], errors: int, tmin: str | None,
+              tmax: str | None) -> EventLogStats:
+        """The log's statistics from record counts per (event id, channel, computer)."""
         channels: Counter[str] = Counter()
         computers: Counter[str] = Counter()
         event_ids: Counter[str] = Counter()
-        for (head, tail), n in counts.items():
-            if tail.channel is not None:
-                channels[tail.channel] += n
-            if tail.computer is not None:
-                computers[tail.computer] += n
-            event_ids[str(head.event_id)] += n
+        for (eid, channel, computer), n in counts.items():
+            if channel is not None:
+                channels[channel] += n
+            if computer is not None:
+                computers[computer] += n
+            event_ids[str(eid)] += n
         channel = channels.most_common(1)[0][0] if channels else channel_from_name(self.item.rel_path)
         return EventLogStats(source=self.item.source(), channel=channel, records=sum(counts.values()),
                              errors=errors, first=key_datetime(tmin) if tmin else None,
