@@ -349,3 +349,47 @@ def test_event_logs_in_worker_windows_give_the_same_analysis(make_hosts, bundle,
     assert _comparable(par.summary) == _comparable(seq.summary)
     for name in ("timeline.jsonl", "timeline.csv"):
         assert (par.out_dir / name).read_bytes() == (seq.out_dir / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("member", ["files/C/Windows/Prefetch/", "files/C/Windows/System32/winevt/Logs/"])
+def test_tampered_bundle_refused_the_same_with_worker_windows(bundle, tmp_path, member):
+    """With a worker pool the verification runs beside the parsing (and copies the event logs for
+    the workers from the same inflate): a bundle that fails it must still be refused, with nothing
+    parsed from it kept, exactly as when verification runs first; --force still analyzes it. The
+    damage is put in a prefetch file (verified after the logs) and in an event log (whose private
+    copy the workers are already parsing when the hash mismatch is found)."""
+    bad = flip_byte(bundle, tmp_path / bundle.name, member)
+    (tmp_path / (bundle.name + ".sha256")).write_text((bundle.parent / (bundle.name + ".sha256")).read_text())
+    seq = analyze_bundle(bad, tmp_path / "seq", options={"evtx_workers": 0})
+    par = analyze_bundle(bad, tmp_path / "par", options={"evtx_workers": 2, "evtx_window_chunks": 2})
+    assert seq.refused and par.refused
+    assert par.summary["stats"]["records"] == 0 and par.summary["findings"] == []
+    assert _comparable(par.summary) == _comparable(seq.summary)
+    forced = analyze_bundle(bad, tmp_path / "forced", force=True,
+                            options={"evtx_workers": 2, "evtx_window_chunks": 2})
+    assert not forced.refused and forced.summary["bundle"]["forced"] is True
+    assert forced.summary["stats"]["records"] > 0
+
+
+def test_worker_windows_with_yara_scan_the_logs_private_copies(bundle, tmp_path, monkeypatch):
+    """YARA reads the event logs from the workers' private copies (no second inflate): the hits and
+    the whole summary must be those of the sequential analysis, and every copy is deleted."""
+    (tmp_path / "t").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t"))
+    import triage.scan.yara as yscan
+
+    scanned_files: list[str] = []
+    real = yscan._scan_member
+
+    def spy(rules, data, cap, timeout, source, filepath=None, decode_prefetch=True):
+        if filepath:
+            scanned_files.append(source.bundle_path)
+        return real(rules, data, cap, timeout, source, filepath, decode_prefetch)
+
+    monkeypatch.setattr(yscan, "_scan_member", spy)
+    seq = analyze_bundle(bundle, tmp_path / "a", strict=True, options={"evtx_workers": 0})
+    assert scanned_files == []
+    par = analyze_bundle(bundle, tmp_path / "b", strict=True, options={"evtx_workers": 2, "evtx_window_chunks": 2})
+    assert scanned_files and all(p.lower().endswith(".evtx") for p in scanned_files)
+    assert [p for p in (tmp_path / "t").iterdir() if not p.name.startswith("pymp-")] == []
+    assert _comparable(par.summary) == _comparable(seq.summary)

@@ -17,7 +17,6 @@ Batch runs over many bundles do not use this (their pool already runs one bundle
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import shutil
@@ -50,22 +49,29 @@ def worker_count(options: dict[str, Any]) -> int:
 
 def make_pool(workers: int) -> ProcessPoolExecutor | None:
     """A process pool for window jobs, or None where processes cannot be started (a daemonic
-    worker, e.g. inside a batch pool). forkserver on POSIX (safe with the analysis' threads),
-    spawn elsewhere."""
+    worker, e.g. inside a batch pool).
+
+    POSIX: fork, and the workers are started here, before the analysis starts any thread (YARA,
+    spill prefetch, the feeder), so nothing is forked mid-lock; forked workers already hold the
+    parser modules and never re-run the caller's main script. Elsewhere: spawn."""
     if workers < 2 or multiprocessing.current_process().daemon:
         return None
-    methods = multiprocessing.get_all_start_methods()
-    method = "forkserver" if "forkserver" in methods and sys.platform != "darwin" else "spawn"
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        with contextlib.suppress(Exception):
-            ctx.set_forkserver_preload(["triage.parsers.evtx_windows"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    import triage.parsers.evtx_windows  # noqa: F401 - loaded once, inherited by the forked workers
+
+    fork = "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
+    ctx = multiprocessing.get_context("fork" if fork else "spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    if fork:
+        pool.submit(int).result()  # forks every worker now (a fork pool starts them all at once)
+    return pool
 
 
 @dataclass
 class Planned:
-    """One log queued for the workers: where its bytes are, its windows, its temporary copy."""
+    """One log queued for the workers: where its bytes are, its windows, its temporary copy.
+
+    users: who still needs the temporary copy (the merge, and the YARA scan when it reads the copy
+    instead of inflating the member again); the copy is deleted when the last one is done."""
 
     index: int
     entry: ManifestEntry
@@ -75,85 +81,216 @@ class Planned:
     error: BaseException | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     spilled: int = 0
+    users: int = 1
 
 
 class EvtxFanout:
-    """Queues logs for the pool in bundle order (see the module docstring)."""
+    """Queues logs for the pool in bundle order (see the module docstring).
+
+    verify=True: the feeder thread also verifies the bundle (:func:`triage.bundle.verify.verify_bundle`)
+    and takes each log's private copy from that same pass (one inflate for hash and copy); the
+    report is in :attr:`report` after :meth:`join_verify`. Logs that pass did not deliver
+    (unreadable, missing, an encrypted bundle) are then made readable the plain way, or reported.
+    """
 
     def __init__(self, bundle_path: Path, pool: ProcessPoolExecutor, planned: list[Planned],
-                 items: dict[int, Any], window_chunks: int) -> None:
+                 items: dict[int, Any], window_chunks: int, *, verify: bool = False,
+                 shared_copies: bool = False) -> None:
         self.bundle_path, self.pool, self.window_chunks = bundle_path, pool, window_chunks
         self.planned = {p.index: p for p in planned}
+        self.by_member = {p.entry.bundle_path: p for p in planned}
         self.order = list(planned)
         self.items = items
         self.stop = threading.Event()
         self.room = threading.Condition()
+        self.lock = threading.Lock()
         self.waiting_bytes = 0
+        self.verify = verify
+        self.report: Any = None
+        self.verify_error: BaseException | None = None
+        self.verified = threading.Event()
+        self._zf: zipfile.ZipFile | None = None
+        self.released: set[str] = set()
+        self.shared = shared_copies
+        if shared_copies:
+            for p in planned:
+                p.users += 1
         self.thread = threading.Thread(target=self._run, name="triage-evtx-feeder", daemon=True)
         self.thread.start()
 
+    # -- feeder thread ---------------------------------------------------------------------------
+
     def _run(self) -> None:
+        try:
+            if self.verify:
+                from triage.bundle.verify import verify_bundle
+
+                try:
+                    self.report = verify_bundle(self.bundle_path, copy_out=self._copy_out)
+                except Exception as exc:  # reported by the analysis as "verification could not run"
+                    self.verify_error = exc
+                finally:
+                    self.verified.set()
+            self._rest()
+        finally:
+            if self._zf is not None:
+                self._zf.close()
+            self.verified.set()
+            for p in self.order:
+                p.ready.set()
+
+    def _rest(self) -> None:
+        """Logs the verification pass did not make readable: inflate them here."""
+        for p in self.order:
+            if p.ready.is_set():
+                continue
+            try:
+                if self.stop.is_set():
+                    continue
+                p.src = self._readable(self._zip(), p)
+                self._submit(p)
+            except BaseException as exc:  # reported by the analysis thread, which parses it itself
+                p.error = exc
+            finally:
+                p.ready.set()
+
+    def _submit(self, p: Planned) -> None:
         from triage.parsers.evtx_windows import submit_windows
 
+        p.futures = submit_windows(self.pool.submit, p.src, self.items[p.index], self.window_chunks)
+
+    def _copy_out(self, entry: ManifestEntry):
+        """verify_bundle's hook: a file to receive this member's bytes (logs we plan for), or None."""
+        p = self.by_member.get(entry.bundle_path)
+        if p is None or p.ready.is_set() or self.stop.is_set():
+            return None
         try:
-            zf = zipfile.ZipFile(self.bundle_path)
-        except Exception as exc:
-            for p in self.order:
+            stored = self._stored_source(p)
+        except Exception:
+            stored = None
+        if stored is not None:  # read in place by the workers: no copy; queue it right away
+            p.src = stored
+            try:
+                self._submit(p)
+            except BaseException as exc:
                 p.error = exc
+            p.ready.set()
+            return None
+        try:
+            dest = self._new_copy(p, entry.size or 0)
+            out = open(dest, "xb")  # noqa: SIM115 - closed in done()
+        except OSError as exc:
+            p.error = exc
+            p.ready.set()
+            return None
+        from triage.parsers.evtx_windows import LogSource
+
+        def done(error: BaseException | None) -> None:
+            try:
+                out.close()
+                os.chmod(dest, 0o400)
+                if error is not None:
+                    raise error
+                p.src = LogSource(str(dest), 0, dest.stat().st_size)
+                self._submit(p)
+            except BaseException as exc:
+                p.src, p.error = None, exc
+            finally:
                 p.ready.set()
-            return
-        with zf:
-            for p in self.order:
-                if self.stop.is_set():
-                    p.ready.set()
-                    continue
-                try:
-                    p.src = self._readable(zf, p)
-                    p.futures = submit_windows(self.pool.submit, p.src, self.items[p.index], self.window_chunks)
-                except BaseException as exc:  # reported by the analysis thread, which parses it itself
-                    p.error = exc
-                finally:
-                    p.ready.set()
+
+        return out, done
+
+    def _zip(self) -> zipfile.ZipFile:
+        """The feeder's own handle on the bundle (opened once: a host has hundreds of logs)."""
+        if self._zf is None:
+            self._zf = zipfile.ZipFile(self.bundle_path)
+        return self._zf
+
+    def _stored_source(self, p: Planned):
+        from triage.parsers.evtx_windows import LogSource
+
+        info = self._zip().getinfo(p.entry.bundle_path)
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            return None
+        with open(self.bundle_path, "rb") as fh:
+            fh.seek(info.header_offset)
+            head = fh.read(_LOCAL_HEADER)
+        if head[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"{info.filename}: bad local file header")
+        base = info.header_offset + _LOCAL_HEADER + int.from_bytes(head[26:28], "little") + \
+            int.from_bytes(head[28:30], "little")
+        return LogSource(str(self.bundle_path), base, info.file_size)
+
+    def _new_copy(self, p: Planned, size: int) -> Path:
+        with self.room:  # bounded temporary space: wait until earlier copies are merged and deleted
+            while self.waiting_bytes > 0 and self.waiting_bytes + size > SPILL_AHEAD_BYTES \
+                    and not self.stop.is_set():
+                self.room.wait(0.2)
+            self.waiting_bytes += size
+        p.spilled = size
+        p.tmpdir = tempfile.mkdtemp(prefix="triage-evtx-")
+        return Path(p.tmpdir) / "log.evtx"
 
     def _readable(self, zf: zipfile.ZipFile, p: Planned):
         from triage.parsers.evtx_windows import LogSource
 
+        stored = self._stored_source(p)
+        if stored is not None:
+            return stored
         info = zf.getinfo(p.entry.bundle_path)
-        if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1:
-            with open(self.bundle_path, "rb") as fh:
-                fh.seek(info.header_offset)
-                head = fh.read(_LOCAL_HEADER)
-            if head[:4] != b"PK\x03\x04":
-                raise zipfile.BadZipFile(f"{info.filename}: bad local file header")
-            base = info.header_offset + _LOCAL_HEADER + int.from_bytes(head[26:28], "little") + \
-                int.from_bytes(head[28:30], "little")
-            return LogSource(str(self.bundle_path), base, info.file_size)
-        with self.room:  # bounded temporary space: wait until earlier copies are merged and deleted
-            while self.waiting_bytes > 0 and self.waiting_bytes + info.file_size > SPILL_AHEAD_BYTES \
-                    and not self.stop.is_set():
-                self.room.wait(0.2)
-            self.waiting_bytes += info.file_size
-        p.spilled = info.file_size
-        p.tmpdir = tempfile.mkdtemp(prefix="triage-evtx-")
-        dest = Path(p.tmpdir) / "log.evtx"
+        dest = self._new_copy(p, info.file_size)
         src = MemberStream(str(self.bundle_path), info) if wants_fast(info) else zf.open(info)
         with src, open(dest, "xb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
         os.chmod(dest, 0o400)
         return LogSource(str(dest), 0, info.file_size)
 
+    # -- analysis thread / YARA thread -----------------------------------------------------------
+
     def take(self, index: int) -> Planned:
         p = self.planned[index]
         p.ready.wait()
         return p
 
+    def copy_path(self, bundle_path: str) -> str | None:
+        """For the YARA thread: the private copy of a planned log (waits until it is written), or
+        None (not planned, read in place, or not copied): then it reads the member itself."""
+        p = self.by_member.get(bundle_path)
+        if p is None:
+            return None
+        p.ready.wait()
+        return p.src.path if p.src is not None and p.tmpdir else None
+
+    def release(self, bundle_path: str) -> None:
+        """The YARA thread is done with this log's copy (once per log; later calls do nothing)."""
+        p = self.by_member.get(bundle_path)
+        with self.lock:
+            if p is None or not self.shared or bundle_path in self.released:
+                return
+            self.released.add(bundle_path)
+        self._drop(p)
+
+    def release_rest(self) -> None:
+        """The YARA thread has finished (or failed): it holds no copy any more."""
+        for bundle_path in list(self.by_member):
+            self.release(bundle_path)
+
     def done(self, index: int) -> None:
-        """The log is merged: delete its temporary copy and make room for the next."""
-        p = self.planned.pop(index, None)
+        """The log is merged (cancel what is left of its windows, drop the merge's hold on the copy)."""
+        p = self.planned.get(index)
         if p is None:
             return
         for _, _, fut in p.futures:
             fut.cancel()
+        self._drop(p)
+
+    def _drop(self, p: Planned) -> None:
+        with self.lock:
+            if p.users <= 0:
+                return
+            p.users -= 1
+            if p.users:
+                return
         if p.tmpdir:
             shutil.rmtree(p.tmpdir, ignore_errors=True)
             p.tmpdir = None
@@ -162,10 +299,18 @@ class EvtxFanout:
             p.spilled = 0
             self.room.notify_all()
 
+    def join_verify(self) -> Any:
+        """Wait for the verification pass; returns its report (raises what stopped it)."""
+        self.verified.wait()
+        if self.verify_error is not None:
+            raise self.verify_error
+        return self.report
+
     def close(self) -> None:
         self.stop.set()
         with self.room:
             self.room.notify_all()
         self.thread.join()
-        for index in list(self.planned):
-            self.done(index)
+        for p in self.order:
+            while p.users > 0:
+                self._drop(p)

@@ -209,8 +209,8 @@ class _Materializer:
     def cleanup(self) -> None:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir, self.path = None, None
-            self.taken, self.with_companions = set(), False
+        self.dir, self.path = None, None
+        self.taken, self.with_companions = set(), False
 
 
 def _short_traceback(exc: BaseException, limit: int = 4) -> str:
@@ -272,11 +272,17 @@ def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool,
         data.seconds_per_parser[name] += time.perf_counter() - t0
 
 
-def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any],
-                  pool: Any = None) -> None:
-    """Run every parser over every member it claims. With ``pool`` (a process pool, one bundle on a
-    multi-core machine), event logs go to the workers in windows of chunks while this thread parses
-    the rest; outputs are kept per member and added in bundle order either way."""
+@dataclass
+class _Plan:
+    """Which parsers read which members: work[i] = (entry, rel_path, parsers), with its
+    materializer and ParseInput at the same index."""
+
+    work: list[tuple[ManifestEntry, str, list[Any]]]
+    mats: list[_Materializer]
+    items: list[Any]
+
+
+def _plan(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]) -> _Plan:
     from triage.parsers import IMPORT_ERRORS, ParseInput, all_parsers
 
     parsers = []
@@ -308,8 +314,17 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
     mats = [_Materializer(reader, entry, companions.get(entry.bundle_path, [])) for entry, _, _ in work]
     items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
                         options=dict(options)) for (entry, rel, _), mat in zip(work, mats, strict=True)]
+    return _Plan(work, mats, items)
+
+
+def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any],
+                  plan: _Plan | None = None, fan: Any = None) -> None:
+    """Run every parser over every member it claims. With ``fan`` (an EvtxFanout: one bundle on a
+    multi-core machine), event logs are parsed by worker processes in windows of chunks while this
+    thread parses the rest; outputs are kept per member and added in bundle order either way."""
+    plan = plan or _plan(reader, data, strict, options)
+    work, mats, items = plan.work, plan.mats, plan.items
     outputs: list[tuple[list, list]] = [([], []) for _ in work]
-    fan = _start_fanout(reader, work, items, pool, options)
     deferred = set(fan.planned) if fan is not None else set()
     background = options.get("background", True)
     prefetch = _SpillPrefetcher(reader, [m for i, m in enumerate(mats) if i not in deferred and PREFETCH_SPILLS
@@ -328,8 +343,6 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
             _merge_fanned(fan, i, work[i][2], items[i], mats[i], data, strict, outputs[i])
     finally:
         prefetch.close()
-        if fan is not None:
-            fan.close()
     for (entry, _rel, chosen), (records, issues) in zip(work, outputs, strict=True):
         data.records.extend(records)
         data.issues.extend(issues)
@@ -350,18 +363,22 @@ class _WindowedEvtx:
         return merge_windows(item, self.futures, self.timeout)
 
 
-def _start_fanout(reader: Any, work: list, items: list, pool: Any, options: dict[str, Any]) -> Any:
+def _start_fanout(reader: Any, plan: _Plan, pool: Any, options: dict[str, Any], *, verify: bool,
+                  shared_copies: bool) -> Any:
+    """Queue the plan's event logs for the pool (None: no pool or no logs). verify: the feeder
+    also verifies the bundle, taking the logs' private copies from that pass."""
     if pool is None or getattr(reader, "zip", None) is None:
         return None
     from triage.analyze.fanout import EvtxFanout, Planned
     from triage.parsers.evtx_windows import WINDOW_CHUNKS
 
-    planned = [Planned(i, entry) for i, (entry, _rel, chosen) in enumerate(work)
+    planned = [Planned(i, entry) for i, (entry, _rel, chosen) in enumerate(plan.work)
                if [p.name for p in chosen] == ["evtx"]]
     if not planned:
         return None
     chunks = int(options.get("evtx_window_chunks") or WINDOW_CHUNKS)
-    return EvtxFanout(Path(reader.path), pool, planned, dict(enumerate(items)), chunks)
+    return EvtxFanout(Path(reader.path), pool, planned, dict(enumerate(plan.items)), chunks, verify=verify,
+                      shared_copies=shared_copies)
 
 
 def _merge_fanned(fan: Any, i: int, chosen: list, item: Any, mat: _Materializer, data: AnalysisData, strict: bool,
@@ -371,9 +388,8 @@ def _merge_fanned(fan: Any, i: int, chosen: list, item: Any, mat: _Materializer,
         planned = fan.take(i)
         parser = chosen[0]
         if planned.src is not None and planned.futures is not None and planned.error is None:
-            if planned.tmpdir:  # the feeder's private copy serves this thread's reads as well
-                mat.dir, mat.path = planned.tmpdir, Path(planned.src.path)
-                mat.taken.add(mat.path.name.lower())
+            if planned.tmpdir:  # the feeder's private copy serves this thread's reads as well (the
+                mat.path = Path(planned.src.path)  # fanout, not the materializer, deletes it)
             max_seconds = float(item.options.get("max_seconds_per_file") or MAX_SECONDS_PER_FILE)
             parser = _WindowedEvtx(planned.futures, getattr(chosen[0], "signatures", ()), max_seconds)
         _run_parser(parser, item, data, strict, out)
@@ -470,9 +486,10 @@ class _YaraJob:
     """
 
     def __init__(self, bundle_path: Path, rules: Iterable[str], scanner: Any, jobs: int,
-                 background: bool = True) -> None:
+                 background: bool = True, fan: Any = None) -> None:
         self.bundle_path, self.rules, self.scanner, self.jobs = bundle_path, list(rules), scanner, jobs
         self.background = background
+        self.fan = fan  # an EvtxFanout whose private copies of the event logs are scanned as files
         self.items: list[Any] = []
         self.error: BaseException | None = None
         self.module: Any = None
@@ -499,10 +516,16 @@ class _YaraJob:
             if self.scanner is None:
                 self.scanner = self.module.YaraScanner(self.rules)
                 self.items.extend(self.scanner.issues)
+            fan = self.fan
             with BundleReader(self.bundle_path) as reader:
-                self.items.extend(self.scanner.scan_bundle(reader, jobs=self.jobs))
+                self.items.extend(self.scanner.scan_bundle(
+                    reader, jobs=self.jobs, local_copy=fan.copy_path if fan is not None else None,
+                    release=fan.release if fan is not None else None))
         except BaseException as exc:  # reported by finish(), in the analysis thread
             self.error = exc
+        finally:
+            if self.fan is not None:
+                self.fan.release_rest()
 
     def finish(self, data: AnalysisData, strict: bool) -> None:
         if self.background:
@@ -557,6 +580,45 @@ def _stop_pool(pool: Any) -> None:
                 proc.terminate()
 
 
+def _verify_into(data: AnalysisData, bundle_path: Path, force: bool, strict: bool, fan: Any) -> None:
+    """Verify the bundle (or take the fanout's verification) into ``data``; refuse it unless forced."""
+    t0 = time.perf_counter()
+    try:
+        if fan is not None:
+            report = fan.join_verify()
+        else:
+            from triage.bundle.verify import verify_bundle
+
+            report = verify_bundle(bundle_path)
+        data.verified = bool(report.ok)
+        data.verify_problems = [str(p) for p in (report.problems or [])]
+        data.verify_incomplete = bool(getattr(report, "incomplete", False))
+        data.bundle_sha256 = getattr(report, "sha256", None) or data.bundle_sha256
+    except Exception as exc:
+        if strict:
+            raise
+        data.verified = False
+        data.verify_problems = [f"verification could not run: {type(exc).__name__}: {exc}"]
+    data.timings["verify_s"] = time.perf_counter() - t0  # with a fanout: the wait beyond parsing
+    if not data.verified:
+        sev = "error" if not force else "warning"
+        what = "analyzed anyway (--force)" if force else "refused (use --force to analyze anyway)"
+        problems = "; ".join(data.verify_problems[:5]) or "unknown problem"
+        data.issues.append(Issue(severity=sev, message=f"bundle failed verification, {what}: {problems}",
+                                 source=Source(bundle_path=bundle_path.name)))
+        data.refused = not force
+
+
+def _drop_results(data: AnalysisData, bundle_issues: list[Issue]) -> None:
+    """A refused bundle keeps its verification verdict, the reader's problems, and nothing else."""
+    keep = bundle_issues + [i for i in data.issues if i.message.startswith("bundle failed verification")]
+    fresh = AnalysisData(bundle_path=data.bundle_path, bundle_sha256=data.bundle_sha256, verified=False,
+                         verify_problems=data.verify_problems, verify_incomplete=data.verify_incomplete,
+                         forced=data.forced, refused=True, collection=data.collection, issues=keep,
+                         timings=data.timings)
+    data.__dict__.update(fresh.__dict__)
+
+
 def _pick_hostname(data: AnalysisData) -> str:
     for r in data.records:
         if isinstance(r, HostFact) and r.key == "hostname" and r.value:
@@ -596,64 +658,74 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     out_root = Path(out_dir)
     data = AnalysisData(bundle_path=bundle_path, forced=force)
 
-    # 1. verify (hashes every member; an interrupted bundle is reported as incomplete)
-    t0 = time.perf_counter()
-    try:
-        from triage.bundle.verify import verify_bundle
-
-        report = verify_bundle(bundle_path)
-        data.verified = bool(report.ok)
-        data.verify_problems = [str(p) for p in (report.problems or [])]
-        data.verify_incomplete = bool(getattr(report, "incomplete", False))
-        data.bundle_sha256 = getattr(report, "sha256", None)
-    except Exception as exc:
-        if strict:
-            raise
-        data.verified = False
-        data.verify_problems = [f"verification could not run: {type(exc).__name__}: {exc}"]
-    data.timings["verify_s"] = time.perf_counter() - t0
-    if not data.verified:
-        sev = "error" if not force else "warning"
-        what = "analyzed anyway (--force)" if force else "refused (use --force to analyze anyway)"
-        problems = "; ".join(data.verify_problems[:5]) or "unknown problem"
-        data.issues.append(Issue(severity=sev, message=f"bundle failed verification, {what}: {problems}",
-                                 source=Source(bundle_path=bundle_path.name)))
-        data.refused = not force
-
-    # 2. open, parse (unless refused)
+    # 1. open; 2. verify (hashes every member; an interrupted bundle is reported as incomplete);
+    # 3. parse unless refused. With a worker pool (one big bundle, several cores) the verification
+    # runs in the fanout's feeder thread and yields the event logs' private copies from the same
+    # inflate; its verdict is applied when parsing is done, and a refused bundle's results are
+    # dropped, so the outcome is the one of verifying first.
+    opts = options or {}
     reader = None
+    pool = fan = None
     try:
         from triage.bundle.reader import BundleReader
 
         reader = BundleReader(bundle_path)
         reader.__enter__()
+        pool = _evtx_pool(list(reader.entries), opts) if getattr(reader, "zip", None) is not None else None
+    except Exception as exc:
+        if strict:
+            raise
+        reader_error: Exception | None = exc
+    else:
+        reader_error = None
+    try:
+        plan = None
+        if pool is not None:
+            data.entries = list(reader.entries)
+            plan = _plan(reader, data, strict, opts)
+            fan = _start_fanout(reader, plan, pool, opts, verify=True, shared_copies=bool(yara))
+            if fan is None:  # no event logs after all: verify first, as without a pool
+                data.entries, data.unsupported, data.issues = [], [], []
+                plan = None
+        if fan is None:
+            _verify_into(data, bundle_path, force, strict, None)
+        if reader_error is not None:
+            raise reader_error
         data.collection = dict(reader.collection or {})
         data.bundle_sha256 = data.bundle_sha256 or getattr(reader, "sha256", None)
-        for problem in getattr(reader, "problems", None) or []:
-            data.issues.append(Issue(severity="warning", message=f"bundle reader: {problem}",
-                                     source=Source(bundle_path=bundle_path.name)))
+        bundle_issues = [Issue(severity="warning", message=f"bundle reader: {problem}",
+                               source=Source(bundle_path=bundle_path.name))
+                         for problem in getattr(reader, "problems", None) or []]
+        data.issues.extend(bundle_issues)
         if not data.refused:
             data.entries = list(reader.entries)
             if not getattr(reader, "complete", True):
                 data.issues.append(Issue(severity="warning", message="bundle is incomplete (interrupted "
                                          "collection): entries come from the journal",
                                          source=Source(bundle_path=bundle_path.name)))
-            pool = _evtx_pool(data.entries, options or {})
             job = None
             t0 = time.perf_counter()
             try:
                 job = (_YaraJob(bundle_path, rules, yara_scanner, yara_jobs,
-                                background=(options or {}).get("background", True)) if yara else None)
+                                background=opts.get("background", True), fan=fan) if yara else None)
                 if job is not None and not job.start(data):
                     job = None
-                _parse_bundle(reader, data, strict, options or {}, pool)
+                if job is None and fan is not None:
+                    fan.release_rest()  # nobody will scan the logs' copies
+                _parse_bundle(reader, data, strict, opts, plan, fan)
             finally:
                 data.timings["parse_s"] = time.perf_counter() - t0
+                if fan is not None:
+                    fan.close()
                 _stop_pool(pool)
                 if job is not None:  # even when parsing failed: its hits are still evidence
                     t0 = time.perf_counter()
                     job.finish(data, strict)
                     data.timings["yara_wait_s"] = time.perf_counter() - t0  # beyond the parse time
+            if fan is not None:
+                _verify_into(data, bundle_path, force, strict, fan)
+                if data.refused:  # what was parsed from a bundle that fails verification is dropped
+                    _drop_results(data, bundle_issues)
     except Exception as exc:
         if strict:
             raise
@@ -661,6 +733,9 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
                                  f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}",
                                  source=Source(bundle_path=bundle_path.name)))
     finally:
+        if fan is not None:
+            fan.close()
+        _stop_pool(pool)
         if reader is not None:
             with contextlib.suppress(Exception):
                 reader.__exit__(None, None, None)

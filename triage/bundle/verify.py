@@ -50,7 +50,14 @@ def _sidecar(path: Path, sha: str, report: VerifyReport) -> None:
         report.problems.append(f"bundle SHA-256 {sha} does not match the sidecar ({text[0] if text else 'empty'})")
 
 
-def verify_bundle(path: str | Path, *, private_key=None) -> VerifyReport:
+def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> VerifyReport:
+    """Check a bundle (see the module docstring); problems are listed in the report, never raised.
+
+    copy_out: optional ``copy_out(entry) -> (binary file, done(error))`` or None, asked for every
+    member as it is hashed: the member's bytes are also written to that file, so a caller that
+    needs a private copy of a member (the analyzer's event logs) gets it from the same inflate as
+    the hash; ``done`` is called once the member has been read, with None or the read error.
+    """
     path = Path(path)
     report = VerifyReport(path=str(path))
     if not path.is_file():
@@ -122,15 +129,26 @@ def verify_bundle(path: str | Path, *, private_key=None) -> VerifyReport:
                 continue
             hashers = {k: hashlib.new(k) for k in ("sha256", "sha1", "md5") if getattr(e, k)}
             size = 0
+            tee = copy_out(e) if copy_out is not None else None
+            failure: BaseException | None = None
             try:
                 with b.open(name) as fh:
                     while block := fh.read(4 << 20):
                         size += len(block)
                         for h in hashers.values():
                             h.update(block)
+                        if tee is not None and failure is None:
+                            try:  # the copy's own trouble (a full temp disk) is not the bundle's
+                                tee[0].write(block)
+                            except OSError as exc:
+                                failure = exc
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                failure = failure or exc
                 report.problems.append(f"{name}: unreadable member: {exc}")
                 continue
+            finally:
+                if tee is not None:
+                    tee[1](failure)
             report.checked += 1
             if e.size is not None and size != e.size:
                 report.problems.append(f"{name}: size {size} != manifest {e.size}")

@@ -349,7 +349,10 @@ class YaraScanner:
                    if n.startswith("volatile/") and not n.endswith("/") and n not in seen)
         return out
 
-    def scan_bundle(self, reader, *, jobs: int = 1) -> Iterator[YaraHit | Issue]:
+    def scan_bundle(self, reader, *, jobs: int = 1, local_copy=None, release=None) -> Iterator[YaraHit | Issue]:
+        """Every member with data (see bundle_members). local_copy(bundle_path) -> path or None: a
+        private inflated copy of the member that the analysis made anyway (its event logs), scanned
+        from the file instead of inflating the member again; release(bundle_path) when done with it."""
         if self.rules is None:
             return
         members = self.bundle_members(reader)
@@ -365,14 +368,30 @@ class YaraScanner:
             return
         for bundle_path, user in members:
             source = Source(bundle_path=bundle_path, user=user)
+            copy = local_copy(bundle_path) if local_copy is not None else None
             try:
-                with reader.open(bundle_path) as fh:
-                    data = fh.read(self.max_file_size + 1)
-            except Exception as exc:  # damaged member: zlib.error, BadZipFile, EOFError, OSError...
-                yield Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source)
-                continue
-            yield from _scan_member(self.rules, data, self.max_file_size, self.timeout, source,
-                                    decode_prefetch=self.decode_prefetch)
+                if copy is not None:  # a private inflated copy exists already: yara maps the file
+                    try:
+                        filepath = copy if os.stat(copy).st_size <= self.max_file_size else None
+                        with open(copy, "rb") as fh:
+                            data = fh.read(8 if filepath else self.max_file_size + 1)
+                    except Exception as exc:
+                        yield Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source)
+                        continue
+                    yield from _scan_member(self.rules, data, self.max_file_size, self.timeout, source,
+                                            filepath, decode_prefetch=self.decode_prefetch)
+                    continue
+                try:
+                    with reader.open(bundle_path) as fh:
+                        data = fh.read(self.max_file_size + 1)
+                except Exception as exc:  # damaged member: zlib.error, BadZipFile, EOFError, OSError...
+                    yield Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source)
+                    continue
+                yield from _scan_member(self.rules, data, self.max_file_size, self.timeout, source,
+                                        decode_prefetch=self.decode_prefetch)
+            finally:
+                if copy is not None and release is not None:
+                    release(bundle_path)
 
     def scan_paths_parallel(self, paths: Iterable[str | Path], *, jobs: int = 2,
                             root: str | Path | None = None) -> Iterator[YaraHit | Issue]:
