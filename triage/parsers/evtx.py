@@ -221,6 +221,25 @@ class _SystemDecoder:
         self.head_text = self.tail_text = "\x00"  # matches no record
         self.head: _Head | _Tail | None = None
         self.tail: _Tail | None = None
+        self.pairs: dict[tuple, _Pair] = {}
+
+    def pair(self, data: str) -> _Pair:
+        """The counting object for this record's System values (one per distinct provider, event
+        id, channel and computer, however many prefix texts decode to them)."""
+        head, tail = self.decode(data)
+        key = (head.provider, head.event_id, tail.channel, tail.computer)
+        found = self.pairs.get(key)
+        if found is None:
+            found = self.pairs[key] = _Pair(head, tail)
+        return found
+
+    def counts(self) -> dict[tuple[Any, str | None, str | None], int]:
+        """Records per (event id, channel, computer)."""
+        out: Counter = Counter()
+        for p in self.pairs.values():
+            if p.n:
+                out[(p.head.event_id, p.tail.channel, p.tail.computer)] += p.n
+        return dict(out)
 
     def decode(self, data: str) -> tuple[_Head, _Tail]:
         if data.startswith(self.head_text) and data.startswith(_VERSION, len(self.head_text)):
@@ -249,6 +268,18 @@ class _SystemDecoder:
         if head is None or tail is None or head is _BAD or tail is _BAD:
             return _slow_system(data)
         return head, tail  # type: ignore[return-value]
+
+
+class _Pair:
+    """The (head, tail) of a run of records and how many records had it: the hot loop counts on
+    this object (one attribute increment) instead of hashing a key per record."""
+
+    __slots__ = ("head", "tail", "n", "notable", "unparsed")
+
+    def __init__(self, head: _Head, tail: _Tail) -> None:
+        self.head, self.tail, self.n = head, tail, 0
+        self.notable = head.notable or tail.notable
+        self.unparsed = head.event_id == UNPARSED
 
 
 def _is_panic(exc: BaseException) -> bool:
@@ -406,12 +437,12 @@ class Partial:
     scripts: dict[str, _Script]
 
 
-def _plain_counts(counts: Counter) -> dict[tuple[Any, str | None, str | None], int]:
-    """Counts per (_Head, _Tail) -> per (event id, channel, computer): picklable, mergeable."""
-    out: Counter = Counter()
-    for (head, tail), n in counts.items():
-        out[(head.event_id, tail.channel, tail.computer)] += n
-    return dict(out)
+def _last_rid(rec: Any) -> int | None:
+    """The record number of the last record read (for 'after record N' in error messages)."""
+    try:
+        return rec["event_record_id"] if rec is not None else None
+    except (KeyError, TypeError):
+        return None
 
 
 class EvtxParser(Parser):
@@ -561,25 +592,73 @@ class _LogReader:
             yield item.issue(f"event log could not be opened: {type(exc).__name__}: {exc}")
             return
 
-        # Hot loop: per record the System decoder (string searches and cache hits), a counter
-        # increment and a timestamp prefix compare; everything else only for notable records.
+        # Hot loop, per record: two prefix compares and a search that find the System block laid
+        # out as the previous record's (else the decoder, with its caches), one counter increment,
+        # a timestamp prefix compare; everything else only for notable records. The for loop sits
+        # inside the try so that the per-record cost has no exception-handler setup; an engine
+        # error ends the for, is reported, and the loop resumes on the same iterator.
         system = _SystemDecoder()
-        counts: Counter[tuple[_Head, _Tail]] = Counter()
+        head_text = tail_text = "\x00"  # matches no record
+        head_len = tail_len = 1
+        pair: _Pair | None = None
         tmin = tmax = ""
         pmin, pmax = "\uffff", ""
         kmin: str | None = None
         kmax: str | None = None
         errors = consecutive = 0
-        rid: int | None = None
+        last: Any = None
+        version, channel, security = _VERSION, _CHANNEL, _SECURITY
         while True:
             try:
-                rec = next(records)
-            except StopIteration:
+                for rec in records:
+                    consecutive = 0
+                    last = rec  # its record number is read only if an error message needs it
+                    data = rec["data"]
+                    if (data.startswith(head_text) and data.startswith(version, head_len)
+                            and (c := data.find(channel, head_len)) > 0 and data.startswith(tail_text, c)
+                            and data.startswith(security, c + tail_len)):
+                        p = pair
+                    else:
+                        p = pair = system.pair(data)
+                        head_text, tail_text = system.head_text, system.tail_text
+                        head_len, tail_len = len(head_text), len(tail_text)
+                        if p.head is not system.head or p.tail is not system.tail:
+                            head_text = tail_text = "\x00"  # a record off the fast path: no shortcut next
+                    p.n += 1
+                    # earliest/latest: whole seconds compare as text; fractions (1-7 digits) only on a tie
+                    ts = rec["timestamp"]
+                    prefix = ts[:19]
+                    if prefix > pmax:
+                        pmax, tmax, kmax = prefix, ts, None
+                    elif prefix == pmax:
+                        key = ts_key(ts)
+                        kmax = kmax or ts_key(tmax)
+                        if key > kmax:
+                            tmax, kmax = ts, key
+                    if prefix < pmin:
+                        pmin, tmin, kmin = prefix, ts, None
+                    elif prefix == pmin:
+                        key = ts_key(ts)
+                        kmin = kmin or ts_key(tmin)
+                        if key < kmin:
+                            tmin, kmin = ts, key
+                    if p.notable:
+                        rid = rec["event_record_id"]
+                        try:
+                            typed = self._notable(p.head, p.tail, rid, ts, data)
+                            if typed is not None:
+                                yield typed
+                        except Exception as exc:  # a shape the table did not expect: lose the typing only
+                            yield item.issue(f"record could not be typed: {type(exc).__name__}: {exc}", "warning",
+                                             f"record {rid}")
+                    elif p.unparsed:
+                        rid = rec["event_record_id"]
+                        yield item.issue("record data could not be decoded", "warning", f"record {rid}")
                 break
             except Exception as exc:
                 errors += 1
                 consecutive += 1
-                yield from self._record_error(exc, rid, errors)
+                yield from self._record_error(exc, _last_rid(last), errors)
                 if consecutive >= MAX_CONSECUTIVE_ERRORS:
                     yield item.issue(f"gave up after {consecutive} consecutive read errors")
                     break
@@ -588,51 +667,20 @@ class _LogReader:
                 if not _is_panic(exc):
                     raise
                 errors += 1
-                yield item.issue(f"the evtx engine crashed (Rust panic) after record {rid}: {exc}; the rest of "
-                                 "the file is not read", "error", f"after record {rid}")
+                after = _last_rid(last)
+                yield item.issue(f"the evtx engine crashed (Rust panic) after record {after}: {exc}; the rest of "
+                                 "the file is not read", "error", f"after record {after}")
                 break
-            consecutive = 0
-            rid = rec["event_record_id"]
-            data = rec["data"]
-            head, tail = system.decode(data)
-            counts[(head, tail)] += 1
-            # earliest/latest: whole seconds compare as text; fractions (1-7 digits) only on a tie
-            ts = rec["timestamp"]
-            prefix = ts[:19]
-            if prefix > pmax:
-                pmax, tmax, kmax = prefix, ts, None
-            elif prefix == pmax:
-                key = ts_key(ts)
-                kmax = kmax or ts_key(tmax)
-                if key > kmax:
-                    tmax, kmax = ts, key
-            if prefix < pmin:
-                pmin, tmin, kmin = prefix, ts, None
-            elif prefix == pmin:
-                key = ts_key(ts)
-                kmin = kmin or ts_key(tmin)
-                if key < kmin:
-                    tmin, kmin = ts, key
-            if head.notable or tail.notable:
-                try:
-                    typed = self._notable(head, tail, rid, ts, data)
-                    if typed is not None:
-                        yield typed
-                except Exception as exc:  # a shape the table did not expect: lose the typing, not the file
-                    yield item.issue(f"record could not be typed: {type(exc).__name__}: {exc}", "warning",
-                                     f"record {rid}")
-            elif head.event_id == UNPARSED:
-                yield item.issue("record data could not be decoded", "warning", f"record {rid}")
 
         kmin, kmax = (ts_key(tmin) if tmin else None), (ts_key(tmax) if tmax else None)
         if not final:
-            self.partial = Partial(counts=_plain_counts(counts), errors=errors, first=kmin, last=kmax,
+            self.partial = Partial(counts=system.counts(), errors=errors, first=kmin, last=kmax,
                                    scripts=dict(self.scripts.pending))
             return
         yield from self.scripts.flush()
         if errors > MAX_RECORD_ISSUES:
             yield item.issue(f"{errors - MAX_RECORD_ISSUES} further read errors not listed ({errors} in all)")
-        yield self.stats(_plain_counts(counts), errors, kmin, kmax)
+        yield self.stats(system.counts(), errors, kmin, kmax)
 
     def _record_error(self, exc: Exception, last_rid: int | None, n: int) -> Iterator[Issue]:
         if n > MAX_RECORD_ISSUES:
