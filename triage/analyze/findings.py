@@ -205,6 +205,7 @@ class Context:
 
     hostname: str
     by_type: dict[type, list[Record]] = field(default_factory=lambda: defaultdict(list))
+    _commands: list[tuple[Record, str, str]] | None = None
 
     @classmethod
     def build(cls, records: Iterable[Record], hostname: str) -> Context:
@@ -216,8 +217,14 @@ class Context:
     def of(self, kind: type) -> list[Any]:
         return self.by_type.get(kind, [])
 
-    def commands(self) -> Iterator[tuple[Record, str, str]]:
-        """(record, command text, where) for every command line the host's records hold."""
+    def commands(self) -> list[tuple[Record, str, str]]:
+        """(record, command text, where) for every command line the host's records hold (made
+        once: several rules read them)."""
+        if self._commands is None:
+            self._commands = list(self._all_commands())
+        return self._commands
+
+    def _all_commands(self) -> Iterator[tuple[Record, str, str]]:
         for a in self.of(Autorun):
             if a.command:
                 yield a, a.command, f"{a.category} autorun '{a.name}'"
