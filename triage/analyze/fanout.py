@@ -154,10 +154,14 @@ class EvtxFanout:
             finally:
                 p.ready.set()
 
-    def _submit(self, p: Planned) -> None:
+    def _submit(self, p: Planned, start_chunk: int = 0) -> None:
+        """Queue the log's windows from chunk ``start_chunk`` on (0: all of them, anew)."""
         from triage.parsers.evtx_windows import submit_windows
 
-        p.futures = submit_windows(self.pool.submit, p.src, self.items[p.index], self.window_chunks)
+        if start_chunk == 0:
+            p.futures = []
+        p.futures.extend(submit_windows(self.pool.submit, p.src, self.items[p.index], self.window_chunks,
+                                        start_chunk))
 
     def _copy_out(self, entry: ManifestEntry):
         """verify_bundle's hook: a file to receive this member's bytes (logs we plan for), or None."""
@@ -183,22 +187,8 @@ class EvtxFanout:
             p.error = exc
             p.ready.set()
             return None
-        from triage.parsers.evtx_windows import LogSource
-
-        def done(error: BaseException | None) -> None:
-            try:
-                out.close()
-                os.chmod(dest, 0o400)
-                if error is not None:
-                    raise error
-                p.src = LogSource(str(dest), 0, dest.stat().st_size)
-                self._submit(p)
-            except BaseException as exc:
-                p.src, p.error = None, exc
-            finally:
-                p.ready.set()
-
-        return out, done
+        copy = _StreamingCopy(self, p, dest, out, entry.size or 0)
+        return copy, copy.done
 
     def _zip(self) -> zipfile.ZipFile:
         """The feeder's own handle on the bundle (opened once: a host has hundreds of logs)."""
@@ -314,3 +304,61 @@ class EvtxFanout:
         for p in self.order:
             while p.users > 0:
                 self._drop(p)
+
+
+class _StreamingCopy:
+    """The file the verification pass writes a log's private copy to. Each window is queued as soon
+    as its chunks are on disk (flushed), so the workers start on a log while it is still being
+    inflated instead of after; the rest are queued when the copy is complete. The window sizes
+    come from the manifest's size; if the member turns out to have another size, every window is
+    queued again from the real file (and the verification reports the difference)."""
+
+    def __init__(self, fan: EvtxFanout, p: Planned, dest: Path, out: Any, expected: int) -> None:
+        from triage.parsers.evtx_windows import CHUNK_SIZE, HEADER_SIZE, LogSource, job_args
+
+        self.fan, self.p, self.dest, self.out = fan, p, dest, out
+        self.written = 0
+        self.header, self.chunk = HEADER_SIZE, CHUNK_SIZE
+        self.src = LogSource(str(dest), 0, expected)
+        self.args = job_args(fan.items[p.index])
+        self.next_first = 0
+        self.step = max(int(fan.window_chunks), 1)
+        p.futures = []
+
+    def write(self, block: bytes) -> None:
+        from triage.parsers.evtx_windows import submit_window
+
+        self.out.write(block)
+        self.written += len(block)
+        ready = min(max(self.written - self.header, 0) // self.chunk, self.src.slots)
+        if ready - self.next_first >= self.step:
+            self.out.flush()  # the workers read the file: what they are sent must be on it
+            while ready - self.next_first >= self.step:
+                self.p.futures.append(submit_window(self.fan.pool.submit, self.src, self.args, self.next_first,
+                                                    self.step))
+                self.next_first += self.step
+
+    def done(self, error: BaseException | None) -> None:
+        from triage.parsers.evtx_windows import LogSource
+
+        p = self.p
+        try:
+            self.out.close()
+            os.chmod(self.dest, 0o400)
+            if error is not None:
+                raise error
+            size = self.dest.stat().st_size
+            if size != self.src.size:  # the manifest lied about the size: start over from the file
+                for _, _, fut in p.futures:
+                    fut.cancel()
+                p.src = LogSource(str(self.dest), 0, size)
+                self.fan._submit(p)
+            else:
+                p.src = self.src
+                self.fan._submit(p, start_chunk=self.next_first)
+        except BaseException as exc:
+            for _, _, fut in p.futures:
+                fut.cancel()
+            p.src, p.error = None, exc
+        finally:
+            p.ready.set()

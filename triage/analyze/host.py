@@ -568,16 +568,20 @@ def _evtx_pool(entries: list[ManifestEntry], options: dict[str, Any]) -> Any:
         return None
 
 
-def _stop_pool(pool: Any) -> None:
+def _stop_pool(pool: Any, force: bool = False) -> None:
+    """Shut the pool down; a worker still busy (stuck on a window or job that timed out) is
+    stopped, not waited for (at once with ``force``)."""
     if pool is None:
         return
+    procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    # a worker still busy here is stuck on a window that timed out: it is stopped, not waited for
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in procs:
         if proc.is_alive():
-            proc.join(timeout=2)
+            if not force:
+                proc.join(timeout=2)
             if proc.is_alive():
                 proc.terminate()
+                proc.join(timeout=2)
 
 
 def _verify_into(data: AnalysisData, bundle_path: Path, force: bool, strict: bool, fan: Any) -> None:
@@ -650,8 +654,6 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     yara_scanner: a ready ``triage.scan.yara.YaraScanner`` (batch runs compile rules once and pass it;
     ``rules`` is then ignored). yara_jobs: processes for scanning bundle members.
     """
-    from triage.analyze import findings as findings_mod
-    from triage.analyze import summary as summary_mod
 
     t_start = time.perf_counter()
     bundle_path = Path(bundle_path)
@@ -717,7 +719,6 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
                 data.timings["parse_s"] = time.perf_counter() - t0
                 if fan is not None:
                     fan.close()
-                _stop_pool(pool)
                 if job is not None:  # even when parsing failed: its hits are still evidence
                     t0 = time.perf_counter()
                     job.finish(data, strict)
@@ -732,13 +733,24 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
         data.issues.append(Issue(severity="error", message=f"bundle could not be read: "
                                  f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}",
                                  source=Source(bundle_path=bundle_path.name)))
+    except BaseException:
+        _stop_pool(pool)
+        raise
     finally:
         if fan is not None:
             fan.close()
-        _stop_pool(pool)
         if reader is not None:
             with contextlib.suppress(Exception):
                 reader.__exit__(None, None, None)
+    _stop_pool(pool)
+    return _conclude(data, out_root, t_start, strict)
+
+
+def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) -> HostAnalysis:
+    """Findings, then the outputs: timeline, summary.json, report.html. (Tried: the timeline in a
+    pool worker beside the summary; pickling the host's records there and back cost more.)"""
+    from triage.analyze import findings as findings_mod
+    from triage.analyze import summary as summary_mod
 
     data.hostname = _pick_hostname(data)
 
@@ -769,7 +781,9 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     summary = summary_mod.build_summary(data, timeline_rows=tl_counts)
     t0 = time.perf_counter()
     tmp = host_out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    # compact: json's C encoder only runs without indent (indent=1 took ~0.1 s on a big host); jq
+    # or any viewer pretty-prints it
+    tmp.write_text(json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8")
     os.replace(tmp, host_out / "summary.json")
     try:
         from triage.report.html import write_report

@@ -133,7 +133,7 @@ def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> Verif
             failure: BaseException | None = None
             try:
                 with b.open(name) as fh:
-                    while block := fh.read(4 << 20):
+                    while block := fh.read(1 << 20):  # the inflater's block size: no re-joining
                         size += len(block)
                         for h in hashers.values():
                             h.update(block)

@@ -77,6 +77,8 @@ _CHANNEL = '"Channel":'
 _SECURITY = ',"Security":'
 # Decoded-prefix caches are emptied when they grow past this (a hostile log with unique prefixes).
 MAX_CACHE = 4096
+# System layouts (head and tail texts) remembered besides the last one, tried before decoding.
+RECENT_LAYOUTS = 4
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -601,47 +603,73 @@ class _LogReader:
         head_text = tail_text = "\x00"  # matches no record
         head_len = tail_len = 1
         pair: _Pair | None = None
+        recent: list[tuple[str, int, str, int, _Pair]] = []  # earlier layouts, most recent first
         tmin = tmax = ""
         pmin, pmax = "\uffff", ""
         kmin: str | None = None
         kmax: str | None = None
         errors = consecutive = 0
-        last: Any = None
+        rec: Any = None  # after an engine error: the last record read (for 'after record N')
+        read_at_error = -1  # records read when the previous error came (consecutive errors)
         version, channel, security = _VERSION, _CHANNEL, _SECURITY
         while True:
             try:
                 for rec in records:
-                    consecutive = 0
-                    last = rec  # its record number is read only if an error message needs it
                     data = rec["data"]
                     if (data.startswith(head_text) and data.startswith(version, head_len)
                             and (c := data.find(channel, head_len)) > 0 and data.startswith(tail_text, c)
                             and data.startswith(security, c + tail_len)):
                         p = pair
                     else:
-                        p = pair = system.pair(data)
-                        head_text, tail_text = system.head_text, system.tail_text
-                        head_len, tail_len = len(head_text), len(tail_text)
-                        if p.head is not system.head or p.tail is not system.tail:
-                            head_text = tail_text = "\x00"  # a record off the fast path: no shortcut next
+                        # logs interleave a few kinds of record (4624/4672/4688...): the last few
+                        # System layouts are tried before decoding
+                        for k, (ht, hl, tt, tl, pp) in enumerate(recent):
+                            if (data.startswith(ht) and data.startswith(version, hl)
+                                    and (c := data.find(channel, hl)) > 0 and data.startswith(tt, c)
+                                    and data.startswith(security, c + tl)):
+                                if pair is not None and head_text != "\x00":
+                                    recent[k] = (head_text, head_len, tail_text, tail_len, pair)
+                                else:
+                                    del recent[k]
+                                head_text, head_len, tail_text, tail_len, p = ht, hl, tt, tl, pp
+                                pair = p
+                                break
+                        else:
+                            if pair is not None and head_text != "\x00":
+                                recent.insert(0, (head_text, head_len, tail_text, tail_len, pair))
+                                del recent[RECENT_LAYOUTS:]
+                            p = pair = system.pair(data)
+                            head_text, tail_text = system.head_text, system.tail_text
+                            head_len, tail_len = len(head_text), len(tail_text)
+                            if p.head is not system.head or p.tail is not system.tail:
+                                head_text = tail_text = "\x00"  # a record off the fast path: no shortcut next
                     p.n += 1
-                    # earliest/latest: whole seconds compare as text; fractions (1-7 digits) only on a tie
+                    # earliest/latest: whole seconds compare as text; on a tie, texts of one length
+                    # (same count of fraction digits) still compare as text, others through ts_key
                     ts = rec["timestamp"]
                     prefix = ts[:19]
                     if prefix > pmax:
                         pmax, tmax, kmax = prefix, ts, None
-                    elif prefix == pmax:
-                        key = ts_key(ts)
-                        kmax = kmax or ts_key(tmax)
-                        if key > kmax:
-                            tmax, kmax = ts, key
+                    elif prefix == pmax and ts != tmax:
+                        if len(ts) == len(tmax):
+                            if ts > tmax:
+                                tmax, kmax = ts, None
+                        else:
+                            key = ts_key(ts)
+                            kmax = kmax or ts_key(tmax)
+                            if key > kmax:
+                                tmax, kmax = ts, key
                     if prefix < pmin:
                         pmin, tmin, kmin = prefix, ts, None
-                    elif prefix == pmin:
-                        key = ts_key(ts)
-                        kmin = kmin or ts_key(tmin)
-                        if key < kmin:
-                            tmin, kmin = ts, key
+                    elif prefix == pmin and ts != tmin:
+                        if len(ts) == len(tmin):
+                            if ts < tmin:
+                                tmin, kmin = ts, None
+                        else:
+                            key = ts_key(ts)
+                            kmin = kmin or ts_key(tmin)
+                            if key < kmin:
+                                tmin, kmin = ts, key
                     if p.notable:
                         rid = rec["event_record_id"]
                         try:
@@ -657,8 +685,10 @@ class _LogReader:
                 break
             except Exception as exc:
                 errors += 1
-                consecutive += 1
-                yield from self._record_error(exc, _last_rid(last), errors)
+                read = sum(p.n for p in system.pairs.values())
+                consecutive = consecutive + 1 if read == read_at_error else 1
+                read_at_error = read
+                yield from self._record_error(exc, _last_rid(rec), errors)
                 if consecutive >= MAX_CONSECUTIVE_ERRORS:
                     yield item.issue(f"gave up after {consecutive} consecutive read errors")
                     break
@@ -667,7 +697,7 @@ class _LogReader:
                 if not _is_panic(exc):
                     raise
                 errors += 1
-                after = _last_rid(last)
+                after = _last_rid(rec)
                 yield item.issue(f"the evtx engine crashed (Rust panic) after record {after}: {exc}; the rest of "
                                  "the file is not read", "error", f"after record {after}")
                 break

@@ -28,9 +28,9 @@ from triage.analyze.records import EventLogStats, Issue, Record
 from triage.parsers.base import ParseInput
 from triage.parsers.evtx import CHUNK_SIZE, HEADER_SIZE, MAX_RECORD_ISSUES, Partial, _LogReader
 
-# Chunks per window: 256 x 64 KiB = 16 MiB, ~15-25k records; enough work per task that scheduling
-# and pickling stay small, small enough that the last windows keep every worker busy.
-WINDOW_CHUNKS = 256
+# Chunks per window: 128 x 64 KiB = 8 MiB, ~10k records (~60 ms of work); enough per task that
+# scheduling and pickling stay small, small enough that the last windows keep every worker busy.
+WINDOW_CHUNKS = 128
 
 
 @dataclass(frozen=True)
@@ -119,14 +119,25 @@ def window_job(src: LogSource, item_args: tuple[Any, str, dict[str, Any]], first
     return WindowResult(items, reader.partial, time.perf_counter() - t0)
 
 
+def job_args(item: ParseInput) -> tuple[Any, str, dict[str, Any]]:
+    """What a worker needs of the ParseInput (plain data: entry, path, the evtx options)."""
+    options = {k: v for k, v in item.options.items() if k.startswith("evtx_")}
+    return (item.entry, item.rel_path, options)
+
+
+def submit_window(submit: Callable[..., Future], src: LogSource, args: tuple, first: int,
+                  count: int) -> tuple[int, int, Future]:
+    count = max(0, min(count, src.slots - first))
+    return first, count, submit(window_job, src, args, first, count)
+
+
 def submit_windows(submit: Callable[..., Future], src: LogSource, item: ParseInput,
-                   window_chunks: int = WINDOW_CHUNKS) -> list[tuple[int, int, Future]]:
-    """Queue every window of the log; returns (first chunk, chunk count, future) in file order."""
-    options = {k: v for k, v in item.options.items() if k.startswith("evtx_") and not k.startswith("evtx__")}
-    args = (item.entry, item.rel_path, options)
+                   window_chunks: int = WINDOW_CHUNKS, start: int = 0) -> list[tuple[int, int, Future]]:
+    """Queue every window of the log from chunk ``start`` on; returns (first chunk, chunk count,
+    future) in file order."""
+    args = job_args(item)
     step = max(int(window_chunks), 1)
-    return [(first, min(step, src.slots - first), submit(window_job, src, args, first, min(step, src.slots - first)))
-            for first in range(0, src.slots, step)]
+    return [submit_window(submit, src, args, first, step) for first in range(start, src.slots, step)]
 
 
 def merge_windows(item: ParseInput, futures: list[tuple[int, int, Future]],
