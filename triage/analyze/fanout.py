@@ -7,9 +7,10 @@ into windows of chunks (:mod:`triage.parsers.evtx_windows`) and parsed by a proc
 the analysis thread goes on with hives, prefetch and browsers; the windows are merged in file order
 when the analysis thread reaches them, so the output is the sequential output.
 
-A feeder thread makes each log readable by the workers: a stored member is read in place from the
-bundle (the workers open the bundle read-only at the member's offset); a deflated one is inflated
-once into a private temporary file (0400, deleted when merged). At most ``SPILL_AHEAD_BYTES`` of such
+A feeder thread verifies the bundle and, in that same pass, makes each log readable by the workers:
+a stored member is read in place from the bundle (the workers open the bundle read-only at the
+member's offset); a deflated one is written to a private temporary file (0400) as it is inflated
+and hashed, its windows queued as their chunks land, and the file deleted once merged and scanned. At most ``SPILL_AHEAD_BYTES`` of such
 copies wait at a time, so temporary space stays bounded whatever the size of the logs.
 
 Batch runs over many bundles do not use this (their pool already runs one bundle per core).
@@ -29,14 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage.bundle.inflate import MemberStream, wants_fast
+from triage.bundle.inflate import data_offset, open_member
 from triage.bundle.manifest import ManifestEntry
 
 # Below this many bytes of event logs a host is parsed in-process: starting workers would cost
 # more than it saves.
 PARALLEL_MIN_BYTES = 24 << 20
 SPILL_AHEAD_BYTES = 1 << 30
-_LOCAL_HEADER = 30
 
 
 def worker_count(options: dict[str, Any]) -> int:
@@ -87,15 +87,14 @@ class Planned:
 class EvtxFanout:
     """Queues logs for the pool in bundle order (see the module docstring).
 
-    verify=True: the feeder thread also verifies the bundle (:func:`triage.bundle.verify.verify_bundle`)
-    and takes each log's private copy from that same pass (one inflate for hash and copy); the
-    report is in :attr:`report` after :meth:`join_verify`. Logs that pass did not deliver
-    (unreadable, missing, an encrypted bundle) are then made readable the plain way, or reported.
+    The feeder thread verifies the bundle (:func:`triage.bundle.verify.verify_bundle`) and takes each
+    log's private copy from that same pass (one inflate for hash and copy); the report is in
+    :attr:`report` after :meth:`join_verify`. Logs that pass did not deliver (unreadable, missing,
+    an encrypted bundle) are then made readable the plain way, or reported.
     """
 
     def __init__(self, bundle_path: Path, pool: ProcessPoolExecutor, planned: list[Planned],
-                 items: dict[int, Any], window_chunks: int, *, verify: bool = False,
-                 shared_copies: bool = False) -> None:
+                 items: dict[int, Any], window_chunks: int, *, shared_copies: bool = False) -> None:
         self.bundle_path, self.pool, self.window_chunks = bundle_path, pool, window_chunks
         self.planned = {p.index: p for p in planned}
         self.by_member = {p.entry.bundle_path: p for p in planned}
@@ -105,7 +104,6 @@ class EvtxFanout:
         self.room = threading.Condition()
         self.lock = threading.Lock()
         self.waiting_bytes = 0
-        self.verify = verify
         self.report: Any = None
         self.verify_error: BaseException | None = None
         self.verified = threading.Event()
@@ -121,16 +119,15 @@ class EvtxFanout:
     # -- feeder thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            if self.verify:
-                from triage.bundle.verify import verify_bundle
+        from triage.bundle.verify import verify_bundle
 
-                try:
-                    self.report = verify_bundle(self.bundle_path, copy_out=self._copy_out)
-                except Exception as exc:  # reported by the analysis as "verification could not run"
-                    self.verify_error = exc
-                finally:
-                    self.verified.set()
+        try:
+            try:
+                self.report = verify_bundle(self.bundle_path, copy_out=self._copy_out)
+            except Exception as exc:  # reported by the analysis as "verification could not run"
+                self.verify_error = exc
+            finally:
+                self.verified.set()
             self._rest()
         finally:
             if self._zf is not None:
@@ -203,12 +200,7 @@ class EvtxFanout:
         if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
             return None
         with open(self.bundle_path, "rb") as fh:
-            fh.seek(info.header_offset)
-            head = fh.read(_LOCAL_HEADER)
-        if head[:4] != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"{info.filename}: bad local file header")
-        base = info.header_offset + _LOCAL_HEADER + int.from_bytes(head[26:28], "little") + \
-            int.from_bytes(head[28:30], "little")
+            base = data_offset(fh, info)
         return LogSource(str(self.bundle_path), base, info.file_size)
 
     def _new_copy(self, p: Planned, size: int) -> Path:
@@ -229,8 +221,7 @@ class EvtxFanout:
             return stored
         info = zf.getinfo(p.entry.bundle_path)
         dest = self._new_copy(p, info.file_size)
-        src = MemberStream(str(self.bundle_path), info) if wants_fast(info) else zf.open(info)
-        with src, open(dest, "xb") as out:
+        with open_member(str(self.bundle_path), zf, info) as src, open(dest, "xb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
         os.chmod(dest, 0o400)
         return LogSource(str(dest), 0, info.file_size)

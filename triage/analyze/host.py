@@ -363,12 +363,9 @@ class _WindowedEvtx:
         return merge_windows(item, self.futures, self.timeout)
 
 
-def _start_fanout(reader: Any, plan: _Plan, pool: Any, options: dict[str, Any], *, verify: bool,
-                  shared_copies: bool) -> Any:
-    """Queue the plan's event logs for the pool (None: no pool or no logs). verify: the feeder
-    also verifies the bundle, taking the logs' private copies from that pass."""
-    if pool is None or getattr(reader, "zip", None) is None:
-        return None
+def _start_fanout(reader: Any, plan: _Plan, pool: Any, options: dict[str, Any], *, shared_copies: bool) -> Any:
+    """Queue the plan's event logs for the pool (None: no logs); the fanout's feeder also verifies
+    the bundle, taking the logs' private copies from that pass."""
     from triage.analyze.fanout import EvtxFanout, Planned
     from triage.parsers.evtx_windows import WINDOW_CHUNKS
 
@@ -377,7 +374,7 @@ def _start_fanout(reader: Any, plan: _Plan, pool: Any, options: dict[str, Any], 
     if not planned:
         return None
     chunks = int(options.get("evtx_window_chunks") or WINDOW_CHUNKS)
-    return EvtxFanout(Path(reader.path), pool, planned, dict(enumerate(plan.items)), chunks, verify=verify,
+    return EvtxFanout(Path(reader.path), pool, planned, dict(enumerate(plan.items)), chunks,
                       shared_copies=shared_copies)
 
 
@@ -387,7 +384,7 @@ def _merge_fanned(fan: Any, i: int, chosen: list, item: Any, mat: _Materializer,
     try:
         planned = fan.take(i)
         parser = chosen[0]
-        if planned.src is not None and planned.futures is not None and planned.error is None:
+        if planned.src is not None and planned.error is None:
             if planned.tmpdir:  # the feeder's private copy serves this thread's reads as well (the
                 mat.path = Path(planned.src.path)  # fanout, not the materializer, deletes it)
             max_seconds = float(item.options.get("max_seconds_per_file") or MAX_SECONDS_PER_FILE)
@@ -685,7 +682,7 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
         if pool is not None:
             data.entries = list(reader.entries)
             plan = _plan(reader, data, strict, opts)
-            fan = _start_fanout(reader, plan, pool, opts, verify=True, shared_copies=bool(yara))
+            fan = _start_fanout(reader, plan, pool, opts, shared_copies=bool(yara))
             if fan is None:  # no event logs after all: verify first, as without a pool
                 data.entries, data.unsupported, data.issues = [], [], []
                 plan = None

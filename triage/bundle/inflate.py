@@ -56,6 +56,28 @@ def wants_fast(info: zipfile.ZipInfo) -> bool:
             and info.file_size >= MIN_FAST_BYTES)
 
 
+def data_offset(fh: IO[bytes], info: zipfile.ZipInfo) -> int:
+    """Where ``info``'s data starts in the zip open as ``fh``, from its local header, which must be
+    a local header and name the same member as the central directory does (a hostile bundle can
+    point the directory anywhere)."""
+    fh.seek(info.header_offset)
+    head = fh.read(_LOCAL.size)
+    if len(head) != _LOCAL.size or head[:4] != _LOCAL_SIG:
+        raise zipfile.BadZipFile(f"{info.filename}: bad local file header")
+    fields = _LOCAL.unpack(head)
+    name_len, extra_len = fields[9], fields[10]
+    enc = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    if fh.read(name_len) != info.orig_filename.encode(enc, "replace"):
+        raise zipfile.BadZipFile(f"{info.filename}: the local header names another member")
+    return info.header_offset + _LOCAL.size + name_len + extra_len
+
+
+def open_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """A read-only stream of one member of the zip ``zf`` opened from ``path``: MemberStream where
+    it pays (:func:`wants_fast`), zipfile's own reader otherwise."""
+    return MemberStream(path, info) if wants_fast(info) else zf.open(info)
+
+
 class MemberStream(io.RawIOBase):
     """One deflated member of ``path`` as a read-only binary stream (see the module docstring)."""
 
@@ -65,23 +87,11 @@ class MemberStream(io.RawIOBase):
         self.name = info.filename
         self._fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in close()
         try:
-            self._data_offset = self._locate()
+            self._data_offset = data_offset(self._fh, info)
         except BaseException:
             self._fh.close()
             raise
         self._restart()
-
-    def _locate(self) -> int:
-        self._fh.seek(self.info.header_offset)
-        head = self._fh.read(_LOCAL.size)
-        if len(head) != _LOCAL.size or head[:4] != _LOCAL_SIG:
-            raise zipfile.BadZipFile(f"{self.name}: bad local file header")
-        fields = _LOCAL.unpack(head)
-        name_len, extra_len = fields[9], fields[10]
-        enc = "utf-8" if self.info.flag_bits & 0x800 else "cp437"
-        if self._fh.read(name_len) != self.info.orig_filename.encode(enc, "replace"):
-            raise zipfile.BadZipFile(f"{self.name}: the local header names another member")
-        return self.info.header_offset + _LOCAL.size + name_len + extra_len
 
     def _restart(self) -> None:
         self._fh.seek(self._data_offset)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from triage.bundle import COLLECTION_NAME, JOURNAL_PREFIX, MANIFEST_NAME
-from triage.bundle.inflate import MemberStream, wants_fast
+from triage.bundle.inflate import open_member
 from triage.bundle.manifest import ManifestEntry
 from triage.bundle.names import is_safe_member, safe_segment
 from triage.bundle.scan import read_member, scan_members
@@ -132,10 +132,7 @@ class BundleReader:
 
     def open(self, bundle_path: str) -> IO[bytes]:
         if self.zip is not None:
-            info = self.zip.getinfo(bundle_path)
-            if wants_fast(info):
-                return MemberStream(str(self.path), info)
-            return self.zip.open(info)
+            return open_member(str(self.path), self.zip, self.zip.getinfo(bundle_path))
         m = self._scan().get(bundle_path)
         if m is None:
             raise KeyError(bundle_path)

@@ -236,19 +236,28 @@ def _worker_init(rules_path: str, cap: int, timeout: int, decode_prefetch: bool 
     _W["zip"] = None
 
 
+def _read_path(path: str, cap: int) -> tuple[bytes, str | None]:
+    """(bytes, filepath) to scan a plain file with: a file within the cap is scanned by yara from
+    its path (mapped, not read into Python), so only its first bytes are read here (enough to
+    recognise MAM-compressed prefetch); a bigger one is read up to cap + 1 (scanned truncated)."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size <= cap:
+            return fh.read(8), path
+        return fh.read(cap + 1), None
+
+
 def _worker_read(job: tuple) -> bytes:
-    kind = job[0]
-    cap = _W["cap"]
-    if kind == "path":
-        with open(job[1], "rb") as fh:
-            return fh.read(cap + 1)
+    """A bundle member's bytes, up to the cap + 1 (job: ('zip', zip_path, member, user))."""
+    from triage.bundle.inflate import open_member
+
     zpath, member = job[1], job[2]
     if _W["zip"] is None or _W["zip"][0] != zpath:
         if _W["zip"] is not None:
             _W["zip"][1].close()
         _W["zip"] = (zpath, zipfile.ZipFile(zpath))
-    with _W["zip"][1].open(member) as fh:
-        return fh.read(cap + 1)
+    zf = _W["zip"][1]
+    with open_member(zpath, zf, zf.getinfo(member)) as fh:
+        return fh.read(_W["cap"] + 1)
 
 
 def _worker_scan(job: tuple) -> list[tuple]:
@@ -257,10 +266,8 @@ def _worker_scan(job: tuple) -> list[tuple]:
     source = Source(bundle_path=job[2], user=job[3])
     filepath = None
     try:
-        if job[0] == "path" and os.stat(job[1]).st_size <= _W["cap"]:
-            filepath = job[1]
-            with open(filepath, "rb") as fh:
-                data = fh.read(8)  # enough to recognise MAM-compressed prefetch
+        if job[0] == "path":
+            data, filepath = _read_path(job[1], _W["cap"])
         else:
             data = _worker_read(job)
     except Exception as exc:  # hostile zip members raise zlib/zipfile/OSError/EOFError...
@@ -372,9 +379,7 @@ class YaraScanner:
             try:
                 if copy is not None:  # a private inflated copy exists already: yara maps the file
                     try:
-                        filepath = copy if os.stat(copy).st_size <= self.max_file_size else None
-                        with open(copy, "rb") as fh:
-                            data = fh.read(8 if filepath else self.max_file_size + 1)
+                        data, filepath = _read_path(copy, self.max_file_size)
                     except Exception as exc:
                         yield Issue(severity="error", message=f"cannot read for YARA: {exc}", source=source)
                         continue
