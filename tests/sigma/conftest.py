@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from _sigma import SIGMA, SIGMAHQ_DIRS
 
 from triage.sigma.engine import Engine
 from triage.sigma.load import load_rules
-
-SIGMA = Path(__file__).resolve().parents[2].parent / "shared" / "sigma"
-SIGMAHQ_DIRS = [SIGMA / "rules", SIGMA / "rules-threat-hunting", SIGMA / "rules-emerging-threats"]
 
 
 @pytest.fixture(scope="session")
