@@ -61,3 +61,27 @@ def make_hosts(tmp_path_factory) -> HostFactory:
     """make_hosts(hosts=1, seed=0, plant=('0:Updater=C:\\\\Users\\\\Public\\\\u.exe',), filler_mb=1) -> OUT dir
     holding host-000... and hosts.json."""
     return HostFactory(tmp_path_factory.mktemp("hosts"))
+
+
+# -- Sigma rule sets compiled once per session (the SigmaHQ set: ~10 s to compile, ~1 s from cache) --
+
+@pytest.fixture(scope="session")
+def pack():
+    from triage.sigma.engine import Engine
+    from triage.sigma.load import load_rules
+
+    rs = load_rules(builtin=True, use_cache=False)
+    return rs, Engine(rs)
+
+
+@pytest.fixture(scope="session")
+def sigmahq():
+    from _sigma import SIGMA, SIGMAHQ_DIRS
+
+    from triage.sigma.engine import Engine
+    from triage.sigma.load import load_rules
+
+    if not SIGMA.is_dir():
+        pytest.skip(f"SigmaHQ rules not found at {SIGMA}")
+    rs = load_rules([str(d) for d in SIGMAHQ_DIRS], builtin=False)
+    return rs, Engine(rs)

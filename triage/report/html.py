@@ -167,7 +167,12 @@ def _evidence_items(f: dict[str, Any]) -> str:
     for ev in (f.get("evidence") or [])[:MAX_EVIDENCE]:
         if isinstance(ev, dict):
             loc = f" — {ev.get('locator')}" if ev.get("locator") else ""
-            items.append(f"<li>{e(ev.get('bundle_path'))}{e(loc)}</li>")
+            extra = "".join(f" · {ev[k]}" for k in ("channel", "time") if ev.get(k))
+            if str(f.get("rule") or "").startswith("sigma:"):
+                link = f'<a href="#{_sigma_anchor(str(f["rule"])[6:])}">{e(ev.get("bundle_path"))}{e(loc)}</a>'
+                items.append(f"<li>{link}{e(extra)}</li>")
+            else:
+                items.append(f"<li>{e(ev.get('bundle_path'))}{e(loc)}{e(extra)}</li>")
         else:
             items.append(f"<li>{e(ev)}</li>")
     extra = len(f.get("evidence") or []) - MAX_EVIDENCE
@@ -427,6 +432,54 @@ def _yara(s: dict[str, Any]) -> str:
             + _table("t-yara", ["Rule", "Namespace", "Member", "Target"], rows, total=len(hits)) + "</section>")
 
 
+def _sigma_anchor(rule_id: Any) -> str:
+    return "sigma-" + "".join(c if c.isalnum() or c == "-" else "_" for c in str(rule_id))[:80]
+
+
+def _sigma(s: dict[str, Any]) -> str:
+    """Sigma matches grouped per rule with counts (most severe first), each rule's matched records
+    below it: the log, channel, record number, the event's time and the fields the rule tests."""
+    sg = s.get("sigma") or {}
+    matches = sg.get("matches") or []
+    if not sg.get("enabled") and not matches:
+        return ""
+    loaded = sg.get("rules_loaded")
+    skipped = sg.get("rules_skipped") or 0
+    head = (f'<p class="muted">{e(loaded)} rules evaluated on every event record'
+            + (f"; {e(skipped)} not evaluated (see Problems)" if skipped else "") + ".</p>") if loaded is not None else ""
+    rows = []
+    for m in matches[:MAX_ROWS]:
+        sev = _sev({"informational": "info"}.get(m.get("level"), m.get("level")))
+        attack = " ".join(e(a) for a in m.get("attack") or [])
+        rows.append(f'<tr class="sev-{sev}"><td><span class="sev" style="background:{SEV_COLORS[sev]}">{sev}</span></td>'
+                    f'<td><a href="#{_sigma_anchor(m.get("rule_id"))}"><b>{e(m.get("title"))}</b></a><br>'
+                    f'<span class="muted mono">{e(m.get("rule_id"))}</span></td><td class="num">{e(m.get("count"))}</td>'
+                    f'<td>{_t(m.get("first"))}</td><td>{_t(m.get("last"))}</td><td>{attack}</td>'
+                    f'<td>{e(m.get("author"))}<br><span class="muted">{e(m.get("origin"))}: {e(m.get("rule_path"))}</span></td></tr>')
+    details = []
+    for m in matches[:MAX_ROWS]:
+        recs = []
+        for r in m.get("records") or []:
+            fields = "; ".join(f"{k}={v}" for k, v in (r.get("fields") or {}).items())
+            off = '<span class="badge off">OFF-NETWORK</span>' if r.get("off_network") else ""
+            written = f' <span class="muted">(written {e(r.get("written"))})</span>' if r.get("written") else ""
+            recs.append(f"<tr><td>{_t(r.get('time'))}{written}{off}</td><td class='mono'>{e(r.get('bundle_path'))}</td>"
+                        f"<td>{e(r.get('channel'))}</td><td class='num'>{e(r.get('event_id'))}</td>"
+                        f"<td class='num'>{e(r.get('record_id'))}</td><td class='mono'>{e(fields)}</td></tr>")
+        shown = len(m.get("records") or [])
+        more = f" (first {shown} of {m.get('count')})" if m.get("count", 0) > shown else ""
+        details.append(f'<details id="{_sigma_anchor(m.get("rule_id"))}"><summary>{e(m.get("title"))} — '
+                       f'{e(m.get("count"))} record{"s" * (m.get("count") != 1)}{e(more)}</summary>'
+                       + _table(_sigma_anchor(m.get("rule_id")) + "-t",
+                                ["Time (event, UTC)", "Log", "Channel", "Event", "Record", "Fields"], recs,
+                                filter_box=False) + "</details>")
+    return (f'<section id="sigma"><h2>Sigma matches <span class="count">({len(matches)} rules, '
+            f'{sum(m.get("count") or 0 for m in matches)} records)</span></h2>{head}'
+            + _table("t-sigma", ["Level", "Rule", "Records", "First", "Last", "ATT&CK", "Author / source"], rows,
+                     total=len(matches))
+            + "".join(details) + "</section>")
+
+
 def _coverage(s: dict[str, Any]) -> str:
     rows = []
     for c in s.get("coverage") or []:
@@ -487,7 +540,7 @@ def render(summary: dict[str, Any]) -> str:
                            for f in (s.get("findings") or [])[:MAX_ROWS]]}
     body = "".join([
         _header(s), "<main>", _findings(s), _chart(s), _host(s), _autoruns(s), _executions(s), _events(s),
-        _browser(s), _network(s), _yara(s), _coverage(s), _issues(s), "</main>",
+        _browser(s), _network(s), _sigma(s), _yara(s), _coverage(s), _issues(s), "</main>",
         f'<footer>triage {e(s.get("analyzer_version"))} · summary schema {e(s.get("schema_version"))} · '
         f'bundle sha256 {e((s.get("bundle") or {}).get("sha256"))} · all times UTC</footer>'])
     title = f"triage — {(s.get('host') or {}).get('hostname') or 'host'}"

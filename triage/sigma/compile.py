@@ -47,8 +47,9 @@ from sigma.types import (
 
 Node = tuple
 
-# Fields the index handles (every rule in a bucket already satisfies them): no use as prefilter atoms.
-INDEX_FIELDS = frozenset({"eventid", "channel"})
+# Fields the index handles (every rule in a bucket already satisfies them), and fields the engine
+# derives (4688's User and IntegrityLevel are not in the record's text as such): no prefilter atoms.
+INDEX_FIELDS = frozenset({"eventid", "channel", "user", "integritylevel"})
 # Shorter literals are too common to pre-filter on: such a rule is simply always evaluated.
 MIN_ATOM = 3
 
@@ -197,45 +198,152 @@ def constraint(node: Node, field: str) -> frozenset | None:
     return None
 
 
-def atoms(node: Node) -> frozenset | None:
-    """Lower-case literals of which at least one occurs in some value of every record the node
-    matches (None: no such set is known, evaluate always). The pre-filter runs one Aho-Corasick
-    pass over a record's values and evaluates only the rules whose literals it saw."""
+# Fields whose values are nearly constant within a bucket, and the other System fields: no pre-filter
+# atoms (the pre-filter reads only the record's EventData/UserData text, see match.Bucket).
+WEAK_FIELDS = frozenset({"provider_name", "provider_guid", "provider_eventsourcename", "eventsourcename",
+                         "computer", "level", "task", "opcode", "keywords", "version", "eventrecordid",
+                         "timecreated", "activityid", "relatedactivityid", "processid", "threadid", "userid",
+                         "security_userid"})
+# Groups kept per rule (the longest-literal ones): enough to make candidates rare.
+MAX_GROUPS = 4
+
+
+def atoms(node: Node) -> list[frozenset] | None:
+    """Pre-filter groups of a node: lower-case literals such that, in every record the node matches,
+    at least one literal of EACH group occurs in some value (None: nothing is known, evaluate the rule
+    on every record of its bucket). The parser runs one Aho-Corasick pass over a record's text and
+    evaluates only the rules all of whose groups it saw."""
+    groups = _groups(node)
+    if not groups:
+        return None
+    groups.sort(key=lambda g: (-min(map(len, g)), len(g)))
+    return groups[:MAX_GROUPS]
+
+
+def _groups(node: Node) -> list[frozenset]:
     kind = node[0]
     if kind in ("f", "kw"):
-        if kind == "f" and node[1] in INDEX_FIELDS:
-            return None
-        op, arg = node[2], node[3]
-        if op in ("eq", "sw", "ew", "ct"):
-            lit = arg.lower()
-        elif op == "glob":
-            lit = arg[1].lower()
-        else:
-            return None
-        return frozenset({lit}) if len(lit) >= MIN_ATOM else None
+        if kind == "f" and (node[1] in INDEX_FIELDS or node[1] in WEAK_FIELDS):
+            return []
+        num = _number_group(node)
+        if num is not None:
+            return [num]
+        lit = _literal(node)
+        return [frozenset({lit})] if lit is not None and _usable(lit) else []
     if kind == "and":
-        best: frozenset | None = None
+        out: list[frozenset] = []
         for c in node[1]:
-            s = atoms(c)
-            if s is not None and (best is None or _better(s, best)):
-                best = s
-        return best
+            for g in _groups(c):
+                if g not in out:
+                    out.append(g)
+        return out
     if kind == "or":
-        out: set[str] = set()
+        union: set[str] = set()
         for c in node[1]:
-            s = atoms(c)
-            if s is None:
-                return None
-            out |= s
-        return frozenset(out)
+            gs = _groups(c)
+            if not gs:
+                return []
+            union |= max(gs, key=lambda g: (min(map(len, g)), -len(g)))
+        return [frozenset(union)]
     if kind == "false":
-        return frozenset()
+        return [frozenset({"\x00never\x00"})]
+    return []
+
+
+# Fields whose numbers are always logged in decimal (4624's LogonType): a number test on them can
+# pre-filter on the number with its JSON delimiters. Elsewhere a number may be logged as hex text.
+DECIMAL_FIELDS = frozenset({"logontype"})
+
+
+def _number_group(node: Node) -> frozenset | None:
+    if node[0] != "f" or node[2] != "num" or node[1] not in DECIMAL_FIELDS:
+        return None
+    n = node[3]
+    if isinstance(n, bool) or not isinstance(n, int):
+        return None
+    return frozenset({f":{n},", f":{n}}}", f':"{n}"'})
+
+
+def _usable(lit: str) -> bool:
+    """Long enough to be rare, or short but non-ASCII (the homoglyph/emoji rules' characters)."""
+    return len(lit) >= MIN_ATOM or (bool(lit) and not lit.isascii())
+
+
+def _literal(node: Node) -> str | None:
+    op, arg = node[2], node[3]
+    if op in ("eq", "sw", "ew", "ct"):
+        return arg.lower()
+    if op == "glob":
+        return arg[1].lower()
+    if op == "re":
+        return regex_literal(arg[0], arg[1])
     return None
 
 
-def _better(a: frozenset, b: frozenset) -> bool:
-    """Fewer, longer literals pre-filter better."""
-    return (min(map(len, a), default=0), -len(a)) > (min(map(len, b), default=0), -len(b))
+def regex_literal(pattern: str, flags: int) -> str | None:
+    """The longest run of literal characters every match of ``pattern`` must contain (top level of
+    the pattern only; None when it has alternation at the top or no literal run)."""
+    try:
+        import re._parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        parsed = sre_parse.parse(pattern, flags)
+    except Exception:
+        return None
+    best, run = "", []
+    for op, av in parsed:
+        if str(op) == "LITERAL":
+            run.append(chr(av))
+            continue
+        cand = "".join(run)
+        if len(cand) > len(best):
+            best = cand
+        run = []
+    cand = "".join(run)
+    if len(cand) > len(best):
+        best = cand
+    return best.lower() if len(best) >= MIN_ATOM else None
+
+
+def specialize(node: Node, channel: str, event_id: str) -> Node:
+    """``node`` for records of one channel and event id (both lower-case text): their tests become
+    constants and the tree is simplified. A bucket evaluates and pre-filters this form, so a branch for
+    another event id costs nothing and does not weaken the pre-filter."""
+    kind = node[0]
+    if kind == "f" and node[1] in ("channel", "eventid"):
+        value = channel if node[1] == "channel" else event_id
+        op, arg = node[2], node[3]
+        if op == "num":
+            ok = value == str(arg)
+        elif op == "eq":
+            ok = value == arg.lower()
+        elif op == "sw":
+            ok = value.startswith(arg.lower())
+        elif op == "ew":
+            ok = value.endswith(arg.lower())
+        elif op == "ct":
+            ok = arg.lower() in value
+        else:
+            return node
+        return ("true",) if ok else ("false",)
+    if kind in ("and", "or"):
+        kids = [specialize(c, channel, event_id) for c in node[1]]
+        absorbing, neutral = (("false",), ("true",)) if kind == "and" else (("true",), ("false",))
+        if absorbing in kids:
+            return absorbing
+        kids = [k for k in kids if k != neutral]
+        if not kids:
+            return neutral
+        return kids[0] if len(kids) == 1 else (kind, tuple(kids))
+    if kind == "not":
+        inner = specialize(node[1], channel, event_id)
+        if inner == ("true",):
+            return ("false",)
+        if inner == ("false",):
+            return ("true",)
+        return ("not", inner)
+    return node
 
 
 def fields(node: Node, out: set[str] | None = None) -> set[str]:

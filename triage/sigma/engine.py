@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage.sigma.compile import atoms, specialize
 from triage.sigma.load import CompiledRule, RuleSet, load_rules
 from triage.sigma.match import Bucket, Event, Test, build, make_bucket
 
@@ -109,18 +110,28 @@ def event(fields: dict[str, str | None]) -> Event:
     return Event(raw)
 
 
+class _LazyTests(dict):
+    """rule index -> test closure, built from its (specialised) tree when first asked for."""
+
+    def __init__(self, trees: dict[int, Any]) -> None:
+        super().__init__()
+        self.trees = trees
+
+    def __missing__(self, i: int) -> Test:
+        test = self[i] = build(self.trees[i])
+        return test
+
+
 @dataclass
 class Engine:
     """A rule set ready to evaluate. Thread-safe for matching (buckets are built under a lock)."""
 
     ruleset: RuleSet
-    tests: dict[int, Test] = field(default_factory=dict)
     _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.tests = {i: build(r.tree) for i, r in enumerate(self.ruleset.rules)}
-        self._atoms = {i: (frozenset(r.atoms) if r.atoms is not None else None)
+        self._atoms = {i: ([frozenset(g) for g in r.atoms] if r.atoms is not None else None)
                        for i, r in enumerate(self.ruleset.rules)}
         by_ch: dict[str | None, list[int]] = {}
         for i, r in enumerate(self.ruleset.rules):
@@ -133,23 +144,50 @@ class Engine:
         return self.ruleset.rules
 
     def bucket(self, channel: str | None, event_id: Any) -> Bucket | None:
-        """The rules that can match a record of this channel and event id (None: no rule can)."""
+        """The rules that can match a record of this channel and event id (None: no rule can), each
+        specialised to them (:func:`triage.sigma.compile.specialize`)."""
         key = ((channel or "").lower(), str(event_id).lower())
         b = self._buckets.get(key)
         if b is None:
             with self._lock:
                 b = self._buckets.get(key)
                 if b is None:
-                    idx = [i for i in self._by_channel.get(key[0], []) + self._by_channel.get(None, [])
-                           if (eids := self.rules[i].event_ids) is None or key[1] in eids]
-                    b = self._buckets[key] = make_bucket(sorted(set(idx)), self.tests, self._atoms)
+                    b = self._buckets[key] = self._make_bucket(key)
         return b if b.rules else None
+
+    def _make_bucket(self, key: tuple[str, str]) -> Bucket:
+        """Rules of one (channel, event id). A rule tied to one event id keeps its compiled form and
+        its compile-time pre-filter groups; others are specialised to the key first. Test closures
+        are built on first use: most rules of a big bucket never meet a candidate record."""
+        trees: dict[int, Any] = {}
+        groups: dict[int, list[frozenset] | None] = {}
+        for i in sorted(set(self._by_channel.get(key[0], []) + self._by_channel.get(None, []))):
+            r = self.rules[i]
+            if r.event_ids is not None and key[1] not in r.event_ids:
+                continue
+            if r.event_ids is not None and len(r.event_ids) == 1 and r.channels is not None and len(r.channels) == 1:
+                trees[i] = r.tree
+                groups[i] = self._atoms[i]
+                continue
+            tree = specialize(r.tree, key[0], key[1])
+            if tree == ("false",):
+                continue
+            trees[i] = tree
+            groups[i] = atoms(tree)
+        from triage.sigma.load import cache_dir
+
+        return make_bucket(sorted(trees), _LazyTests(trees), groups, cache_dir(),
+                           f"{self.ruleset.key}/{key[0]}/{key[1]}")
 
     def match_fields(self, fields: dict[str, str | None]) -> list[CompiledRule]:
         """Rules matching one flat record (tests, ``rules test``): bucketed as the parser does."""
         ev = event(fields)
         b = self.bucket(ev.raw.get("channel"), ev.raw.get("eventid"))
-        return [self.rules[i] for i in b.match(ev)] if b is not None else []
+        if b is None:
+            return []
+        # the parser pre-filters on the record's JSON text; do the same on this record's
+        cand = b.candidates(json.dumps({k: v for k, v in fields.items()}, ensure_ascii=False))
+        return [self.rules[i] for i in b.match(ev, cand)] if cand is not None else []
 
 
 _ENGINES: dict[str, Engine] = {}

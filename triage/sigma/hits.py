@@ -17,6 +17,8 @@ from triage.sigma.engine import Engine, event, flatten
 from triage.sigma.match import Bucket
 
 MAX_SAMPLES = 25
+# Records queued before a pre-filter pass (bounded memory: ~1.5 KiB of JSON text each).
+BATCH = 1024
 MAX_FIELD_CHARS = 2048
 
 
@@ -57,16 +59,39 @@ class LogHits:
         self.by_rule: dict[int, _RuleHits] = {}
         self.channel: str | None = channel_hint
         self.errors = 0
+        self.pending: dict[Bucket, list[tuple[Any, str, str]]] = {}
+        self.queued = 0
 
     def add(self, bucket: Bucket, rid: Any, written: str, data: str) -> None:
-        """Evaluate one record (pyevtx-rs JSON text) against its bucket."""
+        """Queue one record (pyevtx-rs JSON text) for its bucket; records are pre-filtered in batches
+        (one search over many records: see triage.sigma.prefilter)."""
+        pending = self.pending.get(bucket)
+        if pending is None:
+            pending = self.pending[bucket] = []
+        pending.append((rid, written, data))
+        self.queued += 1
+        if self.queued >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        batches, self.pending, self.queued = self.pending, {}, 0
+        for bucket, pending in batches.items():
+            try:
+                cands = bucket.candidates_many([d for _, _, d in pending])
+            except Exception:  # the searcher failed: evaluate every rule of the bucket (slower, same result)
+                cands = [list(bucket.rules)] * len(pending)
+            for (rid, written, data), c in zip(pending, cands, strict=True):
+                if c is not None:
+                    self._evaluate(bucket, c, rid, written, data)
+
+    def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> None:
         try:
             fields = flatten(json.loads(data))
         except ValueError:
             self.errors += 1
             return
         ev = event(fields)
-        matched = bucket.match(ev)
+        matched = bucket.match(ev, candidates)
         if not matched:
             return
         created = fields.get("TimeCreated") or written.removesuffix(" UTC")
@@ -84,22 +109,29 @@ class LogHits:
             if h.last is None or key > h.last:
                 h.last = key
             if len(h.samples) < MAX_SAMPLES:
-                shown = {}
-                names = {k.lower(): k for k in fields}
-                for f in rules[i].fields:
-                    name = names.get(f) or names.get(f.replace(" ", ""))
-                    if name is not None and f not in ("eventid", "channel"):
-                        v = fields.get(name)
-                        shown[name] = v[:MAX_FIELD_CHARS] if isinstance(v, str) else v
-                sample = {"record_id": rid, "time": _dt(key).isoformat().replace("+00:00", "Z") if _dt(key) else created,
-                          "event_id": fields.get("EventID"), "provider": fields.get("Provider_Name"),
-                          "computer": fields.get("Computer"), "fields": shown}
-                if wkey[:23] != key[:23]:
-                    wdt = _dt(wkey)
-                    sample["written"] = wdt.isoformat().replace("+00:00", "Z") if wdt else written
-                h.samples.append(sample)
+                h.samples.append(self._sample(rules[i].fields, fields, rid, key, wkey, created, written))
+
+    @staticmethod
+    def _sample(rule_fields: list[str], fields: dict[str, Any], rid: Any, key: str, wkey: str, created: str,
+                written: str) -> dict[str, Any]:
+        shown = {}
+        names = {k.lower(): k for k in fields}
+        for f in rule_fields:
+            name = names.get(f) or names.get(f.replace(" ", ""))
+            if name is not None and f not in ("eventid", "channel"):
+                v = fields.get(name)
+                shown[name] = v[:MAX_FIELD_CHARS] if isinstance(v, str) else v
+        when = _dt(key)
+        sample = {"record_id": rid, "time": when.isoformat().replace("+00:00", "Z") if when else created,
+                  "event_id": fields.get("EventID"), "provider": fields.get("Provider_Name"),
+                  "computer": fields.get("Computer"), "fields": shown}
+        if wkey[:23] != key[:23]:
+            wdt = _dt(wkey)
+            sample["written"] = wdt.isoformat().replace("+00:00", "Z") if wdt else written
+        return sample
 
     def records(self) -> list[SigmaMatch]:
+        self.flush()
         out = []
         rules = self.engine.rules
         for i, h in sorted(self.by_rule.items()):

@@ -29,7 +29,7 @@ from typing import Any
 from triage.sigma.compile import Unsupported, atoms, compile_condition, constraint, fields
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
-COMPILER_VERSION = "1"
+COMPILER_VERSION = "5"
 RULE_SUFFIXES = (".yml", ".yaml")
 LEVELS = ("informational", "low", "medium", "high", "critical")
 
@@ -66,7 +66,7 @@ class CompiledRule:
     tree: Any            # the compiled condition (triage.sigma.compile)
     channels: list[str] | None
     event_ids: list[str] | None
-    atoms: list[str] | None
+    atoms: list[list[str]] | None  # pre-filter groups (triage.sigma.compile.atoms)
     fields: list[str]
 
 
@@ -317,7 +317,7 @@ def _variant(rule: Any, src: Source, name: str) -> CompiledRule:
         origin=src.origin, path=src.rel, logsource=where, variant=name, tree=tree,
         channels=sorted(channels) if channels is not None else None,
         event_ids=sorted(eids) if eids is not None else None,
-        atoms=sorted(a) if a is not None else None, fields=sorted(fields(tree)))
+        atoms=[sorted(g) for g in a] if a is not None else None, fields=sorted(fields(tree)))
 
 
 def _level(rule: Any) -> str:

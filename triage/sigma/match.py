@@ -9,21 +9,26 @@ for a log because one of its branches names a field that log does not have.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from triage.sigma import prefilter
 from triage.sigma.compile import Node
+from triage.sigma.prefilter import ahocorasick, payload
 
-try:  # the pre-filter; without it every rule of a bucket is evaluated (same results, slower)
-    import ahocorasick
-except ImportError:  # pragma: no cover - it is a dependency of the analyze extra
-    ahocorasick = None
+# Lower-case names of the System fields (triage.sigma.engine.flatten): keyword searches skip them.
+SYSTEM_FIELDS = frozenset({
+    "eventid", "channel", "provider_name", "provider_guid", "provider_eventsourcename", "computer",
+    "eventrecordid", "timecreated", "level", "task", "opcode", "keywords", "version", "activityid",
+    "relatedactivityid", "threadid", "userid", "qualifiers"})
 
 
 class Event:
-    """One record as the rules see it."""
+    """One record as the rules see it. Keyword (field-less) searches read ``text``: the payload's
+    values (EventData/UserData), not the System block's provider, computer or ids."""
 
     __slots__ = ("raw", "low", "_text")
 
@@ -35,7 +40,7 @@ class Event:
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = "\x00".join(v for v in self.low.values() if v)
+            self._text = "\x00".join(v for k, v in self.low.items() if v and k not in SYSTEM_FIELDS)
         return self._text
 
 
@@ -95,6 +100,60 @@ def _str_test(op: str, arg: Any) -> Callable[[str], bool]:
     raise ValueError(f"unknown op {op}")
 
 
+# Alternatives on one field with one string operator are tested together: a set lookup, one
+# str.startswith/endswith with a tuple, or one Aho-Corasick pass for many 'contains' (SigmaHQ rules
+# list dozens of image names or command-line fragments per selection).
+MERGE_MIN = 2
+CONTAINS_AUTOMATON_MIN = 6
+
+
+def _merged(children: tuple) -> list[Test]:
+    groups: dict[tuple, list[str]] = {}
+    rest: list[Test] = []
+    for c in children:
+        if c[0] in ("f", "kw") and c[2] in ("eq", "sw", "ew", "ct") and isinstance(c[3], str):
+            groups.setdefault((c[0], c[1], c[2], c[4]), []).append(c[3])
+        else:
+            rest.append(build(c))
+    out: list[Test] = []
+    for (kind, field, op, cased), values in groups.items():
+        if len(values) < MERGE_MIN:
+            out.append(build((kind, field, op, values[0], cased)))
+            continue
+        check = _multi(op, values)
+        if kind == "kw":
+            pool = "raw" if cased else "low"
+            out.append(lambda e, check=check, pool=pool: any(
+                check(v) for k, v in getattr(e, pool).items() if v and k not in SYSTEM_FIELDS))
+        elif cased:
+            out.append(lambda e, check=check, field=field: (v := e.raw.get(field)) is not None and check(v))
+        else:
+            out.append(lambda e, check=check, field=field: (v := e.low.get(field)) is not None and check(v))
+    return out + rest
+
+
+def _multi(op: str, values: list[str]) -> Callable[[str], bool]:
+    if op == "eq":
+        members = frozenset(values)
+        return members.__contains__
+    if op == "sw":
+        prefixes = tuple(values)
+        return lambda v: v.startswith(prefixes)
+    if op == "ew":
+        suffixes = tuple(values)
+        return lambda v: v.endswith(suffixes)
+    if "" in values:
+        return lambda v: True
+    if ahocorasick is not None and len(values) >= CONTAINS_AUTOMATON_MIN:
+        automaton = ahocorasick.Automaton()
+        for x in set(values):
+            automaton.add_word(x, True)
+        automaton.make_automaton()
+        return lambda v: next(automaton.iter(v), None) is not None
+    parts = tuple(values)
+    return lambda v: any(p in v for p in parts)
+
+
 def build(node: Node) -> Test:
     """A closure evaluating ``node`` on an Event."""
     kind = node[0]
@@ -108,7 +167,7 @@ def build(node: Node) -> Test:
             return True
         return all_of
     if kind == "or":
-        tests = tuple(build(c) for c in node[1])
+        tests = tuple(_merged(node[1]))
 
         def any_of(e: Event) -> bool:
             for t in tests:  # noqa: SIM110
@@ -129,8 +188,8 @@ def build(node: Node) -> Test:
             return lambda e: arg in e.text
         check = _str_test(op, arg)
         if cased:
-            return lambda e: any(check(v) for v in e.raw.values() if v is not None)
-        return lambda e: any(check(v) for v in e.low.values() if v is not None)
+            return lambda e: any(check(v) for k, v in e.raw.items() if v is not None and k not in SYSTEM_FIELDS)
+        return lambda e: any(check(v) for k, v in e.low.items() if v is not None and k not in SYSTEM_FIELDS)
     if op == "null":
         return lambda e: not e.raw.get(field)
     if op == "exists":
@@ -158,42 +217,72 @@ def build(node: Node) -> Test:
     return test_raw
 
 
-@dataclass
+def raw_form(atom: str) -> str:
+    """An atom as it appears in the engine's JSON text of a record (quotes, backslashes and control
+    characters escaped as JSON escapes them; the text is lower-cased before the search)."""
+    return json.dumps(atom, ensure_ascii=False)[1:-1].lower()
+
+
+@dataclass(eq=False)  # hashed by identity: the parser queues records per bucket
 class Bucket:
-    """The rules that can match records of one (channel, event id): ``always`` are evaluated on
-    every record, the others only when the automaton finds one of their literals."""
+    """The rules that can match records of one (channel, event id).
+
+    ``always`` are evaluated on every record; each other rule only when, for each of its pre-filter
+    groups, one literal occurs in the record's payload text (:mod:`triage.sigma.prefilter`). A record
+    none of whose rules can match is never decoded: that is what keeps Sigma cheap on big logs."""
 
     rules: tuple[int, ...]
     tests: dict[int, Test]
     always: tuple[int, ...]
-    automaton: Any
+    searcher: Any            # triage.sigma.prefilter.Searcher, or None when no rule has literals
+    keys: list[tuple[tuple[int, int], ...]]  # literal index -> (rule, group) pairs it satisfies
+    need: dict[int, int]     # rule -> number of groups that must all be seen
 
-    def match(self, ev: Event) -> list[int]:
-        tests = self.tests
-        out = [i for i in self.always if tests[i](ev)]
-        if self.automaton is not None:
-            seen: set[int] = set()
-            for _, ids in self.automaton.iter(ev.text):
-                seen.update(ids)
-            if seen:
-                out.extend(i for i in sorted(seen) if tests[i](ev))
+    def candidates_many(self, texts: list[str]) -> list[list[int] | None]:
+        """For each record (engine JSON text): the rules worth evaluating (None: none, skip it)."""
+        if self.searcher is None:
+            return [list(self.always) if self.always else None for _ in texts]
+        keys, need, always = self.keys, self.need, self.always
+        out: list[list[int] | None] = []
+        for found in self.searcher.search([payload(t) for t in texts]):
+            if not found:
+                out.append(list(always) if always else None)
+                continue
+            seen: set[tuple[int, int]] = set()
+            for lit in found:
+                seen.update(keys[lit])
+            counts: dict[int, int] = {}
+            for rule, _ in seen:
+                counts[rule] = counts.get(rule, 0) + 1
+            cands = [r for r, n in counts.items() if n >= need[r]]
+            cands.extend(always)
+            out.append(sorted(cands) if cands else None)
         return out
 
+    def candidates(self, data: str) -> list[int] | None:
+        return self.candidates_many([data])[0]
 
-def make_bucket(indices: list[int], tests: dict[int, Test], atoms_of: dict[int, frozenset | None]) -> Bucket:
+    def match(self, ev: Event, candidates: list[int] | None = None) -> list[int]:
+        tests = self.tests
+        ids = self.rules if candidates is None else candidates
+        return [i for i in ids if tests[i](ev)]
+
+
+def make_bucket(indices: list[int], tests: dict[int, Test], atoms_of: dict[int, list[frozenset] | None],
+                cache_dir: Any = None, cache_key: str = "") -> Bucket:
     always: list[int] = []
-    by_atom: dict[str, list[int]] = {}
+    by_atom: dict[str, set[tuple[int, int]]] = {}
+    need: dict[int, int] = {}
     for i in indices:
-        a = atoms_of.get(i)
-        if a is None or ahocorasick is None:
+        groups = atoms_of.get(i)
+        if groups is None:
             always.append(i)
-        elif a:  # an empty set: the rule can never match (e.g. 'false')
-            for lit in a:
-                by_atom.setdefault(lit, []).append(i)
-    automaton = None
-    if by_atom:
-        automaton = ahocorasick.Automaton()
-        for lit, ids in by_atom.items():
-            automaton.add_word(lit, tuple(ids))
-        automaton.make_automaton()
-    return Bucket(rules=tuple(indices), tests=tests, always=tuple(always), automaton=automaton)
+            continue
+        need[i] = len(groups)
+        for g, lits in enumerate(groups):
+            for lit in lits:
+                by_atom.setdefault(raw_form(lit), set()).add((i, g))
+    literals = sorted(by_atom)
+    search = prefilter.searcher(literals, cache_dir, cache_key) if literals else None
+    return Bucket(rules=tuple(indices), tests=tests, always=tuple(always), searcher=search,
+                  keys=[tuple(sorted(by_atom[lit])) for lit in literals], need=need)

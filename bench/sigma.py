@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Benchmark: the cost of Sigma in an analysis, and triage against a Zircolite-style Sigma engine.
+
+All in one run, on the same machine at the same time:
+  inputs: the ~200 MiB bench host (make-host-tree --scale K, as bench/analyze.py) and each museum
+  whole-machine set of ../shared/corpus/evtx (its logs laid out as a host), each collected once;
+  (a) analyze_bundle without Sigma, (b) with triage's built-in pack, (c) with the 2,858 SigmaHQ rules
+  (../shared/sigma, built-in pack off) — interleaved a/b/c, --repeat times, median per-triple ratio;
+  baseline: the way Zircolite works — pySigma's SQLite backend converts the same rules (same
+  Windows/Sysmon pipelines), the same event records are flattened (json.loads, one column per field)
+  into an in-memory SQLite table (COLLATE NOCASE, as Zircolite builds it), one query per rule.
+YARA is off throughout (it has its own bench). Floors: (c) within 1.5x of (a); (c) at least 3x faster
+than the baseline. Prints records/s, the ratios and PASS/FAIL; exit status 1 on FAIL.
+
+Usage: python3 bench/sigma.py [--target-mb 200] [--repeat 3] [--workdir DIR] [--no-museum]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+SHARED = (REPO / ".." / "shared").resolve()
+SIGMAHQ = [SHARED / "sigma" / d for d in ("rules", "rules-threat-hunting", "rules-emerging-threats")]
+LOGS = Path("Windows/System32/winevt/Logs")
+
+
+def collect(host: Path, out: Path) -> Path:
+    from triage.cli import main as triage_main
+
+    bundles = sorted(out.glob("*.zip")) if out.is_dir() else []
+    if bundles:
+        return bundles[0]
+    out.mkdir(parents=True, exist_ok=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = triage_main(["collect", "--target", str(host), "--output", str(out), "--quiet"])
+    if rc != 0:
+        raise SystemExit(f"collect failed: {rc}")
+    return sorted(out.glob("*.zip"))[0]
+
+
+def bench_host(work: Path, target_mb: float) -> tuple[str, Path, list[Path]]:
+    import analyze as bench_analyze  # bench/analyze.py: the same 200 MiB host
+
+    probe = work / "probe"
+    if not (probe / "host-000").is_dir():
+        bench_analyze.make_host(probe, 1)
+    base_mb = sum(f.stat().st_size for f in bench_analyze.evtx_files(probe / "host-000")) / 2**20
+    scale = max(1, round(target_mb / base_mb))
+    tree = work / f"scale{scale}"
+    if not (tree / "host-000").is_dir():
+        bench_analyze.make_host(tree, scale)
+    files = bench_analyze.evtx_files(tree / "host-000")
+    return f"bench host (--scale {scale})", collect(tree / "host-000", work / f"bundle{scale}"), files
+
+
+def museum_hosts(work: Path) -> list[tuple[str, Path, list[Path]]]:
+    out = []
+    for d in sorted((SHARED / "corpus" / "evtx").glob("museum-*")):
+        host = work / d.name / "host"
+        logs = host / LOGS
+        if not logs.is_dir():
+            logs.mkdir(parents=True)
+            for f in sorted(d.rglob("*.evtx")):
+                shutil.copyfile(f, logs / f.name)
+        files = sorted(logs.glob("*.evtx"))
+        out.append((d.name, collect(host, work / d.name / "bundle"), files))
+    return out
+
+
+# -- the Zircolite-style baseline -------------------------------------------------------------------
+
+def sqlite_queries(rule_dirs: list[Path]) -> tuple[list[str], int, float]:
+    """Every rule converted by pySigma's SQLite backend with the same pipelines triage applies."""
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.collection import SigmaCollection
+
+    from triage.sigma.load import _pipelines, _variant_names
+
+    pipes = _pipelines()
+    backends = {name: sqliteBackend(processing_pipeline=p) for name, p in pipes.items()}
+    backends["any"] = sqliteBackend()
+    queries, failed = [], 0
+    t0 = time.perf_counter()
+    files = sorted(p for d in rule_dirs for p in d.rglob("*.yml"))
+    for f in files:
+        try:
+            coll = SigmaCollection.from_yaml(f.read_text(encoding="utf-8"))
+        except Exception:
+            failed += 1
+            continue
+        for rule in coll.rules:
+            import copy
+
+            ok = False
+            for name in _variant_names(rule, []):
+                try:
+                    for q in backends[name].convert_rule(copy.deepcopy(rule)):
+                        queries.append(q)
+                        ok = True
+                except Exception:
+                    pass
+            failed += not ok
+    return queries, failed, time.perf_counter() - t0
+
+
+def sqlite_run(files: list[Path], queries: list[str]) -> tuple[int, int, float]:
+    """Flatten every record into an in-memory table, run every query: (records, matches, seconds)."""
+    from evtx import PyEvtxParser
+
+    from triage.sigma.engine import flatten
+
+    t0 = time.perf_counter()
+    rows: list[dict[str, str | None]] = []
+    columns: dict[str, None] = {}
+    for f in files:
+        try:
+            it = PyEvtxParser(str(f)).records_json()
+        except Exception:
+            continue
+        while True:
+            try:
+                rec = next(it)
+            except StopIteration:
+                break
+            except Exception:
+                continue
+            fields = flatten(json.loads(rec["data"]))
+            rows.append(fields)
+            for k in fields:
+                columns.setdefault(k, None)
+    db = sqlite3.connect(":memory:")
+    db.create_function("regexp", 2, lambda p, v: v is not None and re.search(p, str(v)) is not None,
+                       deterministic=True)
+    names = list(columns)
+    db.execute("CREATE TABLE logs (row_id INTEGER PRIMARY KEY, "
+               + ", ".join(f'"{n.replace(chr(34), chr(34) * 2)}" TEXT COLLATE NOCASE' for n in names) + ")")
+    placeholders = ", ".join("?" for _ in names)
+    db.executemany(f"INSERT INTO logs ({', '.join(chr(34) + n.replace(chr(34), chr(34) * 2) + chr(34) for n in names)})"
+                   f" VALUES ({placeholders})", ([r.get(n) for n in names] for r in rows))
+    matches = 0
+    for q in queries:
+        try:
+            matches += len(db.execute(q).fetchall())
+        except sqlite3.Error:
+            pass  # a column no record has: that rule cannot match here
+    return len(rows), matches, time.perf_counter() - t0
+
+
+# -- triage -----------------------------------------------------------------------------------------
+
+MODES = {"a": {"sigma": False}, "b": {}, "c": {"sigma_paths": [str(p) for p in SIGMAHQ], "sigma_builtin": False}}
+
+
+def run(bundle: Path, out: Path, opts: dict) -> tuple[float, dict]:
+    from triage.analyze.host import analyze_bundle
+
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    res = analyze_bundle(bundle, out, yara=False, options=dict(opts))
+    return time.perf_counter() - t0, res.summary
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--target-mb", type=float, default=200.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--no-museum", action="store_true")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the SQLite baseline")
+    args = ap.parse_args()
+
+    from triage.sigma.load import load_rules
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="triage-bench-sigma-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    rs = load_rules([str(p) for p in SIGMAHQ], builtin=False, use_cache=False)
+    print(f"SigmaHQ rules: {rs.loaded} of {rs.loaded + len(rs.skipped)} load ({len(rs.rules)} variants), "
+          f"compiled in {time.perf_counter() - t0:.1f} s (cached afterwards)")
+    load_rules([str(p) for p in SIGMAHQ], builtin=False)
+    pack = load_rules()
+    print(f"built-in pack: {pack.loaded} rules")
+    inputs = [bench_host(work, args.target_mb)]
+    if not args.no_museum:
+        inputs += museum_hosts(work)
+    queries: list[str] = []
+    if not args.no_baseline:
+        queries, failed, conv_s = sqlite_queries(SIGMAHQ)
+        print(f"SQLite baseline: {len(queries)} queries from the same rules ({failed} rules not converted), "
+              f"converted in {conv_s:.1f} s (not counted)")
+    ok = True
+    for label, bundle, files in inputs:
+        print(f"\n== {label}: {len(files)} logs, {sum(f.stat().st_size for f in files) / 2**20:.1f} MiB")
+        for o in MODES.values():  # warm-up: imports, rule loading
+            run(bundle, work / "an", o)
+        times: dict[str, list[float]] = {m: [] for m in MODES}
+        summaries: dict[str, dict] = {}
+        for _ in range(max(1, args.repeat)):
+            for m, o in MODES.items():
+                t, s = run(bundle, work / "an", o)
+                times[m].append(t)
+                summaries[m] = s
+        records = sum(x["records"] for x in summaries["a"]["event_logs"])
+        for m in MODES:
+            med = statistics.median(times[m])
+            sg = summaries[m].get("sigma") or {}
+            hits = sum(x.get("count") or 0 for x in sg.get("matches") or [])
+            print(f"  ({m}) {'no Sigma' if m == 'a' else 'built-in pack' if m == 'b' else 'SigmaHQ rules'}: "
+                  f"median {med:.2f} s, {records / med:,.0f} records/s; {len(sg.get('matches') or [])} rules "
+                  f"matched {hits} records")
+        ratios_b = [b / a for a, b in zip(times["a"], times["b"], strict=True)]
+        ratios_c = [c / a for a, c in zip(times["a"], times["c"], strict=True)]
+        rc = statistics.median(ratios_c)
+        print(f"  (b)/(a) median {statistics.median(ratios_b):.2f}x; (c)/(a) per run "
+              f"{', '.join(f'{r:.2f}x' for r in ratios_c)}, median {rc:.2f}x (floor 1.5x): "
+              f"{'PASS' if rc <= 1.5 else 'FAIL'}")
+        ok &= rc <= 1.5
+        if queries:
+            n, matches, t_sql = sqlite_run(files, queries)
+            t_c = statistics.median(times["c"])
+            speedup = t_sql / t_c
+            print(f"  SQLite baseline: {n} records, {matches} matches in {t_sql:.2f} s = {n / t_sql:,.0f} records/s; "
+                  f"triage (c) is {speedup:.1f}x faster (floor 3x): {'PASS' if speedup >= 3 else 'FAIL'}")
+            ok &= speedup >= 3
+    print("\n" + ("PASS" if ok else "FAIL"))
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

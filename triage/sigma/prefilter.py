@@ -1,0 +1,141 @@
+"""Which rules of a bucket a record can match, from the literals its text contains.
+
+Every rule of a bucket has pre-filter groups (:func:`triage.sigma.compile.atoms`): a record is a
+candidate for the rule only when, for each group, one of its literals occurs in the record's payload
+text (EventData/UserData, as the engine's JSON writes it). Most records are candidates for nothing and
+are never decoded.
+
+Two searchers:
+- Hyperscan (``hyperscan``, Intel's multi-literal matcher; x86-64 wheels): case-insensitive literal
+  search at GB/s. Records are searched in batches — payloads joined by NUL (never in the engine's JSON
+  text: it escapes control characters) and scanned once — so the per-record cost is a slice and a copy,
+  not a call. Compiled databases are cached on disk beside the compiled rule set.
+- pyahocorasick (portable fallback): one lower-cased pass per record.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - platform without wheels: the fallback is used
+    hyperscan = None
+try:
+    import ahocorasick
+except ImportError:  # pragma: no cover
+    ahocorasick = None
+
+# Where a record's payload starts in the engine's JSON (records without EventData are read whole).
+PAYLOAD = '"EventData":'
+
+
+def payload(data: str) -> str:
+    k = data.find(PAYLOAD)
+    return data[k:] if k > 0 else data
+
+
+class Searcher:
+    """literals -> for a batch of texts, the set of literal indices found in each."""
+
+    def __init__(self, literals: Sequence[str]) -> None:
+        self.literals = list(literals)
+
+    def search(self, texts: Sequence[str]) -> list[set[int]]:
+        raise NotImplementedError
+
+
+class AhoSearcher(Searcher):
+    def __init__(self, literals: Sequence[str]) -> None:
+        super().__init__(literals)
+        self.automaton = ahocorasick.Automaton()
+        for i, lit in enumerate(self.literals):
+            self.automaton.add_word(lit, i)
+        self.automaton.make_automaton()
+
+    def search(self, texts: Sequence[str]) -> list[set[int]]:
+        it = self.automaton.iter
+        return [{i for _, i in it(t.lower())} for t in texts]
+
+
+class HyperscanSearcher(Searcher):
+    def __init__(self, literals: Sequence[str], cache: Path | None = None) -> None:
+        super().__init__(literals)
+        self.db = _load(cache) if cache is not None else None
+        if self.db is None:
+            self.db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            n = len(self.literals)
+            self.db.compile(expressions=[lit.encode("utf-8") for lit in self.literals], ids=list(range(n)),
+                            elements=n, flags=hyperscan.HS_FLAG_CASELESS, literal=True)
+            if cache is not None:
+                _save(self.db, cache)
+
+    def search(self, texts: Sequence[str]) -> list[set[int]]:
+        parts = [t.encode("utf-8", "surrogatepass") for t in texts]
+        starts = []
+        pos = 0
+        for p in parts:
+            starts.append(pos)
+            pos += len(p) + 1
+        found: list[set[int]] = [set() for _ in parts]
+
+        def on_match(lit: int, start: int, end: int, flags: int, ctx: Any) -> None:
+            found[bisect.bisect_right(starts, end - 1) - 1].add(lit)
+
+        self.db.scan(b"\x00".join(parts), match_event_handler=on_match)
+        return found
+
+
+def searcher(literals: Sequence[str], cache_dir: Path | None = None, key: str = "") -> Searcher:
+    """The fastest searcher available for these (lower-case, JSON-escaped) literals."""
+    if hyperscan is not None and literals:
+        cache = None
+        if cache_dir is not None and key:
+            digest = hashlib.sha256(("\x00".join(literals) + key + hyperscan.__version__).encode()).hexdigest()
+            cache = cache_dir / f"hs-{digest[:32]}.db"
+        try:
+            return HyperscanSearcher(literals, cache)
+        except Exception:  # hyperscan refused a literal or the CPU lacks what it needs: fall back
+            pass
+    return AhoSearcher(literals)
+
+
+def _private(directory: Path) -> bool:
+    """A directory we own and nobody else can write: a compiled database is loaded without checks."""
+    try:
+        st = directory.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _load(path: Path) -> Any:
+    try:
+        if path.is_file() and _private(path.parent):
+            db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)  # a loaded database comes without one
+            return db
+    except Exception:
+        return None
+    return None
+
+
+def _save(db: Any, path: Path) -> None:
+    import tempfile
+
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".db")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(hyperscan.dumpb(db))
+        os.replace(tmp, path)
+    except Exception:
+        pass  # no cache: the next process compiles again
