@@ -103,10 +103,15 @@ rule Webshell_Known_Kits
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = "FilesMan" ascii wide
-        $b = "c99shell" ascii wide nocase
-        $c = "r57shell" ascii wide nocase
-        $d = "WSO_VERSION" ascii wide
+        // WSO names its default action 'FilesMan' (quoted) and its handler actionFilesMan(). The bare
+        // word is also a piece of benign Windows names (the COM interface
+        // IVsSharedMSBuildFilesManagerHierarchy in SYSTEM/SOFTWARE hives): never match it alone.
+        $wso1 = "'FilesMan'" ascii wide
+        $wso2 = "\"FilesMan\"" ascii wide
+        $wso3 = "actionFilesMan" ascii wide fullword
+        $wso4 = "WSO_VERSION" ascii wide fullword
+        $c99 = "c99shell" ascii wide nocase fullword
+        $r57 = "r57shell" ascii wide nocase fullword
     condition:
         uint16(0) != 0x5A4D and any of them
 }
