@@ -212,3 +212,36 @@ def test_webshell_kits_still_fire_on_their_own_text(shell):
     hits = {h.rule for h in YaraScanner().scan_bytes(shell, Source(bundle_path="files/C/inetpub/wwwroot/a.php"))
             if isinstance(h, YaraHit)}
     assert "Webshell_Known_Kits" in hits
+
+
+# --- rules that combine several strings: one script's worth apart, not anywhere in a raw log ----------
+
+SPREAD = {
+    "PS_Shellcode_Runner": ["$m = VirtualAlloc(0, $n, 0x3000, 0x40)",
+                            "[Runtime.InteropServices.Marshal]::GetDelegateForFunctionPointer($p, $t)"],
+    "PS_AMSI_Bypass": ["$t = [Ref].Assembly.GetType('System.Management.Automation.AmsiUtils')",
+                       "$f = $t.GetField($n,'NonPublic,Static')", "$n = 'amsiInitFailed'", "$f.SetValue($null,$true)"],
+    "C2_Reverse_Shell_PowerShell": ["$c = New-Object System.Net.Sockets.TCPClient('10.0.0.1',443)",
+                                    "$s = $c.GetStream()", "Invoke-Expression $d"],
+    "Persist_WMI_Event_Subscription": ["Set-WmiInstance -Class CommandLineEventConsumer -Namespace root\\subscription",
+                                       "Set-WmiInstance -Class __FilterToConsumerBinding"],
+    "CredTheft_Lsass_Dump_PowerShell": ['[DllImport("dbghelp.dll")] static extern bool MiniDumpWriteDump(',
+                                        "$p = Get-Process lsass"],
+    "Webshell_ASPX_Command_Shell": ['<%@ Page Language="C#" %>', "new ProcessStartInfo(\"cmd.exe\")",
+                                    'Request.Form["c"]'],
+}
+
+
+def _log_like(parts: list[str], gap_chars: int) -> bytes:
+    """UTF-16LE texts separated by benign UTF-16 text, as records of one event log hold them."""
+    filler = ("Windows PowerShell engine state changed. " * (gap_chars // 42 + 1))[:gap_chars]
+    return b"ElfFile\x00" + b"\x00" * 4088 + (("\x00" + filler + "\x00").join(parts)).encode("utf-16-le")
+
+
+@pytest.mark.parametrize("rule", sorted(SPREAD))
+def test_strings_of_unrelated_records_do_not_combine(rule):
+    scanner = YaraScanner()
+    src = Source(bundle_path="files/C/Windows/System32/winevt/Logs/Microsoft-Windows-PowerShell%4Operational.evtx")
+    near = {h.rule for h in scanner.scan_bytes(_log_like(SPREAD[rule], 200), src) if isinstance(h, YaraHit)}
+    far = {h.rule for h in scanner.scan_bytes(_log_like(SPREAD[rule], 70_000), src) if isinstance(h, YaraHit)}
+    assert rule in near and rule not in far

@@ -18,10 +18,18 @@ rule PS_AMSI_Bypass
         $protect = "VirtualProtect" ascii wide nocase
         $copy = "Marshal]::Copy(" ascii wide nocase
     condition:
+        // near each other (64 KiB, one script's worth): .GetField( and .SetValue( are everywhere in a
+        // raw PowerShell log, an AMSI name once is not a bypass
         uint16(0) != 0x5A4D and (
-            ($init and ($getfield or $setvalue)) or
-            ($utils and $getfield and $setvalue) or
-            ($scan and $protect and $copy))
+            for any i in (1..#init) : (
+                #getfield in (@init[i] - 65536 .. @init[i] + 65536) > 0 or
+                #setvalue in (@init[i] - 65536 .. @init[i] + 65536) > 0) or
+            for any i in (1..#utils) : (
+                #getfield in (@utils[i] - 65536 .. @utils[i] + 65536) > 0 and
+                #setvalue in (@utils[i] - 65536 .. @utils[i] + 65536) > 0) or
+            for any i in (1..#scan) : (
+                #protect in (@scan[i] - 65536 .. @scan[i] + 65536) > 0 and
+                #copy in (@scan[i] - 65536 .. @scan[i] + 65536) > 0))
 }
 
 rule PS_Invoke_Mimikatz

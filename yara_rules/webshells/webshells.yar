@@ -74,7 +74,12 @@ rule Webshell_ASPX_Command_Shell
         $req3 = "Request.Item" ascii wide
         $req4 = "Request[" ascii wide
     condition:
-        $page and ($psi or $start) and ($cmd or $ps) and any of ($req*)
+        // the page's own code: within 64 KiB after its <%@ Page directive
+        for any i in (1..#page) : (
+            (#psi in (@page[i] .. @page[i] + 65536) > 0 or #start in (@page[i] .. @page[i] + 65536) > 0) and
+            (#cmd in (@page[i] .. @page[i] + 65536) > 0 or #ps in (@page[i] .. @page[i] + 65536) > 0) and
+            (#req1 in (@page[i] .. @page[i] + 65536) > 0 or #req2 in (@page[i] .. @page[i] + 65536) > 0 or
+             #req3 in (@page[i] .. @page[i] + 65536) > 0 or #req4 in (@page[i] .. @page[i] + 65536) > 0))
 }
 
 rule Webshell_JSP_Command_Exec
