@@ -1,5 +1,7 @@
 // Offensive PowerShell: AMSI bypasses, Invoke-Mimikatz, PowerSploit/PowerView/Empire/Nishang.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule PS_AMSI_Bypass
 {
     meta:
@@ -21,13 +23,13 @@ rule PS_AMSI_Bypass
         // near each other (64 KiB, one script's worth): .GetField( and .SetValue( are everywhere in a
         // raw PowerShell log, an AMSI name once is not a bypass
         uint16(0) != 0x5A4D and (
-            for any i in (1..#init) : (
+            for any i in (1..math.min(#init, 100)) : (
                 #getfield in (@init[i] - 65536 .. @init[i] + 65536) > 0 or
                 #setvalue in (@init[i] - 65536 .. @init[i] + 65536) > 0) or
-            for any i in (1..#utils) : (
+            for any i in (1..math.min(#utils, 100)) : (
                 #getfield in (@utils[i] - 65536 .. @utils[i] + 65536) > 0 and
                 #setvalue in (@utils[i] - 65536 .. @utils[i] + 65536) > 0) or
-            for any i in (1..#scan) : (
+            for any i in (1..math.min(#scan, 100)) : (
                 #protect in (@scan[i] - 65536 .. @scan[i] + 65536) > 0 and
                 #copy in (@scan[i] - 65536 .. @scan[i] + 65536) > 0))
 }

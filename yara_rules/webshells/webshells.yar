@@ -1,5 +1,7 @@
 // Webshells: one-liners (China Chopper), PHP eval/exec of request data, ASPX/JSP command shells.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule Webshell_China_Chopper
 {
     meta:
@@ -75,7 +77,7 @@ rule Webshell_ASPX_Command_Shell
         $req4 = "Request[" ascii wide
     condition:
         // the page's own code: within 64 KiB after its <%@ Page directive
-        for any i in (1..#page) : (
+        for any i in (1..math.min(#page, 100)) : (
             (#psi in (@page[i] .. @page[i] + 65536) > 0 or #start in (@page[i] .. @page[i] + 65536) > 0) and
             (#cmd in (@page[i] .. @page[i] + 65536) > 0 or #ps in (@page[i] .. @page[i] + 65536) > 0) and
             (#req1 in (@page[i] .. @page[i] + 65536) > 0 or #req2 in (@page[i] .. @page[i] + 65536) > 0 or
