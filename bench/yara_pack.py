@@ -25,7 +25,6 @@ from pathlib import Path
 import yara
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # this tree's triage (test_precision imports it)
 CORPUS = REPO / ".." / "shared" / "corpus"
 
 
@@ -48,10 +47,10 @@ def compile_pack(root: Path) -> yara.Rules:
 
 
 def corpus_files() -> list[Path]:
-    sys.path.insert(0, str(REPO / "tests" / "scan"))
-    from test_precision import _load_make_host_tree, placeable_files
+    sys.path.insert(0, str(REPO / "tests"))
+    from _host_tree_inventory import load_make_host_tree, placeable_files
 
-    inv = _load_make_host_tree(CORPUS.resolve()).Corpus(str(CORPUS.resolve()))
+    inv = load_make_host_tree(CORPUS.resolve()).Corpus(str(CORPUS.resolve()))
     return [CORPUS / rel for rel in sorted(set().union(*placeable_files(inv).values()))]
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _host_tree_inventory import is_attack_set
 
 from triage.analyze.records import (
     Autorun,
@@ -31,7 +32,6 @@ T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 B64 = "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"
 APTSIM = "evtx/museum-win10-aptsimulatorvm"
 APTSIM_DEFENDER = "defender/museum-win10-aptsimulatorvm"
-ATTACK_SET_MARK = "aptsimulatorvm"  # corpus sets from machines that ran APTSimulator (corpus README)
 
 
 def _pe(*strings: str, wide: bool = False) -> bytes:
@@ -229,12 +229,6 @@ def test_rule_fires_on_its_sample(pack_scanner, rule):
     raw_hits = {h.rule for h in pack_scanner.scan_bytes(raw, Source(bundle_path="files/C/x.evtx"))
                 if isinstance(h, YaraHit)}
     assert rule in raw_hits, f"{rule} misses the UTF-16LE form"
-
-
-def is_attack_set(rel: str) -> bool:
-    """Whether a corpus path lies in a set recorded on an APTSimulator machine, in any artifact folder
-    (evtx, defender, srum, jumplists, timeline...): those hold real attack traces, not benign text."""
-    return any(ATTACK_SET_MARK in part.lower() for part in rel.split("/")[:-1])
 
 
 def _benign_corpus_files(corpus: Path) -> list[Path]:
