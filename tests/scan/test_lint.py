@@ -167,3 +167,18 @@ def test_rules_list_names_namespace_and_severity(capsys, cache):
     lines = capsys.readouterr().out.splitlines()
     row = next(ln.split("\t") for ln in lines if "\tCredTheft_Mimikatz_Commands\t" in ln)
     assert row[0] == "pack/credential_theft/mimikatz" and row[2] == "critical"
+
+
+def test_a_loop_over_every_match_with_a_range_test_inside_is_flagged():
+    """for any i in (1..#a) with '#b in (...)' inside costs #a x #b: a hostile file full of both
+    strings drives the scan to its timeout; bounded loops and plain loops are left alone."""
+    strings = '$a = "VirtualAlloc" $b = "CreateThread"'
+    quadratic = rule(strings).replace(
+        "any of them", "for any i in (1..#a) : (#b in (@a[i] - 65536 .. @a[i] + 65536) > 0)")
+    bounded = quadratic.replace("(1..#a)", "(1..math.min(#a, 100))")
+    plain = rule(strings).replace("any of them", "for any i in (1..#a) : (@a[i] < 1000)")
+    assert codes(quadratic) == ["unbounded-loop"]
+    assert codes('import "math" ' + bounded) == [] and codes(plain) == []
+    import yara
+
+    yara.compile(source='import "math" ' + bounded)  # the bounded form is what yara accepts

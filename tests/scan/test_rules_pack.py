@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _host_tree_inventory import is_attack_set
 
 from triage.analyze.records import (
     Autorun,
@@ -30,6 +31,7 @@ from triage.scan.yara import YaraHit, YaraScanner
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 B64 = "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA"
 APTSIM = "evtx/museum-win10-aptsimulatorvm"
+APTSIM_DEFENDER = "defender/museum-win10-aptsimulatorvm"
 
 
 def _pe(*strings: str, wide: bool = False) -> bytes:
@@ -230,7 +232,18 @@ def test_rule_fires_on_its_sample(pack_scanner, rule):
 
 
 def _benign_corpus_files(corpus: Path) -> list[Path]:
-    return sorted(p for p in corpus.rglob("*") if p.is_file() and APTSIM not in p.relative_to(corpus).as_posix())
+    return sorted(p for p in corpus.rglob("*") if p.is_file() and not is_attack_set(p.relative_to(corpus).as_posix()))
+
+
+def test_benign_selection_leaves_out_every_attack_set(corpus):
+    """Every *aptsimulatorvm* folder of the corpus is left out, whatever the artifact folder, and
+    nothing else is."""
+    every = [p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()]
+    benign = {p.relative_to(corpus).as_posix() for p in _benign_corpus_files(corpus)}
+    left_out = set(every) - benign
+    assert {r.split("/")[0] for r in left_out} >= {"evtx", "defender"}
+    assert all("aptsimulatorvm" in r.lower() for r in left_out)
+    assert not any("aptsimulatorvm" in r.lower() for r in benign)
 
 
 def test_pack_has_no_hits_on_benign_corpus_files(pack_scanner, corpus):
@@ -276,3 +289,15 @@ def test_pack_finds_the_attack_simulation_in_real_logs(pack_scanner, corpus):
     ps = corpus / APTSIM / "Microsoft-Windows-PowerShell%4Operational.evtx"
     decoded_ps = {h.rule for h in pack_scanner.scan_records(_evtx_records(ps)) if isinstance(h, YaraHit)}
     assert "Persist_WMI_Event_Subscription" in decoded_ps
+
+
+def test_pack_finds_the_attack_simulation_in_defender_logs(pack_scanner, corpus):
+    """The same VM's Defender support log (UTF-16 MPLog) reports the mimikatz command lines it saw
+    ("command line reported as lowfi: ... sekurlsa::LogonPasswords"): the raw file scan catches them."""
+    logs = sorted((corpus / APTSIM_DEFENDER).rglob("MPLog-*.log"))
+    assert logs
+    hits = [h for log in logs for h in pack_scanner.scan_bytes(
+        log.read_bytes(), Source(bundle_path=log.relative_to(corpus).as_posix())) if isinstance(h, YaraHit)]
+    mimi = [h for h in hits if h.rule == "CredTheft_Mimikatz_Commands"]
+    assert mimi and mimi[0].severity == "critical" and mimi[0].target == "file"
+    assert any("sekurlsa::logonpasswords" in d.lower() for h in mimi for _i, _o, d in h.strings)

@@ -101,14 +101,20 @@ def test_parallel_and_serial_scans_agree(planted_bundle, planted_rules):
 
 
 def test_findings_take_severity_and_attack_from_meta(planted_bundle, planted_rules):
+    """The planted value is seen in the raw NTUSER.DAT only (no decoded records scanned here): a hit in
+    raw hive bytes counts two severities lower than its rule (high -> low), and the finding says why."""
     scanner = YaraScanner([planted_rules])
     with BundleReader(planted_bundle) as reader:
         hits, _ = _split(list(scanner.scan_bundle(reader)))
+    planted = [h for h in hits if h.rule == "Planted_Run_Value"]
+    assert planted and all(h.hive and not h.confirmed and h.rule_severity == "high" for h in planted)
     findings = [f for f in findings_from_hits(hits) if f.rule == "yara:user/planted:Planted_Run_Value"]
     assert len(findings) == 1
     f = findings[0]
-    assert f.severity == "high" and f.attack == ("T1547.001",) and f.title == "planted test value"
+    assert f.severity == "low" and f.attack == ("T1547.001",) and f.title == "planted test value"
+    assert "raw registry hive" in f.reason and "rule's high" in f.reason
     assert f.evidence[0]["bundle_path"].lower().endswith("ntuser.dat")
+    assert f.evidence[0]["hive"] is True and f.evidence[0]["confirmed"] is False
     odd = YaraHit(rule="x", namespace="n", tags=(), meta={"severity": "urgent!"},
                   source=Source(bundle_path="b"), target="file")
     assert findings_from_hits([odd])[0].severity == "medium"
@@ -117,6 +123,52 @@ def test_findings_take_severity_and_attack_from_meta(planted_bundle, planted_rul
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_analysis_keeps_the_severity_of_a_hive_hit_a_decoded_value_confirms(planted_bundle, planted_rules,
+                                                                           tmp_path):
+    """End to end: the registry parser decodes the planted Run value into an autostart whose command
+    the decoded scan matches, so the raw NTUSER.DAT hit is confirmed and the finding keeps the rule's
+    severity; summary.json says which hits were in a hive and confirmed."""
+    assert main(["analyze", str(planted_bundle), "--output", str(tmp_path), "--rules", str(planted_rules)]) == 0
+    (summary_path,) = tmp_path.glob("hosts/*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    mine = [y for y in summary["yara"] if y["rule"] == "Planted_Run_Value"]
+    raw = [y for y in mine if y["target"] == "file"]
+    decoded = [y for y in mine if y["target"] == "decoded"]
+    assert raw and all(y["hive"] and y["confirmed"] for y in raw)
+    assert decoded and decoded[0]["field"] == "command" and not decoded[0]["hive"]
+    assert {y["bundle_path"] for y in decoded} <= {y["bundle_path"] for y in raw}
+    (finding,) = [f for f in summary["findings"] if f["rule"] == "yara:user/planted:Planted_Run_Value"]
+    assert finding["severity"] == "high" and "raw registry hive" not in finding["reason"]
+
+
+def test_hive_detection_needs_the_name_and_the_magic():
+    """Only a file named like a hive and starting with regf is a hive: a renamed web script or a
+    script prefixed with "regf" keeps its rule's severity."""
+    from triage.scan.yara import hive_of, is_hive, lowered, settle_hive_hits
+
+    assert is_hive("files/C/Windows/System32/config/SYSTEM", b"regf\x01\x00")
+    assert is_hive("files/C/Users/bob/ntuser.dat.LOG1", b"regf")
+    assert is_hive("files/C/Users/bob/AppData/Local/Microsoft/Windows/UsrClass.dat", b"regf")
+    assert not is_hive("files/C/inetpub/wwwroot/SYSTEM", b"<?php")
+    assert not is_hive("files/C/inetpub/wwwroot/shell.php", b"regf")
+    assert hive_of("files/C/Windows/System32/config/SAM.LOG2") == "files/C/Windows/System32/config/SAM"
+    assert hive_of("files/C/Windows/System32/config/SYSTEM.sav") is None
+    assert [lowered(s) for s in ("critical", "high", "medium", "low", "info")] == \
+        ["medium", "low", "low", "low", "info"]
+    rules = {"severity": "critical", "description": "d", "attack": "T1505.003"}
+    src = Source(bundle_path="files/C/Windows/System32/config/SOFTWARE")
+    in_hive = YaraHit(rule="r", namespace="n", tags=(), meta=rules, source=src, target="file", hive=True)
+    elsewhere = YaraHit(rule="r", namespace="n", tags=(), meta=rules,
+                        source=Source(bundle_path="files/C/inetpub/a.aspx"), target="file")
+    assert findings_from_hits([in_hive])[0].severity == "medium"
+    assert findings_from_hits([in_hive, elsewhere])[0].severity == "critical"  # the strongest hit counts
+    # a decoded hit of another hive does not confirm this one
+    other = YaraHit(rule="r", namespace="n", tags=(), meta=rules, target="decoded",
+                    source=Source(bundle_path="files/C/Users/bob/NTUSER.DAT", locator="Run"))
+    assert findings_from_hits([in_hive, other])[0].severity == "critical"  # 'other' itself is critical
+    assert [h.confirmed for h in settle_hive_hits([in_hive, other])] == [False, False]
 
 
 def test_size_cap_scans_the_prefix_and_says_so(tmp_path, planted_rules):

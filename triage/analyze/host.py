@@ -539,7 +539,7 @@ class _YaraJob:
                     data.issues.append(obj)
                 else:
                     hits.append(obj)
-            data.yara_hits = hits
+            data.yara_hits = hits = self.module.settle_hive_hits(hits)  # hive hits a decoded value confirms
             data.findings.extend(self.module.findings_from_hits(hits))
         except Exception as exc:
             if strict:

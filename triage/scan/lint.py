@@ -11,7 +11,11 @@ text strings with escapes, regexes, hex strings, meta values) and checks each st
 - unbounded repetition: ``*``, ``+`` or ``{n,}`` applied to ``.``, a character class or a class
   escape (``\\S``, ``\\w``...): the regex engine walks to the end of the data from every atom hit;
 - ``nocase`` on a short string (many case variants of a short atom);
-- hex strings starting with a wildcard or a jump, and unbounded jumps ``[n-]``.
+- hex strings starting with a wildcard or a jump, and unbounded jumps ``[n-]``;
+- in the condition, a loop over every match of a string (``for any i in (1..#a)``) whose body counts
+  or places another string in a range (``#b in (@a[i] - 100 .. @a[i] + 100)``): its cost is the
+  product of the two match counts, which a hostile file can drive to the scan timeout (losing every
+  other hit of that file); bound it (``1..math.min(#a, 100)``).
 
 Meta: every rule needs ``description``, ``severity`` (critical|high|medium|low|info), ``attack``
 (ATT&CK ids like T1059.001, comma-separated), ``reference`` and ``date`` (YYYY-MM-DD). A missing or
@@ -79,6 +83,7 @@ class RuleDef:
     meta: dict[str, object] = field(default_factory=dict)
     strings: list[StringDef] = field(default_factory=list)
     private: bool = False
+    condition: list[Token] = field(default_factory=list)
 
 
 class LintSyntaxError(ValueError):
@@ -180,7 +185,7 @@ def tokenize(text: str) -> list[Token]:
 
 
 def parse_rules(text: str) -> list[RuleDef]:
-    """Rule headers, meta and string definitions (conditions are skipped)."""
+    """Rule headers, meta, string definitions and the condition's tokens."""
     toks = tokenize(text)
     rules: list[RuleDef] = []
     i, n = 0, len(toks)
@@ -251,6 +256,8 @@ def _parse_body(toks: list[Token], i: int, rule: RuleDef) -> int:
                             break
             rule.strings.append(sd)
             continue
+        if section == "condition":
+            rule.condition.append(t)
         i += 1
     raise LintSyntaxError(f"rule {rule.name}: missing '}}'", rule.line)
 
@@ -424,6 +431,33 @@ def analyze_hex(src: str) -> tuple[int, bool, bool]:
 
 # ---------------------------------------------------------------- checks
 
+def quadratic_loops(condition: list[Token]) -> list[tuple[str, int]]:
+    """(string count, line) of each ``for ... in (1..#a) : (...)`` loop bounded only by a match count
+    whose body holds a range test of a string (``#b in (...)``, ``$b in (...)``)."""
+    out = []
+    n = len(condition)
+    for k in range(n - 3):
+        start, count, close = condition[k + 1], condition[k + 2], condition[k + 3]
+        if not (condition[k].value == "(" and start.kind == "number" and start.value.endswith("..")
+                and count.kind == "var" and count.value.startswith("#") and close.value == ")"):
+            continue
+        j = k + 4
+        if j + 1 >= n or condition[j].value != ":" or condition[j + 1].value != "(":
+            continue
+        depth, j = 0, j + 1
+        body: list[Token] = []
+        while j < n:
+            depth += {"(": 1, ")": -1}.get(condition[j].value, 0)
+            body.append(condition[j])
+            j += 1
+            if depth == 0:
+                break
+        pairs = zip(body, body[1:], strict=False)
+        if any(a.kind == "var" and a.value[:1] in "#$" and b.value == "in" for a, b in pairs):
+            out.append((count.value, count.line))
+    return out
+
+
 def lint_rule(rule: RuleDef, file: str) -> list[LintMessage]:
     out: list[LintMessage] = []
 
@@ -478,6 +512,9 @@ def lint_rule(rule: RuleDef, file: str) -> list[LintMessage]:
                     s.line, s.identifier)
             if unbounded:
                 msg("warning", "unbounded-jump", "unbounded jump [n-]: bound it", s.line, s.identifier)
+    for count, line in quadratic_loops(rule.condition):
+        msg("warning", "unbounded-loop", f"loop over every match ({count}) with a range test inside: cost "
+            f"is the product of match counts; bound it, e.g. 1..math.min({count}, 100)", line)
     return out
 
 

@@ -14,6 +14,7 @@ API (what ``triage analyze`` uses)::
         ...                                              #   streamed, capped, with a per-file timeout
     for item in scanner.scan_records(records):           # decoded content of typed records
         ...                                              # items are YaraHit or Issue
+    hits = settle_hive_hits(hits)                        # raw-hive hits a decoded value confirms
     findings = findings_from_hits(hits)                  # one Finding per rule, severity from meta
     summary["yara"] = [h.to_dict() for h in hits]
 
@@ -39,11 +40,22 @@ Issue and the rest is scanned in-process. Hits of the pack's rules carry meta de
 attack, reference, date; ``YaraHit.to_dict()`` is the JSON form (``where`` = bundle path + locator).
 
 Rules' ``filesize`` conditions see the scanned buffer (the capped prefix, or the decoded text).
+
+Hits inside registry hives. A raw hive is a heap of UTF-16 names and values of every installed
+component, live or deleted, without the key that gives a string its meaning, so a rule's text can sit
+there harmlessly (a COM interface named ``IVsSharedMSBuildFilesManagerHierarchy`` holds "FilesMan").
+A raw-file hit in a hive or hive log (name of a Windows hive *and* ``regf`` magic: see
+:func:`is_hive`) is marked ``hive=True`` and, unless a decoded value of that same hive (an autostart
+command, a service image path...) matched the same rule, counts two severity steps lower (critical ->
+medium, high -> low, floor low): :func:`settle_hive_hits` sets ``confirmed`` once all hits of a
+bundle are known, and :func:`findings_from_hits` applies it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import struct
 import zipfile
 from collections import defaultdict
@@ -84,6 +96,36 @@ MAM_SIGNATURE = b"MAM\x04"
 # Event fields that hold decoded commands or scripts (the evtx parser's names).
 EVENT_TEXT_FIELDS = ("script_block", "command_line", "parent_command_line", "image_path",
                      "service_file_name", "host_application", "command", "task_xml", "details", "payload")
+# File names Windows gives its registry hives (System32\config, RegBack, user profiles, Amcache...).
+# Both the name and the "regf" magic must say hive before a hit's severity is lowered: a web script
+# renamed SYSTEM or one that starts with "regf" keeps its severity (neither alone makes a hive).
+HIVE_NAMES = frozenset({"system", "software", "sam", "security", "default", "components", "drivers",
+                        "elam", "bbi", "bcd", "bcd-template", "userdiff", "ntuser.dat", "usrclass.dat",
+                        "amcache.hve", "syscache.hve"})
+HIVE_MAGIC = b"regf"
+_HIVE_LOG = re.compile(r"\.log[12]?$", re.IGNORECASE)
+SEVERITY_STEPS_IN_HIVE = 2               # unconfirmed raw-hive hits count this many severities lower
+
+
+def hive_of(bundle_path: str) -> str | None:
+    """The hive a path names (itself, or the hive whose transaction log it is), by file name only;
+    None when the name is not one of :data:`HIVE_NAMES`."""
+    base = _HIVE_LOG.sub("", bundle_path)
+    name = base.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower()
+    return base if name in HIVE_NAMES else None
+
+
+def is_hive(bundle_path: str, head: bytes) -> bool:
+    """Whether a file is a registry hive or hive log: a hive's name and the regf magic in its first
+    bytes (transaction logs of both formats start with a copy of the hive's base block)."""
+    return head[:4] == HIVE_MAGIC and hive_of(bundle_path) is not None
+
+
+def lowered(severity: str, steps: int = SEVERITY_STEPS_IN_HIVE) -> str:
+    """A severity ``steps`` levels lower, never below 'low' ('info' stays 'info')."""
+    if severity == "info" or severity not in SEVERITIES:
+        return severity
+    return SEVERITIES[min(SEVERITIES.index(severity) + steps, SEVERITIES.index("low"))]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +139,10 @@ class YaraHit:
     strings: (identifier, offset in the scanned buffer, preview of the matched bytes), at most
       MAX_STRINGS_PER_HIT; strings_truncated says whether more were left out.
     when: the record's time when the decoded content has one (UTC), else None.
+    hive: a raw-file hit inside a registry hive or hive log (:func:`is_hive`).
+    confirmed: for a hive hit, whether a decoded value of the same hive matched the same rule
+      (:func:`settle_hive_hits`); an unconfirmed hive hit counts :data:`SEVERITY_STEPS_IN_HIVE`
+      severities lower than its rule says.
     """
 
     rule: str
@@ -110,11 +156,20 @@ class YaraHit:
     artifact: str | None = None
     field: str | None = None
     when: datetime | None = None
+    hive: bool = False
+    confirmed: bool = False
+
+    @property
+    def rule_severity(self) -> str:
+        """The severity the rule's meta gives ('medium' when it gives none or an unknown one)."""
+        sev = str(self.meta.get("severity", "")).lower()
+        return sev if sev in SEVERITIES else "medium"
 
     @property
     def severity(self) -> str:
-        sev = str(self.meta.get("severity", "")).lower()
-        return sev if sev in SEVERITIES else "medium"
+        """The severity this hit counts with: the rule's, lowered for an unconfirmed hive hit."""
+        sev = self.rule_severity
+        return lowered(sev) if self.hive and not self.confirmed else sev
 
     def to_dict(self) -> dict[str, Any]:
         from triage.units import iso
@@ -131,6 +186,9 @@ class YaraHit:
             "when": iso(self.when),
             "strings": [{"identifier": i, "offset": o, "data": d} for i, o, d in self.strings],
             "strings_truncated": self.strings_truncated,
+            "severity": self.severity,
+            "hive": self.hive,
+            "confirmed": self.confirmed,
         }
 
 
@@ -211,7 +269,8 @@ def _scan_member(rules: yara.Rules, data: bytes, cap: int, timeout: int,
         data = data[:cap]
         yield Issue(severity="info", message=f"larger than the YARA size cap ({cap} bytes): only the "
                     "first cap bytes were scanned", source=source)
-    yield from _scan_buffer(rules, data, timeout, source, "file", filepath=filepath)
+    yield from _scan_buffer(rules, data, timeout, source, "file", filepath=filepath,
+                            hive=is_hive(source.bundle_path, data))
     if decode_prefetch and data[:4] == MAM_SIGNATURE:
         if filepath is not None:
             with open(filepath, "rb") as fh:
@@ -337,6 +396,8 @@ class YaraScanner:
                    **extra) -> Iterator[YaraHit | Issue]:
         if self.rules is None:
             return
+        if target == "file" and "hive" not in extra:
+            extra["hive"] = is_hive(source.bundle_path, data)
         yield from _scan_buffer(self.rules, data, self.timeout, source, target, **extra)
 
     @staticmethod
@@ -578,14 +639,33 @@ def scan_paths_parallel(paths: Iterable[str | Path], *, jobs: int = 2, root: str
 
 # ---------------------------------------------------------------- findings
 
+def settle_hive_hits(hits: Iterable[YaraHit]) -> list[YaraHit]:
+    """The hits with ``confirmed`` set on raw hive hits that a decoded value of the same hive (or,
+    for a hive log, of the hive it belongs to) matched with the same rule. Call it on all hits of
+    one bundle (file scan and decoded scan together); running it again changes nothing."""
+    hits = list(hits)
+    decoded = {(h.namespace, h.rule, (hive_of(h.source.bundle_path) or "").lower())
+               for h in hits if h.target == "decoded"}
+    out = []
+    for h in hits:
+        if h.hive and not h.confirmed and \
+                (h.namespace, h.rule, (hive_of(h.source.bundle_path) or "").lower()) in decoded:
+            h = dataclasses.replace(h, confirmed=True)
+        out.append(h)
+    return out
+
+
 def findings_from_hits(hits: Iterable[YaraHit]) -> list[Finding]:
     """One Finding per rule (namespace + name), its evidence every place it matched (capped).
 
     Severity and ATT&CK ids come from the rule's meta ('severity', 'attack'); a rule without a valid
-    severity is 'medium'. ``when`` is the earliest record time among the hits, if any has one.
+    severity is 'medium'. A rule that matched only raw registry hive bytes, with no decoded value of
+    the hive confirming it, counts lower (see the module docstring); the finding takes the strongest
+    severity among its hits. ``when`` is the earliest record time among the hits, if any has one.
     """
+    order = {s: i for i, s in enumerate(SEVERITIES)}
     groups: dict[tuple[str, str], list[YaraHit]] = defaultdict(list)
-    for h in hits:
+    for h in settle_hive_hits(hits):
         groups[(h.namespace, h.rule)].append(h)
     findings: list[Finding] = []
     for (ns, rule), group in groups.items():
@@ -597,24 +677,30 @@ def findings_from_hits(hits: Iterable[YaraHit]) -> list[Finding]:
         for h in group[:MAX_EVIDENCE_PER_FINDING]:
             evidence.append({"bundle_path": h.source.bundle_path, "locator": h.source.locator,
                              "target": h.target, "field": h.field,
-                             "strings": [f"{i}@{o}: {d}" for i, o, d in h.strings[:5]]})
+                             "strings": [f"{i}@{o}: {d}" for i, o, d in h.strings[:5]],
+                             **({"hive": True, "confirmed": h.confirmed} if h.hive else {})})
+        severity = min((h.severity for h in group), key=lambda s: order.get(s, 9))
+        note = ""
+        if severity != first.rule_severity and all(h.hive and not h.confirmed for h in group):
+            note = (f"; only in raw registry hive bytes, no decoded value of the hive matched: severity "
+                    f"{severity} instead of the rule's {first.rule_severity}")
         times = [h.when for h in group if h.when is not None]
         where = places[0][0] + (f" ({places[0][1]})" if places[0][1] else "")
         more = f" and {len(places) - 1} more place(s)" if len(places) > 1 else ""
         findings.append(Finding(
             source=first.source,
             rule=f"yara:{ns}:{rule}",
-            severity=first.severity,
+            severity=severity,
             title=str(meta.get("description") or f"YARA rule {rule} matched"),
-            reason=f"YARA rule {rule} ({ns}) matched {where}{more}",
+            reason=f"YARA rule {rule} ({ns}) matched {where}{more}{note}",
             evidence=tuple(evidence),
             when=min(times) if times else None,
             attack=attack,
         ))
-    order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (order.get(f.severity, 9), f.rule))
     return findings
 
 
-__all__ = ["DEFAULT_MAX_FILE_SIZE", "DEFAULT_TIMEOUT", "EVENT_TEXT_FIELDS", "YaraHit", "YaraScanner",
-           "findings_from_hits", "scan_paths_parallel"]
+__all__ = ["DEFAULT_MAX_FILE_SIZE", "DEFAULT_TIMEOUT", "EVENT_TEXT_FIELDS", "HIVE_NAMES", "YaraHit",
+           "YaraScanner", "findings_from_hits", "hive_of", "is_hive", "lowered", "scan_paths_parallel",
+           "settle_hive_hits"]

@@ -1,5 +1,7 @@
 // Generic reverse shells on Linux and in PowerShell.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule C2_Reverse_Shell_Unix
 {
     meta:
@@ -36,5 +38,8 @@ rule C2_Reverse_Shell_PowerShell
         $x2 = /\(iex \$/ ascii nocase
         $x4 = "Invoke-PowerShellTcp" ascii wide nocase
     condition:
-        ($tcp and $stream and any of ($x1, $x2)) or $x4
+        // near each other (64 KiB, one script's worth): Invoke-Expression alone is common in a raw log
+        $x4 or for any i in (1..math.min(#tcp, 100)) : (
+            #stream in (@tcp[i] - 65536 .. @tcp[i] + 65536) > 0 and
+            (#x1 in (@tcp[i] - 65536 .. @tcp[i] + 65536) > 0 or #x2 in (@tcp[i] - 65536 .. @tcp[i] + 65536) > 0))
 }

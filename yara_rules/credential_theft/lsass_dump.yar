@@ -1,5 +1,7 @@
 // Dumping LSASS memory with tools that ship with Windows or Sysinternals.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule CredTheft_Comsvcs_MiniDump
 {
     meta:
@@ -46,5 +48,7 @@ rule CredTheft_Lsass_Dump_PowerShell
         $c = "Get-Process lsass" ascii wide nocase
         $d = "GetMethod('MiniDumpWriteDump'" ascii wide nocase
     condition:
-        uint16(0) != 0x5A4D and ($a or $d or ($b and $c))
+        // MiniDumpWriteDump and "Get-Process lsass" near each other (64 KiB, one script's worth)
+        uint16(0) != 0x5A4D and ($a or $d or
+            for any i in (1..math.min(#b, 100)) : (#c in (@b[i] - 65536 .. @b[i] + 65536) > 0))
 }

@@ -10,18 +10,20 @@ rule CredTheft_Mimikatz_Commands
         date = "2026-11-25"
         author = "triage"
     strings:
-        $c1 = "sekurlsa::logonpasswords" ascii wide nocase
-        $c2 = "sekurlsa::pth" ascii wide nocase
-        $c3 = "sekurlsa::tickets" ascii wide nocase
-        $c4 = "sekurlsa::ekeys" ascii wide nocase
-        $c5 = "lsadump::sam" ascii wide nocase
-        $c6 = "lsadump::dcsync" ascii wide nocase
-        $c7 = "lsadump::secrets" ascii wide nocase
-        $c8 = "lsadump::lsa" ascii wide nocase
-        $c9 = "kerberos::golden" ascii wide nocase
-        $c10 = "kerberos::ptt" ascii wide nocase
-        $c11 = "crypto::capi" ascii wide nocase
-        $c12 = "token::elevate" ascii wide nocase
+        // fullword: a command is a word of its own on a command line or in a script; inside a longer
+        // identifier ("mycrypto::capiHelper", "token::elevated") it is somebody else's code, not mimikatz.
+        $c1 = "sekurlsa::logonpasswords" ascii wide nocase fullword
+        $c2 = "sekurlsa::pth" ascii wide nocase fullword
+        $c3 = "sekurlsa::tickets" ascii wide nocase fullword
+        $c4 = "sekurlsa::ekeys" ascii wide nocase fullword
+        $c5 = "lsadump::sam" ascii wide nocase fullword
+        $c6 = "lsadump::dcsync" ascii wide nocase fullword
+        $c7 = "lsadump::secrets" ascii wide nocase fullword
+        $c8 = "lsadump::lsa" ascii wide nocase fullword
+        $c9 = "kerberos::golden" ascii wide nocase fullword
+        $c10 = "kerberos::ptt" ascii wide nocase fullword
+        $c11 = "crypto::capi" ascii wide nocase fullword
+        $c12 = "token::elevate" ascii wide nocase fullword
     condition:
         any of them
 }

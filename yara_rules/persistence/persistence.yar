@@ -1,5 +1,7 @@
 // Persistence commands: scheduled tasks, Run keys, services, WMI subscriptions, IFEO, Winlogon.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule Persist_Schtasks_Suspicious_Action
 {
     meta:
@@ -66,7 +68,17 @@ rule Persist_WMI_Event_Subscription
         $s3 = "__FilterToConsumerBinding" ascii wide nocase
         $s4 = "instance of __EventFilter" ascii wide nocase
     condition:
-        uint16(0) != 0x5A4D and any of ($c*) and ($s3 or $s4) and ($s1 or $s2 or $s4)
+        // consumer, binding and the cmdlet near each other (64 KiB, one script's worth), not spread
+        // over unrelated records of a raw WMI-Activity or PowerShell log
+        uint16(0) != 0x5A4D and (
+            for any i in (1..math.min(#c1, 100)) : (
+                (#s3 in (@c1[i] - 65536 .. @c1[i] + 65536) > 0 or #s4 in (@c1[i] - 65536 .. @c1[i] + 65536) > 0) and
+                (#s1 in (@c1[i] - 65536 .. @c1[i] + 65536) > 0 or #s2 in (@c1[i] - 65536 .. @c1[i] + 65536) > 0 or
+                 #s4 in (@c1[i] - 65536 .. @c1[i] + 65536) > 0)) or
+            for any i in (1..math.min(#c2, 100)) : (
+                (#s3 in (@c2[i] - 65536 .. @c2[i] + 65536) > 0 or #s4 in (@c2[i] - 65536 .. @c2[i] + 65536) > 0) and
+                (#s1 in (@c2[i] - 65536 .. @c2[i] + 65536) > 0 or #s2 in (@c2[i] - 65536 .. @c2[i] + 65536) > 0 or
+                 #s4 in (@c2[i] - 65536 .. @c2[i] + 65536) > 0)))
 }
 
 rule Persist_IFEO_Debugger

@@ -1,5 +1,7 @@
 // In-memory loading from PowerShell: .NET assemblies from base64, shellcode runners.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule PS_Reflective_Assembly_Load
 {
     meta:
@@ -33,5 +35,10 @@ rule PS_Shellcode_Runner
         $addtype = "Add-Type" ascii wide nocase
         $dllimport = "DllImport(\"kernel32" ascii wide nocase
     condition:
-        uint16(0) != 0x5A4D and $alloc and ($deleg or ($thread and ($addtype or $dllimport)))
+        // near each other (64 KiB, one script's worth): a raw event log holds many unrelated scripts
+        uint16(0) != 0x5A4D and for any i in (1..math.min(#alloc, 100)) : (
+            #deleg in (@alloc[i] - 65536 .. @alloc[i] + 65536) > 0 or
+            (#thread in (@alloc[i] - 65536 .. @alloc[i] + 65536) > 0 and
+             (#addtype in (@alloc[i] - 65536 .. @alloc[i] + 65536) > 0 or
+              #dllimport in (@alloc[i] - 65536 .. @alloc[i] + 65536) > 0)))
 }

@@ -1,5 +1,7 @@
 // Offensive PowerShell: AMSI bypasses, Invoke-Mimikatz, PowerSploit/PowerView/Empire/Nishang.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule PS_AMSI_Bypass
 {
     meta:
@@ -18,10 +20,18 @@ rule PS_AMSI_Bypass
         $protect = "VirtualProtect" ascii wide nocase
         $copy = "Marshal]::Copy(" ascii wide nocase
     condition:
+        // near each other (64 KiB, one script's worth): .GetField( and .SetValue( are everywhere in a
+        // raw PowerShell log, an AMSI name once is not a bypass
         uint16(0) != 0x5A4D and (
-            ($init and ($getfield or $setvalue)) or
-            ($utils and $getfield and $setvalue) or
-            ($scan and $protect and $copy))
+            for any i in (1..math.min(#init, 100)) : (
+                #getfield in (@init[i] - 65536 .. @init[i] + 65536) > 0 or
+                #setvalue in (@init[i] - 65536 .. @init[i] + 65536) > 0) or
+            for any i in (1..math.min(#utils, 100)) : (
+                #getfield in (@utils[i] - 65536 .. @utils[i] + 65536) > 0 and
+                #setvalue in (@utils[i] - 65536 .. @utils[i] + 65536) > 0) or
+            for any i in (1..math.min(#scan, 100)) : (
+                #protect in (@scan[i] - 65536 .. @scan[i] + 65536) > 0 and
+                #copy in (@scan[i] - 65536 .. @scan[i] + 65536) > 0))
 }
 
 rule PS_Invoke_Mimikatz

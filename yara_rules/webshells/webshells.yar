@@ -1,5 +1,7 @@
 // Webshells: one-liners (China Chopper), PHP eval/exec of request data, ASPX/JSP command shells.
 
+import "math"  // math.min: proximity checks look at the first 100 places of a string at most
+
 rule Webshell_China_Chopper
 {
     meta:
@@ -74,7 +76,12 @@ rule Webshell_ASPX_Command_Shell
         $req3 = "Request.Item" ascii wide
         $req4 = "Request[" ascii wide
     condition:
-        $page and ($psi or $start) and ($cmd or $ps) and any of ($req*)
+        // the page's own code: within 64 KiB after its <%@ Page directive
+        for any i in (1..math.min(#page, 100)) : (
+            (#psi in (@page[i] .. @page[i] + 65536) > 0 or #start in (@page[i] .. @page[i] + 65536) > 0) and
+            (#cmd in (@page[i] .. @page[i] + 65536) > 0 or #ps in (@page[i] .. @page[i] + 65536) > 0) and
+            (#req1 in (@page[i] .. @page[i] + 65536) > 0 or #req2 in (@page[i] .. @page[i] + 65536) > 0 or
+             #req3 in (@page[i] .. @page[i] + 65536) > 0 or #req4 in (@page[i] .. @page[i] + 65536) > 0))
 }
 
 rule Webshell_JSP_Command_Exec
@@ -103,10 +110,15 @@ rule Webshell_Known_Kits
         date = "2026-11-25"
         author = "triage"
     strings:
-        $a = "FilesMan" ascii wide
-        $b = "c99shell" ascii wide nocase
-        $c = "r57shell" ascii wide nocase
-        $d = "WSO_VERSION" ascii wide
+        // WSO names its default action 'FilesMan' (quoted) and its handler actionFilesMan(). The bare
+        // word is also a piece of benign Windows names (the COM interface
+        // IVsSharedMSBuildFilesManagerHierarchy in SYSTEM/SOFTWARE hives): never match it alone.
+        $wso1 = "'FilesMan'" ascii wide
+        $wso2 = "\"FilesMan\"" ascii wide
+        $wso3 = "actionFilesMan" ascii wide fullword
+        $wso4 = "WSO_VERSION" ascii wide fullword
+        $c99 = "c99shell" ascii wide nocase fullword
+        $r57 = "r57shell" ascii wide nocase fullword
     condition:
         uint16(0) != 0x5A4D and any of them
 }
