@@ -14,6 +14,7 @@ from pathlib import Path
 
 from triage.ship.crypto import DecryptError, decrypt_file, load_private_key, private_key_is_encrypted
 from triage.ship.passphrase import add_passphrase_arguments, passphrase_from_args
+from triage.terminal import safe
 
 
 def configure(parser) -> None:
@@ -41,10 +42,10 @@ def run(args) -> int:
         try:
             result = decrypt_file(src, out, key, allow_truncated=args.allow_truncated)
         except (DecryptError, ValueError, OSError) as exc:
-            print(f"triage decrypt: {src}: {exc}", file=sys.stderr)
+            print(f"triage decrypt: {safe(src)}: {safe(exc)}", file=sys.stderr)
             failures += 1
             continue
         note = " (TRUNCATED: final segment missing; run triage recover on it)" if result.truncated else ""
         truncated += bool(result.truncated)
-        print(f"{src} -> {result.path} ({result.size} bytes, sha256 {result.sha256}){note}")
+        print(f"{safe(src)} -> {safe(result.path)} ({result.size} bytes, sha256 {result.sha256}){note}")
     return 1 if failures else (4 if truncated else 0)  # exit_codes: EVIDENCE, PARTIAL, OK

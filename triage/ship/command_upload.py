@@ -12,6 +12,7 @@ from pathlib import Path
 
 from triage import exit_codes as X
 from triage.ship.client import UploadError, add_upload_arguments, options_from_args, upload_file
+from triage.terminal import safe
 
 
 def configure(parser) -> None:
@@ -30,13 +31,13 @@ def run(args) -> int:
     for bundle in args.bundle:
         path = Path(bundle)
         if not path.is_file():
-            print(f"triage upload: {path}: not a file", file=sys.stderr)
+            print(f"triage upload: {safe(path)}: not a file", file=sys.stderr)
             missing += 1
             continue
         try:
             receipt = upload_file(path, options)
         except UploadError as exc:
-            print(f"triage upload: {path.name}: {exc} (the local bundle is kept; run again to resume)",
+            print(f"triage upload: {safe(path.name)}: {safe(exc)} (the local bundle is kept; run again to resume)",
                   file=sys.stderr)
             failures += 1
             continue
