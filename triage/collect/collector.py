@@ -32,6 +32,7 @@ from triage.bundle.writer import BundleWriter, CollectionInterrupted, json_bytes
 from triage.collect.expand import Planned, plan
 from triage.collect.source import FileMeta, FileSource
 from triage.profile import Profile
+from triage.terminal import safe
 from triage.units import human_size, iso, utc_now
 
 
@@ -85,7 +86,7 @@ class Log:
         line = f"{iso(utc_now())} {level.upper():7} {msg}"
         self.lines.append(line)
         if self.echo or level in ("warning", "error"):
-            print(f"triage: {level}: {msg}", file=sys.stderr)
+            print(f"triage: {level}: {safe(msg)}", file=sys.stderr)  # paths come from the suspect host
 
 
 def _host_record(options: CollectOptions, sources: list[FileSource], hostname: str) -> dict:

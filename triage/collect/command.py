@@ -80,7 +80,7 @@ def _sources(args, profile_os: str):
 
         opened = open_image(args.image)
         for note in opened.notes:
-            print(f"triage: image: {note}", file=sys.stderr)
+            print(f"triage: image: {safe(note)}", file=sys.stderr)
         sources = list(opened.sources)
         if not sources:
             raise UsageError(f"no NTFS volume to collect in {args.image}")
