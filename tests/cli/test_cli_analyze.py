@@ -78,6 +78,14 @@ def test_report_path_of_every_host_printed_at_the_end(human_run):
     assert len(paths) == 2 and all(p.is_file() and p.name == "report.html" for p in paths)
     assert {p.parent.parent for p in paths} == {out / "hosts"}
     assert r.stdout.rstrip().splitlines()[-1].startswith(f"fleet: {out / 'index.html'}")
+    # where the registry names the machine otherwise (the report's folder and title use that name),
+    # the line says so, so that the fleet's name and the folder can be matched
+    conn = sqlite3.connect(out / "fleet.sqlite")
+    pairs = conn.execute("SELECT name, reported_name FROM hosts").fetchall()
+    conn.close()
+    for name, reported in pairs:
+        (line,) = [ln for ln in block if ln.startswith(f"  {safe(name)} ")]
+        assert (f"(registry name {safe(reported)})" in line) == bool(reported and reported != name), line
 
 
 def test_not_a_bundle_is_never_counted_ok_even_with_force(inbox, tmp_path):

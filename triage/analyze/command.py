@@ -223,16 +223,16 @@ def run_results(conn, this_run: dict[str, str], out: Path) -> list[dict]:
     earlier run), with the fleet's host name and the host's report path."""
     results = []
     for sha, path in this_run.items():
-        row = conn.execute("SELECT b.status, b.error, b.host_dir, h.name AS host FROM bundles b"
+        row = conn.execute("SELECT b.status, b.error, b.host_dir, h.name AS host, h.reported_name FROM bundles b"
                            " LEFT JOIN hosts h ON h.id = b.host_id WHERE b.sha256 = ? ORDER BY b.id DESC LIMIT 1",
                            (sha,)).fetchone()
         if row is None:
             results.append({"path": path, "sha256": sha, "status": "failed", "error": "not recorded",
-                            "host": None, "report": None, "summary": None})
+                            "host": None, "registry_name": None, "report": None, "summary": None})
             continue
         host_dir = out / row["host_dir"] if row["host_dir"] and row["status"] == "ok" else None
         results.append({"path": path, "sha256": sha, "status": row["status"], "error": row["error"],
-                        "host": row["host"],
+                        "host": row["host"], "registry_name": row["reported_name"],
                         "report": str(host_dir / "report.html") if host_dir else None,
                         "summary": str(host_dir / "summary.json") if host_dir else None})
     results.sort(key=lambda r: (r["status"] != "ok", str(r["host"] or ""), r["path"]))
@@ -309,7 +309,10 @@ def closing_table(scores, rare, matches, failed, *, analyzed, skipped, threshold
         lines.append("reports:")
         width = min(32, max(len(safe(r["host"] or "")) for r in reports[:REPORTS_SHOWN]))
         for r in reports[:REPORTS_SHOWN]:
-            lines.append(f"  {safe(r['host'] or '?'):<{width}}  {r['report']}")
+            # the report's folder and title carry the name the host's registry gives, when it has one
+            other = r.get("registry_name")
+            note = f"  (registry name {safe(other)})" if other and other != r["host"] else ""
+            lines.append(f"  {safe(r['host'] or '?'):<{width}}{note}  {r['report']}")
         if len(reports) > REPORTS_SHOWN:
             lines.append(f"  ... {len(reports) - REPORTS_SHOWN} more: every host is linked from index.html")
     lines.append(f"\nfleet: {index_path}  (store: {index_path.parent / 'fleet.sqlite'},"
