@@ -12,6 +12,8 @@ import importlib
 import sys
 
 from triage import __version__
+from triage import exit_codes as X
+from triage.terminal import safe
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,6 +51,10 @@ def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     return parser, module
 
 
+class UsageError(Exception):
+    """Raised by a command for a command line it cannot act on; ``main`` prints it and exits USAGE."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
@@ -56,16 +62,19 @@ def main(argv: list[str] | None = None) -> int:
         ns = top.parse_args(argv[:1])
         if ns.command is None:
             top.print_help()
-            return 2
+            return X.USAGE
     name, rest = argv[0], argv[1:]
     parser, module = build_parser(name)
-    args = parser.parse_args(rest)
+    args = parser.parse_args(rest)  # exits 2 (USAGE) on a bad command line, as argparse does
     args.argv = ["triage", *argv]
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)
-        return 130
+        return X.INTERRUPTED
+    except UsageError as exc:
+        print(f"triage {name}: error: {safe(exc)}", file=sys.stderr)
+        return X.USAGE
     except OSError as exc:  # a missing input, an unwritable output: say so plainly, no traceback
-        print(f"triage: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"triage: error: {safe(exc)}", file=sys.stderr)
+        return X.USAGE

@@ -28,7 +28,8 @@ def fleet(make_hosts, tmp_path_factory) -> Fleet:
     data = bundle_of[names[1]].read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
     out = base / "out"
-    first = triage("analyze", str(bundles), "--output", str(out), "--jobs", "2")
+    first = triage("analyze", str(bundles), "--output", str(out), "--jobs", "2", check=False)
+    assert first.returncode == 4, first.stdout + first.stderr  # exit_codes.PARTIAL: garbage.zip, the truncated one
     conn = sqlite3.connect(out / "fleet.sqlite")
     ranking = [(r[0], r[1]) for r in conn.execute(
         "SELECT name, score FROM hosts WHERE id IN (SELECT host_id FROM bundles WHERE status = 'ok')"

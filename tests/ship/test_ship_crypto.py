@@ -196,7 +196,7 @@ def test_keygen_files_and_passphrase(tmp_path, real_bundle):
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE((tmp_path / "k.key").stat().st_mode) == 0o600
     assert crypto.private_key_is_encrypted(tmp_path / "k.key")
-    assert triage("keygen", "--out", tmp_path / "k").returncode == 1      # never overwrites a key
+    assert triage("keygen", "--out", tmp_path / "k").returncode == 2      # never overwrites a key (usage)
     enc = crypto.encrypt_file(real_bundle, tmp_path, [crypto.load_public_key(tmp_path / "k.pub")])
     out = tmp_path / "out"
     out.mkdir()

@@ -60,8 +60,8 @@ def test_tls_untrusted_or_wrong_pin_refused(tls_server, analyst_keys, tmp_path):
     _, pub, _ = analyst_keys
     bundle = make_encrypted(tmp_path / "b", 50_000, pub, seed=13)
     r = triage("upload", bundle, "--to", server.url, "--token", TOKEN_A)      # system CAs only
-    assert r.returncode == 1 and "TLS" in r.stderr
+    assert r.returncode == 5 and "TLS" in r.stderr
     wrong = fingerprint[:-1] + ("0" if fingerprint[-1] != "0" else "1")
     r = triage("upload", bundle, "--to", server.url, "--token", TOKEN_A, "--pin-sha256", wrong)
-    assert r.returncode == 1 and "TLS" in r.stderr
+    assert r.returncode == 5 and "TLS" in r.stderr
     assert not (server.store / "a").exists()

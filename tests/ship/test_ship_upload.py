@@ -81,7 +81,7 @@ def test_upload_real_bundle(serve, real_bundle, tmp_path):
     other.parent.mkdir()
     other.write_bytes(b"not the same bundle" * 1000)
     r = _upload(server.url, other)
-    assert r.returncode == 1 and "already stored" in r.stderr
+    assert r.returncode == 5 and "already stored" in r.stderr
     assert sha256_file(stored) == sha256_file(real_bundle)
     assert _custody(server.store)[-1]["event"] == "conflict"
 
@@ -220,7 +220,7 @@ def test_wrong_or_missing_token(serve, real_bundle, tmp_path):
                          headers={**headers, P.CONTENT_HASH_HEADER: sha}, timeout=30)
         assert r.status_code == 401
     r = _upload(server.url, real_bundle, token="wrong-token-0000000000000")
-    assert r.returncode == 1 and "401" in r.stderr
+    assert r.returncode == 5 and "401" in r.stderr
     assert not (server.store / "a").exists() and not (server.store / "default").exists()
     assert list((server.store / ".staging").iterdir()) == []
     assert _custody(server.store) == []
@@ -275,7 +275,7 @@ def test_bundle_failing_verification_is_not_stored(serve, tmp_path):
     with zipfile.ZipFile(fake, "w") as z:             # a zip, but not a triage bundle (no manifest)
         z.writestr("files/C/x.txt", b"hello")
     r = _upload(server.url, fake)
-    assert r.returncode == 1 and "failed verification" in r.stderr
+    assert r.returncode == 5 and "failed verification" in r.stderr
     assert fake.exists() and not (server.store / "a" / fake.name).exists()
     assert any((server.store / ".rejected" / "a").rglob(fake.name))
     assert _custody(server.store)[-1]["event"] == "rejected"
@@ -349,7 +349,7 @@ def test_local_bundle_damaged_after_collection(serve, real_bundle, tmp_path):
     local.write_bytes(bytes(data))
     shutil.copy(real_bundle.with_name(real_bundle.name + ".sha256"), tmp_path)
     r = _upload(server.url, local)
-    assert r.returncode == 1 and "does not match its .sha256 sidecar" in r.stderr
+    assert r.returncode == 5 and "does not match its .sha256 sidecar" in r.stderr
     assert server.stored("a") == []
     assert local.exists()
 
@@ -359,7 +359,7 @@ def test_size_limits(serve, analyst_keys, tmp_path):
     server = serve("--max-bundle-size", "100KB", "--max-chunk-size", "32KiB")
     big = make_encrypted(tmp_path / "b", 150_000, pub, seed=31)
     r = _upload(server.url, big, "--chunk-size", "16KiB")
-    assert r.returncode == 1 and "413" in r.stderr
+    assert r.returncode == 5 and "413" in r.stderr
     r = requests.put(f"{server.url}/v1/bundles/{big.name}", data=big.read_bytes(), timeout=30,
                      headers={**AUTH_A, P.CONTENT_HASH_HEADER: sha256_file(big)})
     assert r.status_code == 413

@@ -5,7 +5,10 @@ results go into ``DIR/fleet.sqlite`` as each bundle finishes, then the fleet ana
 IOC sweep, scores) runs over the whole store and ``DIR/index.html`` is written. Re-running over the
 same folder skips bundles already analyzed (same SHA-256, same analyzer version and options) and
 picks up new ones, so a folder can be analyzed as bundles arrive. A bad bundle is a row in the
-fleet's problems, never the end of the batch: the exit code is 0 unless nothing could be analyzed.
+fleet's problems, never the end of the batch. Exit (:mod:`triage.exit_codes`): 0 when every bundle
+named is analyzed, 4 when some are not (damaged, not a bundle, encrypted), 1 when none is, 2 for a
+command line it cannot act on. A file that is not a ZIP is "not a bundle" and never analyzed, even
+with ``--force`` (which only lets a damaged bundle through).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from triage import exit_codes as X
+from triage.terminal import safe, shorten
 from triage.units import human_size, parse_size
 
 
@@ -48,7 +53,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="address-space cap per local worker, e.g. 4GiB (a bundle exceeding it fails alone)")
     p.add_argument("--max-tasks-per-child", type=int, default=32, metavar="N",
                    help="recycle a local worker process after N bundles (bounded memory; default 32)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines or closing table")
+    p.add_argument("--json", action="store_true",
+                   help="print the run as one JSON object on stdout (bundles, report paths, ranking, exit code)")
 
 
 def _rule_problems(options: dict) -> list[str]:
@@ -81,22 +88,28 @@ def _rule_problems(options: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from triage.bundle.kind import file_kind
     from triage.fleet import batch, index, ioc, score, stacking, store
 
     out = Path(args.output).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     if args.jobs < 1:
         print("triage analyze: --jobs must be at least 1", file=sys.stderr)
-        return 2
+        return X.USAGE
     try:
         stacking.rare_threshold(args.rare_threshold, 100)  # a typo fails now, not after the batch
     except ValueError as exc:
         print(f"triage analyze: bad --rare-threshold: {exc}", file=sys.stderr)
-        return 2
+        return X.USAGE
+    missing = [i for i in args.inputs if not Path(i).exists()]
+    if missing:
+        print(f"triage analyze: no such file or directory: {', '.join(safe(m) for m in missing)}", file=sys.stderr)
+        return X.USAGE
+    out.mkdir(parents=True, exist_ok=True)
     bundles, encrypted = batch.find_inputs(args.inputs, exclude=out)
     if not bundles and not encrypted:
-        print(f"triage analyze: no bundles (*.zip) found in {', '.join(args.inputs)}", file=sys.stderr)
-        return 2
+        print(f"triage analyze: no bundles (*.zip) found in {', '.join(safe(i) for i in args.inputs)}",
+              file=sys.stderr)
+        return X.USAGE
     iocs, fleet_issues = [], []
     for f in args.ioc:
         found, problems = ioc.load_ioc_file(Path(f))
@@ -116,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     known = store.analyzed(conn, version)
 
     todo: dict[str, batch.BundleInput] = {}
+    this_run: dict[str, str] = {}  # sha256 -> path, every bundle named on this command line
     skipped = 0
     t0 = time.perf_counter()
     for path in bundles + encrypted:
@@ -124,6 +138,13 @@ def run(args: argparse.Namespace) -> int:
         if sha is None:
             sha = batch.sha256_file(path)
             store.remember_hash(conn, str(path), st.st_size, st.st_mtime_ns, sha)
+        this_run.setdefault(sha, str(path))
+        kind = file_kind(path) if path not in encrypted else None
+        if kind is not None and not kind.is_bundle:  # never analyzed, whatever --force says
+            store.record_bundle(conn, {"path": str(path), "sha256": sha, "size": st.st_size,
+                                       "analyzer_version": version, "status": "not_a_bundle",
+                                       "error": kind.reason}, None)
+            continue
         if path in encrypted:
             if sha not in known or args.force:
                 store.record_bundle(conn, {"path": str(path), "sha256": sha, "size": st.st_size,
@@ -139,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
     done = {"ok": 0, "failed": 0}
     total = len(todo)
+    bar = progress_bar(total, enabled=not args.quiet and total > 1 and sys.stderr.isatty())
 
     def on_result(result: dict) -> None:
         summary = None
@@ -155,24 +177,38 @@ def run(args: argparse.Namespace) -> int:
             store.record_bundle(conn, result, None)
         conn.commit()
         done[result["status"]] = done.get(result["status"], 0) + 1
-        if not args.quiet:
-            n = sum(done.values())
-            what = result.get("host") or Path(result["path"]).name
-            tail = f"{result.get('duration_s', 0):.1f}s" if result["status"] == "ok" else (result.get("error") or "")[:120]
-            print(f"[{n}/{total}] {result['status']:<6} {what}  {tail}", file=sys.stderr, flush=True)
+        if args.quiet:
+            return
+        n = sum(done.values())
+        what = safe(result.get("host") or Path(result["path"]).name)
+        if result["status"] == "ok":
+            line = f"[{n}/{total}] ok     {what}  {result.get('duration_s', 0):.1f} s"
+        else:
+            line = f"[{n}/{total}] {result['status']:<6} {what}  {shorten(safe(result.get('error') or ''), 160)}"
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(shorten(what, 40), refresh=False)
+            if result["status"] != "ok":  # failures stay on screen above the bar; successes only move it
+                bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     t1 = time.perf_counter()
     items = list(todo.values())
-    if args.dask_scheduler:
-        try:
-            batch.run_dask(items, out, options, args.dask_scheduler, on_result)
-        except (OSError, TimeoutError, ImportError) as exc:
-            print(f"triage analyze: Dask scheduler {args.dask_scheduler}: {type(exc).__name__}: {exc}"
-                  " (bundles finished so far are in fleet.sqlite; run again to go on)", file=sys.stderr)
-            return 2
-    else:
-        batch.run_local(items, out, options, args.jobs, on_result, memory_limit=args.worker_memory,
-                        max_tasks_per_child=max(1, args.max_tasks_per_child))
+    try:
+        if args.dask_scheduler:
+            try:
+                batch.run_dask(items, out, options, args.dask_scheduler, on_result)
+            except (OSError, TimeoutError, ImportError) as exc:
+                print(f"triage analyze: Dask scheduler {args.dask_scheduler}: {type(exc).__name__}: {exc}"
+                      " (bundles finished so far are in fleet.sqlite; run again to go on)", file=sys.stderr)
+                return X.USAGE
+        else:
+            batch.run_local(items, out, options, args.jobs, on_result, memory_limit=args.worker_memory,
+                            max_tasks_per_child=max(1, args.max_tasks_per_child))
+    finally:
+        if bar is not None:
+            bar.close()
     batch_s = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -181,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         threshold = stacking.rare_threshold(args.rare_threshold, total_hosts)
     except ValueError as exc:
         print(f"triage analyze: {exc}", file=sys.stderr)
-        return 2
+        return X.USAGE
     rare = stacking.record_rare(conn, threshold)
     matches = ioc.sweep(conn, iocs)  # also clears the matches of an earlier run's IOCs
     scores = score.compute_scores(conn)
@@ -190,14 +226,73 @@ def run(args: argparse.Namespace) -> int:
                                    issues=fleet_issues)
     fleet_s = time.perf_counter() - t2
 
-    ok_total = conn.execute("SELECT COUNT(*) FROM bundles WHERE status = 'ok'").fetchone()[0]
-    failed = conn.execute("SELECT path, status, error FROM bundles WHERE status <> 'ok' ORDER BY path").fetchall()
-    if not args.quiet:
+    results = run_results(conn, this_run, out)
+    ok_now = sum(1 for r in results if r["status"] == "ok")
+    code = X.OK if ok_now == len(results) else (X.PARTIAL if ok_now else X.EVIDENCE)
+    failed = [r for r in results if r["status"] != "ok"]
+    if args.json:
+        print(json.dumps(json_report(results, scores, rare, matches, analyzed=done, skipped=skipped,
+                                     threshold=threshold, total_hosts=total_hosts, index_path=index_path,
+                                     code=code), indent=2, ensure_ascii=True))
+    elif not args.quiet:
         print(closing_table(scores, rare, matches, failed, analyzed=done, skipped=skipped, threshold=threshold,
                             total_hosts=total_hosts, index_path=index_path, timings=(hash_s, batch_s, fleet_s),
-                            fleet_issues=fleet_issues))
+                            fleet_issues=fleet_issues, results=results, code=code))
     conn.close()
-    return 0 if ok_total else 1
+    return code
+
+
+def progress_bar(total: int, enabled: bool):
+    """A tqdm bar over the bundles (stderr, only on a terminal: a log file gets one line per bundle)."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    try:
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        width = 0
+    # a terminal that reports no width (a fresh pty, some CI consoles) gets 80 columns, not an empty bar
+    return tqdm(total=total, unit="bundle", desc="analyze", file=sys.stderr, leave=True,
+                dynamic_ncols=width > 0, ncols=None if width > 0 else 80)
+
+
+def run_results(conn, this_run: dict[str, str], out: Path) -> list[dict]:
+    """One row per bundle named on this command line (analyzed now or found in the store from an
+    earlier run), with the fleet's host name and the host's report path."""
+    results = []
+    for sha, path in this_run.items():
+        row = conn.execute("SELECT b.status, b.error, b.host_dir, h.name AS host, h.reported_name FROM bundles b"
+                           " LEFT JOIN hosts h ON h.id = b.host_id WHERE b.sha256 = ? ORDER BY b.id DESC LIMIT 1",
+                           (sha,)).fetchone()
+        if row is None:
+            results.append({"path": path, "sha256": sha, "status": "failed", "error": "not recorded",
+                            "host": None, "registry_name": None, "report": None, "summary": None})
+            continue
+        host_dir = out / row["host_dir"] if row["host_dir"] and row["status"] == "ok" else None
+        results.append({"path": path, "sha256": sha, "status": row["status"], "error": row["error"],
+                        "host": row["host"], "registry_name": row["reported_name"],
+                        "report": str(host_dir / "report.html") if host_dir else None,
+                        "summary": str(host_dir / "summary.json") if host_dir else None})
+    results.sort(key=lambda r: (r["status"] != "ok", str(r["host"] or ""), r["path"]))
+    return results
+
+
+def json_report(results, scores, rare, matches, *, analyzed, skipped, threshold, total_hosts, index_path,
+                code) -> dict:
+    """``--json``: the run for a machine (host names as stored, unescaped: JSON escapes them itself)."""
+    return {
+        "exit_code": code, "meaning": X.MEANINGS[code],
+        "analyzed_now": dict(analyzed), "skipped_already_analyzed": skipped,
+        "bundles": results,
+        "fleet": {"index": str(index_path), "store": str(index_path.parent / "fleet.sqlite"),
+                  "hosts": total_hosts, "rare_threshold": threshold,
+                  "rare_items": {k: len(v) for k, v in rare.items()},
+                  "ioc_matches": len(matches)},
+        "ranking": [{"rank": i, "host": s.host, "score": s.score,
+                     "top": [{"rule": e["rule"], "count": e["count"]} for e in s.explained[:3]]}
+                    for i, s in enumerate(scores, 1)],
+    }
 
 
 def write_fleet_findings(conn, out: Path) -> None:
@@ -219,29 +314,52 @@ def write_fleet_findings(conn, out: Path) -> None:
 
 
 def closing_table(scores, rare, matches, failed, *, analyzed, skipped, threshold, total_hosts, index_path,
-                  timings, fleet_issues) -> str:
+                  timings, fleet_issues, results=(), code=X.OK) -> str:
+    """The human end of a run: counts, the ranking, what could not be analyzed, then each host's
+    report and the fleet index last, where the eye lands. Host names and errors come from bundles:
+    escaped (:func:`safe`) and shortened between words."""
     hash_s, batch_s, fleet_s = timings
     lines = [f"analyzed now: {analyzed.get('ok', 0)} ok, {analyzed.get('failed', 0)} failed; skipped (already"
              f" analyzed): {skipped}; hosts in fleet: {total_hosts}",
-             f"time: hashing {hash_s:.1f}s, analysis {batch_s:.1f}s, fleet {fleet_s:.1f}s"]
+             f"time: hashing {hash_s:.1f} s, analysis {batch_s:.1f} s, fleet {fleet_s:.1f} s"]
     rare_counts = ", ".join(f"{k} {len(v)}" for k, v in rare.items() if v)
-    lines.append(f"rare items (on <= {threshold} host(s)): {rare_counts or 'none'}")
+    lines.append(f"rare items (on at most {threshold} host{'' if threshold == 1 else 's'}): {rare_counts or 'none'}")
     if matches:
         lines.append(f"IOC matches: {len(matches)} on {len({m.host_id for m in matches})} host(s)")
     lines.append("")
     lines.append(f"{'rank':>4}  {'score':>7}  host")
     for i, s in enumerate(scores[:15], 1):
-        top = ", ".join(f"{e['rule']}x{e['count']}" for e in s.explained[:3])
-        lines.append(f"{i:>4}  {s.score:>7g}  {s.host}  ({top})")
+        top = ", ".join(f"{e['rule']} x{e['count']}" for e in s.explained[:3])
+        lines.append(f"{i:>4}  {s.score:>7g}  {safe(s.host)}  ({top})")
     if len(scores) > 15:
         lines.append(f"      ... {len(scores) - 15} more in index.html")
     if failed:
         lines.append("")
         lines.append(f"not analyzed ({len(failed)}):")
         for r in failed[:20]:
-            lines.append(f"  {r['status']:<9} {Path(r['path']).name}: {(r['error'] or '')[:150]}")
+            lines.append(f"  {r['status']:<12} {safe(Path(r['path']).name)}: {shorten(safe(r['error'] or ''), 150)}")
+        if len(failed) > 20:
+            lines.append(f"  ... {len(failed) - 20} more in index.html")
     for text in fleet_issues[:20]:
-        lines.append(f"  ioc issue: {text}")
+        lines.append(f"  ioc issue: {shorten(safe(text), 150)}")
+    reports = [r for r in results if r.get("report")]
+    if reports:
+        lines.append("")
+        lines.append("reports:")
+        width = min(32, max(len(safe(r["host"] or "")) for r in reports[:REPORTS_SHOWN]))
+        for r in reports[:REPORTS_SHOWN]:
+            # the report's folder and title carry the name the host's registry gives, when it has one
+            other = r.get("registry_name")
+            note = f"  (registry name {safe(other)})" if other and other != r["host"] else ""
+            lines.append(f"  {safe(r['host'] or '?'):<{width}}{note}  {r['report']}")
+        if len(reports) > REPORTS_SHOWN:
+            lines.append(f"  ... {len(reports) - REPORTS_SHOWN} more: every host is linked from index.html")
     lines.append(f"\nfleet: {index_path}  (store: {index_path.parent / 'fleet.sqlite'},"
                  f" {human_size((index_path.parent / 'fleet.sqlite').stat().st_size)})")
+    if code != X.OK:
+        lines.append(f"exit {code}: {X.MEANINGS[code]} ({len(failed)} of {len(results)} bundle"
+                     f"{'' if len(results) == 1 else 's'} not analyzed)")
     return "\n".join(lines)
+
+
+REPORTS_SHOWN = 30

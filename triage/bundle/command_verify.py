@@ -1,20 +1,30 @@
-"""`triage verify BUNDLE...`: exit 0 when every bundle is intact, 1 with a precise list otherwise."""
+"""`triage verify BUNDLE...`: exit 0 when every bundle is intact, 1 with a precise list otherwise.
+
+A file that is not a bundle at all (by its first bytes: :mod:`triage.bundle.kind`) is reported as
+"NOT A BUNDLE", not as an interrupted collection to recover. Problems quote member names written on
+the suspect host, so every line goes through :func:`triage.terminal.safe`.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+
+from triage import exit_codes as X
+from triage.terminal import safe
 
 
 def configure(p) -> None:
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--key", metavar="KEY", help="private key, to check every segment of an encrypted bundle")
-    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON (a list, one per bundle)")
     p.add_argument("--passphrase-file", metavar="FILE",
                    help="passphrase of a protected --key (first line; or set TRIAGE_KEY_PASSPHRASE)")
 
 
 def run(args) -> int:
+    from triage.bundle.kind import file_kind
     from triage.bundle.verify import verify_bundle
 
     key = None
@@ -25,21 +35,35 @@ def run(args) -> int:
         try:
             key = load_private_key(args.key, passphrase_from_args(args, needed=private_key_is_encrypted(args.key)))
         except ValueError as exc:
-            print(f"triage: error: --key {args.key}: {exc}", file=sys.stderr)
-            return 2
-    worst = 0
+            print(f"triage: error: --key {args.key}: {safe(exc)}", file=sys.stderr)
+            return X.USAGE
+    worst = X.OK
+    missing = False
     reports = []
     for path in args.bundles:
+        if not os.path.lexists(path):
+            reports.append({"path": str(path), "ok": False, "state": "missing", "problems": ["no such file"]})
+            print(f"triage verify: error: {safe(path)}: no such file", file=sys.stderr)
+            missing = True
+            continue
+        kind = file_kind(path)
+        if kind.kind in ("not_a_bundle", "unreadable"):
+            reports.append({"path": str(path), "ok": False, "state": kind.kind, "problems": [kind.reason]})
+            if not args.json:
+                print(f"{'NOT A BUNDLE' if kind.kind == 'not_a_bundle' else 'UNREADABLE'}  {safe(path)}")
+                print(f"  - {safe(kind.reason)}")
+            worst = X.EVIDENCE
+            continue
         r = verify_bundle(path, private_key=key)
-        reports.append(r.to_dict())
+        state = "OK" if r.ok else ("INCOMPLETE" if r.incomplete else "FAILED")
+        reports.append({**r.to_dict(), "state": state.lower()})
         if not args.json:
-            state = "OK" if r.ok else ("INCOMPLETE" if r.incomplete else "FAILED")
-            print(f"{state}  {path}  sha256={r.sha256}  files checked={r.checked}")
+            print(f"{state}  {safe(path)}  sha256={r.sha256}  files checked={r.checked}")
             for p in r.problems:
-                print(f"  - {p}")
+                print(f"  - {safe(p)}")
         if not r.ok:
-            worst = 1
+            worst = X.EVIDENCE
     if args.json:
-        json.dump(reports, sys.stdout, indent=2)
+        json.dump(reports, sys.stdout, indent=2, ensure_ascii=True)
         print()
-    return worst
+    return X.USAGE if missing else worst

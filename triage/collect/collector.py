@@ -32,6 +32,7 @@ from triage.bundle.writer import BundleWriter, CollectionInterrupted, json_bytes
 from triage.collect.expand import Planned, plan
 from triage.collect.source import FileMeta, FileSource
 from triage.profile import Profile
+from triage.terminal import safe
 from triage.units import human_size, iso, utc_now
 
 
@@ -85,7 +86,7 @@ class Log:
         line = f"{iso(utc_now())} {level.upper():7} {msg}"
         self.lines.append(line)
         if self.echo or level in ("warning", "error"):
-            print(f"triage: {level}: {msg}", file=sys.stderr)
+            print(f"triage: {level}: {safe(msg)}", file=sys.stderr)  # paths come from the suspect host
 
 
 def _host_record(options: CollectOptions, sources: list[FileSource], hostname: str) -> dict:
@@ -147,13 +148,16 @@ def _whoami() -> str:
 
 
 def _on_same_volume(source: FileSource, output_dir: Path) -> bool:
+    """Whether the bundle would be written to the file system being collected: inside the source's
+    tree, or on the same device as a live system or a ``--target`` directory (a mounted suspect disk
+    is written to just the same when the output is elsewhere on that mount)."""
     if source.contains(str(output_dir)):
         return True
     root = getattr(source, "root", None)
-    if root is None:
+    if root is None or source.kind not in ("live", "directory"):
         return False
     try:
-        return os.stat(root).st_dev == os.stat(output_dir).st_dev and source.kind == "live"
+        return os.stat(root).st_dev == os.stat(output_dir).st_dev
     except OSError:
         return False
 
@@ -256,7 +260,7 @@ class Collector:
                 self.log("error", f"cannot write the bundle: {exc}")
                 print(f"triage: error: cannot write the bundle ({exc}). Every file finished before this point "
                       f"is recoverable: triage recover {written_path}", file=sys.stderr)
-                raise SystemExit(3) from None
+                raise SystemExit(1) from None  # exit_codes.EVIDENCE: the bundle could not be written
             raise
         finally:
             bar.close()
@@ -502,7 +506,11 @@ def summary_table(result: CollectResult) -> str:
     lines = ["  ".join(col.ljust(w) if i == 0 else col.rjust(w) for i, (col, w) in enumerate(zip(r, widths, strict=True)))
              for r in rows]
     lines.insert(1, "-" * len(lines[0]))
-    lines += ["", f"bundle:  {result.bundle_path}", f"sha256:  {result.sha256}", f"status:  {result.status}"]
+    status = result.status
+    left_out = sum(1 for e in result.entries if e.outcome in (M.SKIPPED_BUDGET, M.SKIPPED_INTERRUPTED, M.FAILED))
+    if status == "complete" and left_out:  # finished, but not everything planned is in it
+        status = f"partial ({left_out} planned file{'' if left_out == 1 else 's'} not collected)"
+    lines += ["", f"bundle:  {result.bundle_path}", f"sha256:  {result.sha256}", f"status:  {status}"]
     if result.warnings:
         lines += [f"WARNING: {w}" for w in result.warnings]
     return "\n".join(lines)

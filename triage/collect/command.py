@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from triage.units import parse_duration, parse_size
+from triage import exit_codes as X
+from triage.terminal import safe
+from triage.units import human_size, parse_duration, parse_size
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -40,7 +44,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upload", metavar="URL", help="upload the finished bundle to an intake server")
     p.add_argument("--token", help="bearer token for --upload")
     p.add_argument("--no-volatile", action="store_true", help="with --live: skip the process/network snapshot")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or closing table")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar or closing table: only the bundle's path (and warnings) are printed")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON object on stdout (bundle, sha256, status, counts, exit code)")
 
 
 def _size(text: str) -> int:
@@ -58,12 +65,13 @@ def _duration(text: str) -> float:
 
 
 def _sources(args, profile_os: str):
+    from triage.cli import UsageError
     from triage.collect.source import DirectorySource
 
     if args.target:
         root = Path(args.target)
         if not root.is_dir():
-            raise SystemExit(f"triage: error: --target {root} is not a directory")
+            raise UsageError(f"--target {root} is not a directory")
         windows = profile_os == "windows"
         return [DirectorySource(root, volume=args.volume or ("C" if windows else "root"), kind="directory",
                                 case_sensitive=not windows, path_style="windows" if windows else "posix")]
@@ -72,10 +80,10 @@ def _sources(args, profile_os: str):
 
         opened = open_image(args.image)
         for note in opened.notes:
-            print(f"triage: image: {note}", file=sys.stderr)
+            print(f"triage: image: {safe(note)}", file=sys.stderr)
         sources = list(opened.sources)
         if not sources:
-            raise SystemExit(f"triage: error: no NTFS volume to collect in {args.image}")
+            raise UsageError(f"no NTFS volume to collect in {args.image}")
         if args.vss:
             from triage.collect.vss import shadow_sources
 
@@ -102,7 +110,7 @@ def run(args) -> int:
         profile = load_profile(args.profile or default_profile)
     except ProfileError as exc:
         print(f"triage: error: {exc}", file=sys.stderr)
-        return 2
+        return X.USAGE
     reference = None
     if args.reference_time:
         try:
@@ -111,7 +119,7 @@ def run(args) -> int:
                 raise ValueError("it must say its time zone, e.g. 2026-11-25T10:00:00Z")
         except ValueError as exc:
             print(f"triage: error: --reference-time: {exc}", file=sys.stderr)
-            return 2
+            return X.USAGE
     sources = _sources(args, profile.os)
     options = CollectOptions(
         profile=profile, output_dir=Path(args.output), max_size=args.max_size, max_time=args.max_time,
@@ -120,7 +128,7 @@ def run(args) -> int:
         command_line=list(getattr(args, "argv", sys.argv)), reference_time=reference)
     if args.vss and not args.image:
         print("triage: error: --vss needs --image (shadow copies are read from the volume itself)", file=sys.stderr)
-        return 2
+        return X.USAGE
     if args.encrypt_to:
         try:  # keys are loaded now: a bad --encrypt-to fails before anything is collected
             from triage.ship.crypto import encrypted_output
@@ -129,13 +137,13 @@ def run(args) -> int:
         except ImportError as exc:
             print(f"triage: error: --encrypt-to needs the 'cryptography' library, which cannot load here: {exc}",
                   file=sys.stderr)
-            return 2
+            return X.USAGE
         except (ValueError, OSError) as exc:
             print(f"triage: error: --encrypt-to: {exc}", file=sys.stderr)
-            return 2
+            return X.USAGE
     if args.upload and not (args.token or os.environ.get("TRIAGE_UPLOAD_TOKEN")):
         print("triage: error: --upload needs --token (or TRIAGE_UPLOAD_TOKEN)", file=sys.stderr)
-        return 2
+        return X.USAGE
     if args.vss:
         from triage.collect.vss import skip_identical_to_live
 
@@ -146,20 +154,111 @@ def run(args) -> int:
 
         volatile = snapshot()
     result = collect(sources, options, volatile, Log(echo=False))
-    if not args.quiet:
+    outcome = Outcome.of(result)
+    if not args.quiet and not args.json:
         print(summary_table(result))
+        for line in outcome.closing_lines():
+            print(line)
+    elif args.quiet and not args.json:
+        print(result.bundle_path)  # scripts need the path even when told to be quiet
+        for line in outcome.closing_lines(summary_only=True):
+            print(line, file=sys.stderr)
+    code = outcome.exit_code
+    receipt = upload_error = None
     if args.upload:
-        import json
-
         from triage.ship.client import UploadError, upload_file
 
         try:
             receipt = upload_file(result.bundle_path, args.upload,
                                   token=args.token or os.environ.get("TRIAGE_UPLOAD_TOKEN"))
         except (UploadError, OSError) as exc:
-            print(f"triage: error: upload failed: {exc}. The bundle is kept: {result.bundle_path} "
+            upload_error = safe(exc)
+            print(f"triage: error: upload failed: {upload_error}. The bundle is kept: {result.bundle_path} "
                   f"(retry with: triage upload {result.bundle_path} --to {args.upload}; it resumes)", file=sys.stderr)
-            return 5
-        print("uploaded; receipt:")
-        print(json.dumps(receipt, indent=2, default=str))
-    return 0 if result.status == "complete" else 4
+            code = X.UPLOAD_FAILED
+        else:
+            if not args.json:
+                print("uploaded; receipt:")
+                print(json.dumps(receipt, indent=2, default=str))
+    if args.json:
+        print(json.dumps({**outcome.to_dict(), "exit_code": code, "meaning": X.MEANINGS[code],
+                          "upload": None if not args.upload else {"url": args.upload, "receipt": receipt,
+                                                                  "error": upload_error}},
+                         indent=2, default=str, ensure_ascii=False))
+    return code
+
+
+@dataclass
+class Outcome:
+    """What a finished collection means for the responder: the exit code and the closing lines.
+
+    Why here and not in the table: the table lists every artifact, and a skipped file scrolls out of
+    sight above it. A collection that left files out (budget, interruption, read failures) must say
+    so in its very last lines and in its exit status, where a script or a tired responder looks."""
+
+    bundle: Path
+    sha256: str
+    status: str                                   # the collector's: complete | interrupted
+    totals: dict[str, int]
+    budget_skipped: int = 0
+    budget_skipped_bytes: int = 0
+    interrupted_skipped: int = 0
+    failed: int = 0
+    budgets: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, result) -> Outcome:
+        from triage.bundle import manifest as M
+
+        budget = [e for e in result.entries if e.outcome == M.SKIPPED_BUDGET]
+        return cls(bundle=Path(result.bundle_path), sha256=result.sha256, status=result.status,
+                   totals=dict(result.record.get("totals") or {}),
+                   budget_skipped=len(budget), budget_skipped_bytes=sum(e.source_size or 0 for e in budget),
+                   interrupted_skipped=sum(1 for e in result.entries if e.outcome == M.SKIPPED_INTERRUPTED),
+                   failed=sum(1 for e in result.entries if e.outcome == M.FAILED),
+                   budgets=dict(result.record.get("budgets") or {}), warnings=list(result.warnings))
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.budget_skipped or self.interrupted_skipped or self.failed or self.status != "complete")
+
+    @property
+    def exit_code(self) -> int:
+        return X.PARTIAL if self.partial else X.OK
+
+    def closing_lines(self, summary_only: bool = False) -> list[str]:
+        lines = []
+        if self.budget_skipped:
+            limits = []
+            if self.budgets.get("max_size") is not None:
+                limits.append(f"--max-size {human_size(self.budgets['max_size'])}")
+            if self.budgets.get("max_time_seconds") is not None:
+                limits.append(f"--max-time {self.budgets['max_time_seconds']:g}s")
+            lines.append(f"PARTIAL: {_files(self.budget_skipped)} ({human_size(self.budget_skipped_bytes)}) did not "
+                         f"fit the budget ({', '.join(limits) or 'budget'}) and were not collected "
+                         "(skipped_budget in the manifest)")
+        if self.interrupted_skipped or self.status == "interrupted":
+            lines.append(f"PARTIAL: the collection was interrupted; {_files(self.interrupted_skipped)} not reached "
+                         "(skipped_interrupted in the manifest)")
+        if self.failed:
+            lines.append(f"PARTIAL: {_files(self.failed)} could not be read (failed in the manifest: see the table "
+                         "and meta/collection.log)")
+        if self.partial:
+            lines.append(f"exit {X.PARTIAL}: partial collection; the bundle is complete for what it holds and verifies")
+        elif not summary_only:
+            lines.append("complete: every planned file that exists was collected")
+        return lines
+
+    def to_dict(self) -> dict:
+        return {"bundle": str(self.bundle), "sha256": self.sha256,
+                "sidecar": str(self.bundle.with_name(self.bundle.name + ".sha256")),
+                "status": "partial" if self.partial else "complete", "collector_status": self.status,
+                "totals": self.totals,
+                "skipped_budget": {"files": self.budget_skipped, "bytes": self.budget_skipped_bytes},
+                "skipped_interrupted": self.interrupted_skipped, "failed": self.failed,
+                "budgets": self.budgets, "warnings": self.warnings}
+
+
+def _files(n: int) -> str:
+    return f"{n} file{'' if n == 1 else 's'}"

@@ -1,5 +1,8 @@
 """``triage decrypt FILE.tbe --key NAME.key [--output DIR]``: restore the plain bundle.
 
+Exit: 0 every file decrypted, 1 one that does not authenticate, 4 a truncated one decrypted with
+``--allow-truncated`` (what is authentic), 2 a bad key, passphrase or output directory.
+
 The plain bundle gets its real name back (it was hidden inside the encrypted header) and a
 ``.sha256`` sidecar, and is written only after every segment authenticated.
 """
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from triage.ship.crypto import DecryptError, decrypt_file, load_private_key, private_key_is_encrypted
 from triage.ship.passphrase import add_passphrase_arguments, passphrase_from_args
+from triage.terminal import safe
 
 
 def configure(parser) -> None:
@@ -33,14 +37,15 @@ def run(args) -> int:
     except (ValueError, OSError) as exc:
         print(f"triage decrypt: {exc}", file=sys.stderr)
         return 2
-    failures = 0
+    failures = truncated = 0
     for src in args.encrypted:
         try:
             result = decrypt_file(src, out, key, allow_truncated=args.allow_truncated)
         except (DecryptError, ValueError, OSError) as exc:
-            print(f"triage decrypt: {src}: {exc}", file=sys.stderr)
+            print(f"triage decrypt: {safe(src)}: {safe(exc)}", file=sys.stderr)
             failures += 1
             continue
         note = " (TRUNCATED: final segment missing; run triage recover on it)" if result.truncated else ""
-        print(f"{src} -> {result.path} ({result.size} bytes, sha256 {result.sha256}){note}")
-    return 1 if failures else 0
+        truncated += bool(result.truncated)
+        print(f"{safe(src)} -> {safe(result.path)} ({result.size} bytes, sha256 {result.sha256}){note}")
+    return 1 if failures else (4 if truncated else 0)  # exit_codes: EVIDENCE, PARTIAL, OK

@@ -26,7 +26,7 @@ def run(args) -> int:
     for p in (private_path, public_path):
         if p.exists():
             print(f"triage keygen: {p} exists; not overwriting a key", file=sys.stderr)
-            return 1
+            return 2  # exit_codes.USAGE: nothing was changed
     try:
         passphrase = passphrase_from_args(args, confirm=True)
     except ValueError as exc:

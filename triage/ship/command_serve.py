@@ -97,9 +97,9 @@ def run(args) -> int:
 
     try:
         asyncio.run(main())
-    except OSError as exc:
+    except OSError as exc:  # the address is taken or not ours: the command line cannot be acted on
         print(f"triage serve: {exc}", file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 
