@@ -276,3 +276,29 @@ class Finding(Record):
     when: datetime | None = None
     off_network: bool | None = None
     attack: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArtifactRecord(Record):
+    """One entry of a named host artifact (ShimCache, BAM, UserAssist, USB devices...).
+
+    Why one base: each artifact is one parser module with its own typed dataclass, and the summary
+    (``artifacts.<artifact>``), the timeline and the report handle every subclass the same way, so a new
+    artifact needs no change in any consumer. Subclasses set the class variables and override
+    :meth:`times` (every timestamp with what it means) and :meth:`message` (one timeline line).
+
+    artifact: the key under ``summary.json`` ``artifacts``; title / description: report heading and a
+    sentence saying what the artifact proves (and what it does not); columns: (field, label) pairs the
+    report shows, in order.
+    """
+
+    artifact: ClassVar[str] = "artifact"
+    title: ClassVar[str] = "Artifact"
+    description: ClassVar[str] = ""
+    columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def times(self) -> list[tuple[datetime, str]]:
+        return []
+
+    def message(self) -> str:
+        return self.record_type

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from triage import __version__
 from triage.analyze.records import (
+    ArtifactRecord,
     Autorun,
     BrowserDownload,
     BrowserHistoryStats,
@@ -286,6 +287,25 @@ def _misc(records: list[Record], kind: type) -> list[dict[str, Any]]:
     return [record_dict(r) for r in records if isinstance(r, kind)][:LIST_CAP]
 
 
+def _artifacts(records: list[Record]) -> dict[str, dict[str, Any]]:
+    """``artifacts.<name>``: every ArtifactRecord subclass grouped by its artifact name, in parser order
+    (ShimCache's order is its insertion order), with the title, description and columns the report
+    shows, so a new artifact module needs no change here or in the report."""
+    groups: dict[str, list[ArtifactRecord]] = defaultdict(list)
+    for r in records:
+        if isinstance(r, ArtifactRecord):
+            groups[r.artifact].append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(groups):
+        recs = groups[name]
+        first = recs[0]
+        out[name] = {"title": first.title, "description": first.description,
+                     "columns": [{"field": f, "label": label} for f, label in first.columns],
+                     "total": len(recs), "listed": min(len(recs), LIST_CAP),
+                     "entries": [record_dict(r) for r in recs[:LIST_CAP]]}
+    return out
+
+
 def _network(data: AnalysisData) -> dict[str, Any]:
     conn = Counter()
     for r in data.records:
@@ -442,6 +462,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
         "pe": _pe(data.records),
         "recycle_bin": _misc(data.records, RecycleBinItem),
         "command_history": _misc(data.records, CommandHistory),
+        "artifacts": _artifacts(data.records),
         "network": _network(data),
         "yara": _yara(data.yara_hits),
         "findings": findings,

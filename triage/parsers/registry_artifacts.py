@@ -1,0 +1,48 @@
+"""Which artifact modules run on which hive kind: the one table a new registry artifact is added to.
+
+Why a table and a guard: each artifact (ShimCache, BAM, UserAssist...) is one module with one emitter
+``parse_<name>(ctx)``; the registry parser calls every emitter listed for the hive's kind. A bug or a
+damaged key that makes one emitter raise costs that artifact only (an Issue naming it), never the host's
+other artifacts or the autostarts read from the same hive. See docs/adding-an-artifact.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from triage.analyze.records import Issue, Record
+from triage.parsers.registry_autoruns import Context
+from triage.parsers.registry_bam import parse_bam
+from triage.parsers.registry_shimcache import parse_shimcache
+from triage.parsers.registry_userassist import parse_userassist
+
+Emitter = Callable[[Context], Iterator[Record | Issue]]
+
+SYSTEM_EMITTERS: tuple[tuple[str, Emitter], ...] = (
+    ("shimcache", parse_shimcache),
+    ("bam", parse_bam),
+)
+NTUSER_EMITTERS: tuple[tuple[str, Emitter], ...] = (
+    ("userassist", parse_userassist),
+)
+USRCLASS_EMITTERS: tuple[tuple[str, Emitter], ...] = ()
+
+
+def _guarded(ctx: Context, emitters: tuple[tuple[str, Emitter], ...]) -> Iterator[Record | Issue]:
+    for name, emit in emitters:
+        try:
+            yield from emit(ctx)
+        except Exception as exc:  # one artifact's failure is reported, the others still run
+            yield ctx.item.issue(f"{name}: stopped early: {type(exc).__name__}: {exc}", locator=ctx.hive.root_name)
+
+
+def system_artifacts(ctx: Context) -> Iterator[Record | Issue]:
+    yield from _guarded(ctx, SYSTEM_EMITTERS)
+
+
+def user_artifacts(ctx: Context) -> Iterator[Record | Issue]:
+    yield from _guarded(ctx, NTUSER_EMITTERS)
+
+
+def usrclass_artifacts(ctx: Context) -> Iterator[Record | Issue]:
+    yield from _guarded(ctx, USRCLASS_EMITTERS)
