@@ -53,7 +53,7 @@ def bare_walk(path: Path) -> tuple[int, float]:
     return keys, time.perf_counter() - t
 
 
-_TABLES = ("SYSTEM_EMITTERS", "NTUSER_EMITTERS", "USRCLASS_EMITTERS")
+_TABLES = ("SYSTEM_EMITTERS", "SOFTWARE_EMITTERS", "NTUSER_EMITTERS", "USRCLASS_EMITTERS")
 
 
 def without_artifacts(path: Path) -> tuple[int, float]:
@@ -72,7 +72,7 @@ def emitters_alone(path: Path) -> tuple[int, float]:
     """Only the artifact emitters, on a hive opened (and replayed) beforehand."""
     from triage.parsers.registry import profile_user, root_name
     from triage.parsers.registry_autoruns import Context
-    from triage.parsers.registry_hive import NTUSER, SYSTEM, USRCLASS, companion_names, open_hive
+    from triage.parsers.registry_hive import NTUSER, SOFTWARE, SYSTEM, USRCLASS, companion_names, open_hive
 
     logs = tuple(p for p in path.parent.iterdir() if p.name.lower().startswith(path.name.lower() + ".log"))
     item = input_from_file(path, path.name, companions=logs)
@@ -80,7 +80,8 @@ def emitters_alone(path: Path) -> tuple[int, float]:
     user = profile_user(item, hive.base.embedded_name) if hive.kind in (NTUSER, USRCLASS) else None
     hive.root_name = root_name(hive.kind, user)
     ctx = Context(item=item, hive=hive, user=user)
-    fn = {SYSTEM: registry_artifacts.system_artifacts, NTUSER: registry_artifacts.user_artifacts,
+    fn = {SYSTEM: registry_artifacts.system_artifacts, SOFTWARE: registry_artifacts.software_artifacts,
+          NTUSER: registry_artifacts.user_artifacts,
           USRCLASS: registry_artifacts.usrclass_artifacts}.get(hive.kind)
     t = time.perf_counter()
     n = sum(1 for _ in fn(ctx)) if fn else 0

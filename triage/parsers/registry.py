@@ -24,7 +24,12 @@ from triage.parsers import registry_autoruns as ar
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.registry_accounts import parse_sam
 from triage.parsers.registry_amcache import parse_amcache
-from triage.parsers.registry_artifacts import system_artifacts, user_artifacts, usrclass_artifacts
+from triage.parsers.registry_artifacts import (
+    software_artifacts,
+    system_artifacts,
+    user_artifacts,
+    usrclass_artifacts,
+)
 from triage.parsers.registry_autoruns import Context
 from triage.parsers.registry_hive import (
     AMCACHE,
@@ -120,6 +125,7 @@ class RegistryParser(Parser):
                 yield from system_artifacts(ctx)
             elif hive.kind == SOFTWARE:
                 yield from parse_software(ctx)
+                yield from software_artifacts(ctx)
             elif hive.kind == NTUSER:
                 yield from ar.run_keys(ctx, "Software")
                 yield from ar.winlogon(ctx, "Software")

@@ -13,7 +13,11 @@ from collections.abc import Callable, Iterator
 from triage.analyze.records import Issue, Record
 from triage.parsers.registry_autoruns import Context
 from triage.parsers.registry_bam import parse_bam
+from triage.parsers.registry_mru import parse_recentdocs, parse_runmru, parse_typedpaths
+from triage.parsers.registry_muicache import parse_muicache
+from triage.parsers.registry_networklist import parse_networklist
 from triage.parsers.registry_shimcache import parse_shimcache
+from triage.parsers.registry_usb import parse_mountpoints2, parse_usb
 from triage.parsers.registry_userassist import parse_userassist
 
 Emitter = Callable[[Context], Iterator[Record | Issue]]
@@ -21,11 +25,22 @@ Emitter = Callable[[Context], Iterator[Record | Issue]]
 SYSTEM_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("shimcache", parse_shimcache),
     ("bam", parse_bam),
+    ("usb_devices", parse_usb),
+)
+SOFTWARE_EMITTERS: tuple[tuple[str, Emitter], ...] = (
+    ("network_profiles", parse_networklist),
 )
 NTUSER_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("userassist", parse_userassist),
+    ("recentdocs", parse_recentdocs),
+    ("runmru", parse_runmru),
+    ("typedpaths", parse_typedpaths),
+    ("mountpoints2", parse_mountpoints2),
+    ("muicache", parse_muicache),  # XP keeps it in NTUSER.DAT
 )
-USRCLASS_EMITTERS: tuple[tuple[str, Emitter], ...] = ()
+USRCLASS_EMITTERS: tuple[tuple[str, Emitter], ...] = (
+    ("muicache", parse_muicache),
+)
 
 
 def _guarded(ctx: Context, emitters: tuple[tuple[str, Emitter], ...]) -> Iterator[Record | Issue]:
@@ -38,6 +53,10 @@ def _guarded(ctx: Context, emitters: tuple[tuple[str, Emitter], ...]) -> Iterato
 
 def system_artifacts(ctx: Context) -> Iterator[Record | Issue]:
     yield from _guarded(ctx, SYSTEM_EMITTERS)
+
+
+def software_artifacts(ctx: Context) -> Iterator[Record | Issue]:
+    yield from _guarded(ctx, SOFTWARE_EMITTERS)
 
 
 def user_artifacts(ctx: Context) -> Iterator[Record | Issue]:

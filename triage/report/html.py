@@ -279,6 +279,9 @@ def _executions(s: dict[str, Any]) -> str:
             + "</section>")
 
 
+# execution evidence first, then what a user did by hand, then devices and networks; others after, by name
+ARTIFACT_ORDER = ("bam", "shimcache", "userassist", "muicache", "runmru", "recentdocs", "typedpaths", "usb_devices",
+                  "mountpoints2", "network_profiles")
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 _SAFE_ID = re.compile(r"[^a-z0-9_-]")
 
@@ -304,7 +307,7 @@ def _artifacts(s: dict[str, Any]) -> str:
     if not isinstance(arts, dict):
         return ""
     out = []
-    for name in sorted(arts):
+    for name in sorted(arts, key=lambda n: (ARTIFACT_ORDER.index(n) if n in ARTIFACT_ORDER else len(ARTIFACT_ORDER), n)):
         sec = arts[name]
         if not isinstance(sec, dict):
             continue
