@@ -86,7 +86,9 @@ class Autorun(Record):
     """Something that starts automatically.
 
     category: 'run' (Run/RunOnce keys), 'service', 'winlogon', 'ifeo', 'appinit', 'task',
-    'startup_folder', 'other'.
+    'startup_folder', 'lsa', 'boot_execute', 'appcert', 'winsock', 'print_monitor', 'print_provider',
+    'network_provider', 'active_setup', 'shell_extension', 'cmd_autorun', 'office_addin',
+    'logon_script', 'com_hijack' (registry_asep.py), 'other'.
     location: where it is configured, e.g. 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run'
     or 'HKU\\tony\\...\\Run' or 'C:\\Windows\\System32\\Tasks\\X' or a startup-folder path.
     command: the command line / image path as stored (unexpanded).

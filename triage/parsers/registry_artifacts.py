@@ -1,4 +1,5 @@
-"""Which artifact modules run on which hive kind: the one table a new registry artifact is added to.
+"""Which artifact modules run on which hive kind: the one table a new registry artifact is added to
+(the autostart locations of registry_asep.py run from here too, for the same guard).
 
 Why a table and a guard: each artifact (ShimCache, BAM, UserAssist...) is one module with one emitter
 ``parse_<name>(ctx)``; the registry parser calls every emitter listed for the hive's kind. A bug or a
@@ -11,6 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from triage.analyze.records import Issue, Record
+from triage.parsers.registry_asep import (
+    parse_ntuser_aseps,
+    parse_software_aseps,
+    parse_system_aseps,
+    parse_usrclass_aseps,
+)
 from triage.parsers.registry_autoruns import Context
 from triage.parsers.registry_bam import parse_bam
 from triage.parsers.registry_mru import parse_recentdocs, parse_runmru, parse_typedpaths
@@ -26,9 +33,11 @@ SYSTEM_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("shimcache", parse_shimcache),
     ("bam", parse_bam),
     ("usb_devices", parse_usb),
+    ("autostarts", parse_system_aseps),
 )
 SOFTWARE_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("network_profiles", parse_networklist),
+    ("autostarts", parse_software_aseps),
 )
 NTUSER_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("userassist", parse_userassist),
@@ -37,9 +46,11 @@ NTUSER_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("typedpaths", parse_typedpaths),
     ("mountpoints2", parse_mountpoints2),
     ("muicache", parse_muicache),  # XP keeps it in NTUSER.DAT
+    ("autostarts", parse_ntuser_aseps),
 )
 USRCLASS_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("muicache", parse_muicache),
+    ("autostarts", parse_usrclass_aseps),
 )
 
 
