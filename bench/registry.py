@@ -37,7 +37,7 @@ CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
 HIVES = ["registry/win10-dirty-system/SYSTEM", "registry/win7-wks-win732bita/SYSTEM",
          "registry/win10-dirty-ntuser/NTUSER.DAT", "registry/plaso-win7-nfury/NTUSER.DAT",
          "registry/notatin-patrick/NTUSER.DAT", "registry/synthetic-software/SOFTWARE",
-         "registry/amcache/win10-Amcache.hve"]
+         "registry/amcache/win10-Amcache.hve", "registry/goldpaper-win10-usrclass/UsrClass.dat"]
 
 
 def bare_walk(path: Path) -> tuple[int, float]:

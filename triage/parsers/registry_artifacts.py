@@ -23,6 +23,7 @@ from triage.parsers.registry_bam import parse_bam
 from triage.parsers.registry_mru import parse_recentdocs, parse_runmru, parse_typedpaths
 from triage.parsers.registry_muicache import parse_muicache
 from triage.parsers.registry_networklist import parse_networklist
+from triage.parsers.registry_shellbags import parse_shellbags
 from triage.parsers.registry_shimcache import parse_shimcache
 from triage.parsers.registry_usb import parse_mountpoints2, parse_usb
 from triage.parsers.registry_userassist import parse_userassist
@@ -46,10 +47,12 @@ NTUSER_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("typedpaths", parse_typedpaths),
     ("mountpoints2", parse_mountpoints2),
     ("muicache", parse_muicache),  # XP keeps it in NTUSER.DAT
+    ("shellbags", parse_shellbags),  # XP, and Desktop / network views on later versions
     ("autostarts", parse_ntuser_aseps),
 )
 USRCLASS_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("muicache", parse_muicache),
+    ("shellbags", parse_shellbags),
     ("autostarts", parse_usrclass_aseps),
 )
 

@@ -281,7 +281,7 @@ def _executions(s: dict[str, Any]) -> str:
 
 # execution evidence first, then what a user did by hand, then devices and networks; others after, by name
 ARTIFACT_ORDER = ("bam", "shimcache", "userassist", "muicache", "runmru", "recentdocs", "typedpaths", "usb_devices",
-                  "mountpoints2", "network_profiles")
+                  "mountpoints2", "shellbags", "network_profiles")
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 _SAFE_ID = re.compile(r"[^a-z0-9_-]")
 
