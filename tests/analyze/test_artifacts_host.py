@@ -57,3 +57,20 @@ def test_host_report_shows_artifact_tables(analyzed, summary):
     for name, sec in summary["artifacts"].items():
         if sec["total"]:
             assert f'<table id="t-art-{name}">' in page and f'data-table="t-art-{name}"' in page
+
+
+def test_host_with_usrclass_shows_shellbags_muicache_and_user_com_servers(make_hosts, tmp_path_factory):
+    """make-host-tree --extra-artifacts places corpus UsrClass.dat hives in the profiles: collected by the
+    windows-triage profile (with their logs), they reach the summary as ShellBags, MUICache and HKCU COM
+    servers (autoruns category com_hijack)."""
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-extra"), extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-extra"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    validate(s)
+    arts = s["artifacts"]
+    assert arts["shellbags"]["total"] > 0 and arts["muicache"]["total"] > 0
+    assert any("usrclass" in x["bundle_path"].lower() for x in arts["shellbags"]["entries"])
+    assert all(x["bundle_path"].lower().endswith(("usrclass.dat", "ntuser.dat")) for x in arts["shellbags"]["entries"])
+    assert all(x["user"] for x in arts["shellbags"]["entries"])
+    page = res.report_path.read_text("utf-8")
+    assert '<table id="t-art-shellbags">' in page

@@ -121,3 +121,24 @@ def test_shellbags_summary_section_validates_and_renders():
     sec = s["artifacts"]["shellbags"]
     assert sec["total"] == 17 and sec["entries"][0]["path"] == "Maps"
     assert '<table id="t-art-shellbags">' in render(s)
+
+
+NTUSER_HIVES = ["registry/plaso-xp-joe/NTUSER.DAT", "registry/plaso-win7-nfury/NTUSER.DAT",
+                "registry/notatin-patrick/NTUSER.DAT", "registry/win10-wsl-user/NTUSER.DAT"]
+
+
+@pytest.mark.parametrize("rel", NTUSER_HIVES)
+def test_ntuser_shellbags_match_regipy(rel):
+    """NTUSER.DAT Software\\Microsoft\\Windows\\Shell\\BagMRU against regipy's ntuser_shellbag_plugin (which
+    reads that key only; XP's ShellNoRoam\\BagMRU is ours alone)."""
+    from regipy.plugins.ntuser.shellbags_ntuser import ShellBagNtuserPlugin
+
+    item = input_from_file(CORPUS / rel, "Users/u/NTUSER.DAT")
+    item.options = {"replay_logs": False}
+    ours = [b for b in _bags(RegistryParser().parse(item)) if "\\Windows\\Shell\\BagMRU" in b.bag_key]
+    plugin = ShellBagNtuserPlugin(RegistryHive(str(CORPUS / rel)), as_json=True)
+    plugin.run()
+    assert len(plugin.entries) == len(ours)
+    for mine, theirs in zip(ours, plugin.entries, strict=True):
+        assert _same_segment(mine, theirs["value"]), (mine.path, theirs["path"])
+        assert mine.position == theirs["mru_order_location"]
