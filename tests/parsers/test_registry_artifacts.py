@@ -288,6 +288,20 @@ def test_summary_artifacts_sections(summary):
     json.dumps(summary)
 
 
+def test_summary_executions_take_bam_userassist_and_flagged_shimcache(summary):
+    by_source: dict = {}
+    for x in summary["executions"]:
+        by_source.setdefault(x["source"], []).append(x)
+    assert len(by_source["bam"]) == summary["artifacts"]["bam"]["total"]
+    assert all(x["last_runs"] and x["path"].endswith(x["executable"]) for x in by_source["bam"])
+    assert by_source["userassist"] and not any(x["executable"].startswith("UEME_") for x in by_source["userassist"])
+    assert "shimcache" not in by_source  # Windows 10 entries have no executed flag: presence only
+    win7 = [r for r in _parse(SYSTEM_HIVES[1]) if isinstance(r, ShimCacheEntry)]
+    flagged = [r.execution() for r in win7 if r.executed]
+    assert flagged and all(e[3] == () for e in flagged)  # never a run time
+    assert all(r.execution() is None for r in win7 if not r.executed)
+
+
 def test_summary_schema_rejects_a_bad_artifact_entry(summary):
     import copy
 

@@ -304,3 +304,9 @@ class ArtifactRecord(Record):
 
     def message(self) -> str:
         return self.record_type
+
+    def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
+        """(executable, path, run count, run times newest first) when the entry is evidence of a program
+        having run or been seen, for summary.json's ``executions`` list (which the fleet store stacks);
+        None otherwise. Run times only where the artifact records a run time."""
+        return None

@@ -205,6 +205,13 @@ def _executions(records: list[Record]) -> list[dict[str, Any]]:
             out.append({"executable": x.executable, "path": x.path, "run_count": x.run_count,
                         "last_runs": [iso(t) for t in x.last_runs], "source": x.kind, "sha1": x.sha1,
                         "bundle_path": x.source.bundle_path, "locator": x.source.locator})
+        elif isinstance(x, ArtifactRecord):
+            seen = x.execution()
+            if seen is not None:
+                exe, path, runs, times = seen
+                out.append({"executable": exe, "path": path, "run_count": runs,
+                            "last_runs": [iso(t) for t in times], "source": x.artifact, "sha1": None,
+                            "bundle_path": x.source.bundle_path, "locator": x.source.locator})
     out.sort(key=lambda d: (d["last_runs"][0] if d["last_runs"] else ""), reverse=True)
     return out[:LIST_CAP]
 

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from triage.analyze.records import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
-from triage.parsers.registry_shimcache import control_sets
+from triage.parsers.registry_shimcache import _basename, control_sets
 from triage.units import from_filetime
 
 BOOKKEEPING = {"sequencenumber", "version"}
@@ -53,6 +53,9 @@ class BamEntry(ArtifactRecord):
 
     def times(self) -> list[tuple[datetime, str]]:
         return [(self.last_run, f"{self.moderator.upper()} last run")] if self.last_run else []
+
+    def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
+        return (_basename(self.executable), self.executable, None, (self.last_run,) if self.last_run else ())
 
     def message(self) -> str:
         return f"{self.moderator.upper()}: {self.executable} run by {self.sid} ({self.control_set})"

@@ -62,6 +62,10 @@ class DecodedCache:
     problems: list[str] = field(default_factory=list)
 
 
+def _basename(path: str) -> str:
+    return path.replace("/", "\\").rstrip("\\").rsplit("\\", 1)[-1]
+
+
 def _utf16(raw: bytes) -> str:
     return raw.decode("utf-16-le", errors="replace")
 
@@ -286,6 +290,11 @@ class ShimCacheEntry(ArtifactRecord):
         if self.last_update:
             out.append((self.last_update, "ShimCache entry last updated"))
         return out
+
+    def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
+        # only entries whose insert flag says the process was created (Vista to 8.1), and never with a run
+        # time: last_modified is the file's. Windows 10/11 entries prove presence only: artifacts.shimcache
+        return (_basename(self.path), self.path, None, ()) if self.path and self.executed else None
 
     def message(self) -> str:
         flag = {True: ", executed flag set", False: ", executed flag not set"}.get(self.executed, "")

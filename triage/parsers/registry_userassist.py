@@ -80,6 +80,12 @@ class UserAssistEntry(ArtifactRecord):
     def times(self) -> list[tuple[datetime, str]]:
         return [(self.last_run, "UserAssist last run")] if self.last_run else []
 
+    def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
+        if self.name.startswith("UEME_CTL"):  # Explorer's own counters, not programs
+            return None
+        exe = self.path.replace("/", "\\").rstrip("\\").rsplit("\\", 1)[-1]
+        return (exe, self.path, self.run_count, (self.last_run,) if self.last_run else ())
+
     def message(self) -> str:
         runs = f", {self.run_count} runs" if self.run_count is not None else ""
         who = f" by {self.user}" if self.user else ""
