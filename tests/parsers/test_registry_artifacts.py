@@ -302,6 +302,14 @@ def test_summary_executions_take_bam_userassist_and_flagged_shimcache(summary):
     assert all(r.execution() is None for r in win7 if not r.executed)
 
 
+def test_activity_chart_leaves_out_file_times(summary):
+    """ShimCache times date files (some from 2009 on a 2018 machine), not activity on the host: the chart's
+    span comes from BAM runs, UserAssist launches, key writes, not from them."""
+    shim_times = sorted(x["last_modified"] for x in summary["artifacts"]["shimcache"]["entries"] if x["last_modified"])
+    bam_times = sorted(x["last_run"] for x in summary["artifacts"]["bam"]["entries"] if x["last_run"])
+    assert shim_times[0] < summary["activity"]["first"] <= bam_times[0]
+
+
 def test_summary_schema_rejects_a_bad_artifact_entry(summary):
     import copy
 

@@ -305,6 +305,12 @@ class ArtifactRecord(Record):
     def message(self) -> str:
         return self.record_type
 
+    def activity_times(self) -> list[tuple[datetime, str]]:
+        """The subset of :meth:`times` that dates something done ON the host (a run, a connection, a folder
+        opened), for the report's activity chart; times of files' own metadata (ShimCache's file
+        modification time, a folder's creation time) are timeline rows but not host activity."""
+        return self.times()
+
     def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
         """(executable, path, run count, run times newest first) when the entry is evidence of a program
         having run or been seen, for summary.json's ``executions`` list (which the fleet store stacks);

@@ -406,7 +406,7 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
     for r in data.records:
         if isinstance(r, Finding):
             continue
-        for t, _desc in record_times(r):
+        for t, _desc in (r.activity_times() if isinstance(r, ArtifactRecord) else record_times(r)):
             if lo <= t <= hi:
                 times.append(t)
             else:

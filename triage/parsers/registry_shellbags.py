@@ -112,6 +112,9 @@ class ShellBag(ArtifactRecord):
                 out.append((t, f"ShellBag folder {desc} (folder's own time, as first seen)"))
         return out
 
+    def activity_times(self) -> list[tuple[datetime, str]]:
+        return [(t, d) for t, d in self.times() if "key last write" in d]  # the folder's own times are not
+
     def message(self) -> str:
         return f"{self.user or '?'} browsed {self.path}"
 

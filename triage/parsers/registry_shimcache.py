@@ -291,6 +291,10 @@ class ShimCacheEntry(ArtifactRecord):
             out.append((self.last_update, "ShimCache entry last updated"))
         return out
 
+    def activity_times(self) -> list[tuple[datetime, str]]:
+        # the file's modification time dates the file, not anything done on this host; XP's update time does
+        return [(self.last_update, "ShimCache entry last updated")] if self.last_update else []
+
     def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
         # only entries whose insert flag says the process was created (Vista to 8.1), and never with a run
         # time: last_modified is the file's. Windows 10/11 entries prove presence only: artifacts.shimcache
