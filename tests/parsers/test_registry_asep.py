@@ -167,6 +167,13 @@ def planted_software(tmp_path_factory) -> list:
 "FriendlyName"="Evil add-in"
 "LoadBehavior"=dword:00000003
 
+[{sw}\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\Scripts\\Startup\\0]
+"DisplayName"="Default Domain Policy"
+
+[{sw}\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\Scripts\\Startup\\0\\0]
+"Script"="\\\\\\\\dc\\\\netlogon\\\\start.bat"
+"Parameters"="-q"
+
 [{sw}\\Microsoft\\Windows NT\\CurrentVersion\\Terminal Server\\Install\\Software\\Microsoft\\Windows\\CurrentVersion\\Run]
 "ts"="C:\\\\ProgramData\\\\ts.exe"
 """
@@ -187,6 +194,9 @@ def test_planted_software_aseps(planted_software):
     addin = by_cat["office_addin"]
     assert addin[0].name == "Evil add-in" and addin[0].details["load_behavior"] == 3
     assert any(a.name == "ts" and "Terminal Server" in a.details["key"] for a in by_cat["run"])
+    gpo = by_cat["logon_script"]
+    assert [(g.command, g.details["trigger"], g.details["gpo"]) for g in gpo] == [
+        ("\\\\dc\\netlogon\\start.bat -q", "Startup", "Default Domain Policy")]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ print monitors and providers, network providers; and services of the other contr
 from the current one. SOFTWARE (and a user's Software\\): Active Setup StubPath, shell extensions
 (Approved, ShellServiceObjectDelayLoad, icon overlays, browser helper objects), Command Processor
 AutoRun, Policies\\System Shell/Userinit, Office add-ins, Terminal Server Install Run keys.
-NTUSER: logon script (Environment\\UserInitMprLogonScript). UsrClass (HKCU\\Software\\Classes): COM
+NTUSER: logon script (Environment\\UserInitMprLogonScript); both: Group Policy scripts as cached. UsrClass (HKCU\\Software\\Classes): COM
 objects registered per user - InprocServer32 / LocalServer32 of a CLSID - which Windows prefers over
 HKLM's (COM hijacking).
 """
@@ -285,6 +285,24 @@ def terminal_server_install(ctx: Context, prefix: str) -> Iterator[Record | Issu
                               details={"key": f"Terminal Server\\Install\\...\\{run}", "value_type": vtype})
 
 
+def gpo_scripts(ctx: Context, prefix: str) -> Iterator[Record | Issue]:
+    """Group Policy logon/logoff (user) and startup/shutdown (machine) scripts as the client cached them:
+    ...\\Group Policy\\Scripts\\<kind>\\<GPO n>\\<script n> Script + Parameters."""
+    hive = ctx.hive
+    root = hive.key("\\".join(p for p in (prefix, CV, "Group Policy\\Scripts") if p))
+    for kind_key in hive.subkeys(root) if root is not None else []:
+        for gpo in hive.subkeys(kind_key)[:MAX_SUBKEYS]:
+            gvals = hive.value_map(gpo)
+            for script in hive.subkeys(gpo)[:MAX_SUBKEYS]:
+                vals = hive.value_map(script)
+                cmd = " ".join(str(v) for v in (vals.get("script"), vals.get("parameters")) if v)
+                if cmd.strip():
+                    yield ctx.autorun(category="logon_script", key=script, name=f"{kind_key.name()} script",
+                                      value_name="Script", command=cmd,
+                                      details={"trigger": kind_key.name(), "gpo": gvals.get("displayname"),
+                                               "gpo_path": gvals.get("filesyspath")})
+
+
 def parse_software_aseps(ctx: Context) -> Iterator[Record | Issue]:
     yield from active_setup(ctx, "")
     yield from shell_extensions(ctx, "")
@@ -292,6 +310,7 @@ def parse_software_aseps(ctx: Context) -> Iterator[Record | Issue]:
     yield from policies_system(ctx, "")
     yield from office_addins(ctx, "")
     yield from terminal_server_install(ctx, "")
+    yield from gpo_scripts(ctx, "")
 
 
 # --- NTUSER / UsrClass ---------------------------------------------------------------------------------
@@ -302,6 +321,7 @@ def parse_ntuser_aseps(ctx: Context) -> Iterator[Record | Issue]:
     yield from policies_system(ctx, "Software")
     yield from office_addins(ctx, "Software")
     yield from shell_extensions(ctx, "Software")
+    yield from gpo_scripts(ctx, "Software")
     env = hive.key("Environment")
     script = hive.value(env, "UserInitMprLogonScript")
     if isinstance(script, str) and script.strip():
