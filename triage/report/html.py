@@ -296,7 +296,9 @@ def _cell(value: Any) -> str:
         return f"<td class='num'>{e(value)}</td>"
     if isinstance(value, str) and _ISO.match(value):
         return f"<td>{_t(value)}</td>"
-    if isinstance(value, dict | list):
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        value = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict | list):
         value = json.dumps(value, ensure_ascii=False, default=str)
     return f"<td class='mono'>{e(value)}</td>"
 
