@@ -166,18 +166,26 @@ def _decode_nt6(data: bytes, out: DecodedCache) -> None:
     out.declared = count
     wide = _is_64bit_unicode_string(data, 0x80)
     size = 0x30 if wide else 0x20
+    strings_start = len(data)  # data blobs and path strings follow the entry table: no entry lies among them
     for i in range(min(count, MAX_ENTRIES)):
         off = 0x80 + i * size
+        if off + size > strings_start:
+            out.problems.append(f"header declares {count} entries; {i} fit before the entries' data and paths")
+            return
         if off + size > len(data):
             out.problems.append(f"value ends inside entry {i} of {count}")
             return
         if wide:
-            length, _mx, path_off, mtime, iflags, _shim, dsize, _doff = struct.unpack_from("<HH4xQQIIQQ", data, off)
+            length, _mx, path_off, mtime, iflags, _shim, dsize, doff = struct.unpack_from("<HH4xQQIIQQ", data, off)
         else:
-            length, _mx, path_off, mtime, iflags, _shim, dsize, _doff = struct.unpack_from("<HHIQIIII", data, off)
+            length, _mx, path_off, mtime, iflags, _shim, dsize, doff = struct.unpack_from("<HHIQIIII", data, off)
         path = _utf16(data[path_off:path_off + length]) if path_off + length <= len(data) else ""
         if not path:
             out.problems.append(f"entry {i}: path outside the value (offset {path_off}, length {length})")
+        elif path_off >= off + size:
+            strings_start = min(strings_start, path_off)
+        if dsize and doff >= off + size:  # the entries' data blobs follow the table too
+            strings_start = min(strings_start, doff)
         out.entries.append(CacheEntry(position=len(out.entries), path=path, last_modified=from_filetime(mtime),
                                       executed=bool(iflags & EXECUTED_FLAG), insert_flags=iflags, data_size=dsize))
 
