@@ -357,3 +357,22 @@ def test_report_escapes_hostile_artifact_values(summary):
     page = render(s)
     assert "<script>alert(1)" not in page and "<svg onload" not in page and "<img src=x>" not in page
     assert "[U+202E]" in page
+
+
+def _win10_entry(path: str, filetime: int, data: bytes) -> bytes:
+    p = path.encode("utf-16-le")
+    body = struct.pack("<H", len(p)) + p + struct.pack("<QI", filetime, len(data)) + data
+    return b"10ts" + struct.pack("<II", 0, len(body)) + body
+
+
+def test_win10_value_with_an_entry_at_0x80_is_not_taken_for_windows_81():
+    """The header size decides the format: a Windows 10 entry that starts at offset 0x80 (where Windows
+    8.1 puts its first tag) must not make the value look like a Windows 8.1 cache."""
+    first = _win10_entry("C:\\a.exe", 131000000000000000, b"\x00" * 34)
+    head = struct.pack("<I", 0x34) + b"\x00" * 0x30
+    assert len(head) + len(first) == 0x80
+    data = head + first + _win10_entry("C:\\b.exe", 132000000000000000, b"")
+    out = decode_appcompatcache(data)
+    assert out.format == "win10" and out.problems == []
+    assert [e.path for e in out.entries] == ["C:\\a.exe", "C:\\b.exe"]
+    assert out.entries[1].last_modified.year == 2019

@@ -92,12 +92,14 @@ def detect_format(data: bytes) -> str | None:
         return FMT_NT52
     if magic == 0xBADC0FEE:
         return FMT_NT61
+    # the first DWORD is the header size: 0x80 for Windows 8/8.1, 0x30/0x34 for Windows 10/11 (so a
+    # Windows 10 entry that happens to start at 0x80 is never taken for a Windows 8.1 header)
+    if magic in (0x30, 0x34) and len(data) >= magic + 4 and data[magic:magic + 4] == b"10ts":
+        return FMT_WIN10
     if len(data) >= 0x84 and data[0x80:0x84] == b"00ts":
         return FMT_WIN8
     if len(data) >= 0x84 and data[0x80:0x84] == b"10ts":
         return FMT_WIN81
-    if magic in (0x30, 0x34) and len(data) >= magic + 4 and data[magic:magic + 4] == b"10ts":
-        return FMT_WIN10
     return None
 
 
