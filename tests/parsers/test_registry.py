@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Autorun, HostFact, Issue, UserAccount
+from triage.analyze.records import ArtifactRecord, Autorun, HostFact, Issue, UserAccount
 from triage.parsers.base import input_from_file
 from triage.parsers.registry import RegistryParser
 from triage.parsers.registry_amcache import AmcacheExecution
@@ -470,4 +470,4 @@ def test_randomly_damaged_hives_never_raise(corpus, tmp_path):
             p.parent.mkdir()
             p.write_bytes(bytes(buf))
             out = _parse(p, "Users/x/NTUSER.DAT", logs=False)
-            assert all(isinstance(o, Issue | Autorun) for o in out)
+            assert all(isinstance(o, Issue | Autorun | ArtifactRecord) for o in out)

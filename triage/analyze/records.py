@@ -86,7 +86,9 @@ class Autorun(Record):
     """Something that starts automatically.
 
     category: 'run' (Run/RunOnce keys), 'service', 'winlogon', 'ifeo', 'appinit', 'task',
-    'startup_folder', 'other'.
+    'startup_folder', 'lsa', 'boot_execute', 'appcert', 'winsock', 'print_monitor', 'print_provider',
+    'network_provider', 'active_setup', 'shell_extension', 'cmd_autorun', 'office_addin',
+    'logon_script', 'com_hijack' (registry_asep.py), 'other'.
     location: where it is configured, e.g. 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run'
     or 'HKU\\tony\\...\\Run' or 'C:\\Windows\\System32\\Tasks\\X' or a startup-folder path.
     command: the command line / image path as stored (unexpanded).
@@ -301,3 +303,41 @@ class Finding(Record):
     when: datetime | None = None
     off_network: bool | None = None
     attack: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArtifactRecord(Record):
+    """One entry of a named host artifact (ShimCache, BAM, UserAssist, USB devices...).
+
+    Why one base: each artifact is one parser module with its own typed dataclass, and the summary
+    (``artifacts.<artifact>``), the timeline and the report handle every subclass the same way, so a new
+    artifact needs no change in any consumer. Subclasses set the class variables and override
+    :meth:`times` (every timestamp with what it means) and :meth:`message` (one timeline line).
+
+    artifact: the key under ``summary.json`` ``artifacts``; title / description: report heading and a
+    sentence saying what the artifact proves (and what it does not); columns: (field, label) pairs the
+    report shows, in order.
+    """
+
+    artifact: ClassVar[str] = "artifact"
+    title: ClassVar[str] = "Artifact"
+    description: ClassVar[str] = ""
+    columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def times(self) -> list[tuple[datetime, str]]:
+        return []
+
+    def message(self) -> str:
+        return self.record_type
+
+    def activity_times(self) -> list[tuple[datetime, str]]:
+        """The subset of :meth:`times` that dates something done ON the host (a run, a connection, a folder
+        opened), for the report's activity chart; times of files' own metadata (ShimCache's file
+        modification time, a folder's creation time) are timeline rows but not host activity."""
+        return self.times()
+
+    def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
+        """(executable, path, run count, run times newest first) when the entry is evidence of a program
+        having run or been seen, for summary.json's ``executions`` list (which the fleet store stacks);
+        None otherwise. Run times only where the artifact records a run time."""
+        return None

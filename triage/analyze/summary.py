@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from triage import __version__
 from triage.analyze.records import (
+    ArtifactRecord,
     Autorun,
     BrowserDownload,
     BrowserHistoryStats,
@@ -204,6 +205,13 @@ def _executions(records: list[Record]) -> list[dict[str, Any]]:
             out.append({"executable": x.executable, "path": x.path, "run_count": x.run_count,
                         "last_runs": [iso(t) for t in x.last_runs], "source": x.kind, "sha1": x.sha1,
                         "bundle_path": x.source.bundle_path, "locator": x.source.locator})
+        elif isinstance(x, ArtifactRecord):
+            seen = x.execution()
+            if seen is not None:
+                exe, path, runs, times = seen
+                out.append({"executable": exe, "path": path, "run_count": runs,
+                            "last_runs": [iso(t) for t in times], "source": x.artifact, "sha1": None,
+                            "bundle_path": x.source.bundle_path, "locator": x.source.locator})
     out.sort(key=lambda d: (d["last_runs"][0] if d["last_runs"] else ""), reverse=True)
     return out[:LIST_CAP]
 
@@ -284,6 +292,25 @@ def _pe(records: list[Record]) -> list[dict[str, Any]]:
 
 def _misc(records: list[Record], kind: type) -> list[dict[str, Any]]:
     return [record_dict(r) for r in records if isinstance(r, kind)][:LIST_CAP]
+
+
+def _artifacts(records: list[Record]) -> dict[str, dict[str, Any]]:
+    """``artifacts.<name>``: every ArtifactRecord subclass grouped by its artifact name, in parser order
+    (ShimCache's order is its insertion order), with the title, description and columns the report
+    shows, so a new artifact module needs no change here or in the report."""
+    groups: dict[str, list[ArtifactRecord]] = defaultdict(list)
+    for r in records:
+        if isinstance(r, ArtifactRecord):
+            groups[r.artifact].append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(groups):
+        recs = groups[name]
+        first = recs[0]
+        out[name] = {"title": first.title, "description": first.description,
+                     "columns": [{"field": f, "label": label} for f, label in first.columns],
+                     "total": len(recs), "listed": min(len(recs), LIST_CAP),
+                     "entries": [record_dict(r) for r in recs[:LIST_CAP]]}
+    return out
 
 
 def _network(data: AnalysisData) -> dict[str, Any]:
@@ -379,7 +406,7 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
     for r in data.records:
         if isinstance(r, Finding):
             continue
-        for t, _desc in record_times(r):
+        for t, _desc in (r.activity_times() if isinstance(r, ArtifactRecord) else record_times(r)):
             if lo <= t <= hi:
                 times.append(t)
             else:
@@ -448,6 +475,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
         "pe": _pe(data.records),
         "recycle_bin": _misc(data.records, RecycleBinItem),
         "command_history": _misc(data.records, CommandHistory),
+        "artifacts": _artifacts(data.records),
         "network": _network(data),
         "yara": _yara(data.yara_hits),
         "sigma": _sigma(data),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.analyze.records import (
+    ArtifactRecord,
     Autorun,
     BrowserDownload,
     BrowserHistoryStats,
@@ -54,7 +55,9 @@ def _desc_fallback(rec: Record, name: str) -> str:
 def record_times(rec: Record) -> list[tuple[datetime, str]]:
     """(time, what it means) for every timestamp a record carries; none for untimed records."""
     out: list[tuple[datetime, str]] = []
-    if isinstance(rec, Execution):
+    if isinstance(rec, ArtifactRecord):
+        out.extend(rec.times())
+    elif isinstance(rec, Execution):
         desc = _EXEC_DESC.get(rec.kind, f"{rec.kind} last run")
         out.extend((t, desc) for t in rec.last_runs if t is not None)
     elif isinstance(rec, Autorun):
@@ -104,6 +107,8 @@ def _cut(text: Any, n: int = 400) -> str:
 
 def record_message(rec: Record) -> str:
     """One human line per record (the timeline's 'message')."""
+    if isinstance(rec, ArtifactRecord):
+        return _cut(rec.message(), 600)
     if isinstance(rec, Execution):
         runs = f", {rec.run_count} runs" if rec.run_count is not None else ""
         return f"{rec.executable} executed{runs}" + (f" ({_cut(rec.path, 200)})" if rec.path else "")
@@ -133,6 +138,8 @@ def record_message(rec: Record) -> str:
 
 
 def _source_name(rec: Record) -> str:
+    if isinstance(rec, ArtifactRecord):
+        return rec.artifact
     if isinstance(rec, Execution):
         return rec.kind
     if isinstance(rec, Finding):

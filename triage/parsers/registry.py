@@ -24,6 +24,12 @@ from triage.parsers import registry_autoruns as ar
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.registry_accounts import parse_sam
 from triage.parsers.registry_amcache import parse_amcache
+from triage.parsers.registry_artifacts import (
+    software_artifacts,
+    system_artifacts,
+    user_artifacts,
+    usrclass_artifacts,
+)
 from triage.parsers.registry_autoruns import Context
 from triage.parsers.registry_hive import (
     AMCACHE,
@@ -116,17 +122,22 @@ class RegistryParser(Parser):
         try:
             if hive.kind == SYSTEM:
                 yield from parse_system(ctx)
+                yield from system_artifacts(ctx)
             elif hive.kind == SOFTWARE:
                 yield from parse_software(ctx)
+                yield from software_artifacts(ctx)
             elif hive.kind == NTUSER:
                 yield from ar.run_keys(ctx, "Software")
                 yield from ar.winlogon(ctx, "Software")
                 yield from ar.legacy_windows_load(ctx, "Software")
+                yield from user_artifacts(ctx)
+            elif hive.kind == USRCLASS:
+                yield from usrclass_artifacts(ctx)
             elif hive.kind == SAM:
                 yield from parse_sam(ctx)
             elif hive.kind == AMCACHE:
                 yield from parse_amcache(ctx)
-            # SECURITY, USRCLASS, BCD: recognised (and checked for damage) but no facts extracted yet
+            # SECURITY, BCD: recognised (and checked for damage) but no facts extracted yet
         except Exception as exc:  # python-registry on a damaged hive: keep what was yielded, report the rest
             yield item.issue(f"hive parsing stopped early: {type(exc).__name__}: {exc}", locator=hive.root_name)
         for where, problem in hive.problems:

@@ -59,18 +59,36 @@ def _bounded(hive: Hive, key: Any) -> list[Any]:
     return hive.subkeys(key)[:MAX_SUBKEYS]
 
 
+def _startup_approved(ctx: Context, prefix: str, which: str) -> dict[str, dict[str, Any]]:
+    """Task Manager's enable/disable state of Run values (Explorer\\StartupApproved\\Run / Run32):
+    value name (lower) -> {'startup_approved': 'enabled'|'disabled', 'disabled_at': UTC time}."""
+    from triage.parsers.registry_asep import decode_startup_approved
+    from triage.units import from_filetime
+
+    hive = ctx.hive
+    key = hive.key("\\".join(p for p in (prefix, CV, "Explorer\\StartupApproved", which) if p))
+    out: dict[str, dict[str, Any]] = {}
+    for name, _t, data in hive.values(key) if key is not None else []:
+        state, when = decode_startup_approved(data)
+        if state:
+            out[name.lower()] = {"startup_approved": state, **({"disabled_at": from_filetime(when)} if when else {})}
+    return out
+
+
 def run_keys(ctx: Context, prefix: str) -> Iterator[Record | Issue]:
     """Run/RunOnce/... values. prefix is '' for SOFTWARE, 'Software' for a user hive."""
     hive = ctx.hive
     for view in ("", "WOW6432Node"):
         base = "\\".join(p for p in (prefix, view, CV) if p)
+        approved = _startup_approved(ctx, prefix, "Run32" if view else "Run")
         for run in RUN_NAMES:
             key = hive.key(f"{base}\\{run}")
             if key is None:
                 continue
             for name, vtype, data in hive.values(key):
+                extra = approved.get(name.lower(), {}) if run == "Run" else {}
                 yield ctx.autorun(category="run", key=key, name=name, command=data,
-                                  details={"key": run, "wow64": bool(view), "value_type": vtype})
+                                  details={"key": run, "wow64": bool(view), "value_type": vtype, **extra})
         # RunOnceEx: subkeys (ordered names like 0001) whose values are 'file|function' or commands
         ex = hive.key(f"{base}\\RunOnceEx")
         if ex is not None:

@@ -263,6 +263,8 @@ class Hive:
     problems: list[tuple[str, str]] = field(default_factory=list)
     problem_count: int = 0
     _seen: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _children: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _value_maps: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes, base: BaseBlock) -> Hive:
@@ -305,14 +307,23 @@ class Hive:
         return key
 
     def subkey(self, key: Any, name: str) -> Any | None:
-        low = name.lower()
-        for sub in self.subkeys(key):
-            try:
-                if sub.name().lower() == low:
-                    return sub
-            except Exception as exc:
-                self._problem(self.path(key), exc)
-        return None
+        """Child ``name`` (case-insensitive). The children of a key are indexed once: a key such as
+        ControlSet001\\Services has hundreds of subkeys and many modules look names up under it."""
+        try:
+            off = key._nkrecord.offset()
+        except Exception:
+            off = None
+        index = self._children.get(off) if off is not None else None
+        if index is None:
+            index = {}
+            for sub in self.subkeys(key):
+                try:
+                    index.setdefault(sub.name().lower(), sub)
+                except Exception as exc:
+                    self._problem(self.path(key), exc)
+            if off is not None:
+                self._children[off] = index
+        return index.get(name.lower())
 
     def subkeys(self, key: Any) -> list[Any]:
         """Subkeys, read entry by entry so one bad pointer in a subkey list loses one key, not all."""
@@ -395,8 +406,19 @@ class Hive:
             self._problem_text(self.path(key), f"{len(bad)} value(s) unreadable, first: {bad[0]}")
 
     def value_map(self, key: Any) -> dict[str, Any]:
-        """Lower-cased value name -> decoded data."""
-        return {name.lower(): data for name, _, data in self.values(key)} if key is not None else {}
+        """Lower-cased value name -> decoded data, read once per key (callers must not modify it)."""
+        if key is None:
+            return {}
+        try:
+            off = key._nkrecord.offset()
+        except Exception:
+            off = None
+        cached = self._value_maps.get(off) if off is not None else None
+        if cached is None:
+            cached = {name.lower(): data for name, _, data in self.values(key)}
+            if off is not None:
+                self._value_maps[off] = cached
+        return cached
 
     def value(self, key: Any, name: str, default: Any = None) -> Any:
         if key is None:

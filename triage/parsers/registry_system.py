@@ -10,7 +10,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from triage.analyze.records import HostFact, Issue, Record
+from triage.analyze.records import Autorun, HostFact, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 from triage.parsers.registry_hive import as_int32, from_filetime
 
@@ -89,31 +89,37 @@ def services(ctx: Context, ccs: str) -> Iterator[Record | Issue]:
         yield ctx.item.issue(f"no {ccs}\\Services key", severity="warning", locator=f"{hive.root_name}\\{ccs}")
         return
     for sub in hive.subkeys(root)[:MAX_SUBKEYS]:
-        vals = hive.value_map(sub)
-        stype = vals.get("type")
-        start = vals.get("start")
-        params = hive.subkey(sub, "Parameters")
-        pvals = hive.value_map(params) if params is not None else {}
-        service_dll = pvals.get("servicedll") or vals.get("servicedll")
-        details: dict[str, Any] = {
-            "kind": ("driver" if isinstance(stype, int) and stype & DRIVER_MASK else
-                     "service" if isinstance(stype, int) else "unknown"),
-            "type": stype,
-            "type_name": SERVICE_TYPES.get(stype & 0xFF if isinstance(stype, int) else -1),
-            "start": start,
-            "start_type": START_TYPES.get(start) if isinstance(start, int) else None,
-            "display_name": vals.get("displayname"),
-            "object_name": vals.get("objectname"),
-            "service_dll": service_dll,
-            "service_main": pvals.get("servicemain"),
-            "group": vals.get("group"),
-            "delayed_auto_start": vals.get("delayedautostart"),
-            "description": vals.get("description"),
-            "control_set": ccs,
-        }
-        yield ctx.autorun(category="service", key=sub, name=sub.name(), value_name="ImagePath",
-                          command=vals.get("imagepath", ""),
-                          details={k: v for k, v in details.items() if v is not None})
+        yield service_record(ctx, sub, ccs)
+
+
+def service_record(ctx: Context, sub: Any, ccs: str) -> Autorun:
+    """One Services subkey as an Autorun (category 'service'; details['kind'] 'driver' or 'service')."""
+    hive = ctx.hive
+    vals = hive.value_map(sub)
+    stype = vals.get("type")
+    start = vals.get("start")
+    params = hive.subkey(sub, "Parameters")
+    pvals = hive.value_map(params) if params is not None else {}
+    service_dll = pvals.get("servicedll") or vals.get("servicedll")
+    details: dict[str, Any] = {
+        "kind": ("driver" if isinstance(stype, int) and stype & DRIVER_MASK else
+                 "service" if isinstance(stype, int) else "unknown"),
+        "type": stype,
+        "type_name": SERVICE_TYPES.get(stype & 0xFF if isinstance(stype, int) else -1),
+        "start": start,
+        "start_type": START_TYPES.get(start) if isinstance(start, int) else None,
+        "display_name": vals.get("displayname"),
+        "object_name": vals.get("objectname"),
+        "service_dll": service_dll,
+        "service_main": pvals.get("servicemain"),
+        "group": vals.get("group"),
+        "delayed_auto_start": vals.get("delayedautostart"),
+        "description": vals.get("description"),
+        "control_set": ccs,
+    }
+    return ctx.autorun(category="service", key=sub, name=sub.name(), value_name="ImagePath",
+                       command=vals.get("imagepath", ""),
+                       details={k: v for k, v in details.items() if v is not None})
 
 
 def parse_system(ctx: Context) -> Iterator[Record | Issue]:

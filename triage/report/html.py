@@ -284,6 +284,53 @@ def _executions(s: dict[str, Any]) -> str:
             + "</section>")
 
 
+# execution evidence first, then what a user did by hand, then devices and networks; others after, by name
+ARTIFACT_ORDER = ("bam", "shimcache", "userassist", "muicache", "runmru", "recentdocs", "typedpaths", "usb_devices",
+                  "mountpoints2", "shellbags", "network_profiles")
+_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+_SAFE_ID = re.compile(r"[^a-z0-9_-]")
+
+
+def _cell(value: Any) -> str:
+    """One artifact table cell: times shortened, booleans as yes/no, numbers right-aligned, text mono."""
+    if value is None:
+        return "<td></td>"
+    if isinstance(value, bool):
+        return f'<td class="{"yes" if value else "no"}">{"yes" if value else "no"}</td>'
+    if isinstance(value, int | float):
+        return f"<td class='num'>{e(value)}</td>"
+    if isinstance(value, str) and _ISO.match(value):
+        return f"<td>{_t(value)}</td>"
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        value = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    return f"<td class='mono'>{e(value)}</td>"
+
+
+def _artifacts(s: dict[str, Any]) -> str:
+    """One section per ``artifacts.<name>``, columns as the summary names them, each with a filter box."""
+    arts = s.get("artifacts")
+    if not isinstance(arts, dict):
+        return ""
+    out = []
+    for name in sorted(arts, key=lambda n: (ARTIFACT_ORDER.index(n) if n in ARTIFACT_ORDER else len(ARTIFACT_ORDER), n)):
+        sec = arts[name]
+        if not isinstance(sec, dict):
+            continue
+        cols = [c for c in sec.get("columns") or [] if isinstance(c, dict) and c.get("field")]
+        entries = [x for x in sec.get("entries") or [] if isinstance(x, dict)]
+        total = sec.get("total") if isinstance(sec.get("total"), int) else len(entries)
+        rows = ["<tr>" + "".join(_cell(x.get(c["field"])) for c in cols) + "</tr>" for x in entries[:MAX_ROWS]]
+        sid = _SAFE_ID.sub("-", str(name).lower())[:60]
+        out.append(f'<section id="artifact-{sid}"><h2>{e(sec.get("title") or name)} '
+                   f'<span class="count">({e(total)})</span></h2>'
+                   + _table(f"t-art-{sid}", [str(c.get("label") or c["field"]) for c in cols], rows, total=total)
+                   + (f'<p class="muted">{e(sec.get("description"))}</p>' if sec.get("description") else "")
+                   + "</section>")
+    return "".join(out)
+
+
 def _events(s: dict[str, Any]) -> str:
     counts = s.get("event_counts") or {}
     logs = s.get("event_logs") or []
@@ -539,8 +586,8 @@ def render(summary: dict[str, Any]) -> str:
               "findings": [{k: f.get(k) for k in ("id", "rule", "severity", "title", "when", "off_network")}
                            for f in (s.get("findings") or [])[:MAX_ROWS]]}
     body = "".join([
-        _header(s), "<main>", _findings(s), _chart(s), _host(s), _autoruns(s), _executions(s), _events(s),
-        _browser(s), _network(s), _sigma(s), _yara(s), _coverage(s), _issues(s), "</main>",
+        _header(s), "<main>", _findings(s), _chart(s), _host(s), _autoruns(s), _executions(s), _artifacts(s),
+        _events(s), _browser(s), _network(s), _sigma(s), _yara(s), _coverage(s), _issues(s), "</main>",
         f'<footer>triage {e(s.get("analyzer_version"))} · summary schema {e(s.get("schema_version"))} · '
         f'bundle sha256 {e((s.get("bundle") or {}).get("sha256"))} · all times UTC</footer>'])
     title = f"triage — {(s.get('host') or {}).get('hostname') or 'host'}"

@@ -1,0 +1,76 @@
+"""A whole host, collected with the real collector and analyzed: the registry artifacts reach summary.json
+(schema-valid, with provenance), timeline.jsonl / timeline.csv and report.html, and agree with what the
+parsers read from the same hives."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+
+import pytest
+from _analyze_host import PLANT, analyzed_once, collected_bundle
+
+from triage.analyze.summary import validate
+
+
+@pytest.fixture(scope="module")
+def analyzed(make_hosts, tmp_path_factory):
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles"), plant=(PLANT,))
+    return analyzed_once(bundle, tmp_path_factory.mktemp("analysis"), strict=True)
+
+
+@pytest.fixture(scope="module")
+def summary(analyzed) -> dict:
+    return json.loads(analyzed.summary_path.read_text("utf-8"))
+
+
+def test_host_summary_has_registry_artifacts(summary):
+    validate(summary)
+    arts = summary["artifacts"]
+    present = {name for name, sec in arts.items() if sec["total"]}
+    # the make-host-tree host carries a Windows 10 or 7 SYSTEM hive and user hives from the corpus
+    assert "shimcache" in present and "usb_devices" in present, present
+    assert present & {"userassist", "recentdocs", "mountpoints2"}, present
+    for name, sec in arts.items():
+        assert sec["total"] >= sec["listed"] == len(sec["entries"])
+        for x in sec["entries"]:
+            assert x["bundle_path"].startswith("files/") and x["locator"], (name, x)
+    shim = arts["shimcache"]["entries"]
+    assert shim[0]["bundle_path"].lower().endswith("config/system")
+    assert [x["position"] for x in shim if x["control_set"] == shim[0]["control_set"]][:3] == [0, 1, 2]
+
+
+def test_host_timeline_carries_artifact_times(analyzed, summary):
+    rows = [json.loads(line) for line in analyzed.timeline_path.read_text("utf-8").splitlines()]
+    by_source = Counter(r["source"] for r in rows)
+    dated = sum(1 for x in summary["artifacts"]["shimcache"]["entries"] if x["last_modified"])
+    assert by_source["shimcache"] == dated > 0
+    assert all(r["datetime"].endswith("Z") for r in rows if r["source"] in summary["artifacts"])
+    with open(analyzed.timeline_path.with_suffix(".csv"), encoding="utf-8", newline="") as f:
+        descs = {r["timestamp_desc"] for r in csv.DictReader(f)}
+    assert "ShimCache file last modified" in descs
+
+
+def test_host_report_shows_artifact_tables(analyzed, summary):
+    page = analyzed.report_path.read_text("utf-8")
+    for name, sec in summary["artifacts"].items():
+        if sec["total"]:
+            assert f'<table id="t-art-{name}">' in page and f'data-table="t-art-{name}"' in page
+
+
+def test_host_with_usrclass_shows_shellbags_muicache_and_user_com_servers(make_hosts, tmp_path_factory):
+    """make-host-tree --extra-artifacts places corpus UsrClass.dat hives in the profiles: collected by the
+    windows-triage profile (with their logs), they reach the summary as ShellBags, MUICache and HKCU COM
+    servers (autoruns category com_hijack)."""
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-extra"), extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-extra"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    validate(s)
+    arts = s["artifacts"]
+    assert arts["shellbags"]["total"] > 0 and arts["muicache"]["total"] > 0
+    assert any("usrclass" in x["bundle_path"].lower() for x in arts["shellbags"]["entries"])
+    assert all(x["bundle_path"].lower().endswith(("usrclass.dat", "ntuser.dat")) for x in arts["shellbags"]["entries"])
+    assert all(x["user"] for x in arts["shellbags"]["entries"])
+    page = res.report_path.read_text("utf-8")
+    assert '<table id="t-art-shellbags">' in page
