@@ -20,7 +20,7 @@ def rerun(fleet, tmp_path_factory):
     """The session fleet plus six bundles of the victim's tree under made-up names and one bundle of
     another machine's tree claiming a fleet host's name, analyzed into a copy of the first store."""
     out = copy_store(fleet, tmp_path_factory.mktemp("identity"))
-    extra = out / "extra"
+    extra = tmp_path_factory.mktemp("identity-extra")  # outside the fleet directory (never searched)
     for alias in ALIASES:
         collect(fleet.trees / VICTIM, extra / alias, hostname=alias)
     with fleet.db() as conn:

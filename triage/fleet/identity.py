@@ -123,7 +123,8 @@ def mark_copies(conn: sqlite3.Connection, host_id: int, evidence_key: str | None
     if original > host_id:  # keep the oldest row as the machine
         return
     name = conn.execute("SELECT name FROM hosts WHERE id = ?", (host_id,)).fetchone()[0]
-    conn.execute("UPDATE hosts SET machine_id = ?, identity_note = ? WHERE id = ?",
+    conn.execute("UPDATE hosts SET machine_id = ?, identity_note = coalesce(identity_note || '; ', '') || ?"
+                 " WHERE id = ?",
                  (machine or original, f"same evidence as host {original_name!r}: a copy under another name,"
                   " counted once in stacking and scores", host_id))
     conn.execute("UPDATE hosts SET identity_note = coalesce(identity_note, ?) WHERE id = ?",
