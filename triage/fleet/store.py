@@ -29,6 +29,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -420,14 +421,45 @@ def stack_key(category: str | None, name: str | None, command_norm: str) -> str:
 
 
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-_IPV6 = re.compile(r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])")
-_DOMAIN = re.compile(r"(?<![\w.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62})\.?(?![\w-])")
+_IPV6 = re.compile(r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:.])")
+# candidate host names: dotted runs of letters, digits and dashes ending in a label that starts with a letter
+_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*\.[a-z][a-z0-9-]*")
 # Last labels that are file extensions, not top-level domains ('svchost.exe', 'system.evtx').
 _NOT_TLD_WORDS = (
     "exe dll sys ps1 psm1 psd1 bat cmd vbs vbe js jse wsf hta lnk msi msc cpl scr ocx drv tmp log txt dat evtx etl"
     " ini inf xml json yml yaml cfg config db sqlite pf zip rar 7z cab gz tar iso img vhd vhdx docx doc xls xlsx"
     " pptx ppt pdf rtf png jpg jpeg gif bmp ico mui manifest mof pol reg local old bak")
 _NOT_TLD = frozenset(_NOT_TLD_WORDS.split())
+
+
+@lru_cache(maxsize=65536)
+def _text_indicators(value: str) -> tuple[str, ...]:
+    """IPs and domain names in one string (cached: account names, paths and addresses repeat)."""
+    out = set()
+    if "." in value:
+        for m in _IPV4.finditer(value):
+            try:
+                out.add(str(ipaddress.ip_address(m.group(0))))
+            except ValueError:
+                pass
+        low = value.lower()  # may differ in length from value (some capitals lower to two characters)
+        for m in _NAME.finditer(low):
+            name = m.group(0).rstrip(".-")
+            start = m.start()
+            if start and (low[start - 1].isalnum() or low[start - 1] == "_"):
+                continue  # the tail of a longer token ('my_file.example'), not a name of its own
+            labels = name.split(".")
+            if (len(labels) < 2 or labels[-1] in _NOT_TLD or not 2 <= len(labels[-1]) <= 63
+                    or any(not label or len(label) > 63 for label in labels) or labels[-1].isdigit()):
+                continue
+            out.add(name)
+    if "::" in value or value.count(":") >= 2:
+        for m in _IPV6.finditer(value):
+            try:
+                out.add(str(ipaddress.ip_address(m.group(0))))
+            except ValueError:
+                pass
+    return tuple(out)
 
 
 def indicators(value: Any, out: set[str] | None = None) -> set[str]:
@@ -441,22 +473,7 @@ def indicators(value: Any, out: set[str] | None = None) -> set[str]:
         for v in value:
             indicators(v, out)
     elif isinstance(value, str) and 3 < len(value) < 8192:
-        for m in _IPV4.finditer(value):
-            try:
-                out.add(str(ipaddress.ip_address(m.group(0))))
-            except ValueError:
-                pass
-        if "::" in value or value.count(":") >= 2:
-            for m in _IPV6.finditer(value):
-                try:
-                    out.add(str(ipaddress.ip_address(m.group(0))))
-                except ValueError:
-                    pass
-        if "." in value:
-            for m in _DOMAIN.finditer(value.lower()):
-                name = m.group(1)
-                if name.rsplit(".", 1)[-1] not in _NOT_TLD and not _IPV4.fullmatch(name):
-                    out.add(name)
+        out.update(_text_indicators(value))
     return out
 
 
