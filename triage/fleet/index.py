@@ -335,15 +335,16 @@ def render_index(conn: sqlite3.Connection, *, rare_threshold: int, ioc_files: li
 
     parts.append("<h2 id='shared'>What hosts share (same finding on several hosts)</h2>")
     shared = conn.execute(
-        "SELECT rule, severity, title, COUNT(DISTINCT host_id) AS n, GROUP_CONCAT(DISTINCT host_id) AS ids"
-        " FROM findings WHERE severity IN ('critical', 'high', 'medium') GROUP BY rule, severity, title"
+        "SELECT f.rule, f.severity, f.title, COUNT(DISTINCT coalesce(h.machine_id, h.id)) AS n,"
+        " GROUP_CONCAT(DISTINCT f.host_id) AS ids FROM findings f JOIN hosts h ON h.id = f.host_id"
+        " WHERE f.severity IN ('critical', 'high', 'medium') GROUP BY f.rule, f.severity, f.title"
         " HAVING n > 1 ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END, n DESC, title"
         " LIMIT ?", (RARE_ROWS,)).fetchall()
     if not shared:
         parts.append("<p class='muted'>No critical, high or medium finding is on more than one host.</p>")
     else:
         names = {h["id"]: h["name"] for h in hosts}
-        parts.append("<table><tr><th>finding</th><th>hosts</th><th>on</th></tr>")
+        parts.append("<table><tr><th>finding</th><th>machines</th><th>on</th></tr>")
         for r in shared:
             on = ", ".join(_host_cell(names.get(int(i), "?"), int(i), links) for i in str(r["ids"]).split(",")[:40])
             parts.append(f"<tr><td>{_sev(r['severity'])} {esc(r['title'])} <code class='muted'>{esc(r['rule'])}"
