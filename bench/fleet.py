@@ -2,11 +2,14 @@
 """Fleet benchmark: N make-host-tree hosts (hard-linked), each collected once with the real
 collector, analyzed with ``triage analyze --jobs 1`` and ``--jobs 2`` in the same run.
 
-Prints: hosts per minute for each, the speed-up of --jobs 2 over --jobs 1 (floor 1.7x), the peak
-RSS of each worker process, and the time of each stacking query on the N-host store (floor: under
-1 s each). Exit status 1 when a floor is missed.
+Prints: hosts per minute for each, the speed-up of --jobs 2 over --jobs 1 (floor 1.7x), CPU per
+host, the peak RSS of each worker process, the time of each stacking query on the N-host store
+(floor: under 1 s each), the store's bytes per host (floor: 200 KB), the analysis folder per host,
+the size of index.html and its load time in headless Chromium beside a blank page loaded in the same
+run, and the projection to 1,000 hosts. Exit status 1 when a floor is missed.
 
     python3 bench/fleet.py                 # 200 hosts (about half an hour on 2 cores)
+    python3 bench/fleet.py --hosts 1000    # the issue-19 figure (about 40 minutes of analysis)
     python3 bench/fleet.py --hosts 20      # a quick look
 """
 
@@ -33,6 +36,43 @@ from triage.fleet import index, ioc, score, stacking  # noqa: E402
 
 SPEEDUP_FLOOR = 1.7
 QUERY_FLOOR_S = 1.0
+STORE_FLOOR_BYTES = 200 * 1024
+
+
+def store_bytes(db: Path) -> int:
+    """fleet.sqlite's size with its WAL folded in (what stays on disk after the run)."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return db.stat().st_size
+
+
+def tree_bytes(root: Path) -> int:
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+
+def page_load_ms(page_path: Path, work: Path) -> tuple[float, float] | None:
+    """(load of index.html, load of a blank page) in ms, headless Chromium, same browser, same run;
+    None without Chromium/Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    chromium = os.environ.get("TRIAGE_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        return None
+    blank = work / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>b</title></head><body></body></html>")
+    times = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        for name, path in (("blank", blank), ("index", page_path), ("blank", blank), ("index", page_path)):
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            t = page.evaluate("() => performance.getEntriesByType('navigation')[0].loadEventEnd")
+            times.setdefault(name, []).append(t)
+        browser.close()
+    return min(times["index"]), min(times["blank"])
 
 
 def run(cmd: list[str]) -> tuple[float, str]:
@@ -134,6 +174,11 @@ def main() -> int:
     }
     ranking = [r["name"] for r in conn.execute("SELECT name FROM hosts ORDER BY score DESC LIMIT 2")]
     conn.close()
+    out2 = work / "out-jobs2"
+    db_bytes = store_bytes(out2 / "fleet.sqlite")
+    hosts_bytes = tree_bytes(out2 / "hosts")
+    page_bytes = (out2 / "index.html").stat().st_size
+    load = page_load_ms(out2 / "index.html", work)
 
     n = args.hosts
     speedup = results[1]["analysis_s"] / results[2]["analysis_s"]
@@ -160,6 +205,15 @@ def main() -> int:
         print(f"  stacking query {kind:<16} {s * 1000:8.1f} ms {'OK' if s < QUERY_FLOOR_S else 'ABOVE 1 s FLOOR'}")
     for step, s in steps.items():
         print(f"  {step:<31} {s * 1000:8.1f} ms")
+    print(f"  store: fleet.sqlite {db_bytes / mib:.1f} MiB = {db_bytes / n / 1024:.0f} KiB per host (floor"
+          f" {STORE_FLOOR_BYTES // 1024} KiB) {'OK' if db_bytes / n <= STORE_FLOOR_BYTES else 'ABOVE FLOOR'};"
+          f" analysis folder {hosts_bytes / mib:.0f} MiB = {hosts_bytes / n / mib:.2f} MiB per host")
+    print(f"  index.html {page_bytes / 1024:.0f} KiB ({page_bytes / n:.0f} bytes per host)"
+          + (f"; load in headless Chromium {load[0]:.0f} ms vs a blank page {load[1]:.0f} ms in the same run"
+             f" ({load[0] / max(load[1], 1):.1f}x)" if load else "; Chromium not available: load not measured"))
+    per_min = n / results[2]["analysis_s"] * 60
+    print(f"  projection: 1,000 hosts analyzed with --jobs 2 in {1000 / per_min:.1f} min at this run's"
+          f" {per_min:.1f} hosts/min (goal: 5 min); one worker: {results[1]['cpu_s'] / n:.2f} CPU-s per host")
     print(f"  top two hosts: {', '.join(ranking)} (planted: host-{planted[0]:03d}, host-{planted[1]:03d})")
     per_host_s = results[2]["analysis_s"] / n * 2  # seconds of one worker per host
     print(f"  extrapolation: one worker spends {per_host_s:.1f}s per host; 10,000 hosts on a Dask cluster of"
@@ -168,10 +222,13 @@ def main() -> int:
     print(json.dumps({"hosts": n, "speedup": round(speedup, 3), "cores_busy": [round(busy1, 2), round(busy2, 2)],
                       "hosts_per_min": {j: round(n / results[j]["analysis_s"] * 60, 1) for j in (1, 2)},
                       "peak_rss_mib": {j: round(max(results[j]["rss"]) / mib) for j in (1, 2)},
-                      "query_ms": {k: round(v * 1000, 1) for k, v in query_s.items()}}))
+                      "query_ms": {k: round(v * 1000, 1) for k, v in query_s.items()},
+                      "store_bytes_per_host": round(db_bytes / n), "index_bytes": page_bytes,
+                      "index_load_ms": [round(x) for x in load] if load else None}))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    ok = speedup >= SPEEDUP_FLOOR and all(s < QUERY_FLOOR_S for s in query_s.values())
+    ok = (speedup >= SPEEDUP_FLOOR and all(s < QUERY_FLOOR_S for s in query_s.values())
+          and db_bytes / n <= STORE_FLOOR_BYTES)
     return 0 if ok else 1
 
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recover": ("triage.bundle.command_recover", "rebuild a verifiable bundle from an interrupted one"),
     "profiles": ("triage.profile_command", "list collection profiles or show one resolved"),
     "analyze": ("triage.analyze.command", "analyze bundles: per-host summary, findings, timeline, fleet view"),
+    "fleet": ("triage.fleet.export", "fleet tools: export the fleet store and timelines as Parquet"),
     "rules": ("triage.scan.command", "check YARA rules (compile and lint)"),
     "keygen": ("triage.ship.command_keygen", "make an analyst key pair for encrypted bundles"),
     "decrypt": ("triage.ship.command_decrypt", "decrypt an encrypted bundle"),

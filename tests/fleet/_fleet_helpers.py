@@ -67,3 +67,31 @@ def copy_store(fleet: Fleet, dest: Path) -> Path:
     src.close()
     dst.close()
     return dest
+
+
+def big_store(fleet: Fleet, dest: Path, hosts: int, start: int = 0) -> sqlite3.Connection:
+    """A store of ``hosts`` hosts made from the session fleet's real summary.json files, each loaded
+    under a new name (``fleet-0000``...) with the store's own loader, then stacked and scored: the
+    shape of a big fleet without analyzing a thousand bundles in a test. ``start`` adds more hosts
+    to an existing store."""
+    import json
+
+    from triage.fleet import score, stacking
+    from triage.fleet.store import open_store, record_bundle
+
+    with fleet.db() as conn:
+        dirs = [r[0] for r in conn.execute("SELECT host_dir FROM bundles WHERE status = 'ok' ORDER BY host_dir")]
+    summaries = [json.loads((fleet.out / d / "summary.json").read_text()) for d in dirs]
+    dest.mkdir(parents=True, exist_ok=True)
+    conn = open_store(dest / "fleet.sqlite")
+    for i in range(start, start + hosts):
+        name = f"fleet-{i:04d}"
+        summary = dict(summaries[i % len(summaries)])
+        summary["bundle"] = {**summary["bundle"], "collection": {**summary["bundle"]["collection"], "hostname": name}}
+        record_bundle(conn, {"path": f"/bundles/{name}.zip", "sha256": f"{i:064x}", "analyzer_version": "t",
+                             "status": "ok", "host_dir": dirs[i % len(dirs)], "host": name}, summary)
+    conn.commit()
+    total = stacking.fleet_hosts(conn)
+    stacking.record_rare(conn, stacking.rare_threshold(None, total))
+    score.compute_scores(conn)
+    return conn

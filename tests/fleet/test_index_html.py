@@ -36,7 +36,8 @@ def test_index_ranks_hosts_and_links_their_reports(fleet):
     page = fleet.index_snapshot.read_text()
     links = _Links()
     links.feed(page)
-    assert "script" not in links.tags and not links.srcs
+    assert links.tags.count("script") == 2 and not links.srcs  # the data block and the page's own script
+    assert f"<script>{index.SCRIPT}</script>" in page
     reports = [h for h in links.hrefs if h.endswith("report.html")]
     assert reports and all((fleet.out / h).is_file() for h in reports)
     assert all(not re.match(r"^[a-z]+:", h) for h in links.hrefs)  # relative links only
@@ -57,8 +58,9 @@ def test_index_in_headless_chromium(fleet, tmp_path):
         assert page.errors == []
         assert [m for m in page.console if m[0] in ("error", "warning")] == []
         assert page.requests == []  # self-contained: nothing fetched
-        rows = page.query_selector_all("#hosts + table > tbody > tr")
-        first_two = {r.query_selector_all("td")[1].query_selector("a").inner_text() for r in rows[1:3]}
+        rows = page.query_selector_all("#host-rows > tr")
+        assert len(rows) == HOSTS  # every host on the first page (fewer than index.PAGE)
+        first_two = {r.query_selector_all("td")[1].query_selector("a").inner_text() for r in rows[0:2]}
         assert first_two == fleet.planted_hosts()
         svg = page.query_selector("svg")
         assert svg is not None and svg.bounding_box()["width"] > 500
@@ -68,7 +70,7 @@ def test_index_in_headless_chromium(fleet, tmp_path):
         assert 0 < len(dots) <= timed
         titles = [d.query_selector("title").text_content() for d in dots]
         assert all(re.search(r"\((off network|on network|network unknown)\)$", t) for t in titles)
-        link = rows[1].query_selector("a").get_attribute("href")
+        link = rows[0].query_selector("a").get_attribute("href")
         assert (fleet.out / link).is_file()
 
 
@@ -107,7 +109,8 @@ def _hostile_store(tmp_path: Path):
 def test_every_bundle_string_is_escaped(tmp_path):
     conn = _hostile_store(tmp_path)
     page = index.render_index(conn, rare_threshold=1, ioc_files=[HOSTILE], issues=[HOSTILE])
-    assert "<script" not in page and "<img" not in page and "<b>" not in page
+    ours = page.replace(f"<script>{index.SCRIPT}</script>", "").replace("<script type='application/json'", "")
+    assert "<script" not in ours and "<img" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
 
 
@@ -117,8 +120,10 @@ def test_hostile_index_in_headless_chromium(tmp_path):
     path = index.write_index(conn, tmp_path, rare_threshold=1, ioc_files=[], issues=[])
     with open_page(path, tmp_path) as page:
         assert page.errors == [] and page.requests == []
-        assert page.query_selector_all("script") == [] and page.query_selector_all("img") == []
-        assert HOSTILE + "0" in page.inner_text("#hosts + table")
+        scripts = page.query_selector_all("script")
+        assert [s.get_attribute("type") for s in scripts] == ["application/json", None]
+        assert scripts[1].text_content() == index.SCRIPT and page.query_selector_all("img") == []
+        assert HOSTILE + "0" in page.inner_text("#host-table")  # drawn by the script, as text
         # the one off-network finding per host is drawn ringed, over a shaded window
         assert len(page.query_selector_all("svg circle[stroke]")) == 6
         assert any("off network" in t.text_content() for t in page.query_selector_all("svg rect title"))

@@ -75,7 +75,8 @@ def test_every_stack_counts_distinct_hosts(fleet, kind):
     _, table, expr, where, _, _ = stacking.STACKS[kind]
     with fleet.db() as conn:
         items = stacking.stack(conn, kind)
-        rows = conn.execute(f"SELECT {expr} AS item, host_id FROM {table} WHERE {where}").fetchall()
+        rows = conn.execute(f"SELECT s.value AS item, r.host_id FROM {table}_rows r JOIN strings s"
+                            f" ON s.id = r.{expr} WHERE {where}").fetchall()
     hosts = defaultdict(set)
     for r in rows:
         hosts[r["item"]].add(r["host_id"])
@@ -111,10 +112,17 @@ def test_small_fleets_have_no_rare_items(tmp_path):
         conn.execute("INSERT INTO hosts (id, name) VALUES (?, ?)", (i + 1, f"h{i}"))
         conn.execute("INSERT INTO bundles (sha256, analyzer_version, path, status, host_id) VALUES (?,?,?,?,?)",
                      (f"{i}", "v", f"/b{i}", "ok", i + 1))
-        conn.execute("INSERT INTO autoruns (host_id, bundle_id, category, command_norm) VALUES (?,?,?,?)",
-                     (i + 1, i + 1, "run", f"c:\\unique{i}.exe"))
+        add_rows(conn, "autoruns", i + 1, i + 1, [{"category": "run", "command_norm": f"c:\\unique{i}.exe",
+                                                   "stack_key": f"c:\\unique{i}.exe"}])
     assert stacking.record_rare(conn, 1) == {}
     assert conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0] == 0
+
+
+def add_rows(conn, table: str, host_id: int, bundle_id: int, rows: list[dict]) -> None:
+    """Fact rows through the store's own loader (text interned), missing columns NULL."""
+    from triage.fleet.store import ROW_COLUMNS, insert_rows
+
+    insert_rows(conn, table, host_id, bundle_id, [tuple(r.get(c) for c in ROW_COLUMNS[table]) for r in rows])
 
 
 def test_normalisation():
@@ -141,8 +149,8 @@ def test_stacking_counts_on_200_hosts(tmp_path):
         conn.execute("INSERT INTO hosts (id, name) VALUES (?, ?)", (h, f"h{h}"))
         conn.execute("INSERT INTO bundles (sha256, analyzer_version, path, status, host_id) VALUES (?,?,?,?,?)",
                      (f"{h}", "v", f"/b{h}", "ok", h))
-        conn.executemany("INSERT INTO executions (host_id, bundle_id, executable_lc, path_norm) VALUES (?,?,?,?)",
-                         [(h, h, f"e{j}.exe", f"c:\\e{j}.exe") for j in range(300)] + [(h, h, f"only{h}.exe", "")])
+        add_rows(conn, "executions", h, h, [{"executable_lc": f"e{j}.exe", "path_norm": f"c:\\e{j}.exe"}
+                                            for j in range(300)] + [{"executable_lc": f"only{h}.exe", "path_norm": ""}])
     conn.commit()
     items = stacking.stack(conn, "executable_name", max_hosts=1)
     assert sorted(it.item for it in items) == sorted(f"only{h}.exe" for h in range(1, 201))

@@ -187,7 +187,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
             except Exception as exc:  # the summary already says what was wrong with the bundle
                 result["issues"].append({"severity": "warning", "message": f"manifest unreadable: {exc}"})
             # rows ready for fleet.sqlite, made here so the parent of a big batch only inserts
-            result["host_info"] = host_info(summary)
+            result["host_info"] = host_info(summary, files)
             result["rows"] = summary_rows(summary, files)
         else:
             errors = [i for i in summary.get("issues") or () if isinstance(i, dict) and i.get("severity") == "error"]

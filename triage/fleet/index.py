@@ -1,13 +1,24 @@
 """``DIR/index.html``: the fleet at a glance, one self-contained file made from the fleet store.
 
-Why self-contained and script-free: the page is opened from a case share, mailed, archived with
-the case; it must need nothing else (no CDN, no fonts, no JavaScript) and nothing in it may run.
-Every string that came from a bundle (host names, commands, paths, domains, IOC values...) is
-hostile until escaped, so all text goes through :func:`esc` and every link through :func:`href`.
+Why self-contained: the page is opened from a case share, mailed, archived with the case; it must
+need nothing else (no CDN, no fonts, no network). Every string that came from a bundle (host names,
+commands, paths, domains, IOC values...) is hostile until escaped, so all markup text goes through
+:func:`esc` and every link through :func:`href`.
+
+Why one small script (schema of the page since 1,000-host fleets): a static table of every host is
+a 39,000 px page nobody reads. The first page of hosts (:data:`PAGE` rows, with "why this score")
+is static HTML, readable without scripts; every host is also in a JSON data block (``<script
+type="application/json">``: data, never executed, ``<`` escaped) that one inline script -- ours,
+pinned by its SHA-256 in the Content-Security-Policy, so nothing else can run -- pages and filters
+(host, rule, severity, off-network) using DOM text nodes only, never ``innerHTML``. Strings that
+repeat across hosts (rules, titles, OS names) are listed once and referenced by index, so the page
+grows by a few hundred bytes per host.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import sqlite3
@@ -25,6 +36,8 @@ SEVERITY_COLORS = {"critical": "#8e0000", "high": "#d32f2f", "medium": "#f57c00"
 CHART_HOSTS = 60          # hosts drawn in the activity chart (highest scores first)
 RARE_ROWS = 50            # rows per rare-items table
 TOP_FINDINGS = 3
+PAGE = 50                 # host rows per page (the first page is also static HTML)
+SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
@@ -35,6 +48,8 @@ code{font:12px/1.3 ui-monospace,Consolas,monospace;word-break:break-all}
 .sev{display:inline-block;padding:0 5px;border-radius:3px;color:#fff;font-size:11px}
 .muted{color:#777}.bad{color:#b00020}summary{cursor:pointer}
 .legend span{margin-right:1em}svg text{font:11px system-ui,sans-serif}
+#filters{margin:.4em 0;display:flex;flex-wrap:wrap;gap:.6em;align-items:center}#filters input[type=search]{width:14em}
+.flag{color:#8a4b00;font-size:12px}
 """
 
 
@@ -141,64 +156,195 @@ def _chart(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> str:
             f'</p><p class="muted">Times in UTC, {esc(iso(lo))} to {esc(iso(hi))}.{note}</p>' + "".join(out))
 
 
+SCRIPT = """(function(){
+var D=JSON.parse(document.getElementById('fleet-data').textContent);
+var S=D.strings,H=D.hosts,SEV=D.severities,COL=D.colors,P=D.page,page=0,shown=H;
+var f={host:document.getElementById('f-host'),rule:document.getElementById('f-rule'),
+sev:document.getElementById('f-sev'),off:document.getElementById('f-off')};
+var body=document.getElementById('host-rows'),info=document.getElementById('page-info');
+function el(tag,text,cls){var e=document.createElement(tag);if(text!==undefined&&text!==null)
+e.textContent=String(text);if(cls)e.className=cls;return e;}
+function sev(i){var s=el('span',SEV[i]||'?','sev');s.style.background=COL[i]||'#607d8b';return s;}
+function why(h){var t=h[8];if(!t.length)return el('span','no scored findings','muted');
+var d=el('details');d.appendChild(el('summary',t.length+' rule(s)'));var tb=el('table'),hr=el('tr');
+['origin','rule','severity','weight','count','hosts sharing it','points'].forEach(function(x){hr.appendChild(el('th',x));});
+tb.appendChild(hr);t.forEach(function(e){var r=el('tr');r.appendChild(el('td',S[e[0]]));var c=el('td');
+c.appendChild(el('code',S[e[1]]));r.appendChild(c);r.appendChild(el('td',SEV[e[2]]));
+[e[3],e[4],e[5],e[6]].forEach(function(v){r.appendChild(el('td',v,'num'));});tb.appendChild(r);});
+d.appendChild(tb);return d;}
+function row(h){var r=el('tr');r.appendChild(el('td',h[0],'num'));var c=el('td');
+if(h[2]){var a=el('a',h[1]);a.setAttribute('href',h[2]);c.appendChild(a);}else c.appendChild(el('span',h[1]));
+c.appendChild(el('br'));c.appendChild(el('span',S[h[3]],'muted'));
+if(h[9]>=0){c.appendChild(el('br'));c.appendChild(el('span',S[h[9]],'flag'));}r.appendChild(c);
+r.appendChild(el('td',h[4],'num'));var t=el('td');if(!h[7].length)t.appendChild(el('span','none','muted'));
+h[7].forEach(function(x,i){if(i)t.appendChild(el('br'));t.appendChild(sev(x[0]));t.appendChild(document.createTextNode(' '+S[x[1]]+' '));
+t.appendChild(el('span',S[x[2]],'muted'));});r.appendChild(t);var w=el('td');w.appendChild(why(h));r.appendChild(w);return r;}
+function draw(){while(body.firstChild)body.removeChild(body.firstChild);var n=Math.max(1,Math.ceil(shown.length/P));
+if(page>=n)page=n-1;shown.slice(page*P,page*P+P).forEach(function(h){body.appendChild(row(h));});
+info.textContent=shown.length+' of '+H.length+' hosts; page '+(page+1)+' of '+n;}
+function apply(){var q=f.host.value.trim().toLowerCase(),r=f.rule.value.trim().toLowerCase(),
+m=parseInt(f.sev.value,10),off=f.off.checked;shown=H.filter(function(h){
+if(q&&h[1].toLowerCase().indexOf(q)<0&&String(S[h[3]]).toLowerCase().indexOf(q)<0)return false;
+if(r&&!h[6].some(function(i){return S[i].toLowerCase().indexOf(r)>=0;}))return false;
+if(m>=0&&h[5]<m)return false;if(off&&!(h[10]&1))return false;return true;});page=0;draw();}
+['input','change'].forEach(function(ev){[f.host,f.rule,f.sev,f.off].forEach(function(x){x.addEventListener(ev,apply);});});
+document.getElementById('prev').addEventListener('click',function(){if(page>0){page--;draw();}});
+document.getElementById('next').addEventListener('click',function(){if((page+1)*P<shown.length){page++;draw();}});
+document.getElementById('filters').hidden=false;draw();})();"""
+
+SCRIPT_HASH = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+
+
+def _json_for_html(value: object) -> str:
+    """JSON that cannot end its <script> block or open markup (every '<', '>', '&' escaped)."""
+    return (json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+class _Interned:
+    """Strings listed once in the page's data block, referenced by index."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def __call__(self, value: object) -> int:
+        text = "" if value is None else str(value)
+        if text not in self.index:
+            self.index[text] = len(self.values)
+            self.values.append(text)
+        return self.index[text]
+
+
+def _sev_index(severity: str | None) -> int:
+    try:
+        return SEVERITIES.index((severity or "").lower())
+    except ValueError:
+        return -1
+
+
+def _host_rows(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> dict[int, dict]:
+    """Per host: its findings ranked by what they weigh in its score, its rules, its worst
+    severity and whether something was found while it was off the network (one pass over findings)."""
+    shared = score.shared_counts(conn)
+    text = dict(conn.execute("SELECT id, value FROM strings WHERE id IN (SELECT rule FROM findings_rows"
+                             " UNION SELECT severity FROM findings_rows)").fetchall())
+    per: dict[int, dict] = {h["id"]: {"found": [], "rules": set(), "worst": -1, "off": 0} for h in hosts}
+    names = dict(conn.execute("SELECT id, value FROM strings WHERE id IN (SELECT title FROM findings_rows"
+                              " UNION SELECT reason FROM findings_rows)").fetchall())
+    for host_id, rule, sev, title, reason, off in conn.execute(
+            "SELECT host_id, rule, severity, title, reason, off_network FROM findings_rows ORDER BY id"):
+        p = per.get(host_id)
+        if p is None:
+            continue
+        weight = score.weight_of(text.get(rule), text.get(sev)) * max(
+            1.0 / shared.get((rule, sev, title, reason), 1), score.MIN_SHARE)
+        p["found"].append((weight, text.get(sev), names.get(title), names.get(reason)))
+        p["rules"].add(text.get(rule) or "")
+        p["worst"] = max(p["worst"], _sev_index(text.get(sev)))
+        if off:
+            p["off"] |= 1
+    for host_id, in conn.execute("SELECT DISTINCT host_id FROM off_network_windows_rows"):
+        if host_id in per:
+            per[host_id]["off"] |= 2
+    for p in per.values():
+        p["top"] = sorted(p["found"], key=lambda f: -f[0])[:TOP_FINDINGS]
+    return per
+
+
+def _hosts_section(conn: sqlite3.Connection, hosts: list[sqlite3.Row], links: dict[int, str]) -> list[str]:
+    """The paged host table: static first page, every host in the data block, the filters."""
+    per = _host_rows(conn, hosts)
+    strings = _Interned()
+    data = []
+    parts = ["<h2 id='hosts'>Hosts by score</h2>",
+             "<div id='filters' hidden><input id='f-host' type='search' placeholder='host or OS' aria-label='host'>"
+             "<input id='f-rule' type='search' placeholder='rule' aria-label='rule'>"
+             "<select id='f-sev' aria-label='severity'><option value='-1'>any severity</option>"
+             + "".join(f"<option value='{i}'>{s} or worse</option>" for i, s in reversed(list(enumerate(SEVERITIES))))
+             + "</select><label><input id='f-off' type='checkbox'> found while off the network</label>"
+             "<button id='prev' type='button'>&larr; previous</button><button id='next' type='button'>next &rarr;"
+             "</button><span id='page-info' class='muted'></span></div>",
+             "<table id='host-table'><thead><tr><th>#</th><th>host</th><th>score</th><th>top findings</th>"
+             "<th>why this score</th></tr></thead><tbody id='host-rows'>"]
+    for rank, h in enumerate(hosts, 1):
+        p = per[h["id"]]
+        explained = [e for e in json.loads(h["score_explained"] or "[]") if e.get("points")]
+        link = links.get(h["id"])
+        data.append([rank, h["name"], _link(link) if link else "", strings(h["os"]), h["score"],
+                     p["worst"], sorted(strings(r) for r in p["rules"]),
+                     [[_sev_index(sev), strings(title), strings(reason)] for _, sev, title, reason in p["top"]],
+                     [[strings(e["origin"]), strings(e["rule"]), _sev_index(e["severity"]), e["weight"], e["count"],
+                       e.get("shared_by"), e["points"]] for e in explained],
+                     strings(h["identity_note"]) if h["identity_note"] else -1, p["off"]])
+        if rank > PAGE:
+            continue
+        tops = "<br>".join(f"{_sev(sev)} {esc(title)} <span class='muted'>{esc(reason)}</span>"
+                           for _, sev, title, reason in p["top"])
+        rows = "".join(f"<tr><td>{esc(e['origin'])}</td><td><code>{esc(e['rule'])}</code></td>"
+                       f"<td>{esc(e['severity'])}</td><td class='num'>{e['weight']:g}</td>"
+                       f"<td class='num'>{e['count']}</td><td class='num'>{esc(e.get('shared_by'))}</td>"
+                       f"<td class='num'>{e['points']:g}</td></tr>" for e in explained)
+        why = (f"<details><summary>{len(explained)} rule(s)</summary><table><tr><th>origin</th><th>rule</th>"
+               f"<th>severity</th><th>weight</th><th>count</th><th>hosts sharing it</th><th>points</th></tr>{rows}"
+               "</table></details>" if rows else "<span class='muted'>no scored findings</span>")
+        flag = f"<br><span class='flag'>{esc(h['identity_note'])}</span>" if h["identity_note"] else ""
+        parts.append(f"<tr><td class='num'>{rank}</td><td>{_host_cell(h['name'], h['id'], links)}<br>"
+                     f"<span class='muted'>{esc(h['os'])}</span>{flag}</td><td class='num'>{h['score']:g}</td>"
+                     f"<td>{tops or '<span class=muted>none</span>'}</td><td>{why}</td></tr>")
+    parts.append("</tbody></table>")
+    if len(hosts) > PAGE:
+        parts.append(f"<noscript><p class='muted'>The {PAGE} highest-scored of {len(hosts)} hosts; every host is"
+                     " in fleet.sqlite (table hosts).</p></noscript>")
+    payload = {"page": PAGE, "severities": list(SEVERITIES), "colors": [SEVERITY_COLORS[s] for s in SEVERITIES],
+               "strings": strings.values, "hosts": data}
+    parts.append(f"<script type='application/json' id='fleet-data'>{_json_for_html(payload)}</script>")
+    parts.append(f"<script>{SCRIPT}</script>")
+    return parts
+
+
+def _link(rel_path: str) -> str:
+    """The percent-encoded relative link of :func:`href`, not HTML-escaped (for the data block)."""
+    parts = [p for p in rel_path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(quote(p, safe="") for p in parts)
+
+
 def render_index(conn: sqlite3.Connection, *, rare_threshold: int, ioc_files: list[str],
                  issues: list[str] = ()) -> str:
-    hosts = conn.execute("SELECT id, name, os, score, score_explained FROM hosts"
+    hosts = conn.execute("SELECT id, name, os, score, score_explained, identity_note FROM hosts"
                          " WHERE id IN (SELECT host_id FROM bundles WHERE status = 'ok')"
                          " ORDER BY score DESC, name").fetchall()
     links = _host_links(conn)
     counts = dict(conn.execute("SELECT status, COUNT(*) FROM bundles GROUP BY status").fetchall())
+    machines = conn.execute("SELECT COUNT(DISTINCT coalesce(machine_id, id)) FROM hosts"
+                            " WHERE id IN (SELECT host_id FROM bundles WHERE status = 'ok')").fetchone()[0]
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline';"
-             " img-src data:\">",
+             f" img-src data:; script-src 'sha256-{SCRIPT_HASH}'\">",
              "<title>triage fleet</title>", f"<style>{CSS}</style></head><body>",
              f"<h1>Fleet: {len(hosts)} hosts</h1>",
              f"<p class='muted'>Generated {esc(iso(utc_now()))} by triage {esc(__version__)}. Bundles: "
              + ", ".join(f"{esc(k)} {v}" for k, v in sorted(counts.items()))
-             + f". Rare = on at most {rare_threshold} host(s).</p>"]
-
-    shared = {tuple(r[:4]): r[4] for r in conn.execute(
-        "SELECT rule, severity, title, reason, COUNT(DISTINCT host_id) FROM findings"
-        " GROUP BY rule, severity, title, reason")}
-    parts.append("<h2 id='hosts'>Hosts by score</h2><table><tr><th>#</th><th>host</th><th>score</th>"
-                 "<th>top findings</th><th>why this score</th></tr>")
-    for rank, h in enumerate(hosts, 1):
-        found = conn.execute("SELECT rule, severity, title, reason, origin FROM findings WHERE host_id = ?"
-                             " ORDER BY id", (h["id"],)).fetchall()
-        # the findings that weigh most in this host's score come first (weight shared by the hosts having it)
-        top = sorted(found, key=lambda f: -score.weight_of(f["rule"], f["severity"])
-                     * max(1.0 / shared.get((f["rule"], f["severity"], f["title"], f["reason"]), 1), score.MIN_SHARE))[:TOP_FINDINGS]
-        tops = "<br>".join(f"{_sev(f['severity'])} {esc(f['title'])} <span class='muted'>{esc(f['reason'])}</span>"
-                           for f in top)
-        explained = json.loads(h["score_explained"] or "[]")
-        rows = "".join(f"<tr><td>{esc(e['origin'])}</td><td><code>{esc(e['rule'])}</code></td>"
-                       f"<td>{esc(e['severity'])}</td><td class='num'>{e['weight']:g}</td>"
-                       f"<td class='num'>{e['count']}</td><td class='num'>{esc(e.get('shared_by'))}</td>"
-                       f"<td class='num'>{e['points']:g}</td></tr>"
-                       for e in explained if e["points"])
-        why = (f"<details><summary>{len(explained)} rule(s)</summary><table><tr><th>origin</th><th>rule</th>"
-               f"<th>severity</th><th>weight</th><th>count</th><th>hosts sharing it</th><th>points</th></tr>{rows}"
-               "</table></details>"
-               if rows else "<span class='muted'>no scored findings</span>")
-        parts.append(f"<tr><td class='num'>{rank}</td><td>{_host_cell(h['name'], h['id'], links)}<br>"
-                     f"<span class='muted'>{esc(h['os'])}</span></td><td class='num'>{h['score']:g}</td>"
-                     f"<td>{tops or '<span class=muted>none</span>'}</td><td>{why}</td></tr>")
-    parts.append("</table>")
+             + f". Rare = on at most {rare_threshold} host(s)."
+             + (f" {len(hosts) - machines} host(s) hold a copy of another host's evidence (flagged; counted once)."
+                if machines < len(hosts) else "") + "</p>"]
+    parts.extend(_hosts_section(conn, hosts, links))
 
     parts.append("<h2 id='activity'>Suspicious activity per host over time</h2>")
     parts.append(_chart(conn, hosts))
 
     parts.append("<h2 id='shared'>What hosts share (same finding on several hosts)</h2>")
     shared = conn.execute(
-        "SELECT rule, severity, title, COUNT(DISTINCT host_id) AS n, GROUP_CONCAT(DISTINCT host_id) AS ids"
-        " FROM findings WHERE severity IN ('critical', 'high', 'medium') GROUP BY rule, severity, title"
+        "SELECT f.rule, f.severity, f.title, COUNT(DISTINCT coalesce(h.machine_id, h.id)) AS n,"
+        " GROUP_CONCAT(DISTINCT f.host_id) AS ids FROM findings f JOIN hosts h ON h.id = f.host_id"
+        " WHERE f.severity IN ('critical', 'high', 'medium') GROUP BY f.rule, f.severity, f.title"
         " HAVING n > 1 ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END, n DESC, title"
         " LIMIT ?", (RARE_ROWS,)).fetchall()
     if not shared:
         parts.append("<p class='muted'>No critical, high or medium finding is on more than one host.</p>")
     else:
         names = {h["id"]: h["name"] for h in hosts}
-        parts.append("<table><tr><th>finding</th><th>hosts</th><th>on</th></tr>")
+        parts.append("<table><tr><th>finding</th><th>machines</th><th>on</th></tr>")
         for r in shared:
             on = ", ".join(_host_cell(names.get(int(i), "?"), int(i), links) for i in str(r["ids"]).split(",")[:40])
             parts.append(f"<tr><td>{_sev(r['severity'])} {esc(r['title'])} <code class='muted'>{esc(r['rule'])}"

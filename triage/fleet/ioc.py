@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from triage.fleet.normalize import basename, domain_of, normalize_path
+from triage.fleet.store import insert_findings
 
 TYPES = ("md5", "sha1", "sha256", "filename", "path", "domain", "ip", "url", "regval")
 _ALIASES = {
@@ -171,73 +172,82 @@ def load_ioc_file(path: Path) -> tuple[list[Ioc], list[str]]:
     return parse_ioc_text(text, Path(path).name)
 
 
+def _q(table: str, matched: str, cols: str, where: str, params: tuple) -> tuple[str, str, tuple]:
+    """A query on a fact view whose rows are chosen on the base table's interned ids (``where`` is
+    about ``r``, a row of ``{table}_rows``; ``S(...)`` there means the ids of matching strings)."""
+    where = where.replace("S(", "(SELECT id FROM strings WHERE ")
+    return (table, f"SELECT host_id, bundle_id, {matched} AS matched, {cols} FROM {table}"
+                   f" WHERE id IN (SELECT r.id FROM {table}_rows r WHERE {where}) ORDER BY id", params)
+
+
+_EVENT_COLS = "timestamp_utc, channel, provider, event_id, record_id, bundle_path, locator"
+
+
+def _event_query(where_value: str, params: tuple) -> tuple[str, str, tuple]:
+    """Events whose fields held a matching IP or domain (``event_indicators``)."""
+    return ("events", "SELECT e.host_id, e.bundle_id, s.value AS matched, s.value AS indicator,"
+                      f" {', '.join('e.' + c for c in _EVENT_COLS.split(', '))}"
+                      " FROM event_indicators i JOIN strings s ON s.id = i.value JOIN events e ON e.id = i.event_id"
+                      f" WHERE i.value IN (SELECT id FROM strings WHERE {where_value}) ORDER BY e.id", params)
+
+
 def _queries(ioc: Ioc) -> list[tuple[str, str, tuple]]:
     """(table, SQL selecting host_id, bundle_id, matched, evidence columns..., params) for one IOC."""
     v = ioc.value
     low = v.lower()
     if ioc.type in ("md5", "sha1", "sha256"):
-        q = [("files", f"SELECT host_id, bundle_id, path AS matched, path, bundle_path, size, sha256, md5, sha1"
-                       f" FROM files WHERE {ioc.type} = ?", (v,))]
+        q = [_q("files", "path", "path, bundle_path, size, sha256, md5, sha1", f"r.{ioc.type} IN S(value = ?)", (v,))]
         if ioc.type == "sha1":  # Amcache keeps SHA-1 as '0000' + sha1
-            q.append(("executions", "SELECT host_id, bundle_id, path AS matched, executable, path, source,"
-                      " bundle_path, locator FROM executions WHERE lower(sha1) IN (?, ?)", (v, "0000" + v)))
+            q.append(_q("executions", "path", "executable, path, source, bundle_path, locator",
+                        "r.sha1 IN S(lower(value) IN (?, ?))", (v, "0000" + v)))
         return q
     if ioc.type == "filename":
         return [
-            ("files", "SELECT host_id, bundle_id, path AS matched, path, bundle_path, sha256 FROM files"
-                      " WHERE name_lc = ?", (v,)),
-            ("executions", "SELECT host_id, bundle_id, executable AS matched, executable, path, source, bundle_path,"
-                           " locator FROM executions WHERE executable_lc = ?", (v,)),
-            ("autoruns", "SELECT host_id, bundle_id, command AS matched, category, name, command, location,"
-                         " bundle_path, locator FROM autoruns WHERE instr(command_norm, ?) > 0", (v,)),
-            ("downloads", "SELECT host_id, bundle_id, target_path AS matched, url, target_path, bundle_path, locator"
-                          " FROM downloads WHERE lower(target_path) LIKE '%' || ?", (v,)),
+            _q("files", "path", "path, bundle_path, sha256", "r.name_lc IN S(value = ?)", (v,)),
+            _q("executions", "executable", "executable, path, source, bundle_path, locator",
+               "r.executable_lc IN S(value = ?)", (v,)),
+            _q("autoruns", "command", "category, name, command, location, bundle_path, locator",
+               "r.command_norm IN S(instr(value, ?) > 0)", (v,)),
+            _q("downloads", "target_path", "url, target_path, bundle_path, locator",
+               "r.target_path IN S(lower(value) LIKE '%' || ?)", (v,)),
         ]
     if ioc.type == "path":
         p = normalize_path(v)
         return [
-            ("files", "SELECT host_id, bundle_id, path AS matched, path, bundle_path, sha256 FROM files"
-                      " WHERE path_norm = ?", (p,)),
-            ("executions", "SELECT host_id, bundle_id, path AS matched, executable, path, source, bundle_path,"
-                           " locator FROM executions WHERE path_norm = ?", (p,)),
-            ("autoruns", "SELECT host_id, bundle_id, command AS matched, category, name, command, location,"
-                         " bundle_path, locator FROM autoruns WHERE instr(command_norm, ?) > 0", (p,)),
-            ("downloads", "SELECT host_id, bundle_id, target_path AS matched, url, target_path, bundle_path, locator"
-                          " FROM downloads WHERE lower(target_path) = ?", (low,)),
+            _q("files", "path", "path, bundle_path, sha256", "r.path_norm IN S(value = ?)", (p,)),
+            _q("executions", "path", "executable, path, source, bundle_path, locator",
+               "r.path_norm IN S(value = ?)", (p,)),
+            _q("autoruns", "command", "category, name, command, location, bundle_path, locator",
+               "r.command_norm IN S(instr(value, ?) > 0)", (p,)),
+            _q("downloads", "target_path", "url, target_path, bundle_path, locator",
+               "r.target_path IN S(lower(value) = ?)", (low,)),
         ]
     if ioc.type == "domain":
         return [
-            ("browser_domains", "SELECT host_id, bundle_id, domain AS matched, browser, user, domain, visits,"
-                                " bundle_path FROM browser_domains WHERE domain = ? OR domain LIKE '%.' || ?", (v, v)),
-            ("downloads", "SELECT host_id, bundle_id, url AS matched, url, target_path, bundle_path, locator"
-                          " FROM downloads WHERE domain = ? OR domain LIKE '%.' || ?", (v, v)),
-            ("events", "SELECT host_id, bundle_id, description AS matched, timestamp_utc, channel, event_id,"
-                       " fields, bundle_path, locator FROM events WHERE instr(lower(fields), ?) > 0", (v,)),
+            _q("browser_domains", "domain", "browser, user, domain, visits, bundle_path",
+               "r.domain IN S(value = ? OR value LIKE '%.' || ?)", (v, v)),
+            _q("downloads", "url", "url, target_path, bundle_path, locator",
+               "r.domain IN S(value = ? OR value LIKE '%.' || ?)", (v, v)),
+            _event_query("value = ? OR value LIKE '%.' || ?", (v, v)),
         ]
     if ioc.type == "ip":
         return [
-            ("events", "SELECT host_id, bundle_id, description AS matched, timestamp_utc, channel, event_id,"
-                       " fields, bundle_path, locator FROM events WHERE instr(fields, ?) > 0", (v,)),
-            ("downloads", "SELECT host_id, bundle_id, url AS matched, url, target_path, bundle_path, locator"
-                          " FROM downloads WHERE domain = ?", (v,)),
+            _event_query("value = ?", (v,)),
+            _q("downloads", "url", "url, target_path, bundle_path, locator", "r.domain IN S(value = ?)", (v,)),
         ]
     if ioc.type == "url":
-        return [("downloads", "SELECT host_id, bundle_id, url AS matched, url, target_path, bundle_path, locator"
-                              " FROM downloads WHERE instr(lower(url), ?) > 0", (low,))]
+        return [_q("downloads", "url", "url, target_path, bundle_path, locator",
+                   "r.url IN S(instr(lower(value), ?) > 0)", (low,))]
     # regval: substring of a registry autorun's value name, data or key
-    return [("autoruns", "SELECT host_id, bundle_id, command AS matched, category, location, name, command,"
-                         " user, last_write_utc, bundle_path, locator FROM autoruns"
-                         " WHERE instr(lower(command), ?) > 0 OR instr(lower(name), ?) > 0"
-                         " OR instr(lower(location), ?) > 0", (low, low, low))]
-
-
-_IP_BOUNDARY = r"(?<![0-9A-Fa-f.:]){}(?![0-9A-Fa-f.:])"
+    return [_q("autoruns", "command", "category, location, name, command, user, last_write_utc, bundle_path, locator",
+               "r.command IN S(instr(lower(value), ?) > 0) OR r.name IN S(instr(lower(value), ?) > 0)"
+               " OR r.location IN S(instr(lower(value), ?) > 0)", (low, low, low))]
 
 
 def sweep(conn: sqlite3.Connection, iocs: list[Ioc]) -> list[IocMatch]:
     """Match every IOC against the store; record ioc_matches and one 'ioc' finding per host and IOC."""
     conn.execute("DELETE FROM ioc_matches")
-    conn.execute("DELETE FROM findings WHERE origin = 'ioc'")
+    conn.execute("DELETE FROM findings_rows WHERE origin = 'ioc'")
     names = {r[0]: r[1] for r in conn.execute("SELECT id, name FROM hosts")}
     matches: list[IocMatch] = []
     for ioc in dict.fromkeys(iocs):
@@ -246,9 +256,6 @@ def sweep(conn: sqlite3.Connection, iocs: list[Ioc]) -> list[IocMatch]:
             for row in conn.execute(sql, params):
                 evidence = {k: v for k, v in dict(row).items() if k not in ("host_id", "bundle_id", "matched")
                             and v is not None}
-                if ioc.type == "ip" and table == "events" and not re.search(
-                        _IP_BOUNDARY.format(re.escape(ioc.value)), str(evidence.get("fields", ""))):
-                    continue  # '10.0.0.1' inside '10.0.0.12'
                 m = IocMatch(ioc, row["host_id"], names.get(row["host_id"], "?"), row["bundle_id"], table,
                              str(row["matched"]), evidence)
                 matches.append(m)
@@ -259,12 +266,11 @@ def sweep(conn: sqlite3.Connection, iocs: list[Ioc]) -> list[IocMatch]:
                 " matched_value, evidence) VALUES (?,?,?,?,?,?,?,?)",
                 [(m.host_id, m.bundle_id, ioc.type, ioc.value, ioc.source, m.table, m.matched_value,
                   json.dumps(m.evidence, ensure_ascii=False, default=str)) for m in host_matches])
-            conn.execute(
-                "INSERT INTO findings (host_id, bundle_id, origin, rule, severity, title, reason, evidence,"
-                " when_utc, off_network) VALUES (?,?,'ioc',?,'high',?,?,?,NULL,NULL)",
-                (host_id, host_matches[0].bundle_id, f"fleet.ioc.{ioc.type}", f"IOC match: {ioc.type} {ioc.value}",
-                 f"{len(host_matches)} match(es) in {', '.join(sorted({m.table for m in host_matches}))}"
-                 f" (IOC from {ioc.source})",
-                 json.dumps([m.evidence for m in host_matches[:10]], ensure_ascii=False, default=str)))
+            insert_findings(conn, [(
+                host_id, host_matches[0].bundle_id, "ioc", f"fleet.ioc.{ioc.type}", "high",
+                f"IOC match: {ioc.type} {ioc.value}",
+                f"{len(host_matches)} match(es) in {', '.join(sorted({m.table for m in host_matches}))}"
+                f" (IOC from {ioc.source})",
+                json.dumps([m.evidence for m in host_matches[:10]], ensure_ascii=False, default=str), None, None)])
     conn.commit()
     return matches

@@ -11,6 +11,7 @@ kept beside the normalised one.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 _ENV = {
@@ -63,9 +64,15 @@ def normalize_path(path: str | None) -> str:
 
 
 def normalize_command(command: str | None) -> str:
-    """A command line for stacking: quotes dropped, spaces collapsed, paths normalised."""
+    """A command line for stacking: quotes dropped, spaces collapsed, paths normalised. Cached: the
+    same few hundred service and Run commands come back on every host a worker analyzes."""
     if not command:
         return ""
+    return _normalize_command(command) if isinstance(command, str) else _normalize_command(str(command))
+
+
+@lru_cache(maxsize=65536)
+def _normalize_command(command: str) -> str:
     c = command.strip().replace('"', "").lower()
     c = _ENV_RE.sub(lambda m: _ENV[m.group(0)], c)
     for rx, repl in _PREFIXES:

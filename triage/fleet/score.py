@@ -58,17 +58,27 @@ class HostScore:
     explained: list[dict] = field(default_factory=list)
 
 
+def shared_counts(conn: sqlite3.Connection) -> dict[tuple, int]:
+    """(rule, severity, title, reason) as string ids -> machines having that finding (a copy of a
+    host's evidence under another name is the same machine: it cannot dilute the sharing)."""
+    return {tuple(r[:4]): r[4] for r in conn.execute(
+        "SELECT f.rule, f.severity, f.title, f.reason, COUNT(DISTINCT coalesce(h.machine_id, h.id))"
+        " FROM findings_rows f JOIN hosts h ON h.id = f.host_id GROUP BY f.rule, f.severity, f.title, f.reason")}
+
+
 def compute_scores(conn: sqlite3.Connection) -> list[HostScore]:
     """Score every host from its findings (all origins), store it in hosts, return them best first."""
-    scores = {r["id"]: HostScore(r["id"], r["name"], 0.0) for r in conn.execute("SELECT id, name FROM hosts")}
-    shared = {tuple(r[:4]): r[4] for r in conn.execute(
-        "SELECT rule, severity, title, reason, COUNT(DISTINCT host_id) FROM findings"
-        " GROUP BY rule, severity, title, reason")}
+    scores = {r[0]: HostScore(r[0], r[1], 0.0) for r in conn.execute("SELECT id, name FROM hosts")}
+    shared = shared_counts(conn)
+    text = dict(conn.execute("SELECT id, value FROM strings WHERE id IN (SELECT rule FROM findings_rows"
+                             " UNION SELECT severity FROM findings_rows)").fetchall())
     groups: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
-    for r in conn.execute("SELECT host_id, origin, rule, severity, title, reason FROM findings"):
-        weight = weight_of(r["rule"], r["severity"])
-        n = shared.get((r["rule"], r["severity"], r["title"], r["reason"]), 1)
-        groups[(r["host_id"], r["origin"], r["rule"], r["severity"])].append((weight * max(1.0 / n, MIN_SHARE), n))
+    for host_id, origin, rule_id, severity_id, title, reason in conn.execute(
+            "SELECT host_id, origin, rule, severity, title, reason FROM findings_rows"):
+        rule, severity = text.get(rule_id), text.get(severity_id)
+        weight = weight_of(rule, severity)
+        n = shared.get((rule_id, severity_id, title, reason), 1)
+        groups[(host_id, origin, rule, severity)].append((weight * max(1.0 / n, MIN_SHARE), n))
     for (host_id, origin, rule, severity), items in groups.items():
         hs = scores.get(host_id)
         if hs is None:

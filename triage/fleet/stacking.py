@@ -13,22 +13,32 @@ import math
 import sqlite3
 from dataclasses import dataclass
 
-# kind -> (what it is, table, item expression, filter, evidence columns, severity of a rare one)
+from triage.fleet.store import insert_findings, string_id
+
+
+def _ids(*values: str) -> str:
+    """SQL for the ids of these interned strings (a sub-select: no id needed at import time)."""
+    return "(SELECT id FROM strings WHERE value IN (" + ", ".join("'" + v + "'" for v in values) + "))"
+
+# kind -> (what it is, table (a view of store.FACTS), item column (interned), filter on the base row r,
+#          evidence columns, severity of a rare one)
 STACKS: dict[str, tuple[str, str, str, str, str, str]] = {
     "autorun": ("autorun (by normalised command)", "autoruns", "stack_key",
-                "category NOT IN ('service', 'task') AND stack_key <> ''",
+                f"r.category NOT IN {_ids('service', 'task')} AND r.stack_key NOT IN {_ids('')}",
                 "category, location, name, command, user, last_write_utc, bundle_path, locator", "medium"),
     "service": ("service (name + image path)", "autoruns", "stack_key",
-                "category = 'service'", "name, command, location, last_write_utc, bundle_path, locator", "medium"),
+                f"r.category IN {_ids('service')}", "name, command, location, last_write_utc, bundle_path, locator",
+                "medium"),
     "task": ("scheduled task (name + command)", "autoruns", "stack_key",
-             "category = 'task'", "name, command, location, user, last_write_utc, bundle_path, locator", "medium"),
-    "executable_name": ("executable (by name)", "executions", "executable_lc", "executable_lc <> ''",
+             f"r.category IN {_ids('task')}", "name, command, location, user, last_write_utc, bundle_path, locator",
+             "medium"),
+    "executable_name": ("executable (by name)", "executions", "executable_lc", f"r.executable_lc NOT IN {_ids('')}",
                         "executable, path, run_count, last_run_utc, source, bundle_path, locator", "low"),
-    "executable_path": ("executable (by path)", "executions", "path_norm", "path_norm <> ''",
+    "executable_path": ("executable (by path)", "executions", "path_norm", f"r.path_norm NOT IN {_ids('')}",
                         "executable, path, run_count, last_run_utc, source, bundle_path, locator", "low"),
-    "domain": ("browser domain", "browser_domains", "domain", "domain <> ''",
+    "domain": ("browser domain", "browser_domains", "domain", f"r.domain NOT IN {_ids('')}",
                "browser, user, domain, visits, bundle_path", "info"),
-    "yara": ("YARA rule", "yara_hits", "rule", "rule IS NOT NULL",
+    "yara": ("YARA rule", "yara_hits", "rule", "r.rule IS NOT NULL",
              "rule, namespace, target, bundle_path", "high"),
 }
 
@@ -39,19 +49,25 @@ MIN_FLEET_FOR_RARE = 5  # with fewer hosts, "on one host" says nothing
 class StackItem:
     kind: str
     item: str
-    hosts: int
-    host_ids: tuple[int, ...]
+    hosts: int                     # machines the item is on (a copy of another host's evidence counts once)
+    host_ids: tuple[int, ...]      # every host row holding it
 
 
 def fleet_hosts(conn: sqlite3.Connection) -> int:
-    """Hosts with at least one successfully analyzed bundle."""
-    return conn.execute("SELECT COUNT(DISTINCT host_id) FROM bundles WHERE status = 'ok'").fetchone()[0]
+    """Machines with at least one successfully analyzed bundle (copies of one machine's evidence
+    under other names count once; see identity.py)."""
+    return conn.execute("SELECT COUNT(DISTINCT coalesce(h.machine_id, h.id)) FROM bundles b"
+                        " JOIN hosts h ON h.id = b.host_id WHERE b.status = 'ok'").fetchone()[0]
 
 
 def stack_sql(kind: str) -> str:
-    _, table, expr, where, _, _ = STACKS[kind]
-    return (f"SELECT {expr} AS item, COUNT(DISTINCT host_id) AS hosts, GROUP_CONCAT(DISTINCT host_id) AS host_ids"
-            f" FROM {table} WHERE {where} GROUP BY item ORDER BY hosts ASC, item ASC")
+    """One GROUP BY over the integer column of the base rows (indexed), the text joined afterwards."""
+    _, table, col, where, _, _ = STACKS[kind]
+    return (f"SELECT s.value AS item, g.hosts, g.host_ids FROM ("
+            f"SELECT r.{col} AS sid, COUNT(DISTINCT coalesce(h.machine_id, h.id)) AS hosts,"
+            f" GROUP_CONCAT(DISTINCT r.host_id) AS host_ids"
+            f" FROM {table}_rows r JOIN hosts h ON h.id = r.host_id WHERE {where} GROUP BY r.{col}"
+            f") g JOIN strings s ON s.id = g.sid ORDER BY g.hosts ASC, item ASC")
 
 
 def stack(conn: sqlite3.Connection, kind: str, max_hosts: int | None = None) -> list[StackItem]:
@@ -80,30 +96,31 @@ def record_rare(conn: sqlite3.Connection, threshold: int) -> dict[str, list[Stac
     """Recompute rare_items and the 'rare' findings (one per host and rare item) from scratch."""
     total = fleet_hosts(conn)
     conn.execute("DELETE FROM rare_items")
-    conn.execute("DELETE FROM findings WHERE origin = 'rare'")
+    conn.execute("DELETE FROM findings_rows WHERE origin = 'rare'")
     rare: dict[str, list[StackItem]] = {}
     if total < MIN_FLEET_FOR_RARE:
         conn.commit()
         return rare
     names = {r[0]: r[1] for r in conn.execute("SELECT id, name FROM hosts")}
-    for kind, (label, table, expr, where, cols, severity) in STACKS.items():
+    found = []
+    for kind, (label, table, col, where, cols, severity) in STACKS.items():
         items = stack(conn, kind, threshold)
         rare[kind] = items
         for it in items:
             conn.execute("INSERT INTO rare_items (kind, item, hosts, total_hosts, host_names) VALUES (?,?,?,?,?)",
                          (kind, it.item, it.hosts, total, json.dumps([names.get(h) for h in it.host_ids])))
+            sid = string_id(conn, it.item)
             for host_id in it.host_ids:
                 rows = conn.execute(
-                    f"SELECT bundle_id, {cols} FROM {table} WHERE {where} AND host_id = ? AND {expr} = ? LIMIT 5",
-                    (host_id, it.item)).fetchall()
+                    f"SELECT bundle_id, {cols} FROM {table} WHERE id IN (SELECT r.id FROM {table}_rows r"
+                    f" WHERE {where} AND r.host_id = ? AND r.{col} = ? ORDER BY r.id LIMIT 5) ORDER BY id",
+                    (host_id, sid)).fetchall()
                 evidence = [{k: v for k, v in dict(r).items() if k != "bundle_id" and v is not None} for r in rows]
                 when = max((e.get("last_write_utc") or e.get("last_run_utc") or "" for e in evidence), default="")
-                conn.execute(
-                    "INSERT INTO findings (host_id, bundle_id, origin, rule, severity, title, reason, evidence,"
-                    " when_utc, off_network) VALUES (?,?,'rare',?,?,?,?,?,?,NULL)",
-                    (host_id, rows[0]["bundle_id"] if rows else None, f"fleet.rare.{kind}", severity,
-                     f"Rare {label}: {it.item}",
-                     f"seen on {it.hosts} of {total} hosts (rare: on at most {threshold})",
-                     json.dumps(evidence, ensure_ascii=False), when or None))
+                found.append((host_id, rows[0][0] if rows else None, "rare", f"fleet.rare.{kind}",
+                              severity, f"Rare {label}: {it.item}",
+                              f"seen on {it.hosts} of {total} hosts (rare: on at most {threshold})",
+                              json.dumps(evidence, ensure_ascii=False), when or None, None))
+    insert_findings(conn, found)
     conn.commit()
     return rare
