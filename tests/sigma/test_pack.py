@@ -134,3 +134,12 @@ def test_no_medium_or_above_on_benign_corpus_logs(pack, corpus):
                     loud.setdefault(f"{r.level} {r.title} ({r.path})", []).append(
                         f"{log.relative_to(corpus)} record {rec['event_record_id']}")
     assert not loud, "\n".join(f"{k}: {len(v)} e.g. {v[:3]}" for k, v in loud.items())
+
+
+def test_coverage_doc_is_current(pack):
+    """docs/sigma-coverage.md is generated from the pack: regenerate it when rules change
+    (python3 -m triage.sigma.coverage > docs/sigma-coverage.md)."""
+    from triage.sigma.coverage import render
+
+    rs, _ = pack
+    assert (REPO / "docs" / "sigma-coverage.md").read_text(encoding="utf-8") == render(rs)

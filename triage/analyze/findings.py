@@ -187,14 +187,6 @@ def evidence(rec: Record, **extra: Any) -> dict[str, Any]:
     return ev
 
 
-def _event_commands(ev: Event) -> list[str]:
-    keys = ("command_line", "commandline", "parent_command_line", "script_block", "scriptblocktext",
-            "image_path", "imagepath", "servicefilename", "service_file_name", "command", "payload",
-            "host_application", "hostapplication", "task_xml", "task_content")
-    low = {str(k).lower(): v for k, v in (ev.fields or {}).items()}
-    return [str(low[k]) for k in keys if low.get(k)]
-
-
 def _first_run(ex: Execution) -> datetime | None:
     return ex.last_runs[0] if ex.last_runs else None
 
@@ -218,8 +210,9 @@ class Context:
         return self.by_type.get(kind, [])
 
     def commands(self) -> list[tuple[Record, str, str]]:
-        """(record, command text, where) for every command line the host's records hold (made
-        once: several rules read them)."""
+        """(record, command text, where) for every command line of the host's autostarts and shell
+        histories (made once: several rules read them). Event-log command lines are the Sigma
+        pack's (sigma_rules/execution): it sees every record, these rules see what no log holds."""
         if self._commands is None:
             self._commands = list(self._all_commands())
         return self._commands
@@ -228,9 +221,6 @@ class Context:
         for a in self.of(Autorun):
             if a.command:
                 yield a, a.command, f"{a.category} autorun '{a.name}'"
-        for e in self.of(Event):
-            for c in _event_commands(e):
-                yield e, c, f"event {e.event_id} ({e.channel})"
         for h in self.of(CommandHistory):
             if h.command:
                 yield h, h.command, f"{h.shell} history line {h.line_number}"
@@ -329,48 +319,6 @@ def rule_ifeo_accessibility(ctx: Context) -> Iterator[Finding]:
             yield _finding("ifeo_debugger", "medium", f"IFEO debugger set for {_short(target, 60)}",
                            f"every start of {target} runs '{_short(a.command)}' instead",
                            a, a.last_write, ("T1546.012",), command=a.command, name=a.name)
-
-
-_LOG_CLEARED_IDS = {1102, 104}
-
-
-def rule_log_cleared(ctx: Context) -> Iterator[Finding]:
-    """Event log cleared (Security 1102, System 104). Why: clearing logs destroys evidence; it is
-    rare in normal operation and a classic step right after an intrusion."""
-    for e in ctx.of(Event):
-        if e.category == "log_cleared" or (e.event_id in _LOG_CLEARED_IDS and
-                                           (e.provider or "").lower().startswith(("microsoft-windows-eventlog",
-                                                                                  "eventlog"))):
-            who = field_value(e.fields, "by", "subject_user", "subjectusername", "account", "user")
-            channel = field_value(e.fields, "log", "channel", "cleared_channel") or e.channel
-            yield _finding("log_cleared", "high", f"Event log cleared: {_short(str(channel), 60)}",
-                           f"event {e.event_id} at {iso(e.timestamp)}: log '{channel}' was cleared"
-                           + (f" by {who}" if who else ""), e, e.timestamp, ("T1070.001",),
-                           event_id=e.event_id, account=who)
-
-
-_SERVICE_INSTALL_IDS = {7045, 4697}
-
-
-def rule_service_installed(ctx: Context) -> Iterator[Finding]:
-    """A service was installed (System 7045, Security 4697). Why: services are the standard way to
-    get SYSTEM persistence and lateral execution (PsExec, Cobalt Strike). High when the image path is
-    user-writable or looks like a one-liner; low otherwise (drivers and updaters install services)."""
-    for e in ctx.of(Event):
-        if not (e.category == "service_install" or e.event_id in _SERVICE_INSTALL_IDS):
-            continue
-        if e.category not in ("service_install",) and e.event_id == 7045 and \
-                "service control manager" not in (e.provider or "").lower():
-            continue
-        name = field_value(e.fields, "service_name", "servicename", "name") or "?"
-        image = field_value(e.fields, "image_path", "imagepath", "servicefilename", "service_file_name") or ""
-        bad = (user_writable(image) and not known_benign(image)) or powershell_obfuscation(image) or lolbin_abuse(image) or \
-            re.search(r"\b(?:cmd(?:\.exe)?\s+/c|powershell|\\\\127\.0\.0\.1\\|%comspec%)", image, re.I)
-        sev = "high" if bad else "low"
-        yield _finding("service_installed", sev, f"New service installed: {_short(str(name), 60)}",
-                       f"event {e.event_id}: service '{_short(str(name), 60)}' installed with image "
-                       f"'{_short(str(image))}'" + (" (user-writable or script image)" if bad else ""),
-                       e, e.timestamp, ("T1543.003",), service=name, image_path=image)
 
 
 def rule_execution_odd_place(ctx: Context) -> Iterator[Finding]:
@@ -497,27 +445,6 @@ def rule_failed_logon_burst(ctx: Context) -> Iterator[Finding]:
                        first_ev, first_ev.timestamp, ("T1110",), source_address=src, count=len(events))
 
 
-_DEFENDER_IDS = {1006, 1007, 1008, 1015, 1116, 1117, 1118, 1119}
-
-
-def rule_defender_detection(ctx: Context) -> Iterator[Finding]:
-    """Microsoft Defender detected malware (1006/1116 detected, 1117 action taken, 1118/1119 action
-    failed, 1015 suspicious behaviour). Why: the AV already saw something; a failed remediation is
-    worse than a cleaned file."""
-    for e in ctx.of(Event):
-        if e.category != "defender" and "defender" not in (e.provider or "").lower():
-            continue
-        if e.event_id not in _DEFENDER_IDS:
-            continue
-        threat = field_value(e.fields, "threat_name", "threatname", "threat", "name") or "?"
-        path = field_value(e.fields, "path", "file", "resource")
-        sev = "critical" if e.event_id in (1008, 1118, 1119) else "high"
-        yield _finding("defender_detection", sev, f"Defender detection: {_short(str(threat), 60)}",
-                       f"event {e.event_id}: {e.description or 'Defender detection'}"
-                       + (f" ({_short(str(path), 100)})" if path else ""), e, e.timestamp, ("T1204",),
-                       threat=threat, path=path, event_id=e.event_id)
-
-
 def _short_host(name: str | None) -> str:
     return (name or "").strip().split(".")[0].lower()
 
@@ -545,13 +472,10 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("powershell_obfuscated", rule_powershell_obfuscated),
     ("lolbin", rule_lolbin),
     ("ifeo_accessibility", rule_ifeo_accessibility),
-    ("log_cleared", rule_log_cleared),
-    ("service_installed", rule_service_installed),
     ("execution_odd_place", rule_execution_odd_place),
     ("download_then_run", rule_download_then_run),
     ("logon_public_source", rule_logon_public_source),
     ("failed_logon_burst", rule_failed_logon_burst),
-    ("defender_detection", rule_defender_detection),
     ("computer_name_mismatch", rule_computer_name_mismatch),
 )
 
