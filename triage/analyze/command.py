@@ -32,6 +32,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rules", action="append", default=[], metavar="PATH",
                    help="extra YARA rule file or directory (repeatable)")
     p.add_argument("--no-yara", action="store_true", help="do not run YARA")
+    p.add_argument("--sigma", action="append", default=[], metavar="PATH",
+                   help="Sigma rule file (.yml) or folder searched recursively, added to the built-in pack "
+                        "(repeatable), e.g. a checkout of SigmaHQ's rules/windows")
+    p.add_argument("--no-builtin-sigma", action="store_true", help="do not load triage's own Sigma rules")
+    p.add_argument("--no-sigma", action="store_true", help="evaluate no Sigma rules at all")
     p.add_argument("--ioc", action="append", default=[], metavar="FILE",
                    help="IOC file: TYPE:VALUE lines, 'type,value' CSV or a STIX 2.1 bundle (repeatable)")
     p.add_argument("--dask-scheduler", metavar="URL",
@@ -44,6 +49,35 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tasks-per-child", type=int, default=32, metavar="N",
                    help="recycle a local worker process after N bundles (bounded memory; default 32)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+
+def _rule_problems(options: dict) -> list[str]:
+    """Compile the Sigma rules once for the batch (workers read the compiled set from the cache) and
+    check the YARA rules; what did not load is said up front, and again in each host's issues."""
+    lines = []
+    if options.get("sigma"):
+        from triage.sigma.load import load_rules
+
+        try:
+            rs = load_rules(options["sigma_paths"], builtin=options["sigma_builtin"])
+        except Exception as exc:
+            lines.append(f"Sigma rules could not be loaded: {type(exc).__name__}: {exc}")
+        else:
+            options["sigma_key"] = rs.key
+            lines.append(f"Sigma: {rs.loaded} rules loaded from {rs.files} files"
+                         + (f", {len(rs.skipped)} not evaluated ('triage rules check --sigma' lists them)"
+                            if rs.skipped else ""))
+    if options.get("yara", True):
+        try:
+            from triage.scan.rules import compile_rules
+
+            compiled = compile_rules(options.get("rules") or ())
+            for issue in compiled.issues[:20]:
+                where = issue.source.bundle_path if issue.source else ""
+                lines.append(f"YARA {issue.severity}: {where}: {issue.message}")
+        except Exception as exc:
+            lines.append(f"YARA rules could not be compiled: {type(exc).__name__}: {exc}")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
 
     conn = store.open_store(out / "fleet.sqlite")
     options = {"force": args.force, "rules": [str(Path(r).resolve()) for r in args.rules],
-               "yara": not args.no_yara, "strict": False}
+               "yara": not args.no_yara, "strict": False, "sigma": not args.no_sigma,
+               "sigma_paths": [str(Path(r).resolve()) for r in args.sigma],
+               "sigma_builtin": not args.no_builtin_sigma}
+    rule_lines = _rule_problems(options)
+    for line in rule_lines:
+        print(f"triage analyze: {line}", file=sys.stderr)
     version = batch.analyzer_version(options)
     options["analyzer_version"] = version
     known = store.analyzed(conn, version)

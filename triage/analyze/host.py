@@ -119,6 +119,7 @@ class AnalysisData:
     parser_import_errors: dict[str, str] = field(default_factory=dict)
     yara_enabled: bool = False
     network_known: bool = False
+    sigma_ruleset: Any = None  # triage.sigma.load.RuleSet when Sigma rules were evaluated
 
 
 # Deflated members bigger than this are copied once to a private temp file when a parser opens them:
@@ -512,7 +513,8 @@ class _YaraJob:
 
             if self.scanner is None:
                 self.scanner = self.module.YaraScanner(self.rules)
-                self.items.extend(self.scanner.issues)
+            # rule files that did not compile are reported by every host, batch or not
+            self.items.extend(self.scanner.issues)
             fan = self.fan
             with BundleReader(self.bundle_path) as reader:
                 self.items.extend(self.scanner.scan_bundle(
@@ -612,11 +614,12 @@ def _verify_into(data: AnalysisData, bundle_path: Path, force: bool, strict: boo
 
 def _drop_results(data: AnalysisData, bundle_issues: list[Issue]) -> None:
     """A refused bundle keeps its verification verdict, the reader's problems, and nothing else."""
-    keep = bundle_issues + [i for i in data.issues if i.message.startswith("bundle failed verification")]
+    keep = [i for i in data.issues if i.message.startswith(("Sigma", "YARA"))] + bundle_issues + [
+        i for i in data.issues if i.message.startswith("bundle failed verification")]
     fresh = AnalysisData(bundle_path=data.bundle_path, bundle_sha256=data.bundle_sha256, verified=False,
                          verify_problems=data.verify_problems, verify_incomplete=data.verify_incomplete,
                          forced=data.forced, refused=True, collection=data.collection, issues=keep,
-                         timings=data.timings)
+                         timings=data.timings, sigma_ruleset=data.sigma_ruleset)
     data.__dict__.update(fresh.__dict__)
 
 
@@ -662,7 +665,8 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     # runs in the fanout's feeder thread and yields the event logs' private copies from the same
     # inflate; its verdict is applied when parsing is done, and a refused bundle's results are
     # dropped, so the outcome is the one of verifying first.
-    opts = options or {}
+    opts = dict(options or {})
+    _prepare_sigma(data, opts, strict)
     reader = None
     pool = fan = None
     try:
@@ -743,6 +747,35 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     return _conclude(data, out_root, t_start, strict)
 
 
+def _prepare_sigma(data: AnalysisData, opts: dict[str, Any], strict: bool) -> None:
+    """Load the Sigma rules (the built-in pack unless ``sigma_builtin`` is False, plus ``sigma_paths``;
+    a batch passes ``sigma_ruleset`` compiled once) and hand the parsers their key. Rule-loading
+    problems become issues of the host, so a batch reports them too."""
+    if opts.get("sigma") is False:
+        return
+    try:
+        from triage.sigma.engine import register
+        from triage.sigma.load import load_rules
+
+        rs = opts.get("sigma_ruleset") or load_rules(opts.get("sigma_paths") or (),
+                                                      builtin=opts.get("sigma_builtin", True))
+        register(rs)
+    except Exception as exc:
+        if strict:
+            raise
+        data.issues.append(Issue(severity="error", message=f"Sigma rules could not be loaded: "
+                                 f"{type(exc).__name__}: {exc}"))
+        return
+    opts.pop("sigma_ruleset", None)
+    opts["evtx_sigma_key"] = rs.key
+    data.sigma_ruleset = rs
+    if rs.skipped:
+        data.issues.append(Issue(severity="warning", message=(
+            f"Sigma: {len(rs.skipped)} of {rs.loaded + len(rs.skipped)} rules not evaluated; "
+            + "; ".join(f"{n} x {why}" for why, n in list(rs.reasons().items())[:5])
+            + " (triage rules check --sigma lists them)")))
+
+
 def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) -> HostAnalysis:
     """Findings, then the outputs: timeline, summary.json, report.html. (Tried: the timeline in a
     pool worker beside the summary; pickling the host's records there and back cost more.)"""
@@ -761,6 +794,10 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
             raise
         data.issues.append(Issue(severity="error", message=f"findings rules failed: "
                                  f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
+    if data.sigma_ruleset is not None:
+        from triage.sigma import findings as sigma_findings
+
+        data.findings.extend(sigma_findings.findings(data.records))
     data.network_known = findings_mod.network_known()
     data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known,
                                                    findings_mod.log_span(data.records)[1])

@@ -162,6 +162,31 @@ class Event(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SigmaMatch(Record):
+    """The records of one event log that one Sigma rule matched (one per rule and log; the host's
+    finding sums them). ``source`` is the log; ``samples`` the first matched records, each
+    {record_id, time (TimeCreated, UTC), written (the record header's time, only where it differs),
+    event_id, fields (the fields the rule tests, as logged)}.
+
+    The rule's author travels with every match: the Detection Rule License of the public rule sets
+    requires it."""
+
+    record_type: ClassVar[str] = "windows/evtx/sigma_match"
+    rule_id: str
+    title: str
+    level: str
+    author: str
+    tags: tuple[str, ...]
+    origin: str
+    rule_path: str
+    channel: str | None
+    count: int
+    first: datetime | None
+    last: datetime | None
+    samples: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectivityEvent(Record):
     """A change of network state, for off-network windows.
 

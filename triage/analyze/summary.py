@@ -417,6 +417,12 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
             "bins": [{"start": iso(k), "count": counts.get(k, 0), "findings": fcount.get(k, 0)} for k in keys]}
 
 
+def _sigma(data: AnalysisData) -> dict[str, Any]:
+    from triage.sigma.findings import section
+
+    return jsonable(section(data.records, data.sigma_ruleset, data.windows))
+
+
 def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[str, Any]:
     """The summary dict for one analyzed bundle (see the schema for every field)."""
     findings = [finding_dict(f, i + 1) for i, f in enumerate(data.findings)]
@@ -444,6 +450,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
         "command_history": _misc(data.records, CommandHistory),
         "network": _network(data),
         "yara": _yara(data.yara_hits),
+        "sigma": _sigma(data),
         "findings": findings,
         "coverage": _coverage(data),
         "issues": [i.to_dict() for i in data.issues[:MAX_ISSUES]],

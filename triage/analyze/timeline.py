@@ -32,6 +32,7 @@ from triage.analyze.records import (
     PEInfo,
     Record,
     RecycleBinItem,
+    SigmaMatch,
     UserAccount,
 )
 from triage.units import iso
@@ -142,6 +143,9 @@ def _source_name(rec: Record) -> str:
 def rows(records: Iterable[Record], host: str) -> Iterator[dict[str, Any]]:
     """Unsorted timeline rows (dicts with COLUMNS keys; 'dt' holds the datetime for sorting)."""
     for rec in records:
+        if isinstance(rec, SigmaMatch):
+            yield from _sigma_rows(rec, host)
+            continue
         times = record_times(rec)
         if not times:
             continue
@@ -152,6 +156,23 @@ def rows(records: Iterable[Record], host: str) -> Iterator[dict[str, Any]]:
                    "timestamp": int(t.timestamp() * 1_000_000), "source": _source_name(rec),
                    "record_type": rec.record_type, "bundle_path": src.bundle_path, "locator": src.locator,
                    "user": src.user, "host": host}
+
+
+def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
+    """One row per matched record kept (the finding counts them all), at the event's own time."""
+    for s in m.samples:
+        try:
+            t = datetime.fromisoformat(str(s.get("time")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if t.tzinfo is None:
+            continue
+        shown = ", ".join(f"{k}={_cut(v, 120)}" for k, v in (s.get("fields") or {}).items())
+        yield {"dt": t, "datetime": iso(t), "timestamp_desc": "Event time (Sigma match)",
+               "message": f"[sigma {m.level}] {m.title} - {m.channel} {s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
+               "timestamp": int(t.timestamp() * 1_000_000), "source": f"sigma:{m.rule_id}",
+               "record_type": m.record_type, "bundle_path": m.source.bundle_path,
+               "locator": f"record {s.get('record_id')}", "user": m.source.user, "host": host}
 
 
 def csv_safe(value: Any) -> str:

@@ -103,6 +103,7 @@ def analyzer_version(options: dict) -> str:
     h = hashlib.sha256()
     h.update(b"yara=%d;" % bool(options.get("yara", True)))
     h.update(b"strict=%d;" % bool(options.get("strict", False)))
+    h.update(f"sigma={options.get('sigma_key') if options.get('sigma', True) else 'off'};".encode())
     for rule in sorted(options.get("rules") or ()):
         h.update(rule.encode() + b"\0")
         rp = Path(rule)
@@ -165,7 +166,9 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
         analysis = analyze_bundle(bundle_path, out, force=bool(options.get("force")),
                                   rules=tuple(options.get("rules") or ()), yara=bool(options.get("yara", True)),
                                   strict=bool(options.get("strict", False)),
-                                  options={"background": bool(options.get("background", True))},
+                                  options={"background": bool(options.get("background", True)),
+                                           **{k: options[k] for k in ("sigma", "sigma_paths", "sigma_builtin")
+                                              if k in options}},
                                   yara_scanner=_yara_scanner(tuple(options.get("rules") or ()))
                                   if options.get("yara", True) else None)
         summary = getattr(analysis, "summary", None) or {}

@@ -217,7 +217,8 @@ class _SystemDecoder:
     Anything laid out otherwise is decoded with json.loads.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sigma: Any = None) -> None:
+        self.sigma = sigma  # a triage.sigma Engine: each pair gets the bucket of rules it can meet
         self.heads: dict[str, _Head | _Tail] = {}
         self.tails: dict[str, _Tail] = {}
         self.head_text = self.tail_text = "\x00"  # matches no record
@@ -233,6 +234,8 @@ class _SystemDecoder:
         found = self.pairs.get(key)
         if found is None:
             found = self.pairs[key] = _Pair(head, tail)
+            if self.sigma is not None and not found.unparsed:
+                found.sigma = self.sigma.bucket(tail.channel, head.event_id)
         return found
 
     def counts(self) -> dict[tuple[Any, str | None, str | None], int]:
@@ -276,10 +279,11 @@ class _Pair:
     """The (head, tail) of a run of records and how many records had it: the hot loop counts on
     this object (one attribute increment) instead of hashing a key per record."""
 
-    __slots__ = ("head", "tail", "n", "notable", "unparsed")
+    __slots__ = ("head", "tail", "n", "notable", "unparsed", "sigma")
 
     def __init__(self, head: _Head, tail: _Tail) -> None:
         self.head, self.tail, self.n = head, tail, 0
+        self.sigma: Any = None  # the Sigma rules records of this kind can match (None: none)
         self.notable = head.notable or tail.notable
         self.unparsed = head.event_id == UNPARSED
 
@@ -310,6 +314,21 @@ def ts_key(s: str) -> str:
         frac = s[20:z] if z > 0 else s[20:]
         return f"{s[:19]}.{frac[:7].ljust(7, '0')}"
     return f"{s[:19]}.0000000"
+
+
+_CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
+
+
+def created_time(data: str) -> datetime | None:
+    """System/TimeCreated/@SystemTime of a record's JSON (the event's time), or None."""
+    i = data.find(_CREATED, 0, 4096)
+    if i < 0:
+        return None
+    i += len(_CREATED)
+    j = data.find('"', i, i + 40)
+    if j < 0:
+        return None
+    return record_time(data[i:j])
 
 
 def key_datetime(key: str) -> datetime | None:
@@ -467,6 +486,14 @@ class _LogReader:
         self.bundle_path, self.user = item.bundle_path, item.user
         self.chunk_base = 0  # index of the first chunk of what the engine reads (a window's start)
         self.partial: Partial | None = None
+        self.sigma = self.hits = None
+        if item.options.get("evtx_sigma_key"):
+            from triage.sigma.engine import engine_for
+            from triage.sigma.hits import LogHits
+
+            self.sigma = engine_for({"sigma_key": item.options["evtx_sigma_key"]})
+            if self.sigma is not None:
+                self.hits = LogHits(self.sigma, item.source())
 
     # -- file level ------------------------------------------------------------------------------
 
@@ -599,7 +626,8 @@ class _LogReader:
         # a timestamp prefix compare; everything else only for notable records. The for loop sits
         # inside the try so that the per-record cost has no exception-handler setup; an engine
         # error ends the for, is reported, and the loop resumes on the same iterator.
-        system = _SystemDecoder()
+        system = _SystemDecoder(self.sigma)
+        hits = self.hits
         head_text = tail_text = "\x00"  # matches no record
         head_len = tail_len = 1
         pair: _Pair | None = None
@@ -670,6 +698,8 @@ class _LogReader:
                             kmin = kmin or ts_key(tmin)
                             if key < kmin:
                                 tmin, kmin = ts, key
+                    if p.sigma is not None:
+                        hits.add(p.sigma, rec["event_record_id"], ts, data)  # type: ignore[union-attr]
                     if p.notable:
                         rid = rec["event_record_id"]
                         try:
@@ -703,6 +733,10 @@ class _LogReader:
                 break
 
         kmin, kmax = (ts_key(tmin) if tmin else None), (ts_key(tmax) if tmax else None)
+        if hits is not None:
+            yield from hits.records()
+            if hits.errors:
+                yield item.issue(f"{hits.errors} records could not be decoded for the Sigma rules", "warning")
         if not final:
             self.partial = Partial(counts=system.counts(), errors=errors, first=kmin, last=kmax,
                                    scripts=dict(self.scripts.pending))
@@ -749,10 +783,15 @@ class _LogReader:
         eid = head.event_id
         if eid == 4624 and not self.all_logons and _MACHINE_LOGON.search(data) is not None:
             return None
-        ts = record_time(ts_text)
+        written = record_time(ts_text)
+        ts = created_time(data) or written
         if ts is None:
             raise ValueError(f"unreadable record time {ts_text!r}")
         values = _payload(data)
+        if written is not None and abs((written - ts).total_seconds()) >= 1:
+            # exported or damaged logs: the header's written time is zero or off; the event's own
+            # TimeCreated is the time, the header's is kept beside it
+            values = {**values, "record_written": written.isoformat().replace("+00:00", "Z")}
         provider, channel, computer = head.provider, tail.channel or "", tail.computer
         if head.script:
             return self.scripts.add(values, rid, ts, computer, channel, provider)

@@ -1,4 +1,4 @@
-"""``triage rules``: check (compile + lint) and list the YARA rules analysis would use.
+"""``triage rules``: check (compile + lint) and list the YARA and Sigma rules analysis would use.
 
 Why a check command: a rule that does not compile is skipped at analysis time (reported, not fatal),
 and a rule without a good atom silently slows every scan by an order of magnitude; both are cheaper
@@ -21,7 +21,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for p in (check, lst):
         p.add_argument("--rules", action="append", default=[], metavar="PATH",
                        help="extra rule file or folder (repeatable); each file gets its own namespace")
-        p.add_argument("--no-pack", action="store_true", help="leave out the shipped rule pack")
+        p.add_argument("--no-pack", action="store_true", help="leave out the shipped YARA rule pack")
+        p.add_argument("--sigma", action="append", default=[], metavar="PATH",
+                       help="extra Sigma rule file or folder (repeatable), as for analyze --sigma")
+        p.add_argument("--no-builtin-sigma", action="store_true", help="leave out triage's own Sigma rules")
     check.add_argument("--strict", action="store_true", help="warnings (slow patterns) also fail the check")
     parser.set_defaults(action=None)
 
@@ -30,10 +33,17 @@ def run(args: argparse.Namespace) -> int:
     if args.action is None:
         print("usage: triage rules {check,list} [--rules PATH ...]", file=sys.stderr)
         return 2
+    from triage.sigma import command as sigma_command
+
     compiled = compile_rules(args.rules, include_pack=not args.no_pack, use_cache=False)
+    builtin = not args.no_builtin_sigma
     if args.action == "list":
-        return _list(compiled)
-    return _check(compiled, strict=args.strict)
+        status = _list(compiled)
+        sigma_command.list_rules(args.sigma, builtin=builtin)
+        return status
+    status = _check(compiled, strict=args.strict)
+    errors, warnings = sigma_command.check(args.sigma, builtin=builtin)
+    return 1 if status or errors or (args.strict and warnings) else 0
 
 
 def _list(compiled) -> int:

@@ -1,0 +1,254 @@
+"""pySigma condition trees -> triage's small, picklable rule form (nested tuples).
+
+Why our own form and not pySigma objects at match time: a batch compiles a rule set once and caches it
+on disk (pickle); worker processes load it in milliseconds; and evaluation needs only a few node kinds:
+
+    ("and", (node, ...))  ("or", (node, ...))  ("not", node)  ("true",)  ("false",)
+    ("f", field, op, arg, cased)   a field test; field is lower-case (records are keyed that way)
+    ("kw", None, op, arg, cased)   a keyword (field-less) test over every value of the record
+
+ops: eq/sw/ew/ct (string equals/starts/ends/contains), glob (regex text from wildcards), re (regex,
+flags), num (number equality), cmp ((operator, number)), null, exists (bool), cidr (network text),
+fref ((other field, startswith, endswith)), bool. Strings are lower-cased unless ``cased`` (Sigma
+matching is case-insensitive by default; ``|cased`` and ``|re`` are not).
+
+Anything that cannot be evaluated raises :class:`Unsupported` with the reason; the loader skips that
+rule and reports the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    CompareOperators,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+Node = tuple
+
+# Fields the index handles (every rule in a bucket already satisfies them): no use as prefilter atoms.
+INDEX_FIELDS = frozenset({"eventid", "channel"})
+# Shorter literals are too common to pre-filter on: such a rule is simply always evaluated.
+MIN_ATOM = 3
+
+_CMP = {CompareOperators.LT: "lt", CompareOperators.LTE: "lte", CompareOperators.GT: "gt",
+        CompareOperators.GTE: "gte", CompareOperators.NEQ: "neq"}
+_RE_FLAGS = {SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
+             SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
+             SigmaRegularExpressionFlag.DOTALL: re.DOTALL}
+
+
+class Unsupported(Exception):
+    """A rule part triage cannot evaluate; the message is the reason shown to the user."""
+
+
+def compile_condition(tree: Any) -> Node:
+    """One parsed pySigma condition (``rule.detection.parsed_condition[i].parsed``) -> node."""
+    if isinstance(tree, ConditionAND):
+        return _group("and", [compile_condition(a) for a in tree.args])
+    if isinstance(tree, ConditionOR):
+        return _group("or", [compile_condition(a) for a in tree.args])
+    if isinstance(tree, ConditionNOT):
+        return ("not", compile_condition(tree.args[0]))
+    if isinstance(tree, ConditionFieldEqualsValueExpression):
+        if tree.field is None:
+            return _value("kw", None, tree.value)
+        return _value("f", tree.field.lower(), tree.value)
+    if isinstance(tree, ConditionValueExpression):
+        return _value("kw", None, tree.value)
+    raise Unsupported(f"condition element {type(tree).__name__} is not supported")
+
+
+def _group(kind: str, children: list[Node]) -> Node:
+    flat: list[Node] = []
+    for c in children:
+        if c[0] == kind:
+            flat.extend(c[1])
+        else:
+            flat.append(c)
+    return flat[0] if len(flat) == 1 else (kind, tuple(flat))
+
+
+def _value(kind: str, field: str | None, value: Any) -> Node:
+    if isinstance(value, SigmaExpansion):  # windash, base64offset...: alternatives, OR-linked
+        return _group("or", [_value(kind, field, v) for v in value.values])
+    if isinstance(value, SigmaString):
+        return _string(kind, field, value, isinstance(value, SigmaCasedString))
+    if isinstance(value, SigmaNumber):
+        return (kind, field, "num", value.number, False)
+    if isinstance(value, SigmaBool):
+        return (kind, field, "bool", bool(value.boolean), False)
+    if isinstance(value, SigmaNull):
+        return (kind, field, "null", None, False)
+    if isinstance(value, SigmaExists):
+        if field is None:
+            raise Unsupported("exists modifier without a field")
+        return (kind, field, "exists", bool(value.exists), False)
+    if isinstance(value, SigmaRegularExpression):
+        flags = 0
+        for f in value.flags:
+            flags |= _RE_FLAGS.get(f, 0)
+        pattern = value.regexp.to_plain() if isinstance(value.regexp, SigmaString) else str(value.regexp)
+        try:
+            re.compile(pattern, flags)
+        except re.error as exc:
+            raise Unsupported(f"regular expression does not compile in Python: {exc}") from exc
+        return (kind, field, "re", (pattern, flags), True)
+    if isinstance(value, SigmaCIDRExpression):
+        return (kind, field, "cidr", str(value.network), False)
+    if isinstance(value, SigmaCompareExpression):
+        return (kind, field, "cmp", (_CMP[value.op], value.number.number), False)
+    if isinstance(value, SigmaFieldReference):
+        if field is None:
+            raise Unsupported("fieldref without a field")
+        return (kind, field, "fref", (value.field.lower(), bool(getattr(value, "starts_with", False)),
+                                      bool(getattr(value, "ends_with", False))), False)
+    raise Unsupported(f"value type {type(value).__name__} is not supported")
+
+
+def _string(kind: str, field: str | None, value: SigmaString, cased: bool) -> Node:
+    parts = list(value.s)
+    fold = (lambda s: s) if cased else str.lower
+    lead = bool(parts) and parts[0] == SpecialChars.WILDCARD_MULTI
+    trail = len(parts) > 1 and parts[-1] == SpecialChars.WILDCARD_MULTI
+    if lead:
+        parts = parts[1:]
+    if trail:
+        parts = parts[:-1]
+    if all(isinstance(p, str) for p in parts):
+        text = fold("".join(parts))
+        if kind == "kw" and not lead and not trail:
+            # a plain keyword is a full-text search term: contained anywhere in the record
+            return (kind, field, "ct", text, cased)
+        op = "ct" if lead and trail else "ew" if lead else "sw" if trail else "eq"
+        if op == "ct" and text == "":
+            return (kind, field, "glob", (".*", ""), cased) if field is None else ("f", field, "exists", True, False)
+        return (kind, field, op, text, cased)
+    pieces = [] if lead else ["^"]
+    if lead:
+        pieces.append("")
+    literals: list[str] = []
+    for p in parts:
+        if isinstance(p, str):
+            pieces.append(re.escape(fold(p)))
+            literals.append(fold(p))
+        elif p == SpecialChars.WILDCARD_MULTI:
+            pieces.append(".*")
+        elif p == SpecialChars.WILDCARD_SINGLE:
+            pieces.append(".")
+        else:
+            raise Unsupported(f"placeholder {p!r} in a value is not supported")
+    if not trail:
+        pieces.append(r"\Z")
+    longest = max(literals, key=len) if literals else ""
+    return (kind, field, "glob", ("".join(pieces), longest), cased)
+
+
+# -- what the index and the pre-filter use ---------------------------------------------------------
+
+def constraint(node: Node, field: str) -> frozenset | None:
+    """The values ``field`` must equal for ``node`` to match (None: any value). Used for EventID
+    and Channel, so the index can put a rule only in the buckets it can match."""
+    kind = node[0]
+    if kind == "f":
+        if node[1] != field:
+            return None
+        if node[2] == "num":
+            return frozenset({str(node[3]).lower()})
+        if node[2] == "eq":
+            return frozenset({node[3].lower()})
+        return None
+    if kind == "and":
+        sets = [s for s in (constraint(c, field) for c in node[1]) if s is not None]
+        if not sets:
+            return None
+        out = sets[0]
+        for s in sets[1:]:
+            out = out & s
+        return out
+    if kind == "or":
+        sets = [constraint(c, field) for c in node[1]]
+        if any(s is None for s in sets):
+            return None
+        return frozenset().union(*sets)  # type: ignore[arg-type]
+    if kind == "false":
+        return frozenset()
+    return None
+
+
+def atoms(node: Node) -> frozenset | None:
+    """Lower-case literals of which at least one occurs in some value of every record the node
+    matches (None: no such set is known, evaluate always). The pre-filter runs one Aho-Corasick
+    pass over a record's values and evaluates only the rules whose literals it saw."""
+    kind = node[0]
+    if kind in ("f", "kw"):
+        if kind == "f" and node[1] in INDEX_FIELDS:
+            return None
+        op, arg = node[2], node[3]
+        if op in ("eq", "sw", "ew", "ct"):
+            lit = arg.lower()
+        elif op == "glob":
+            lit = arg[1].lower()
+        else:
+            return None
+        return frozenset({lit}) if len(lit) >= MIN_ATOM else None
+    if kind == "and":
+        best: frozenset | None = None
+        for c in node[1]:
+            s = atoms(c)
+            if s is not None and (best is None or _better(s, best)):
+                best = s
+        return best
+    if kind == "or":
+        out: set[str] = set()
+        for c in node[1]:
+            s = atoms(c)
+            if s is None:
+                return None
+            out |= s
+        return frozenset(out)
+    if kind == "false":
+        return frozenset()
+    return None
+
+
+def _better(a: frozenset, b: frozenset) -> bool:
+    """Fewer, longer literals pre-filter better."""
+    return (min(map(len, a), default=0), -len(a)) > (min(map(len, b), default=0), -len(b))
+
+
+def fields(node: Node, out: set[str] | None = None) -> set[str]:
+    """Every field a node tests (lower-case), for 'the fields that matched' in findings."""
+    out = set() if out is None else out
+    kind = node[0]
+    if kind == "f":
+        out.add(node[1])
+        if node[2] == "fref":
+            out.add(node[3][0])
+    elif kind in ("and", "or"):
+        for c in node[1]:
+            fields(c, out)
+    elif kind == "not":
+        fields(node[1], out)
+    return out

@@ -1,0 +1,193 @@
+"""The runtime: a compiled rule set, its buckets, and records turned into :class:`Event` s.
+
+``Engine.bucket(channel, event_id)`` is asked once per distinct (channel, event id) of a log (the
+EVTX parser keeps it on its per-layout counting object), so a record of a kind no rule reads costs
+nothing more than before. Only records whose bucket is non-empty are decoded in full.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from triage.sigma.load import CompiledRule, RuleSet, load_rules
+from triage.sigma.match import Bucket, Event, Test, build, make_bucket
+
+# System fields that EventData must not shadow (a 104's UserData has its own 'Channel').
+_SYSTEM_WINS = ("EventID", "Channel", "Provider_Name", "Computer", "EventRecordID", "TimeCreated", "Level",
+                "Task", "Opcode", "Keywords", "Version", "Provider_Guid")
+# 4688 carries the new process' integrity as a label SID; Sysmon rules test IntegrityLevel by name.
+_INTEGRITY = {"s-1-16-0": "Untrusted", "s-1-16-4096": "Low", "s-1-16-8192": "Medium",
+              "s-1-16-8448": "Medium", "s-1-16-12288": "High", "s-1-16-16384": "System",
+              "s-1-16-20480": "Protected"}
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, dict):
+        if "#text" in v:
+            return _text(v["#text"])
+        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    if isinstance(v, list):
+        return "\n".join(t for t in (_text(x) for x in v) if t is not None)
+    return str(v)
+
+
+def flatten(record: dict[str, Any]) -> dict[str, str | None]:
+    """pyevtx-rs JSON ``{"Event": {"System": .., "EventData"/"UserData": ..}}`` -> field name -> text.
+
+    Names are kept as logged (display) here; :func:`event` lower-cases them for matching."""
+    ev = record.get("Event", record) if isinstance(record, dict) else {}
+    system = ev.get("System") or {}
+    out: dict[str, str | None] = {}
+    for part in ("EventData", "UserData"):
+        data = ev.get(part)
+        if isinstance(data, dict):
+            _payload(data, out, part == "UserData")
+        elif data is not None:
+            out["Data"] = _text(data)
+    sysf: dict[str, str | None] = {}
+    for k, v in system.items():
+        if isinstance(v, dict) and "#attributes" in v and isinstance(v["#attributes"], dict):
+            attrs = v["#attributes"]
+            if k == "EventID":
+                sysf["EventID"] = _text(v.get("#text"))
+                continue
+            if k == "TimeCreated":
+                sysf["TimeCreated"] = _text(attrs.get("SystemTime"))
+                continue
+            for ak, av in attrs.items():
+                sysf[f"{k}_{ak}" if k == "Provider" else ak] = _text(av)
+            if "#text" in v:
+                sysf[k] = _text(v["#text"])
+        else:
+            sysf[k] = _text(v)
+    for k, v in sysf.items():
+        if k in _SYSTEM_WINS or k not in out:
+            out[k] = v
+    return out
+
+
+def _payload(data: dict[str, Any], out: dict[str, str | None], user: bool) -> None:
+    for k, v in data.items():
+        if k == "#attributes":
+            continue
+        if user and isinstance(v, dict) and "#text" not in v:
+            for k2, v2 in v.items():  # UserData is one element holding the fields
+                if k2 != "#attributes":
+                    out.setdefault(k2, _text(v2))
+            continue
+        out[k] = _text(v)
+
+
+def event(fields: dict[str, str | None]) -> Event:
+    """Flat record -> Event (lower-case names), with the aliases the pipelines leave out: names with
+    spaces also without them (Defender), and for 4688 User (the new process' account) and
+    IntegrityLevel (from MandatoryLabel)."""
+    raw = {k.lower(): v for k, v in fields.items()}
+    for k in [k for k in raw if " " in k]:  # Defender logs 'Threat Name'; rules say ThreatName
+        raw.setdefault(k.replace(" ", ""), raw[k])
+    if raw.get("eventid") == "4688" and (raw.get("channel") or "").lower() == "security":
+        tu, td = raw.get("targetusername"), raw.get("targetdomainname")
+        if tu and tu != "-":
+            raw.setdefault("user", f"{td}\\{tu}" if td and td != "-" else tu)
+        elif raw.get("subjectusername"):
+            sd = raw.get("subjectdomainname")
+            raw.setdefault("user", f"{sd}\\{raw['subjectusername']}" if sd else raw["subjectusername"])
+        label = (raw.get("mandatorylabel") or "").lower()
+        if label in _INTEGRITY:
+            raw.setdefault("integritylevel", _INTEGRITY[label])
+    return Event(raw)
+
+
+@dataclass
+class Engine:
+    """A rule set ready to evaluate. Thread-safe for matching (buckets are built under a lock)."""
+
+    ruleset: RuleSet
+    tests: dict[int, Test] = field(default_factory=dict)
+    _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.tests = {i: build(r.tree) for i, r in enumerate(self.ruleset.rules)}
+        self._atoms = {i: (frozenset(r.atoms) if r.atoms is not None else None)
+                       for i, r in enumerate(self.ruleset.rules)}
+        by_ch: dict[str | None, list[int]] = {}
+        for i, r in enumerate(self.ruleset.rules):
+            for ch in (r.channels if r.channels is not None else [None]):
+                by_ch.setdefault(ch, []).append(i)
+        self._by_channel = by_ch
+
+    @property
+    def rules(self) -> list[CompiledRule]:
+        return self.ruleset.rules
+
+    def bucket(self, channel: str | None, event_id: Any) -> Bucket | None:
+        """The rules that can match a record of this channel and event id (None: no rule can)."""
+        key = ((channel or "").lower(), str(event_id).lower())
+        b = self._buckets.get(key)
+        if b is None:
+            with self._lock:
+                b = self._buckets.get(key)
+                if b is None:
+                    idx = [i for i in self._by_channel.get(key[0], []) + self._by_channel.get(None, [])
+                           if (eids := self.rules[i].event_ids) is None or key[1] in eids]
+                    b = self._buckets[key] = make_bucket(sorted(set(idx)), self.tests, self._atoms)
+        return b if b.rules else None
+
+    def match_fields(self, fields: dict[str, str | None]) -> list[CompiledRule]:
+        """Rules matching one flat record (tests, ``rules test``): bucketed as the parser does."""
+        ev = event(fields)
+        b = self.bucket(ev.raw.get("channel"), ev.raw.get("eventid"))
+        return [self.rules[i] for i in b.match(ev)] if b is not None else []
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(options: dict[str, Any]) -> Engine | None:
+    """The engine for a parse's options (``sigma_key`` names a compiled set): built once per process
+    from the in-memory set or the on-disk cache, so forked/spawned EVTX workers get it cheaply."""
+    key = options.get("sigma_key")
+    if not key:
+        return None
+    eng = _ENGINES.get(key)
+    if eng is not None:
+        return eng
+    with _ENGINES_LOCK:
+        eng = _ENGINES.get(key)
+        if eng is None:
+            from triage.sigma.load import cache_dir
+
+            try:
+                rs = RuleSet.from_json((cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+            eng = _ENGINES[key] = Engine(rs)
+    return eng
+
+
+def register(rs: RuleSet) -> Engine:
+    """Make a compiled set available to parsers of this process under ``rs.key``."""
+    with _ENGINES_LOCK:
+        eng = _ENGINES.get(rs.key)
+        if eng is None:
+            eng = _ENGINES[rs.key] = Engine(rs)
+    return eng
+
+
+def prepare(extra: Any = (), *, builtin: bool = True) -> tuple[RuleSet, Engine]:
+    """Load (or take from cache), register, and return the set and its engine."""
+    rs = load_rules(extra, builtin=builtin)
+    return rs, register(rs)

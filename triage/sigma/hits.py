@@ -1,0 +1,111 @@
+"""Sigma matches of one event log, gathered while the EVTX parser streams it.
+
+Memory stays flat however noisy a rule is: per rule only a count, the earliest and latest times and
+the first :data:`MAX_SAMPLES` records are kept. A record's time is its ``System/TimeCreated``
+(``SystemTime``): the record header's written time (what the engine calls ``timestamp``) is zero or
+different in exported and damaged logs, and is kept beside it only where it differs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from triage.analyze.records import SigmaMatch
+from triage.sigma.engine import Engine, event, flatten
+from triage.sigma.match import Bucket
+
+MAX_SAMPLES = 25
+MAX_FIELD_CHARS = 2048
+
+
+def _key(ts: str) -> str:
+    """Sortable form of an ISO time ('2022-02-05T21:49:54.1807942Z' with 0-9 fraction digits)."""
+    if len(ts) > 20 and ts[19] == ".":
+        end = ts.find("Z", 20)
+        frac = ts[20:end] if end > 0 else ts[20:]
+        return f"{ts[:19]}.{frac[:7].ljust(7, '0')}"
+    return f"{ts[:19]}.0000000"
+
+
+def _dt(key: str | None) -> datetime | None:
+    if not key:
+        return None
+    try:
+        return datetime.fromisoformat(key[:26] + "+00:00")
+    except ValueError:
+        return None
+
+
+class _RuleHits:
+    __slots__ = ("count", "first", "last", "samples")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: str | None = None
+        self.last: str | None = None
+        self.samples: list[dict[str, Any]] = []
+
+
+class LogHits:
+    """Per-rule matches of one log (or one window of it)."""
+
+    def __init__(self, engine: Engine, source: Any, channel_hint: str | None = None) -> None:
+        self.engine = engine
+        self.source = source
+        self.by_rule: dict[int, _RuleHits] = {}
+        self.channel: str | None = channel_hint
+        self.errors = 0
+
+    def add(self, bucket: Bucket, rid: Any, written: str, data: str) -> None:
+        """Evaluate one record (pyevtx-rs JSON text) against its bucket."""
+        try:
+            fields = flatten(json.loads(data))
+        except ValueError:
+            self.errors += 1
+            return
+        ev = event(fields)
+        matched = bucket.match(ev)
+        if not matched:
+            return
+        created = fields.get("TimeCreated") or written.removesuffix(" UTC")
+        key = _key(created)
+        wkey = _key(written.removesuffix(" UTC"))
+        self.channel = self.channel or fields.get("Channel")
+        rules = self.engine.rules
+        for i in matched:
+            h = self.by_rule.get(i)
+            if h is None:
+                h = self.by_rule[i] = _RuleHits()
+            h.count += 1
+            if h.first is None or key < h.first:
+                h.first = key
+            if h.last is None or key > h.last:
+                h.last = key
+            if len(h.samples) < MAX_SAMPLES:
+                shown = {}
+                names = {k.lower(): k for k in fields}
+                for f in rules[i].fields:
+                    name = names.get(f) or names.get(f.replace(" ", ""))
+                    if name is not None and f not in ("eventid", "channel"):
+                        v = fields.get(name)
+                        shown[name] = v[:MAX_FIELD_CHARS] if isinstance(v, str) else v
+                sample = {"record_id": rid, "time": _dt(key).isoformat().replace("+00:00", "Z") if _dt(key) else created,
+                          "event_id": fields.get("EventID"), "provider": fields.get("Provider_Name"),
+                          "computer": fields.get("Computer"), "fields": shown}
+                if wkey[:23] != key[:23]:
+                    wdt = _dt(wkey)
+                    sample["written"] = wdt.isoformat().replace("+00:00", "Z") if wdt else written
+                h.samples.append(sample)
+
+    def records(self) -> list[SigmaMatch]:
+        out = []
+        rules = self.engine.rules
+        for i, h in sorted(self.by_rule.items()):
+            r = rules[i]
+            out.append(SigmaMatch(source=self.source, rule_id=r.id, title=r.title, level=r.level,
+                                  author=r.author, tags=tuple(r.tags), origin=r.origin, rule_path=r.path,
+                                  channel=self.channel, count=h.count, first=_dt(h.first), last=_dt(h.last),
+                                  samples=tuple(h.samples)))
+        return out

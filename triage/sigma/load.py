@@ -1,0 +1,326 @@
+"""Finding, parsing (pySigma), mapping (pySigma's Windows and Sysmon pipelines) and compiling rules.
+
+Each rule becomes one compiled variant per log it can be read from:
+- a Sysmon category (process_creation, network_connection, registry_*, file_*, ...): the Sysmon
+  pipeline adds its EventID, then the Windows logsource pipeline its Channel;
+- process_creation and registry_* also get a Security-log variant (4688 / 4657) from the Windows audit
+  pipeline, with its field names (NewProcessName for Image ...) — most laptops have no Sysmon;
+- ``service:`` rules and the PowerShell categories: the Windows logsource pipeline adds the Channel.
+A variant that ends with no channel condition, a product other than Windows, a correlation rule, or
+anything :mod:`triage.sigma.compile` cannot evaluate is skipped with its reason (``RuleSet.skipped``).
+
+The compiled set is cached as JSON (safe to read whoever wrote it) keyed by the SHA-256 of every source
+file and of this compiler's version, so a batch, and the next run, compile once.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from triage.sigma.compile import Unsupported, atoms, compile_condition, constraint, fields
+
+# Bump when the compiled form or the mapping changes: old caches are then ignored.
+COMPILER_VERSION = "1"
+RULE_SUFFIXES = (".yml", ".yaml")
+LEVELS = ("informational", "low", "medium", "high", "critical")
+
+
+def pack_dir() -> Path | None:
+    """triage's own rule pack (``sigma_rules/`` beside ``yara_rules/``), or None."""
+    env = os.environ.get("TRIAGE_SIGMA_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here.parent / "sigma_rules", Path(sys.prefix) / "share" / "triage" / "sigma_rules"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@dataclass
+class CompiledRule:
+    """One evaluable variant of one Sigma rule (JSON-serialisable: cached on disk)."""
+
+    id: str
+    title: str
+    level: str
+    status: str
+    author: str
+    description: str
+    tags: list[str]
+    references: list[str]
+    falsepositives: list[str]
+    origin: str          # 'builtin' or 'user'
+    path: str            # the rule file (relative to the folder it was loaded from)
+    logsource: str       # 'category:process_creation' / 'service:security' / 'product:windows'
+    variant: str         # 'sysmon' | 'security' | 'channel' | 'any'
+    tree: Any            # the compiled condition (triage.sigma.compile)
+    channels: list[str] | None
+    event_ids: list[str] | None
+    atoms: list[str] | None
+    fields: list[str]
+
+
+@dataclass
+class Skipped:
+    path: str
+    origin: str
+    reason: str
+    id: str | None = None
+    title: str | None = None
+
+
+@dataclass
+class RuleSet:
+    """What a list of rule sources compiled into."""
+
+    key: str
+    rules: list[CompiledRule] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    files: int = 0
+    loaded: int = 0  # rules (not variants) with at least one evaluable variant
+    from_cache: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps({"key": self.key, "files": self.files, "loaded": self.loaded,
+                           "rules": [asdict(r) for r in self.rules],
+                           "skipped": [asdict(s) for s in self.skipped]}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> RuleSet:
+        obj = json.loads(text)
+        rules = [CompiledRule(**{**r, "tree": _tuples(r["tree"])}) for r in obj["rules"]]
+        return cls(key=obj["key"], rules=rules, skipped=[Skipped(**s) for s in obj["skipped"]],
+                   files=obj["files"], loaded=obj["loaded"], from_cache=True)
+
+    def reasons(self) -> dict[str, int]:
+        """Skipped rules per reason (the first line of each reason, numbers kept)."""
+        out: dict[str, int] = {}
+        for s in self.skipped:
+            out[s.reason.splitlines()[0][:160]] = out.get(s.reason.splitlines()[0][:160], 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _tuples(x: Any) -> Any:
+    return tuple(_tuples(v) for v in x) if isinstance(x, list) else x
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path      # the file
+    rel: str        # shown to users: relative to the folder given
+    origin: str
+
+
+def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> tuple[list[Source], list[Skipped]]:
+    """Rule files: the pack (unless ``builtin`` is False), then each ``--sigma`` file or folder
+    (searched recursively, sorted). A path that does not exist is reported, not fatal."""
+    out: list[Source] = []
+    missing: list[Skipped] = []
+    roots: list[tuple[Path, str]] = []
+    if builtin and (pack := pack_dir()) is not None:
+        roots.append((pack, "builtin"))
+    roots.extend((Path(p), "user") for p in extra)
+    for root, origin in roots:
+        if root.is_file():
+            out.append(Source(root, root.name, origin))
+        elif root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.suffix.lower() in RULE_SUFFIXES and p.is_file():
+                    out.append(Source(p, p.relative_to(root).as_posix(), origin))
+        else:
+            missing.append(Skipped(path=str(root), origin=origin, reason="no such file or folder"))
+    return out, missing
+
+
+def cache_key(sources: Sequence[Source], texts: Sequence[bytes]) -> str:
+    import sigma
+
+    h = hashlib.sha256(f"triage-sigma {COMPILER_VERSION} pysigma {_pysigma_version(sigma)}\n".encode())
+    for s, t in zip(sources, texts, strict=True):
+        h.update(f"{s.origin}\0{s.rel}\0{hashlib.sha256(t).hexdigest()}\n".encode())
+    return h.hexdigest()
+
+
+def _pysigma_version(mod: Any) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pysigma")
+    except Exception:
+        return getattr(mod, "__version__", "?")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "triage" / "sigma"
+
+
+_LOADED: dict[str, RuleSet] = {}
+
+
+def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_cache: bool = True) -> RuleSet:
+    """Compile the pack and the ``--sigma`` paths (from the cache when the sources are unchanged)."""
+    sources, missing = discover(extra, builtin=builtin)
+    texts: list[bytes] = []
+    readable: list[Source] = []
+    for s in sources:
+        try:
+            texts.append(s.path.read_bytes())
+            readable.append(s)
+        except OSError as exc:
+            missing.append(Skipped(path=s.rel, origin=s.origin, reason=f"unreadable: {exc}"))
+    key = cache_key(readable, texts)
+    cached = cache_dir() / f"{key}.json"
+    if use_cache:
+        if key in _LOADED:  # a batch: every bundle of this process after the first
+            rs = _LOADED[key]
+            return RuleSet(key=rs.key, rules=rs.rules, skipped=missing + rs.skipped, files=rs.files,
+                           loaded=rs.loaded, from_cache=True)
+        try:
+            rs = RuleSet.from_json(cached.read_text(encoding="utf-8"))
+            _LOADED[key] = rs
+            return RuleSet(key=rs.key, rules=rs.rules, skipped=missing + rs.skipped, files=rs.files,
+                           loaded=rs.loaded, from_cache=True)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    rs = RuleSet(key=key, files=len(readable))
+    rs.skipped.extend(missing)
+    for s, t in zip(readable, texts, strict=True):
+        _compile_file(rs, s, t)
+    if use_cache:
+        _save(rs, cached)
+        _LOADED[key] = rs
+    return rs
+
+
+def _save(rs: RuleSet, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(rs.to_json())
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no cache: the next run compiles again
+
+
+def _compile_file(rs: RuleSet, src: Source, raw: bytes) -> None:
+    from sigma.collection import SigmaCollection
+    from sigma.correlations import SigmaCorrelationRule
+
+    try:
+        text = raw.decode("utf-8")
+        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+    except Exception as exc:  # YAML or structure errors: pySigma raises several types
+        rs.skipped.append(Skipped(path=src.rel, origin=src.origin, reason=f"does not parse: {exc}"))
+        return
+    for rule in collection.rules:
+        rid = str(getattr(rule, "id", None) or "") or None
+        title = getattr(rule, "title", None)
+        if getattr(rule, "errors", None):
+            rs.skipped.append(Skipped(src.rel, src.origin, f"invalid rule: {rule.errors[0]}", rid, title))
+            continue
+        if isinstance(rule, SigmaCorrelationRule):
+            rs.skipped.append(Skipped(src.rel, src.origin, "correlation rules are not evaluated yet", rid, title))
+            continue
+        variants: list[CompiledRule] = []
+        reasons: list[str] = []
+        for name in _variant_names(rule, reasons):
+            try:
+                variants.append(_variant(rule, src, name))
+            except Unsupported as exc:
+                reasons.append(str(exc))
+            except Exception as exc:  # a pySigma error while applying a pipeline
+                reasons.append(f"{type(exc).__name__}: {exc}")
+        if not variants:
+            rs.skipped.append(Skipped(src.rel, src.origin, "; ".join(reasons) or "nothing to evaluate", rid, title))
+            continue
+        rs.rules.extend(variants)
+        rs.loaded += 1
+
+
+def _pipelines() -> dict[str, Any]:
+    from sigma.pipelines.sysmon import sysmon_pipeline
+    from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
+
+    return {"sysmon": sysmon_pipeline() + windows_logsource_pipeline(),
+            "security": windows_audit_pipeline() + windows_logsource_pipeline(),
+            "channel": windows_logsource_pipeline()}
+
+
+_PIPES: dict[str, Any] | None = None
+SYSMON_CATEGORIES = frozenset({
+    "process_creation", "file_change", "network_connection", "sysmon_status", "process_termination",
+    "driver_load", "image_load", "create_remote_thread", "raw_access_thread", "process_access", "file_event",
+    "registry_add", "registry_delete", "registry_set", "registry_rename", "registry_event", "create_stream_hash",
+    "pipe_created", "wmi_event", "dns_query", "file_delete", "clipboard_capture", "process_tampering",
+    "file_delete_detected", "file_block_executable", "file_block_shredding", "file_executable_detected",
+    "sysmon_error"})
+AUDIT_CATEGORIES = frozenset({"process_creation", "registry_event", "registry_set", "registry_add"})
+CHANNEL_CATEGORIES = frozenset({"ps_module", "ps_script", "ps_classic_start", "ps_classic_provider_start",
+                                "ps_classic_script"})
+
+
+def _variant_names(rule: Any, reasons: list[str]) -> list[str]:
+    """Which mappings a rule gets (see the module docstring); none, with the reason, if it has none."""
+    ls = rule.logsource
+    product, category, service = ls.product, ls.category, ls.service
+    if product not in (None, "windows"):
+        reasons.append(f"logsource product {product!r}: triage reads Windows event logs only")
+        return []
+    if service:
+        return ["channel"]
+    if category in SYSMON_CATEGORIES:
+        return ["sysmon", "security"] if category in AUDIT_CATEGORIES else ["sysmon"]
+    if category in CHANNEL_CATEGORIES:
+        return ["channel"]
+    if category:
+        reasons.append(f"logsource category {category!r} has no mapping to Windows event logs")
+        return []
+    return ["any"]
+
+
+def _variant(rule: Any, src: Source, name: str) -> CompiledRule:
+    global _PIPES
+    if _PIPES is None:
+        _PIPES = _pipelines()
+    ls = rule.logsource
+    where = (f"category:{ls.category}" if ls.category else f"service:{ls.service}" if ls.service
+             else f"product:{ls.product}")
+    r = copy.deepcopy(rule)
+    if name != "any":
+        _PIPES[name].apply(r)
+    trees = [compile_condition(c.parsed) for c in r.detection.parsed_condition]
+    tree = trees[0] if len(trees) == 1 else ("or", tuple(trees))
+    channels = constraint(tree, "channel")
+    if name != "any" and channels is None:
+        raise Unsupported(f"logsource {where!r} has no channel mapping")
+    eids = constraint(tree, "eventid")
+    a = atoms(tree)
+    return CompiledRule(
+        id=str(rule.id) if rule.id else f"{src.rel}#{rule.title}", title=str(rule.title or src.rel),
+        level=_level(rule), status=str(rule.status.name.lower() if rule.status else "unknown"),
+        author=str(rule.author or ""), description=str(rule.description or ""),
+        tags=[f"{t.namespace}.{t.name}" for t in rule.tags or []],
+        references=[str(x) for x in rule.references or []],
+        falsepositives=[str(x) for x in rule.falsepositives or []],
+        origin=src.origin, path=src.rel, logsource=where, variant=name, tree=tree,
+        channels=sorted(channels) if channels is not None else None,
+        event_ids=sorted(eids) if eids is not None else None,
+        atoms=sorted(a) if a is not None else None, fields=sorted(fields(tree)))
+
+
+def _level(rule: Any) -> str:
+    lv = getattr(rule, "level", None)
+    name = lv.name.lower() if lv is not None else "medium"
+    return name if name in LEVELS else "medium"
