@@ -16,6 +16,7 @@ reports which chunks, and the statistics say how many records were read.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from triage.analyze.records import EventLogStats, Issue, Record
+from triage.analyze.records import EventLogStats, Issue, Record, SigmaMatch
 from triage.parsers.base import ParseInput
 from triage.parsers.evtx import CHUNK_SIZE, HEADER_SIZE, MAX_RECORD_ISSUES, Partial, _LogReader
 
@@ -140,6 +141,25 @@ def submit_windows(submit: Callable[..., Future], src: LogSource, item: ParseInp
     return [submit_window(submit, src, args, first, step) for first in range(start, src.slots, step)]
 
 
+def merge_sigma(parts: list[SigmaMatch]) -> list[SigmaMatch]:
+    """The windows' Sigma matches of one log, one per rule: counts summed, earliest first, latest last,
+    samples in file order up to the cap (what the sequential parser keeps)."""
+    from triage.sigma.hits import MAX_SAMPLES
+
+    by_rule: dict[tuple[str, str], list[SigmaMatch]] = {}
+    for m in parts:
+        by_rule.setdefault((m.rule_id, m.rule_path), []).append(m)
+    out = []
+    for ms in by_rule.values():
+        firsts = [m.first for m in ms if m.first is not None]
+        lasts = [m.last for m in ms if m.last is not None]
+        samples = tuple(s for m in ms for s in m.samples)[:MAX_SAMPLES]
+        out.append(dataclasses.replace(ms[0], count=sum(m.count for m in ms), first=min(firsts, default=None),
+                                       last=max(lasts, default=None), samples=samples,
+                                       channel=next((m.channel for m in ms if m.channel), None)))
+    return sorted(out, key=lambda m: (m.rule_id, m.rule_path))
+
+
 def merge_windows(item: ParseInput, futures: list[tuple[int, int, Future]],
                   timeout: float | None = None) -> Iterator[Record | Issue]:
     """The sequential parser's output, from the windows' results (``item.open`` is the whole log,
@@ -150,6 +170,7 @@ def merge_windows(item: ParseInput, futures: list[tuple[int, int, Future]],
         if chunks is False:
             return
         counts: Counter = Counter()
+        sigma: list[SigmaMatch] = []
         errors = listed = 0
         first_key: str | None = None
         last_key: str | None = None
@@ -165,7 +186,11 @@ def merge_windows(item: ParseInput, futures: list[tuple[int, int, Future]],
                                  f"{type(exc).__name__}: {exc}); their records are missing from this analysis",
                                  "error", f"chunk {first}")
                 continue
-            yield from res.items
+            for obj in res.items:
+                if isinstance(obj, SigmaMatch):  # one per rule and log, as the sequential parser gives
+                    sigma.append(obj)
+                else:
+                    yield obj
             part = res.partial
             if part is None:
                 continue
@@ -181,6 +206,7 @@ def merge_windows(item: ParseInput, futures: list[tuple[int, int, Future]],
                 if event is not None:
                     yield event
         yield from reader.scripts.flush()
+        yield from merge_sigma(sigma)
         if errors > listed:
             yield item.issue(f"{errors - listed} further read errors not listed ({errors} in all)")
         stats: EventLogStats = reader.stats(dict(counts), errors, first_key, last_key)

@@ -253,6 +253,7 @@ def _groups(node: Node) -> list[frozenset]:
 # Fields whose numbers are always logged in decimal (4624's LogonType): a number test on them can
 # pre-filter on the number with its JSON delimiters. Elsewhere a number may be logged as hex text.
 DECIMAL_FIELDS = frozenset({"logontype"})
+RAW = "\x01"
 
 
 def _number_group(node: Node) -> frozenset | None:
@@ -261,7 +262,8 @@ def _number_group(node: Node) -> frozenset | None:
     n = node[3]
     if isinstance(n, bool) or not isinstance(n, int):
         return None
-    return frozenset({f":{n},", f":{n}}}", f':"{n}"'})
+    # RAW marks text already in the engine's JSON form (its quotes are JSON's own, not escaped)
+    return frozenset({f"{RAW}:{n},", f"{RAW}:{n}}}", f'{RAW}:"{n}"'})
 
 
 def _usable(lit: str) -> bool:

@@ -186,7 +186,7 @@ class Engine:
         if b is None:
             return []
         # the parser pre-filters on the record's JSON text; do the same on this record's
-        cand = b.candidates(json.dumps({k: v for k, v in fields.items()}, ensure_ascii=False))
+        cand = b.candidates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))  # compact, as the engine
         return [self.rules[i] for i in b.match(ev, cand)] if cand is not None else []
 
 

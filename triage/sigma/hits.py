@@ -60,6 +60,7 @@ class LogHits:
         self.channel: str | None = channel_hint
         self.errors = 0
         self.pending: dict[Bucket, list[tuple[Any, str, str]]] = {}
+        self._index: dict[tuple[str, str], int] = {}
         self.queued = 0
 
     def add(self, bucket: Bucket, rid: Any, written: str, data: str) -> None:
@@ -134,8 +135,20 @@ class LogHits:
         self.flush()
         out = []
         rules = self.engine.rules
-        for i, h in sorted(self.by_rule.items()):
-            r = rules[i]
+        merged: dict[tuple[str, str], _RuleHits] = {}
+        for i, h in sorted(self.by_rule.items()):  # a rule's variants (Sysmon, Security) as one
+            key = (rules[i].id, rules[i].path)
+            m = merged.get(key)
+            if m is None:
+                merged[key] = h
+                self._index[key] = i
+                continue
+            m.count += h.count
+            m.first = min(filter(None, (m.first, h.first)), default=None)
+            m.last = max(filter(None, (m.last, h.last)), default=None)
+            m.samples = (m.samples + h.samples)[:MAX_SAMPLES]
+        for key, h in sorted(merged.items()):
+            r = rules[self._index[key]]
             out.append(SigmaMatch(source=self.source, rule_id=r.id, title=r.title, level=r.level,
                                   author=r.author, tags=tuple(r.tags), origin=r.origin, rule_path=r.path,
                                   channel=self.channel, count=h.count, first=_dt(h.first), last=_dt(h.last),

@@ -29,7 +29,7 @@ from typing import Any
 from triage.sigma.compile import Unsupported, atoms, compile_condition, constraint, fields
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
-COMPILER_VERSION = "5"
+COMPILER_VERSION = "6"
 RULE_SUFFIXES = (".yml", ".yaml")
 LEVELS = ("informational", "low", "medium", "high", "critical")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from triage.sigma import prefilter
-from triage.sigma.compile import Node
+from triage.sigma.compile import RAW, Node
 from triage.sigma.prefilter import ahocorasick, payload
 
 # Lower-case names of the System fields (triage.sigma.engine.flatten): keyword searches skip them.
@@ -219,7 +219,10 @@ def build(node: Node) -> Test:
 
 def raw_form(atom: str) -> str:
     """An atom as it appears in the engine's JSON text of a record (quotes, backslashes and control
-    characters escaped as JSON escapes them; the text is lower-cased before the search)."""
+    characters escaped as JSON escapes them; the text is lower-cased before the search). Atoms
+    marked RAW are JSON text already (a number with its delimiters)."""
+    if atom.startswith(RAW):
+        return atom[len(RAW):].lower()
     return json.dumps(atom, ensure_ascii=False)[1:-1].lower()
 
 
