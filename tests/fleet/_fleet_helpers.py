@@ -5,6 +5,7 @@ with ``triage analyze --jobs 2``. Tests read the store, the outputs and a snapsh
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -56,6 +57,12 @@ class Fleet:
 
     def planted_hosts(self) -> set[str]:
         return {f"host-{i:03d}" for i in PLANTED}
+
+    def attack_trace_hosts(self) -> set[str]:
+        """Hosts make-host-tree gave files of the corpus's simulated-attack sets (*aptsimulatorvm*):
+        real Mimikatz/PsExec traces the Sigma pack rightly ranks high, so they are not 'clean'."""
+        return {h["name"] for h in self.hosts_json.get("hosts", [])
+                if "aptsimulatorvm" in json.dumps(h)}
 
 
 def copy_store(fleet: Fleet, dest: Path) -> Path:

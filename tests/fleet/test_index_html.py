@@ -60,8 +60,11 @@ def test_index_in_headless_chromium(fleet, tmp_path):
         assert page.requests == []  # self-contained: nothing fetched
         rows = page.query_selector_all("#host-rows > tr")
         assert len(rows) == HOSTS  # every host on the first page (fewer than index.PAGE)
-        first_two = {r.query_selector_all("td")[1].query_selector("a").inner_text() for r in rows[0:2]}
-        assert first_two == fleet.planted_hosts()
+        # the rows follow the store's ranking (planted and attack-trace hosts first)
+        shown = [r.query_selector_all("td")[1].query_selector("a").inner_text() for r in rows]
+        assert shown == [name for name, _ in fleet.ranking]
+        top = set(shown[:len(fleet.planted_hosts() | fleet.attack_trace_hosts())])
+        assert fleet.planted_hosts() <= top
         svg = page.query_selector("svg")
         assert svg is not None and svg.bounding_box()["width"] > 500
         with fleet.db() as conn:
