@@ -32,8 +32,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# this file is bench/sigma.py: as the script's directory, bench/ would shadow the pySigma package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
 SHARED = (REPO / ".." / "shared").resolve()
 SIGMAHQ = [SHARED / "sigma" / d for d in ("rules", "rules-threat-hunting", "rules-emerging-threats")]
 LOGS = Path("Windows/System32/winevt/Logs")
@@ -54,7 +55,11 @@ def collect(host: Path, out: Path) -> Path:
 
 
 def bench_host(work: Path, target_mb: float) -> tuple[str, Path, list[Path]]:
-    import analyze as bench_analyze  # bench/analyze.py: the same 200 MiB host
+    import importlib.util  # bench/analyze.py: the same 200 MiB host
+
+    spec = importlib.util.spec_from_file_location("bench_analyze", HERE / "analyze.py")
+    bench_analyze = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_analyze)
 
     probe = work / "probe"
     if not (probe / "host-000").is_dir():
@@ -140,8 +145,10 @@ def sqlite_run(files: list[Path], queries: list[str]) -> tuple[int, int, float]:
             except Exception:
                 continue
             fields = flatten(json.loads(rec["data"]))
-            rows.append(fields)
-            for k in fields:
+            # SQLite column names are case-insensitive ('URL' and 'Url' are one column)
+            row = {k.lower(): v for k, v in fields.items()}
+            rows.append(row)
+            for k in row:
                 columns.setdefault(k, None)
     db = sqlite3.connect(":memory:")
     db.create_function("regexp", 2, lambda p, v: v is not None and re.search(p, str(v)) is not None,

@@ -58,6 +58,7 @@ def regression_run(tmp_path_factory):
             args += ["--sigma", str(d)]
         assert main(args) == 0
     summary = json.loads(next((base / "analysis" / "hosts").glob("*/summary.json")).read_text("utf-8"))
+    regression_run.base = base
     return names, summary
 
 
@@ -89,3 +90,35 @@ def test_regression_findings_carry_author_and_records(regression_run):
         f = by_rule[f"sigma:{m['rule_id']}"]
         assert m["author"] in f["reason"]
         assert f["evidence"][0]["locator"].startswith("record ")
+
+
+def test_sigma_findings_in_every_output(regression_run, tmp_path):
+    """summary.json (above), the timeline (a row per matched record), fleet.sqlite (which hosts
+    matched rule X), index.html (findings grouped per rule) and report.html, checked in Chromium:
+    the Sigma table links each rule to its records."""
+    import sqlite3
+
+    from _chromium import open_page, require_chromium
+
+    _, summary = regression_run
+    base = regression_run.base
+    host_dir = next((base / "analysis" / "hosts").glob("*/"))
+    m = next(x for x in summary["sigma"]["matches"] if x["level"] == "critical")
+    rows = [json.loads(line) for line in (host_dir / "timeline.jsonl").read_text("utf-8").splitlines()]
+    sigma_rows = [r for r in rows if r["source"] == f"sigma:{m['rule_id']}"]
+    assert len(sigma_rows) == len(m["records"]) and all(r["locator"].startswith("record ") for r in sigma_rows)
+    conn = sqlite3.connect(f"file:{base / 'analysis' / 'fleet.sqlite'}?mode=ro", uri=True)
+    hosts = conn.execute("SELECT DISTINCT host_id FROM findings WHERE rule = ?", (f"sigma:{m['rule_id']}",)).fetchall()
+    assert len(hosts) == 1
+    assert m["title"] in (base / "analysis" / "index.html").read_text("utf-8")
+    require_chromium()
+    with open_page(host_dir / "report.html", tmp_path) as page:
+        assert page.errors == []
+        table = page.query_selector("#t-sigma")
+        assert table is not None and m["title"] in table.inner_text()
+        link = table.query_selector(f"a[href='#{'sigma-' + m['rule_id']}']")
+        link.click()
+        details = page.query_selector(f"#sigma-{m['rule_id']}")
+        assert details.get_attribute("open") is not None  # fragment navigation opens the rule's records
+        assert str(m["records"][0]["record_id"]) in details.inner_text()
+        page.screenshot(path=str(tmp_path / "report-sigma.png"), full_page=False)
