@@ -138,6 +138,9 @@ class MemberStream(io.RawIOBase):
                 if not self._eof:
                     self._crc = crc32(out, self._crc)
                     self._produced += len(out)
+                    if self._produced > self.info.file_size:   # a bomb: stop at the declared size
+                        raise zipfile.BadZipFile(f"{self.name}: inflates past the {self.info.file_size} "
+                                                 "bytes the directory declares")
                 self._buf = self._buf[self._off:] + out if self._off < len(self._buf) else out
                 self._off = 0
                 return True
