@@ -23,6 +23,7 @@ class Member:
     crc: int
     size: int                 # uncompressed size written in the headers
     method: int = 8           # 8 deflate, 0 stored
+    sha256: str | None = None
 
 
 def deflated(name: str, data: bytes) -> Member:
@@ -30,23 +31,35 @@ def deflated(name: str, data: bytes) -> Member:
     return Member(name, c.compress(data) + c.flush(), zlib.crc32(data), len(data))
 
 
-def bomb(name: str, size: int, byte: bytes = b"a", piece: int = 1 << 20) -> Member:
-    """A deflate stream of ``size`` bytes of ``byte`` without a trailing newline, built from one
-    compressed piece repeated (each piece ends on a full flush, so pieces do not depend on each
-    other). The CRC is computed up to 1 GiB; above that it is 0 (hashing 6 GiB would make the test
-    slow), which a reader that refuses the member by its declared size never looks at."""
+def bomb(name: str, size: int, byte: bytes = b"a", piece: int = 1 << 20, head: bytes = b"",
+         sha256: bool = False) -> Member:
+    """A deflate stream of ``size`` bytes: ``head`` then ``byte`` repeated, built from one compressed
+    piece repeated (each piece ends on a full flush, so pieces do not depend on each other). The CRC
+    (and with ``sha256`` the member's SHA-256, in ``Member.sha256``) is computed up to 2 GiB; above
+    that the CRC is 0 (hashing 6 GiB would make the test slow), which a reader that refuses the
+    member by its declared size never looks at."""
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    one = c.compress(byte * piece) + c.flush(zlib.Z_FULL_FLUSH)
+    first = head + byte * (piece - len(head))
+    block = byte * piece
+    one = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
     count, rest = divmod(size, piece)
+    c0 = zlib.compressobj(9, zlib.DEFLATED, -15)
+    lead = c0.compress(first) + c0.flush(zlib.Z_FULL_FLUSH)
     tail = zlib.compressobj(9, zlib.DEFLATED, -15)
     last = tail.compress(byte * rest) + tail.flush() if rest else b"\x03\x00"   # final block
     crc = 0
-    if size <= 1 << 30:
-        block = byte * piece
-        for _ in range(count):
-            crc = zlib.crc32(block, crc)
+    h = hashlib.sha256()
+    if size <= 2 << 30:
+        for i in range(count):
+            data = first if i == 0 else block
+            crc = zlib.crc32(data, crc)
+            if sha256:
+                h.update(data)
         crc = zlib.crc32(byte * rest, crc)
-    return Member(name, one * count + last, crc, size)
+        h.update(byte * rest)
+    m = Member(name, lead + one * (count - 1) + last, crc, size)
+    m.sha256 = h.hexdigest() if sha256 else None
+    return m
 
 
 def members_of(bundle: Path) -> list[Member]:
