@@ -68,9 +68,10 @@ def members_of(bundle: Path) -> list[Member]:
         return [deflated(i.filename, z.read(i)) for i in z.infolist()]
 
 
-def write_zip(path: Path, members: list[Member], sidecar: bool = True) -> Path:
-    """A ZIP64-capable archive of ``members`` as given, plus its ``.sha256`` sidecar."""
-    central = []
+def write_zip(path: Path, members: list[Member], sidecar: bool = True, central: bool = True) -> Path:
+    """A ZIP64-capable archive of ``members`` as given, plus its ``.sha256`` sidecar; without
+    ``central`` it stops after the last member, like a collection that was killed."""
+    central_dir, central = central, []
     with open(path, "wb") as fh:
         for m in members:
             offset = fh.tell()
@@ -86,6 +87,8 @@ def write_zip(path: Path, members: list[Member], sidecar: bool = True) -> Path:
             central.append(struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 45, 45, 0x800, m.method, 0, 0x21,
                                        m.crc, csize, usize, len(raw), len(cextra), 0, 0, 0, 0,
                                        0xFFFFFFFF if big else offset) + raw + cextra)
+        if not central_dir:
+            return path
         start = fh.tell()
         for c in central:
             fh.write(c)

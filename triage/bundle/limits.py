@@ -43,6 +43,11 @@ def shown(text: object, limit: int = MAX_NAME_SHOWN) -> str:
     return f"{r[:limit]}... ({len(str(text))} characters)"
 
 
+def clip(text: str, limit: int = MAX_NAME_SHOWN) -> str:
+    """``text`` itself when short, else its first ``limit`` characters and its full length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def bounded_lines(fh: IO[bytes], line_limit: int, total_limit: int) -> Iterator[tuple[int, bytes | None, int]]:
     """(line number, line or None when longer than ``line_limit``, its length) for each line of
     ``fh``; an over-long line is skipped in ``line_limit`` pieces, never held whole. Stops with
