@@ -4,6 +4,7 @@ the Chromium parser reports the file instead of crashing."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sqlite3
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_chromium_parser_reports_the_poisoned_file(corpus, tmp_path):
             shutil.copyfile(path, dest)
         return dest
 
-    item = ParseInput(entry=entry, rel_path=entry.rel_path, companions=[], open=path.open,
+    item = ParseInput(entry=entry, rel_path=entry.rel_path, companions=[], open=functools.partial(path.open, "rb"),
                       materialize=materialize)
     out = list(ChromiumHistoryParser().parse(item))
     messages = [getattr(o, "message", "") for o in out]

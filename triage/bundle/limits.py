@@ -12,6 +12,8 @@ real manifests hold tens of thousands of lines).
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -21,6 +23,12 @@ MAX_MANIFEST_ENTRIES = 500_000       # entries kept in memory
 MAX_JOURNAL_ENTRY = 1 << 20          # one meta/journal/* member
 MAX_META_JSON = 16 << 20             # meta/collection.json, meta/collection-start.json
 MAX_NAME_SHOWN = 160                 # characters of a hostile name quoted in a message
+
+
+# What reading a member of a hostile zip can raise besides our own errors: zipfile's BadZipFile (bad
+# CRC, bad header), zlib.error (damaged deflate data: zipfile lets it through), EOFError (cut short),
+# NotImplementedError (a compression method zipfile does not know), OSError, ValueError.
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, ValueError)
 
 
 class LimitExceeded(ValueError):

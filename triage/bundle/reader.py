@@ -45,7 +45,7 @@ class BundleReader:
         self.not_a_zip = False   # no ZIP local header at the start: not a bundle at all, not an interrupted one
         try:
             self.zip = zipfile.ZipFile(self.path, "r")
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        except L.READ_ERRORS:
             self.complete = False
             self.not_a_zip = not _starts_like_zip(self.path)
         if self.zip is not None:
@@ -61,7 +61,7 @@ class BundleReader:
             try:
                 start = self._scanned_member(START_NAME, L.MAX_META_JSON)
                 data = L.loads(start) if start is not None else None
-            except (ValueError, OSError) as exc:
+            except L.READ_ERRORS as exc:
                 self.problems.append(f"{START_NAME} is unreadable: {exc}")
                 data = None
             if isinstance(data, dict):
@@ -74,7 +74,7 @@ class BundleReader:
         try:
             with self.zip.open(name) as fh:
                 data = L.loads(L.read_capped(fh, L.MAX_META_JSON, name))
-        except (ValueError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        except L.READ_ERRORS as exc:
             self.problems.append(f"{name} is unreadable: {exc}")
             return None
         if not isinstance(data, dict):
@@ -113,7 +113,7 @@ class BundleReader:
                             self.problems.append(f"manifest line {n} is unreadable: {str(exc)[:300]}")
                         elif bad == 51:
                             self.problems.append("more unreadable manifest lines follow (not listed)")
-        except (L.LimitExceeded, zipfile.BadZipFile, OSError, EOFError) as exc:
+        except L.READ_ERRORS as exc:
             self.problems.append(f"{MANIFEST_NAME}: {exc}")
         return out
 
@@ -148,7 +148,7 @@ class BundleReader:
                     with self.zip.open(n) as fh:
                         raw = L.read_capped(fh, L.MAX_JOURNAL_ENTRY, "the entry")
                     out.append(ManifestEntry.from_dict(L.loads(raw)))
-                except (ValueError, TypeError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                except (*L.READ_ERRORS, TypeError) as exc:
                     self.problems.append(f"journal {L.shown(n)} unreadable: {str(exc)[:300]}")
             return out
         try:
@@ -159,7 +159,7 @@ class BundleReader:
         for name in scanned[:L.MAX_MANIFEST_ENTRIES]:
             try:
                 out.append(ManifestEntry.from_dict(L.loads(self._scanned_member(name, L.MAX_JOURNAL_ENTRY) or b"")))
-            except (ValueError, TypeError, OSError, EOFError) as exc:
+            except (*L.READ_ERRORS, TypeError) as exc:
                 self.problems.append(f"journal {L.shown(name)} unreadable: {str(exc)[:300]}")
         return out
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from triage import __version__
 from triage.bundle import COLLECTION_NAME, FILES_PREFIX, LOG_NAME, MANIFEST_NAME, VOLATILE_PREFIX
-from triage.bundle.limits import clip
+from triage.bundle.limits import READ_ERRORS, clip
 from triage.bundle.manifest import HAS_DATA, ManifestEntry
 from triage.bundle.names import is_safe_member
 from triage.bundle.reader import START_NAME, BundleReader
@@ -51,7 +51,7 @@ def recover_bundle(src: str | Path, output_dir: str | Path | None = None) -> tup
                     h = hashlib.sha256()
                     data_iter = _member_chunks(b, e.bundle_path, h)
                     res = w.add_stream(e.bundle_path, data_iter)
-                except (KeyError, OSError, ValueError) as exc:
+                except (KeyError, *READ_ERRORS) as exc:
                     lost.append({"path": e.path, "bundle_path": e.bundle_path, "reason": f"unreadable: {exc}"})
                     continue
                 if res.hashes["sha256"] != e.sha256 or res.size != e.size:

@@ -7,7 +7,6 @@ Problems are collected, never raised, so one report lists everything wrong with 
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,7 +154,7 @@ def _check_plain(path: Path, b: BundleReader, report: VerifyReport, copy_out) ->
                             tee[0].write(block)
                         except OSError as exc:
                             failure = exc
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+        except L.READ_ERRORS as exc:
             failure = failure or exc
             report.problems.append(f"{L.shown(name)}: unreadable member: {str(exc)[:300]}")
             continue
@@ -178,7 +177,7 @@ def _check_plain(path: Path, b: BundleReader, report: VerifyReport, copy_out) ->
                 if not isinstance(j, dict) or not isinstance(j.get("bundle_path"), (str, type(None))):
                     raise ValueError("not a JSON object with a bundle_path string")
                 journal[j.get("bundle_path")] = j
-            except (ValueError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+            except L.READ_ERRORS as exc:
                 report.problems.append(f"{L.shown(n)}: unreadable journal entry: {str(exc)[:300]}")
     for n in names:
         if n in expected or n in KNOWN_META or n.startswith(JOURNAL_PREFIX):
@@ -207,7 +206,7 @@ def _manifest_sha256(b: BundleReader, report: VerifyReport) -> str | None:
         with b.zip.open(MANIFEST_NAME) as fh:
             while block := fh.read(1 << 20):
                 h.update(block)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+    except L.READ_ERRORS as exc:
         report.problems.append(f"{MANIFEST_NAME} unreadable: {str(exc)[:300]}")
         return None
     return h.hexdigest()
