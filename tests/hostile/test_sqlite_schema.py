@@ -18,13 +18,17 @@ from triage.parsers.sqlite_util import open_private_copy
 
 
 def _poisoned(corpus: Path, dest: Path) -> Path:
-    """The corpus Chromium History with its 'urls' table's CREATE statement broken and its name
-    given a 0xFF byte: SQLite's error message then quotes bytes that are not UTF-8."""
+    """The corpus Chromium History with its 'urls' table's CREATE statement broken and its name (the
+    sqlite_master 'name' column, which SQLite quotes in "malformed database schema (NAME)") given a
+    0xFF byte: the error message then holds bytes that are not UTF-8."""
     src = corpus / "browser" / "chrome" / "hindsight-chrome10" / "History"
     data = bytearray(src.read_bytes())
-    at = data.find(b"CREATE TABLE urls")
+    at = data.find(b"tableurlsurls")
     assert at > 0
-    data[at:at + 17] = b"CREATX TABLE url\xff"
+    data[at:at + 13] = b"tableurl\xffurls"
+    at = data.find(b"CREATE TABLE urls", at)
+    assert at > 0
+    data[at:at + 6] = b"CREATX"
     dest.write_bytes(bytes(data))
     return dest
 
