@@ -75,7 +75,12 @@ def data_offset(fh: IO[bytes], info: zipfile.ZipInfo) -> int:
 def open_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """A read-only stream of one member of the zip ``zf`` opened from ``path``: MemberStream where
     it pays (:func:`wants_fast`), zipfile's own reader otherwise."""
-    return MemberStream(path, info) if wants_fast(info) else CheckedZipStream(zf.open(info))
+    if wants_fast(info):
+        return MemberStream(path, info)
+    try:
+        return CheckedZipStream(zf.open(info))
+    except (NotImplementedError, RuntimeError, zlib.error) as exc:  # unknown method, encrypted member
+        raise zipfile.BadZipFile(f"{info.filename}: cannot be read: {exc}") from None
 
 
 class CheckedZipStream(io.RawIOBase):
