@@ -9,6 +9,7 @@ import json
 import select
 import shutil
 import socket
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -225,3 +226,23 @@ def test_two_hundred_slow_clients_and_one_real_upload(serve, real_bundle):
     for s in hostile:
         s.close()
     assert not still_open, f"{len(still_open)} of {len(hostile)} stalled connections still open"
+
+
+def test_manifest_bomb_upload_is_rejected_in_bounded_memory(serve, real_bundle, tmp_path):
+    """The review's 6 MB bundle whose manifest inflates to 6 GiB, sent to the server: a 422 naming the
+    limit, and the server's peak RSS stays small (it used to read the manifest whole, then die)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hostile"))
+    import craft
+
+    members = craft.replace(craft.members_of(real_bundle), "meta/manifest.jsonl",
+                            craft.bomb("meta/manifest.jsonl", 6 << 30))
+    bomb = craft.write_zip(tmp_path / "host-bomb_20260101T000000Z.zip", members)
+    server = serve()
+    r = requests.put(f"{server.url}{P.API}/bundles/{bomb.name}", data=bomb.read_bytes(), timeout=300,
+                     headers={**AUTH_A, P.CONTENT_HASH_HEADER: sha256_file(bomb)})
+    assert r.status_code == 422, r.text[:2000]
+    assert any("manifest.jsonl is 6.0 GiB, above the" in p for p in r.json()["verification"]["problems"])
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    assert peak_kib < 200 * 1024, status
+    assert requests.get(f"{server.url}{P.API}/health", timeout=30).status_code == 200

@@ -42,12 +42,14 @@ def _sidecar(path: Path, sha: str, report: VerifyReport) -> None:
         report.problems.append(f"no sidecar {side.name}: the collection did not finish or the sidecar was not copied")
         return
     try:
-        text = side.read_text(encoding="utf-8", errors="replace").split()
+        with open(side, "rb") as fh:        # a sidecar is one line; a hostile one may be gigabytes
+            text = fh.read(4096).decode("utf-8", "replace").split()
     except OSError as exc:
         report.problems.append(f"sidecar unreadable: {exc}")
         return
     if not text or text[0].lower() != sha:
-        report.problems.append(f"bundle SHA-256 {sha} does not match the sidecar ({text[0] if text else 'empty'})")
+        report.problems.append(f"bundle SHA-256 {sha} does not match the sidecar "
+                               f"({L.clip(text[0], 80) if text else 'empty'})")
 
 
 def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> VerifyReport:
