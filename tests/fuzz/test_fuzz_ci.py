@@ -17,7 +17,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from targets import TARGETS  # noqa: E402
 
-SECONDS = int(os.environ.get("TRIAGE_FUZZ_SECONDS", "4"))
+SECONDS = int(os.environ.get("TRIAGE_FUZZ_SECONDS", "3"))
 
 
 @pytest.fixture(scope="module", autouse=True)
