@@ -56,33 +56,43 @@ def clip(text: str, limit: int = MAX_NAME_SHOWN) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-def bounded_lines(fh: IO[bytes], line_limit: int, total_limit: int) -> Iterator[tuple[int, bytes | None, int]]:
+def bounded_lines(fh: IO[bytes], line_limit: int, total_limit: int,
+                  block_size: int = 1 << 20) -> Iterator[tuple[int, bytes | None, int]]:
     """(line number, line or None when longer than ``line_limit``, its length) for each line of
-    ``fh``; an over-long line is skipped in ``line_limit`` pieces, never held whole. Stops with
-    :class:`LimitExceeded` after ``total_limit`` bytes."""
-    total = 0
+    ``fh``, read in blocks: an over-long line is counted as it streams past, never held whole.
+    Stops with :class:`LimitExceeded` once more than ``total_limit`` bytes were read."""
     n = 0
-    while True:
-        line = fh.readline(line_limit + 1)
-        if not line:
-            return
-        n += 1
-        total += len(line)
-        length = len(line)
-        if length > line_limit and not line.endswith(b"\n"):
-            while True:  # skip the rest of this line piece by piece
-                piece = fh.readline(line_limit)
-                total += len(piece)
-                length += len(piece)
-                if total > total_limit:
-                    raise LimitExceeded(f"more than {size_text(total_limit)} read; the rest was not read")
-                if not piece or piece.endswith(b"\n"):
-                    break
-            yield n, None, length
-        else:
-            yield n, line, length
+    total = 0
+    pending = bytearray()
+    skipped: int | None = None          # length so far of an over-long line being skipped
+    while block := fh.read(block_size):
+        total += len(block)
         if total > total_limit:
             raise LimitExceeded(f"more than {size_text(total_limit)} read; the rest was not read")
+        start = 0
+        while True:
+            k = block.find(b"\n", start)
+            piece = block[start:] if k < 0 else block[start:k + 1]
+            if skipped is not None:
+                skipped += len(piece)
+            else:
+                pending += piece
+                if len(pending) > line_limit + 1:   # the newline does not count
+                    skipped, pending = len(pending), bytearray()
+            if k < 0:
+                break
+            n += 1
+            if skipped is not None:
+                yield n, None, skipped
+                skipped = None
+            else:
+                yield n, bytes(pending), len(pending)
+                pending = bytearray()
+            start = k + 1
+    if skipped is not None:
+        yield n + 1, None, skipped
+    elif pending:
+        yield n + 1, bytes(pending), len(pending)
 
 
 def read_capped(fh: IO[bytes], limit: int, what: str) -> bytes:
