@@ -94,7 +94,7 @@ class BundleReader:
             return out
         bad = 0
         try:
-            with self.zip.open(MANIFEST_NAME) as fh:
+            with self.open(MANIFEST_NAME) as fh:   # isal where it pays
                 for n, line, length in L.bounded_lines(fh, L.MAX_MANIFEST_LINE, L.MAX_MANIFEST_BYTES):
                     if len(out) >= L.MAX_MANIFEST_ENTRIES:
                         self.problems.append(f"{MANIFEST_NAME} has more than {L.MAX_MANIFEST_ENTRIES} "

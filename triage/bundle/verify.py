@@ -205,7 +205,7 @@ def _manifest_sha256(b: BundleReader, report: VerifyReport) -> str | None:
         return None   # the reader already said it is too large
     h = hashlib.sha256()
     try:
-        with b.zip.open(MANIFEST_NAME) as fh:
+        with b.open(MANIFEST_NAME) as fh:
             while block := fh.read(1 << 20):
                 h.update(block)
     except L.READ_ERRORS as exc:
