@@ -5,7 +5,8 @@
 
 1. ``verify`` in a fresh interpreter (peak RSS, wall time): an honest bundle (``triage collect`` of a
    make-host-tree host) against the same bundle with its manifest replaced by a 6 GiB one-line bomb
-   (a few MB on disk) and by a 300 MiB line (under the manifest limit, over the line limit).
+   (a few MB on disk), by a 300 MiB line (under the manifest limit, over the line limit) and by
+   500,000 small valid lines naming members that do not exist (over the entry cap).
 2. ``triage upload`` of an encrypted bundle to ``triage serve`` on 127.0.0.1: alone, then while N
    clients hold connections open (partial headers trickled, bodies stalled, silent sockets).
 """
@@ -133,10 +134,16 @@ def main() -> int:
                                                                 craft.bomb("meta/manifest.jsonl", 6 << 30)))
         line = craft.write_zip(work / "line.zip", craft.replace(members, "meta/manifest.jsonl",
                                                                 craft.bomb("meta/manifest.jsonl", 300 << 20)))
+        many = b"".join(json.dumps({"path": f"C:\\f{i}", "volume": "C", "bundle_path": f"files/C/f{i}",
+                                    "artifact": "a", "priority": 1, "outcome": "collected", "size": 1,
+                                    "sha256": "0" * 64}).encode() + b"\n" for i in range(500_000))
+        lines = craft.write_zip(work / "many.zip", craft.replace(members, "meta/manifest.jsonl",
+                                                                 craft.deflated("meta/manifest.jsonl", many)))
         base = verify_measured(honest)
         print(f"verify honest bundle ({honest.stat().st_size / 1e6:.1f} MB): {base['rss_mb']:.0f} MB peak RSS, "
               f"{base['seconds']:.2f} s, ok={base['ok']}")
-        for label, path in (("6 GiB manifest bomb", bomb), ("300 MiB manifest line", line)):
+        for label, path in (("6 GiB manifest bomb", bomb), ("300 MiB manifest line", line),
+                            ("500,000 small manifest lines", lines)):
             m = verify_measured(path)
             print(f"verify {label} ({path.stat().st_size / 1e6:.1f} MB on disk): {m['rss_mb']:.0f} MB peak RSS "
                   f"({m['rss_mb'] / base['rss_mb']:.2f}x honest), {m['seconds']:.2f} s "

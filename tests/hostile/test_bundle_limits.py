@@ -130,3 +130,11 @@ def test_a_file_that_is_not_a_zip_is_not_an_interrupted_collection(tmp_path):
     r = _cli_verify(bogus)
     assert r.returncode == 1
     assert "not a ZIP file" in r.stdout and "interrupted" not in r.stdout, r.stdout
+
+
+def test_problem_lists_are_capped(honest_bundle, tmp_path):
+    """3,000 unexpected members: the report keeps 1,000 problems and counts the rest."""
+    members = craft.members_of(honest_bundle) + [craft.deflated(f"files/C/extra/{i}", b"") for i in range(3000)]
+    report = verify_bundle(craft.write_zip(tmp_path / "many.zip", members))
+    assert len(report.problems) == 1001
+    assert report.problems[-1] == "... and 2000 more problem(s)"

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 MAX_MANIFEST_LINE = 1 << 20          # one manifest entry (a JSON object)
 MAX_MANIFEST_BYTES = 512 << 20       # the whole meta/manifest.jsonl
-MAX_MANIFEST_ENTRIES = 500_000       # entries kept in memory
+MAX_MANIFEST_ENTRIES = 200_000       # entries kept in memory (~0.6 KiB each)
 MAX_JOURNAL_ENTRY = 1 << 20          # one meta/journal/* member
 MAX_META_JSON = 16 << 20             # meta/collection.json, meta/collection-start.json
 MAX_NAME_SHOWN = 160                 # characters of a hostile name quoted in a message

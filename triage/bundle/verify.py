@@ -20,13 +20,33 @@ KNOWN_META = {MANIFEST_NAME, COLLECTION_NAME, LOG_NAME, START_NAME}
 MAX_PROBLEMS = 1000   # a report lists this many problems, then says how many more there were
 
 
+class Problems(list):
+    """The problems of one report: the first MAX_PROBLEMS kept, the rest only counted (a hostile
+    bundle can make hundreds of thousands, each a string; memory stays bounded)."""
+
+    dropped = 0
+
+    def append(self, item: str) -> None:
+        if len(self) < MAX_PROBLEMS:
+            super().append(item)
+        else:
+            self.dropped += 1
+
+    def extend(self, items) -> None:
+        for item in items:
+            self.append(item)
+
+    def final(self) -> list[str]:
+        return list(self) + ([f"... and {self.dropped} more problem(s)"] if self.dropped else [])
+
+
 @dataclass
 class VerifyReport:
     path: str
     ok: bool = False
     incomplete: bool = False
     encrypted: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=Problems)
     checked: int = 0
     sha256: str | None = None
     recoverable: int | None = None
@@ -63,7 +83,7 @@ def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> Verif
     path = Path(path)
     report = VerifyReport(path=str(path))
     if not path.is_file():
-        report.problems.append("no such file")
+        report.problems = ["no such file"]
         return report
     try:
         from triage.ship.crypto import is_encrypted, verify_encrypted
@@ -76,14 +96,14 @@ def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> Verif
         report.sha256 = getattr(sub, "sha256", None)
         report.incomplete = bool(getattr(sub, "incomplete", False))
         report.checked = int(getattr(sub, "checked", 0))
+        report.problems = report.problems.final()
         report.ok = not report.problems
         return report
 
     with BundleReader(path) as b:
         _check_plain(path, b, report, copy_out)
-    if len(report.problems) > MAX_PROBLEMS:
-        more = len(report.problems) - MAX_PROBLEMS
-        report.problems = report.problems[:MAX_PROBLEMS] + [f"... and {more} more problem(s)"]
+    if isinstance(report.problems, Problems):
+        report.problems = report.problems.final()
     report.ok = not report.problems
     return report
 
