@@ -21,10 +21,12 @@ REPO = Path(__file__).resolve().parents[2]
 RSS_LIMIT_MB = 200
 
 _MEASURE = """
-import json, resource, sys
+import json, sys
 from triage.bundle.verify import verify_bundle
 r = verify_bundle(sys.argv[1])
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent across exec
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"rss_mb": hwm / 1024,
                   "ok": r.ok, "problems": r.problems}))
 """
 
