@@ -27,8 +27,9 @@ MAX_NAME_SHOWN = 160                 # characters of a hostile name quoted in a 
 
 # What reading a member of a hostile zip can raise besides our own errors: zipfile's BadZipFile (bad
 # CRC, bad header), zlib.error (damaged deflate data: zipfile lets it through), EOFError (cut short),
-# NotImplementedError (a compression method zipfile does not know), OSError, ValueError.
-READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, ValueError)
+# NotImplementedError (a compression method zipfile does not know), RuntimeError (the encryption flag
+# set on a member: "password required"), OSError, ValueError.
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ValueError)
 
 
 class LimitExceeded(ValueError):

@@ -72,7 +72,7 @@ class BundleReader:
         if self.zip is None or name not in self.zip.NameToInfo:
             return None
         try:
-            with self.zip.open(name) as fh:
+            with self.open(name) as fh:
                 data = L.loads(L.read_capped(fh, L.MAX_META_JSON, name))
         except L.READ_ERRORS as exc:
             self.problems.append(f"{name} is unreadable: {exc}")
@@ -145,7 +145,7 @@ class BundleReader:
             names = sorted(n for n in self.zip.NameToInfo if n.startswith(JOURNAL_PREFIX))
             for n in names[:L.MAX_MANIFEST_ENTRIES]:
                 try:
-                    with self.zip.open(n) as fh:
+                    with self.open(n) as fh:
                         raw = L.read_capped(fh, L.MAX_JOURNAL_ENTRY, "the entry")
                     out.append(ManifestEntry.from_dict(L.loads(raw)))
                 except (*L.READ_ERRORS, TypeError) as exc:

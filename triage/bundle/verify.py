@@ -194,7 +194,7 @@ def _check_plain(path: Path, b: BundleReader, report: VerifyReport, copy_out) ->
     for n in names:
         if n.startswith(JOURNAL_PREFIX):
             try:
-                with b.zip.open(n) as fh:
+                with b.open(n) as fh:
                     j = L.loads(L.read_capped(fh, L.MAX_JOURNAL_ENTRY, "the entry"))
                 if not isinstance(j, dict) or not isinstance(j.get("bundle_path"), (str, type(None))):
                     raise ValueError("not a JSON object with a bundle_path string")
