@@ -37,8 +37,9 @@ def serve(tmp_path):
     """serve(*extra_args, tokens=True) -> Server: a fresh server and store for this test."""
     started: list[Server] = []
 
-    def start(*extra: str, tokens: bool = True) -> Server:
-        server = start_server(tmp_path / f"store{len(started)}", *extra, tokens=tokens)
+    def start(*extra: str, tokens: bool = True, store: Path | None = None) -> Server:
+        """A new store each time, or ``store`` again (a restart)."""
+        server = start_server(store or tmp_path / f"store{len(started)}", *extra, tokens=tokens)
         started.append(server)
         return server
 

@@ -134,16 +134,69 @@ MAX_SECONDS_PER_FILE = 1800.0
 PREFETCH_SPILLS = True  # inflate the next big member in a thread while the current one parses
 
 
+def _size_cap(parser: Any, options: dict[str, Any]) -> int | None:
+    """The most bytes ``parser`` will read of one member (None: no cap), the same caps the parsers
+    apply themselves once they hold the file — here applied before anything is copied out."""
+    if parser.name == "registry":
+        from triage.parsers.registry_hive import DEFAULT_MAX_HIVE_BYTES
+        return int(options.get("max_hive_bytes") or DEFAULT_MAX_HIVE_BYTES)
+    if parser.name == "prefetch":
+        from triage.parsers.prefetch import MAX_FILE_SIZE
+        return MAX_FILE_SIZE
+    return None
+
+
 class _Materializer:
     """Gives a parser its member: streamed from the zip, or (big deflated members, ``materialize``)
-    a private temp copy made once, with the companions beside it under their original base names."""
+    a private temp copy made once, with the companions beside it under their original base names.
 
-    def __init__(self, reader: Any, entry: ManifestEntry, companions: list[ManifestEntry]) -> None:
+    Before any copy, :meth:`refusal` checks the member against each parser: magic numbers first (a
+    few bytes streamed from the bundle), then the size the manifest and the zip directory declare
+    against the parser's cap. Why: a 4 MB bundle can hold a 4 GiB member; copying it out to learn
+    that it is no hive, or too big to parse, would spend 4 GB of temp disk and the time to write it."""
+
+    def __init__(self, reader: Any, entry: ManifestEntry, companions: list[ManifestEntry],
+                 parsers: list[Any] | None = None, options: dict[str, Any] | None = None) -> None:
         self.reader, self.entry, self.companions = reader, entry, companions
+        self.parsers, self.options = parsers or [], options or {}
         self.dir: str | None = None
         self.path: Path | None = None
         self.taken: set[str] = set()
         self.with_companions = False
+        self._head: bytes | None = None
+
+    def _declared_size(self) -> int:
+        size = self.entry.size if isinstance(self.entry.size, int) else 0
+        zf = getattr(self.reader, "zip", None)
+        if zf is not None:
+            with contextlib.suppress(KeyError):
+                size = max(size, zf.getinfo(self.entry.bundle_path).file_size)
+        return size
+
+    def refusal(self, parser: Any, options: dict[str, Any] | None = None) -> str | None:
+        """Why ``parser`` must not read this member (None: it may), decided without copying it."""
+        sigs = getattr(parser, "signatures", ()) or ()
+        if sigs:
+            if self._head is None:
+                need = max(off + len(magic) for off, magic in sigs)
+                try:   # from the copy when there is one already, else a few bytes streamed from the zip
+                    with (open(self.path, "rb") if self.path is not None
+                          else self.reader.open(self.entry.bundle_path)) as fh:
+                        self._head = fh.read(max(need, 64))
+                except (KeyError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+                    return f"{parser.name}: member unreadable: {exc}; not parsed"
+            if not any(self._head[off:off + len(magic)] == magic for off, magic in sigs):
+                return f"{parser.name}: file does not start with the expected signature; not parsed"
+        cap = _size_cap(parser, options if options is not None else self.options)
+        size = self._declared_size()
+        if cap is not None and size > cap:
+            return (f"{parser.name}: {size} bytes (declared), above this parser's {cap}-byte cap; "
+                    "not copied out, not parsed")
+        return None
+
+    def wanted(self) -> bool:
+        """Whether some parser will read this member (the prefetch thread copies only those)."""
+        return any(self.refusal(p) is None for p in self.parsers)
 
     def spill_with(self, reader: Any) -> tuple[str, Path]:
         """Copy the primary member into a new private dir using ``reader`` (the prefetch thread's);
@@ -238,9 +291,14 @@ def _run_parser(parser: Any, item: Any, data: AnalysisData, strict: bool,
     t0 = time.perf_counter()
     n = 0
     try:
-        if not _signature_ok(parser, item.open):
-            issues.append(item.issue(f"{name}: file does not start with the expected signature; "
-                                          "not parsed", severity="warning"))
+        refusal = getattr(item.materialize, "refusal", None)
+        if refusal is not None:   # checked on a few streamed bytes and the declared size: no copy yet
+            why = refusal(parser, item.options)
+        else:
+            why = None if _signature_ok(parser, item.open) else (
+                f"{name}: file does not start with the expected signature; not parsed")
+        if why is not None:
+            issues.append(item.issue(why, severity="warning"))
             return
         max_records = int(item.options.get("max_records_per_file") or MAX_RECORDS_PER_FILE)
         max_seconds = float(item.options.get("max_seconds_per_file") or MAX_SECONDS_PER_FILE)
@@ -312,7 +370,8 @@ def _plan(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]
             data.unsupported.append(entry.bundle_path)
             continue
         work.append((entry, rel, chosen))
-    mats = [_Materializer(reader, entry, companions.get(entry.bundle_path, [])) for entry, _, _ in work]
+    mats = [_Materializer(reader, entry, companions.get(entry.bundle_path, []), chosen, options)
+            for entry, _, chosen in work]
     items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
                         options=dict(options)) for (entry, rel, _), mat in zip(work, mats, strict=True)]
     return _Plan(work, mats, items)
@@ -329,7 +388,7 @@ def _parse_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[s
     deferred = set(fan.planned) if fan is not None else set()
     background = options.get("background", True)
     prefetch = _SpillPrefetcher(reader, [m for i, m in enumerate(mats) if i not in deferred and PREFETCH_SPILLS
-                                         and background and m.spill_worthy()])
+                                         and background and m.spill_worthy() and m.wanted()])
     try:
         for i, ((_entry, _rel, chosen), mat) in enumerate(zip(work, mats, strict=True)):
             if i in deferred:

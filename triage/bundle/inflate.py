@@ -75,7 +75,69 @@ def data_offset(fh: IO[bytes], info: zipfile.ZipInfo) -> int:
 def open_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """A read-only stream of one member of the zip ``zf`` opened from ``path``: MemberStream where
     it pays (:func:`wants_fast`), zipfile's own reader otherwise."""
-    return MemberStream(path, info) if wants_fast(info) else zf.open(info)
+    if wants_fast(info):
+        return MemberStream(path, info)
+    try:
+        return CheckedZipStream(zf.open(info))
+    except (NotImplementedError, RuntimeError, zlib.error) as exc:  # unknown method, encrypted member
+        raise zipfile.BadZipFile(f"{info.filename}: cannot be read: {exc}") from None
+
+
+class CheckedZipStream(io.RawIOBase):
+    """``zipfile``'s member stream whose damaged-data errors are ``zipfile.BadZipFile``, as
+    :class:`MemberStream`'s are: zipfile lets ``zlib.error`` through (found by fuzzing), and a
+    caller that handles a damaged member must not need to know which reader it got."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        super().__init__()
+        self._inner = inner
+        self.name = getattr(inner, "name", None)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._inner.seekable()
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._inner.read(n)
+        except zlib.error as exc:
+            raise zipfile.BadZipFile(f"{self.name}: damaged deflate data: {exc}") from None
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        try:
+            return self._inner.readline(-1 if size is None else size)
+        except zlib.error as exc:
+            raise zipfile.BadZipFile(f"{self.name}: damaged deflate data: {exc}") from None
+
+    def peek(self, n: int = 1) -> bytes:
+        try:
+            return self._inner.peek(n)
+        except zlib.error as exc:
+            raise zipfile.BadZipFile(f"{self.name}: damaged deflate data: {exc}") from None
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return self._inner.seek(offset, whence)
+        except zlib.error as exc:
+            raise zipfile.BadZipFile(f"{self.name}: damaged deflate data: {exc}") from None
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+        super().close()
 
 
 class MemberStream(io.RawIOBase):
@@ -138,6 +200,9 @@ class MemberStream(io.RawIOBase):
                 if not self._eof:
                     self._crc = crc32(out, self._crc)
                     self._produced += len(out)
+                    if self._produced > self.info.file_size:   # a bomb: stop at the declared size
+                        raise zipfile.BadZipFile(f"{self.name}: inflates past the {self.info.file_size} "
+                                                 "bytes the directory declares")
                 self._buf = self._buf[self._off:] + out if self._off < len(self._buf) else out
                 self._off = 0
                 return True

@@ -59,10 +59,24 @@ class ManifestEntry:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ManifestEntry:
-        """Tolerant of extra keys (newer writers) and strict about required ones."""
+    def from_dict(cls, data: Any) -> ManifestEntry:
+        """Tolerant of extra keys (newer writers) and strict about required ones and about types.
+
+        Why the types: a manifest comes from the suspect host; a list where an entry belongs, or a
+        number where a member name belongs, must be a ``ValueError`` with a message (a verification
+        problem), never a crash further down (an unhashable name, a comparison of str and int)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"an entry must be a JSON object, not {_json_type(data)}")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
+        missing = sorted(REQUIRED - kwargs.keys())
+        if missing:
+            raise ValueError(f"missing key(s) {', '.join(missing)}")
+        for key, value in kwargs.items():
+            allowed = _TYPES[key]
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                raise ValueError(f"key {key!r} is {_json_type(value)}, expected "
+                                 f"{' or '.join(_json_type_name(t) for t in allowed)}")
         return cls(**kwargs)
 
     @property
@@ -72,3 +86,23 @@ class ManifestEntry:
             return None
         parts = self.bundle_path.split("/", 2)
         return parts[2] if len(parts) == 3 else None
+
+
+# JSON types each key may hold (bool is excluded from int unless listed: True is not a size).
+_S, _N, _I, _D = (str,), (type(None),), (int,), (dict,)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "path": _S, "volume": _S, "bundle_path": _S + _N, "artifact": _S, "priority": _I, "outcome": _S,
+    "role": _S, "companion_of": _S + _N, "user": _S + _N, "size": _I + _N, "source_size": _I + _N,
+    "sha256": _S + _N, "sha1": _S + _N, "md5": _S + _N, "times": _D, "owner": _S + _N, "mode": _S + _N,
+    "read_method": _S + _N, "error": _S + _N, "extra": _D, "seq": _I,
+}
+REQUIRED = frozenset(("path", "volume", "bundle_path", "artifact", "priority", "outcome"))
+
+
+def _json_type_name(t: type) -> str:
+    return {str: "a string", int: "an integer", dict: "an object", type(None): "null",
+            list: "an array", float: "a number", bool: "a boolean"}.get(t, t.__name__)
+
+
+def _json_type(value: Any) -> str:
+    return _json_type_name(type(value))

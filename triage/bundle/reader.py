@@ -8,7 +8,6 @@ analyst can still see what it holds — ``complete`` says which case it is.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import zipfile
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from triage.bundle import COLLECTION_NAME, JOURNAL_PREFIX, MANIFEST_NAME
+from triage.bundle import limits as L
 from triage.bundle.inflate import open_member
 from triage.bundle.manifest import ManifestEntry
 from triage.bundle.names import is_safe_member, safe_segment
@@ -42,10 +42,12 @@ class BundleReader:
         self.collection: dict = {}
         self.entries: list[ManifestEntry] = []
         self._scanned = None
+        self.not_a_zip = False   # no ZIP local header at the start: not a bundle at all, not an interrupted one
         try:
             self.zip = zipfile.ZipFile(self.path, "r")
-        except zipfile.BadZipFile:
+        except L.READ_ERRORS:
             self.complete = False
+            self.not_a_zip = not _starts_like_zip(self.path)
         if self.zip is not None:
             self.collection = self._json(COLLECTION_NAME) or self._json(START_NAME) or {}
             if MANIFEST_NAME in self.zip.NameToInfo:
@@ -54,35 +56,65 @@ class BundleReader:
                 self.complete = False
                 self.problems.append("the bundle has no manifest")
                 self.entries = self.journal_entries()
-        else:
+        elif not self.not_a_zip:
             self.entries = self.journal_entries()
-            start = self._scanned_member(START_NAME)
-            if start is not None:
-                try:
-                    self.collection = json.loads(start)
-                except ValueError:
-                    pass
+            try:
+                start = self._scanned_member(START_NAME, L.MAX_META_JSON)
+                data = L.loads(start) if start is not None else None
+            except L.READ_ERRORS as exc:
+                self.problems.append(f"{START_NAME} is unreadable: {exc}")
+                data = None
+            if isinstance(data, dict):
+                self.collection = data
 
     # -- helpers -------------------------------------------------------------------------------------
     def _json(self, name: str) -> dict | None:
         if self.zip is None or name not in self.zip.NameToInfo:
             return None
         try:
-            with self.zip.open(name) as fh:
-                data = json.loads(fh.read(64 << 20))
-            return data if isinstance(data, dict) else None
-        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            with self.open(name) as fh:
+                data = L.loads(L.read_capped(fh, L.MAX_META_JSON, name))
+        except L.READ_ERRORS as exc:
             self.problems.append(f"{name} is unreadable: {exc}")
             return None
+        if not isinstance(data, dict):
+            self.problems.append(f"{name} is not a JSON object")
+            return None
+        return data
 
     def _manifest(self) -> list[ManifestEntry]:
-        out = []
-        with self.zip.open(MANIFEST_NAME) as fh:
-            for n, line in enumerate(fh, 1):
-                try:
-                    out.append(ManifestEntry.from_dict(json.loads(line)))
-                except (ValueError, TypeError) as exc:
-                    self.problems.append(f"manifest line {n} is unreadable: {exc}")
+        """The manifest's entries, read line by line within :mod:`triage.bundle.limits`: an over-long
+        line, a line that is not an entry, too many lines are each one problem, never held whole."""
+        out: list[ManifestEntry] = []
+        assert self.zip is not None
+        declared = self.zip.getinfo(MANIFEST_NAME).file_size
+        if declared > L.MAX_MANIFEST_BYTES:
+            self.problems.append(f"{MANIFEST_NAME} is {L.size_text(declared)}, above the "
+                                 f"{L.size_text(L.MAX_MANIFEST_BYTES)} limit: not read")
+            return out
+        bad = 0
+        try:
+            with self.open(MANIFEST_NAME) as fh:   # isal where it pays
+                for n, line, length in L.bounded_lines(fh, L.MAX_MANIFEST_LINE, L.MAX_MANIFEST_BYTES):
+                    if len(out) >= L.MAX_MANIFEST_ENTRIES:
+                        self.problems.append(f"{MANIFEST_NAME} has more than {L.MAX_MANIFEST_ENTRIES} "
+                                             "entries: the rest was not read")
+                        break
+                    try:
+                        if line is None:
+                            raise L.LimitExceeded(f"{L.size_text(length)} long, above the "
+                                                  f"{L.size_text(L.MAX_MANIFEST_LINE)} limit")
+                        if not line.strip():
+                            continue
+                        out.append(ManifestEntry.from_dict(L.loads(line)))
+                    except (ValueError, TypeError) as exc:
+                        bad += 1
+                        if bad <= 50:   # one problem per bad line, up to a point
+                            self.problems.append(f"manifest line {n} is unreadable: {str(exc)[:300]}")
+                        elif bad == 51:
+                            self.problems.append("more unreadable manifest lines follow (not listed)")
+        except L.READ_ERRORS as exc:
+            self.problems.append(f"{MANIFEST_NAME}: {exc}")
         return out
 
     def _scan(self):
@@ -92,30 +124,43 @@ class BundleReader:
                 self._scanned = {m.name: m for m in scan_members(fh, size)}
         return self._scanned
 
-    def _scanned_member(self, name: str) -> bytes | None:
+    def _scanned_member(self, name: str, limit: int) -> bytes | None:
+        """A small member of a bundle without a central directory; LimitExceeded past ``limit`` bytes."""
         m = self._scan().get(name)
         if m is None:
             return None
+        parts, size = [], 0
         with open(self.path, "rb") as fh:
-            return b"".join(read_member(fh, m))
+            for block in read_member(fh, m):
+                size += len(block)
+                if size > limit:
+                    raise L.LimitExceeded(f"{name} is larger than {L.size_text(limit)}; not read")
+                parts.append(block)
+        return b"".join(parts)
 
     def journal_entries(self) -> list[ManifestEntry]:
         """Entries from the journal members, in order (works with or without a central directory)."""
         out = []
         if self.zip is not None:
             names = sorted(n for n in self.zip.NameToInfo if n.startswith(JOURNAL_PREFIX))
-            for n in names:
+            for n in names[:L.MAX_MANIFEST_ENTRIES]:
                 try:
-                    with self.zip.open(n) as fh:
-                        out.append(ManifestEntry.from_dict(json.loads(fh.read(1 << 20))))
-                except (ValueError, TypeError, zipfile.BadZipFile) as exc:
-                    self.problems.append(f"journal {n} unreadable: {exc}")
+                    with self.open(n) as fh:
+                        raw = L.read_capped(fh, L.MAX_JOURNAL_ENTRY, "the entry")
+                    out.append(ManifestEntry.from_dict(L.loads(raw)))
+                except (*L.READ_ERRORS, TypeError) as exc:
+                    self.problems.append(f"journal {L.shown(n)} unreadable: {str(exc)[:300]}")
             return out
-        for name in sorted(n for n in self._scan() if n.startswith(JOURNAL_PREFIX)):
+        try:
+            scanned = sorted(n for n in self._scan() if n.startswith(JOURNAL_PREFIX))
+        except OSError as exc:
+            self.problems.append(f"the bundle could not be scanned: {exc}")
+            return out
+        for name in scanned[:L.MAX_MANIFEST_ENTRIES]:
             try:
-                out.append(ManifestEntry.from_dict(json.loads(self._scanned_member(name))))
-            except (ValueError, TypeError, OSError) as exc:
-                self.problems.append(f"journal {name} unreadable: {exc}")
+                out.append(ManifestEntry.from_dict(L.loads(self._scanned_member(name, L.MAX_JOURNAL_ENTRY) or b"")))
+            except (*L.READ_ERRORS, TypeError) as exc:
+                self.problems.append(f"journal {L.shown(name)} unreadable: {str(exc)[:300]}")
         return out
 
     # -- public API ----------------------------------------------------------------------------------
@@ -158,6 +203,15 @@ class BundleReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _starts_like_zip(path: Path) -> bool:
+    """Whether the file begins with a ZIP local file header (an interrupted bundle still does)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 class _IterStream:

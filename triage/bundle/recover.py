@@ -13,11 +13,15 @@ import json
 from pathlib import Path
 
 from triage import __version__
-from triage.bundle import COLLECTION_NAME, LOG_NAME, MANIFEST_NAME
+from triage.bundle import COLLECTION_NAME, FILES_PREFIX, LOG_NAME, MANIFEST_NAME, VOLATILE_PREFIX
+from triage.bundle.limits import READ_ERRORS, clip
 from triage.bundle.manifest import HAS_DATA, ManifestEntry
+from triage.bundle.names import is_safe_member
 from triage.bundle.reader import START_NAME, BundleReader
 from triage.bundle.writer import BundleWriter, json_bytes
 from triage.units import iso, utc_now
+
+DATA_PREFIXES = (FILES_PREFIX, VOLATILE_PREFIX)   # where collected data lives; meta/ is rewritten here
 
 
 def recover_bundle(src: str | Path, output_dir: str | Path | None = None) -> tuple[Path, dict]:
@@ -37,11 +41,17 @@ def recover_bundle(src: str | Path, output_dir: str | Path | None = None) -> tup
                 if e.outcome not in HAS_DATA or not e.bundle_path:
                     recovered.append(e)
                     continue
+                if not is_safe_member(e.bundle_path) or not e.bundle_path.startswith(DATA_PREFIXES):
+                    # a name that climbs out of an extraction directory (or poses as metadata) is never
+                    # written into a bundle we sign with a fresh sidecar
+                    lost.append({"path": clip(e.path), "bundle_path": clip(e.bundle_path),
+                                 "reason": "unsafe member name: not copied into the recovered bundle"})
+                    continue
                 try:
                     h = hashlib.sha256()
                     data_iter = _member_chunks(b, e.bundle_path, h)
                     res = w.add_stream(e.bundle_path, data_iter)
-                except (KeyError, OSError, ValueError) as exc:
+                except (KeyError, *READ_ERRORS) as exc:
                     lost.append({"path": e.path, "bundle_path": e.bundle_path, "reason": f"unreadable: {exc}"})
                     continue
                 if res.hashes["sha256"] != e.sha256 or res.size != e.size:

@@ -19,6 +19,7 @@ LOCAL_SIG = b"PK\x03\x04"
 DD_SIG = b"PK\x07\x08"
 _LOCAL = struct.Struct("<4sHHHHHLLLHH")
 WINDOW = 8 * 1024 * 1024
+INFLATE_PIECE = 1 << 20
 
 
 @dataclass(slots=True)
@@ -77,6 +78,19 @@ def _find_stored_end(fh: IO[bytes], data_offset: int, file_size: int) -> tuple[i
     return None
 
 
+def _inflate_bounded(d, block: bytes) -> Iterator[bytes]:
+    """Inflate ``block`` in pieces of at most INFLATE_PIECE bytes: a member that inflates 1000:1
+    (a deflate bomb) never has more than one piece in memory."""
+    data = block
+    while True:
+        out = d.decompress(data, INFLATE_PIECE)
+        if out:
+            yield out
+        data = d.unconsumed_tail
+        if not data or d.eof:
+            return
+
+
 def _find_deflate_end(fh: IO[bytes], data_offset: int) -> tuple[int, int] | None:
     fh.seek(data_offset)
     d = zlib.decompressobj(-15)
@@ -87,10 +101,10 @@ def _find_deflate_end(fh: IO[bytes], data_offset: int) -> tuple[int, int] | None
         if not block:
             return None
         try:
-            out = d.decompress(block)
+            for out in _inflate_bounded(d, block):
+                crc = zlib.crc32(out, crc)
         except zlib.error:
             return None
-        crc = zlib.crc32(out, crc)
         consumed += len(block) - len(d.unused_data)
     return consumed, crc
 
@@ -140,7 +154,13 @@ def read_member(fh: IO[bytes], m: LocalMember, chunk: int = 1 << 20) -> Iterator
         if not block:
             raise OSError("member data ends early")
         left -= len(block)
-        yield d.decompress(block) if d else block
+        if d:
+            try:
+                yield from _inflate_bounded(d, block)
+            except zlib.error as exc:
+                raise OSError(f"damaged deflate data: {exc}") from None
+        else:
+            yield block
     if d:
         tail = d.flush()
         if tail:

@@ -7,17 +7,37 @@ Problems are collected, never raised, so one report lists everything wrong with 
 from __future__ import annotations
 
 import hashlib
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from triage.bundle import COLLECTION_NAME, JOURNAL_PREFIX, LOG_NAME, MANIFEST_NAME
+from triage.bundle import limits as L
 from triage.bundle.manifest import HAS_DATA, SKIPPED_INTERRUPTED
 from triage.bundle.names import is_safe_member
 from triage.bundle.reader import START_NAME, BundleReader
 
 KNOWN_META = {MANIFEST_NAME, COLLECTION_NAME, LOG_NAME, START_NAME}
+MAX_PROBLEMS = 1000   # a report lists this many problems, then says how many more there were
+
+
+class Problems(list):
+    """The problems of one report: the first MAX_PROBLEMS kept, the rest only counted (a hostile
+    bundle can make hundreds of thousands, each a string; memory stays bounded)."""
+
+    dropped = 0
+
+    def append(self, item: str) -> None:
+        if len(self) < MAX_PROBLEMS:
+            super().append(item)
+        else:
+            self.dropped += 1
+
+    def extend(self, items) -> None:
+        for item in items:
+            self.append(item)
+
+    def final(self) -> list[str]:
+        return list(self) + ([f"... and {self.dropped} more problem(s)"] if self.dropped else [])
 
 
 @dataclass
@@ -26,7 +46,7 @@ class VerifyReport:
     ok: bool = False
     incomplete: bool = False
     encrypted: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=Problems)
     checked: int = 0
     sha256: str | None = None
     recoverable: int | None = None
@@ -42,12 +62,14 @@ def _sidecar(path: Path, sha: str, report: VerifyReport) -> None:
         report.problems.append(f"no sidecar {side.name}: the collection did not finish or the sidecar was not copied")
         return
     try:
-        text = side.read_text(encoding="utf-8", errors="replace").split()
+        with open(side, "rb") as fh:        # a sidecar is one line; a hostile one may be gigabytes
+            text = fh.read(4096).decode("utf-8", "replace").split()
     except OSError as exc:
         report.problems.append(f"sidecar unreadable: {exc}")
         return
     if not text or text[0].lower() != sha:
-        report.problems.append(f"bundle SHA-256 {sha} does not match the sidecar ({text[0] if text else 'empty'})")
+        report.problems.append(f"bundle SHA-256 {sha} does not match the sidecar "
+                               f"({L.clip(text[0], 80) if text else 'empty'})")
 
 
 def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> VerifyReport:
@@ -61,7 +83,7 @@ def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> Verif
     path = Path(path)
     report = VerifyReport(path=str(path))
     if not path.is_file():
-        report.problems.append("no such file")
+        report.problems = ["no such file"]
         return report
     try:
         from triage.ship.crypto import is_encrypted, verify_encrypted
@@ -74,108 +96,139 @@ def verify_bundle(path: str | Path, *, private_key=None, copy_out=None) -> Verif
         report.sha256 = getattr(sub, "sha256", None)
         report.incomplete = bool(getattr(sub, "incomplete", False))
         report.checked = int(getattr(sub, "checked", 0))
+        report.problems = report.problems.final()
         report.ok = not report.problems
         return report
 
     with BundleReader(path) as b:
-        report.sha256 = b.sha256
-        _sidecar(path, b.sha256, report)
-        report.problems.extend(b.problems)
-        report.status = b.collection.get("status")
-        if b.zip is None:
-            report.incomplete = True
-            report.recoverable = len(b.entries)
-            report.problems.append(
-                f"no central directory: the collection was interrupted; {len(b.entries)} finished file(s) are "
-                f"recoverable with 'triage recover {path.name}'")
-            report.ok = False
-            return report
-        infos = b.zip.infolist()
-        names = [i.filename for i in infos]
-        seen: set[str] = set()
-        for n in names:
-            if n in seen:
-                report.problems.append(f"duplicate member name {n!r}")
-            seen.add(n)
-            if not is_safe_member(n):
-                report.problems.append(f"unsafe member name {n!r}")
-        if COLLECTION_NAME not in seen:
-            report.problems.append("missing meta/collection.json")
-            report.incomplete = True
-        if MANIFEST_NAME not in seen:
-            report.problems.append("missing meta/manifest.jsonl")
-            report.incomplete = True
-        else:
-            with b.zip.open(MANIFEST_NAME) as fh:
-                msha = hashlib.sha256(fh.read()).hexdigest()
-            recorded = b.collection.get("manifest_sha256")
-            if recorded and recorded != msha:
-                report.problems.append("meta/manifest.jsonl was changed after collection (its SHA-256 differs "
-                                       "from the one in meta/collection.json)")
-        if b.collection.get("status") == "interrupted":
-            report.incomplete = True
-            left = sum(1 for e in b.entries if e.outcome == SKIPPED_INTERRUPTED)
-            report.problems.append(f"the collection was interrupted: {left} planned file(s) were not collected")
-
-        expected: dict[str, object] = {}
-        for e in b.entries:
-            if e.outcome in HAS_DATA and e.bundle_path:
-                if e.bundle_path in expected:
-                    report.problems.append(f"manifest lists {e.bundle_path} twice")
-                expected[e.bundle_path] = e
-        for name, e in expected.items():
-            if name not in seen:
-                report.problems.append(f"missing member {name} (manifest: {e.path})")
-                continue
-            hashers = {k: hashlib.new(k) for k in ("sha256", "sha1", "md5") if getattr(e, k)}
-            size = 0
-            tee = copy_out(e) if copy_out is not None else None
-            failure: BaseException | None = None
-            try:
-                with b.open(name) as fh:
-                    while block := fh.read(1 << 20):  # the inflater's block size: no re-joining
-                        size += len(block)
-                        for h in hashers.values():
-                            h.update(block)
-                        if tee is not None and failure is None:
-                            try:  # the copy's own trouble (a full temp disk) is not the bundle's
-                                tee[0].write(block)
-                            except OSError as exc:
-                                failure = exc
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                failure = failure or exc
-                report.problems.append(f"{name}: unreadable member: {exc}")
-                continue
-            finally:
-                if tee is not None:
-                    tee[1](failure)
-            report.checked += 1
-            if e.size is not None and size != e.size:
-                report.problems.append(f"{name}: size {size} != manifest {e.size}")
-            for k, h in hashers.items():
-                if h.hexdigest() != getattr(e, k):
-                    report.problems.append(f"{name}: {k.upper()} {h.hexdigest()} != manifest {getattr(e, k)}")
-        journal = {}
-        for n in names:
-            if n.startswith(JOURNAL_PREFIX):
-                try:
-                    with b.zip.open(n) as fh:
-                        j = json.loads(fh.read(1 << 20))
-                    journal[j.get("bundle_path")] = j
-                except (ValueError, zipfile.BadZipFile, OSError) as exc:
-                    report.problems.append(f"{n}: unreadable journal entry: {exc}")
-        for n in names:
-            if n in expected or n in KNOWN_META or n.startswith(JOURNAL_PREFIX):
-                continue
-            report.problems.append(f"unexpected member {n!r} (not in the manifest)")
-        for bp, e in expected.items():
-            j = journal.get(bp)
-            if j is None:
-                report.problems.append(f"{bp}: no journal entry (manifest edited?)")
-            elif j.get("sha256") != e.sha256 or j.get("size") != e.size:
-                report.problems.append(f"{bp}: manifest disagrees with the journal written during collection")
-        for bp in journal:
-            if bp not in expected:
-                report.problems.append(f"{bp}: in the journal but not in the manifest (entry dropped?)")
+        _check_plain(path, b, report, copy_out)
+    if isinstance(report.problems, Problems):
+        report.problems = report.problems.final()
     report.ok = not report.problems
     return report
+
+
+def _check_plain(path: Path, b: BundleReader, report: VerifyReport, copy_out) -> None:
+    """The checks of a plain (unencrypted) bundle, appended to ``report``."""
+    report.sha256 = b.sha256
+    if b.not_a_zip:
+        report.problems.append("not a ZIP file (no ZIP header at its start): not a triage bundle")
+        return
+    _sidecar(path, b.sha256, report)
+    report.problems.extend(b.problems)
+    status = b.collection.get("status")
+    report.status = status if isinstance(status, str) else None
+    if b.zip is None:
+        report.incomplete = True
+        report.recoverable = len(b.entries)
+        report.problems.append(
+            f"no central directory: the collection was interrupted; {len(b.entries)} finished file(s) are "
+            f"recoverable with 'triage recover {path.name}'")
+        return
+    infos = b.zip.infolist()
+    names = [i.filename for i in infos]
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            report.problems.append(f"duplicate member name {L.shown(n)}")
+        seen.add(n)
+        if not is_safe_member(n):
+            report.problems.append(f"unsafe member name {L.shown(n)}")
+    if COLLECTION_NAME not in seen:
+        report.problems.append("missing meta/collection.json")
+        report.incomplete = True
+    if MANIFEST_NAME not in seen:
+        report.problems.append("missing meta/manifest.jsonl")
+        report.incomplete = True
+    else:
+        msha = _manifest_sha256(b, report)
+        recorded = b.collection.get("manifest_sha256")
+        if recorded and msha and recorded != msha:
+            report.problems.append("meta/manifest.jsonl was changed after collection (its SHA-256 differs "
+                                   "from the one in meta/collection.json)")
+    if b.collection.get("status") == "interrupted":
+        report.incomplete = True
+        left = sum(1 for e in b.entries if e.outcome == SKIPPED_INTERRUPTED)
+        report.problems.append(f"the collection was interrupted: {left} planned file(s) were not collected")
+
+    expected: dict[str, object] = {}
+    for e in b.entries:
+        if e.outcome in HAS_DATA and e.bundle_path:
+            if e.bundle_path in expected:
+                report.problems.append(f"manifest lists {e.bundle_path} twice")
+            expected[e.bundle_path] = e
+    for name, e in expected.items():
+        if name not in seen:
+            report.problems.append(f"missing member {L.shown(name)} (manifest: {L.shown(e.path)})")
+            continue
+        hashers = {k: hashlib.new(k) for k in ("sha256", "sha1", "md5") if getattr(e, k)}
+        size = 0
+        tee = copy_out(e) if copy_out is not None else None
+        failure: BaseException | None = None
+        try:
+            with b.open(name) as fh:
+                while block := fh.read(1 << 20):  # the inflater's block size: no re-joining
+                    size += len(block)
+                    for h in hashers.values():
+                        h.update(block)
+                    if tee is not None and failure is None:
+                        try:  # the copy's own trouble (a full temp disk) is not the bundle's
+                            tee[0].write(block)
+                        except OSError as exc:
+                            failure = exc
+        except L.READ_ERRORS as exc:
+            failure = failure or exc
+            report.problems.append(f"{L.shown(name)}: unreadable member: {str(exc)[:300]}")
+            continue
+        finally:
+            if tee is not None:
+                tee[1](failure)
+        report.checked += 1
+        if e.size is not None and size != e.size:
+            report.problems.append(f"{L.shown(name)}: size {size} != manifest {e.size}")
+        for k, h in hashers.items():
+            if h.hexdigest() != getattr(e, k):
+                report.problems.append(f"{L.shown(name)}: {k.upper()} {h.hexdigest()} != manifest "
+                                       f"{L.shown(getattr(e, k), 80)}")
+    journal: dict[str, dict] = {}
+    for n in names:
+        if n.startswith(JOURNAL_PREFIX):
+            try:
+                with b.open(n) as fh:
+                    j = L.loads(L.read_capped(fh, L.MAX_JOURNAL_ENTRY, "the entry"))
+                if not isinstance(j, dict) or not isinstance(j.get("bundle_path"), (str, type(None))):
+                    raise ValueError("not a JSON object with a bundle_path string")
+                journal[j.get("bundle_path")] = j
+            except L.READ_ERRORS as exc:
+                report.problems.append(f"{L.shown(n)}: unreadable journal entry: {str(exc)[:300]}")
+    for n in names:
+        if n in expected or n in KNOWN_META or n.startswith(JOURNAL_PREFIX):
+            continue
+        report.problems.append(f"unexpected member {L.shown(n)} (not in the manifest)")
+    for bp, e in expected.items():
+        j = journal.get(bp)
+        if j is None:
+            report.problems.append(f"{L.shown(bp)}: no journal entry (manifest edited?)")
+        elif j.get("sha256") != e.sha256 or j.get("size") != e.size:
+            report.problems.append(f"{L.shown(bp)}: manifest disagrees with the journal written during "
+                                   "collection")
+    for bp in journal:
+        if bp not in expected:
+            report.problems.append(f"{L.shown(bp)}: in the journal but not in the manifest (entry dropped?)")
+
+
+def _manifest_sha256(b: BundleReader, report: VerifyReport) -> str | None:
+    """SHA-256 of meta/manifest.jsonl, streamed (never read whole), None when it cannot be read."""
+    assert b.zip is not None
+    declared = b.zip.getinfo(MANIFEST_NAME).file_size
+    if declared > L.MAX_MANIFEST_BYTES:
+        return None   # the reader already said it is too large
+    h = hashlib.sha256()
+    try:
+        with b.open(MANIFEST_NAME) as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+    except L.READ_ERRORS as exc:
+        report.problems.append(f"{MANIFEST_NAME} unreadable: {str(exc)[:300]}")
+        return None
+    return h.hexdigest()

@@ -47,9 +47,78 @@ def _decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _as_sqlite_error(exc: UnicodeDecodeError) -> sqlite3.DatabaseError:
+    return sqlite3.DatabaseError(f"SQLite error whose message is not UTF-8 (hostile schema bytes): "
+                                 f"{exc.object[:200]!r}")
+
+
+class _SafeCursor(sqlite3.Cursor):
+    """A cursor whose errors are all ``sqlite3.Error``.
+
+    Why: SQLite's error messages quote the schema (``malformed database schema (name)``), and the
+    sqlite3 module decodes them as strict UTF-8; a hostile database with non-UTF-8 bytes in a table
+    name makes that decoding raise ``UnicodeDecodeError`` instead of ``sqlite3.DatabaseError``, past
+    every ``except sqlite3.Error`` in the parsers (found by fuzzing)."""
+
+    def execute(self, *args, **kwargs):
+        try:
+            return super().execute(*args, **kwargs)
+        except UnicodeDecodeError as exc:
+            raise _as_sqlite_error(exc) from None
+
+    def executemany(self, *args, **kwargs):
+        try:
+            return super().executemany(*args, **kwargs)
+        except UnicodeDecodeError as exc:
+            raise _as_sqlite_error(exc) from None
+
+    def fetchone(self):
+        try:
+            return super().fetchone()
+        except UnicodeDecodeError as exc:
+            raise _as_sqlite_error(exc) from None
+
+    def fetchmany(self, *args, **kwargs):
+        try:
+            return super().fetchmany(*args, **kwargs)
+        except UnicodeDecodeError as exc:
+            raise _as_sqlite_error(exc) from None
+
+    def fetchall(self):
+        try:
+            return super().fetchall()
+        except UnicodeDecodeError as exc:
+            raise _as_sqlite_error(exc) from None
+
+    def __next__(self):
+        try:
+            return super().__next__()
+        except UnicodeDecodeError as exc:
+            raise _as_sqlite_error(exc) from None
+
+
+class _SafeConnection(sqlite3.Connection):
+    """Connection whose cursors (``execute`` included) are :class:`_SafeCursor`."""
+
+    def cursor(self, factory=_SafeCursor):  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, *args, **kwargs):  # the C execute makes a plain cursor: go through ours
+        return self.cursor().execute(*args, **kwargs)
+
+    def executemany(self, *args, **kwargs):
+        return self.cursor().executemany(*args, **kwargs)
+
+
 def _connect(path: Path, params: str, deadline: float) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{params}", uri=True, timeout=0,
-                           check_same_thread=False)
+    try:
+        return _configure(sqlite3.connect(f"{path.resolve().as_uri()}?{params}", uri=True, timeout=0,
+                                          check_same_thread=False, factory=_SafeConnection), deadline)
+    except UnicodeDecodeError as exc:
+        raise _as_sqlite_error(exc) from None
+
+
+def _configure(conn: sqlite3.Connection, deadline: float) -> sqlite3.Connection:
     conn.text_factory = _decode_text
     conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
     conn.execute("PRAGMA query_only = ON")

@@ -351,7 +351,7 @@ class Uploader:
                 self.log(f"chunk {index} rejected by the server (hash mismatch in transit); sending again")
                 self._backoff(attempt, None, quiet=True)
                 continue
-            if r.status_code in (429, 500, 502, 503, 504, 507):
+            if r.status_code in (408, 429, 500, 502, 503, 504, 507):   # 408: the server gave up on a stalled body
                 self._backoff(attempt, f"chunk {index}: HTTP {r.status_code}")
                 continue
             raise UploadError(f"chunk {index}: HTTP {r.status_code}: {_error_text(r)}")

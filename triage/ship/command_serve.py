@@ -34,9 +34,22 @@ def configure(parser) -> None:
     parser.add_argument("--max-bundle-size", default="64GiB", help="largest bundle accepted (default 64GiB)")
     parser.add_argument("--max-chunk-size", default="64MiB", help="largest chunk accepted (default 64MiB)")
     parser.add_argument("--queue-dir", help="drop a JSON ticket here for each stored bundle (analysis queue)")
-    parser.add_argument("--staging-ttl", default="7d", help="forget unfinished uploads older than this")
+    parser.add_argument("--staging-ttl", default="6h",
+                        help="forget unfinished uploads with no activity for this long, releasing the space "
+                        "they reserved (default 6h)")
+    parser.add_argument("--max-open-uploads", type=int, default=8, metavar="N",
+                        help="uploads one token may have open at once (default 8)")
+    parser.add_argument("--token-quota", default="128GiB", metavar="SIZE",
+                        help="bytes one token's open uploads may reserve (default 128GiB)")
+    parser.add_argument("--header-timeout", default="30s",
+                        help="close connections that do not send a request's headers within this (default 30s)")
+    parser.add_argument("--body-timeout", default="60s",
+                        help="abandon a request whose body sends nothing for this long (default 60s)")
+    parser.add_argument("--min-free", default="64MiB", metavar="SIZE",
+                        help="refuse writes (507) that would leave less free space in the store (default 64MiB)")
     parser.add_argument("--trust-forwarded", action="store_true",
-                        help="record X-Forwarded-For from the TLS terminator in receipts")
+                        help="record X-Forwarded-For from the TLS terminator in receipts and the custody log "
+                        "(without it the header is ignored: any client can write any address there)")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
     parser.add_argument("--check-custody", action="store_true",
                         help="check the store's custody log hash chain, print the result and exit")
@@ -63,7 +76,14 @@ def run(args) -> int:
                               max_chunk_size=parse_size(args.max_chunk_size),
                               queue_dir=Path(args.queue_dir) if args.queue_dir else None,
                               staging_ttl=parse_duration(args.staging_ttl),
-                              trust_forwarded=args.trust_forwarded)
+                              trust_forwarded=args.trust_forwarded,
+                              max_open_uploads=args.max_open_uploads,
+                              max_reserved_bytes=parse_size(args.token_quota),
+                              header_timeout=parse_duration(args.header_timeout),
+                              body_timeout=parse_duration(args.body_timeout),
+                              min_free_bytes=parse_size(args.min_free))
+        if config.max_open_uploads < 1 or min(config.header_timeout, config.body_timeout, config.staging_ttl) <= 0:
+            raise ValueError("--max-open-uploads, the timeouts and --staging-ttl must be positive")
         if not tokens:
             raise ValueError("no tokens: give --token or --token-file")
         if len({t.token for t in tokens}) != len(tokens):

@@ -42,6 +42,12 @@ from triage.units import iso, utc_now
 
 log = logging.getLogger("triage.serve")
 _BLOCK = 256 << 10
+MAX_JSON_BODY = 64 << 10        # an upload request is a few hundred bytes of JSON
+MAX_JSON_DEPTH = 16             # ... one object deep; deeper nesting is refused before parsing
+MAX_FIELD_CHARS = 512           # a custody-log or reply string from the client or the bundle, cut
+MAX_PROBLEMS_SHOWN = 100        # verification problems in a reply or receipt
+MAX_CUSTODY_LINE = 16 << 10     # a custody line never grows past this, whatever the input
+SPACE_CHECK_EVERY = 16 << 20    # free space re-checked every this many bytes of a streamed body
 
 
 @dataclass(slots=True)
@@ -51,8 +57,13 @@ class ServerConfig:
     max_bundle_size: int = P.DEFAULT_MAX_BUNDLE_SIZE
     max_chunk_size: int = P.DEFAULT_MAX_CHUNK_SIZE
     queue_dir: Path | None = None
-    staging_ttl: float = 7 * 86400.0
+    staging_ttl: float = 6 * 3600.0          # an upload without activity for this long is forgotten
     trust_forwarded: bool = False
+    max_open_uploads: int = 8                 # per token: uploads started and not finished
+    max_reserved_bytes: int = 2 * P.DEFAULT_MAX_BUNDLE_SIZE   # per token: bytes those uploads reserve
+    header_timeout: float = 30.0              # a connection must send a request's headers within this
+    body_timeout: float = 60.0                # a request body may pause this long between bytes
+    min_free_bytes: int = 64 << 20            # every write leaves at least this much free in the store
     extra: dict = field(default_factory=dict)
 
 
@@ -81,8 +92,9 @@ class IntakeServer:
         for d in (self.store, self.staging, self.rejected):
             d.mkdir(parents=True, exist_ok=True)
         self.custody_path = self.store / "custody.jsonl"
-        self._custody_prev = self._last_custody_hash()
+        self._custody_prev = last_line_sha256(self.custody_path)
         self._locks: dict[str, list] = {}
+        self.watch = ConnectionWatch(config.header_timeout)
         self._tokens = [(t, t.token.encode()) for t in config.tokens]
         self.hostname = socket.gethostname()
         self._expire_staging()
@@ -102,10 +114,13 @@ class IntakeServer:
 
     @web.middleware
     async def _errors(self, request: web.Request, handler):
+        self.watch.started(request.protocol)
         try:
             return await handler(request)
         except HTTPProblem as p:
             return _json(p.status, {"error": p.message, **p.details})
+        finally:
+            self.watch.finished(request.protocol)
 
     @web.middleware
     async def _auth(self, request: web.Request, handler):
@@ -133,12 +148,7 @@ class IntakeServer:
     # ----------------------------------------------------------------------------------- create
     async def create(self, request: web.Request) -> web.Response:
         case: P.CaseToken = request["case"]
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise HTTPProblem(400, "body must be JSON {name, size, sha256, chunk_size}") from None
-        if not isinstance(body, dict):
-            raise HTTPProblem(400, "body must be a JSON object")
+        body = parse_small_json(await self._read_small(request, MAX_JSON_BODY))
         name, size, sha, chunk_size = (body.get(k) for k in ("name", "size", "sha256", "chunk_size"))
         self._check_name(name)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -156,15 +166,23 @@ class IntakeServer:
         stored = self._stored_answer(request, case, name, sha)
         if stored is not None:
             return stored
-        free = shutil.disk_usage(self.store).free
-        if free < size + self._staged_bytes_pending() + (64 << 20):
-            raise HTTPProblem(507, "not enough free space in the store for this bundle "
-                              "(counting the uploads in progress)")
         uid = P.upload_id(case.case_id, name, sha)
         async with self._lock(uid):
             meta = self._load_meta(uid)
             created = meta is None
             if created:
+                self._expire_staging()
+                pending = self._pending_uploads()
+                mine = [m for m in pending if m["token_fingerprint"] == case.fingerprint]
+                if len(mine) >= self.config.max_open_uploads:
+                    raise HTTPProblem(429, f"this token already has {len(mine)} uploads open (limit "
+                                      f"{self.config.max_open_uploads}): finish or let them expire first")
+                reserved = sum(m["pending"] for m in mine)
+                if reserved + size > self.config.max_reserved_bytes:
+                    raise HTTPProblem(429, f"this token's open uploads already reserve {reserved} bytes; "
+                                      f"{size} more is above its quota of {self.config.max_reserved_bytes}")
+                self._require_space(size + sum(m["pending"] for m in pending),
+                                    "this bundle (counting the uploads in progress)")
                 meta = {"id": uid, "case": case.case_id, "name": name, "size": size, "sha256": sha,
                         "chunk_size": chunk_size, "created_utc": iso(utc_now()),
                         "client_address": request.remote, "token_fingerprint": case.fingerprint}
@@ -231,8 +249,11 @@ class IntakeServer:
         workdir = self.staging / meta["id"]
         marker = workdir / "chunks" / f"{index:08d}"
         # One request per chunk at a time: a retry racing a slow first attempt must not interleave writes.
+        # A stalled holder loses the lock after body_timeout (the read below times out).
         async with self._lock(f"{meta['id']}/{index}"):
             held = marker.exists()        # a chunk already held is checked but never rewritten
+            if not held:
+                self._require_space(expected, f"chunk {index}")
             got, digest = await self._receive(request, workdir / meta["name"], expected,
                                               offset=index * meta["chunk_size"], write=not held)
             if got != expected:
@@ -259,12 +280,16 @@ class IntakeServer:
         except FileNotFoundError:
             raise HTTPProblem(404, "upload vanished (completed or expired): start it again") from None
         try:
+            next_check = SPACE_CHECK_EVERY
             while True:
-                block = await request.content.read(_BLOCK)
+                block = await self._read_body(request, _BLOCK)
                 if not block:
                     break
                 if got + len(block) > limit:
                     raise HTTPProblem(413, f"body larger than {limit} bytes")
+                if write and offset is None and got + len(block) >= next_check:   # a growing new file
+                    self._require_space(0, "the rest of this body")
+                    next_check += SPACE_CHECK_EVERY
                 digest.update(block)
                 if write:
                     if offset is None:
@@ -303,6 +328,8 @@ class IntakeServer:
         size = request.content_length
         if size is not None and size > self.config.max_bundle_size:
             raise HTTPProblem(413, f"bundle larger than this server accepts ({self.config.max_bundle_size})")
+        self._require_space((size or 0) + sum(m["pending"] for m in self._pending_uploads()),
+                            "this bundle (counting the uploads in progress)")
         uid = "put-" + P.upload_id(case.case_id, name, sha) + "-" + os.urandom(4).hex()
         workdir = self.staging / uid
         workdir.mkdir(parents=True)
@@ -339,7 +366,8 @@ class IntakeServer:
                 _write_json_atomic(dest / "rejection.json", {"meta": meta, "verification": verification})
             self._custody("rejected", request, case, name=name, size=assembled.stat().st_size
                           if assembled.exists() else None, sha256=sha, reason="verification failed",
-                          problems=verification["problems"][:20])
+                          problems=verification["problems"][:20],
+                          problem_count=verification.get("problem_count", len(verification["problems"])))
             raise HTTPProblem(422, "bundle failed verification; kept aside on the server, not stored",
                               verification=verification)
         case_dir = self.store / case.case_id
@@ -429,28 +457,58 @@ class IntakeServer:
             return {"name": final.name, "size": final.stat().st_size, "sha256": h.hexdigest(),
                     "state": "stored", "note": "receipt missing; rebuilt from the stored file"}
 
-    def _staged_bytes_pending(self) -> int:
-        """Bytes that uploads in progress will still write (their staged files are sparse until filled)."""
-        pending = 0
+    def _pending_uploads(self) -> list[dict]:
+        """The uploads in progress: token fingerprint and the bytes each will still write (staged files
+        are sparse until filled), for the free-space check and the per-token quotas."""
+        out = []
         for d in self.staging.iterdir():
             meta = self._load_meta(d.name) if P.is_upload_id(d.name) else None
             if meta:
                 held = len(self._received(d.name))
-                pending += max(0, meta["size"] - held * meta["chunk_size"])
-        return pending
+                out.append({"id": d.name, "token_fingerprint": meta.get("token_fingerprint"),
+                            "pending": max(0, meta["size"] - held * meta["chunk_size"])})
+        return out
+
+    def _require_space(self, need: int, what: str) -> None:
+        """507 unless writing ``need`` more bytes leaves min_free_bytes free in the store."""
+        free = shutil.disk_usage(self.store).free
+        if free < need + self.config.min_free_bytes:
+            raise HTTPProblem(507, f"not enough free space in the store for {what} ({free} bytes free, "
+                              f"{self.config.min_free_bytes} kept in reserve)")
+
+    async def _read_body(self, request: web.Request, n: int) -> bytes:
+        """Up to ``n`` body bytes; 408 when the client sends nothing for body_timeout seconds (a stalled
+        upload must not hold its chunk's lock, or a connection, for ever)."""
+        try:
+            return await asyncio.wait_for(request.content.read(n), self.config.body_timeout)
+        except TimeoutError:
+            raise HTTPProblem(408, f"no body bytes for {self.config.body_timeout:g} s: request abandoned") from None
+
+    async def _read_small(self, request: web.Request, limit: int) -> bytes:
+        """A whole small body (JSON requests): 413 past ``limit`` bytes, 408 when it stalls."""
+        if request.content_length is not None and request.content_length > limit:
+            raise HTTPProblem(413, f"request body larger than {limit} bytes")
+        parts, size = [], 0
+        while block := await self._read_body(request, 16 << 10):
+            size += len(block)
+            if size > limit:
+                raise HTTPProblem(413, f"request body larger than {limit} bytes")
+            parts.append(block)
+        return b"".join(parts)
 
     def _forwarded(self, request: web.Request) -> str | None:
+        """X-Forwarded-For, only from a trusted TLS terminator (``--trust-forwarded``): anyone else can
+        write any address there, and it must not land in receipts or the custody log as a fact."""
         value = request.headers.get("X-Forwarded-For")
-        return value if (value and self.config.trust_forwarded) else None
+        return _cut(value) if (value and self.config.trust_forwarded) else None
 
     def _custody(self, event: str, request, case: P.CaseToken, **fields) -> None:
         """Append one event to custody.jsonl; each line carries the SHA-256 of the previous line."""
         record = {"event": event, "time_utc": iso(utc_now()), "case": case.case_id,
                   "token_fingerprint": case.fingerprint, "client_address": request.remote,
-                  "forwarded_for": request.headers.get("X-Forwarded-For"),
-                  "user_agent": request.headers.get("User-Agent"), **fields,
-                  "prev_sha256": self._custody_prev}
-        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+                  "forwarded_for": self._forwarded(request),
+                  "user_agent": request.headers.get("User-Agent"), **fields}
+        line = custody_line(record, self._custody_prev)
         fd = os.open(self.custody_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
             os.write(fd, line)
@@ -458,16 +516,6 @@ class IntakeServer:
         finally:
             os.close(fd)
         self._custody_prev = hashlib.sha256(line).hexdigest()
-
-    def _last_custody_hash(self) -> str | None:
-        try:
-            with open(self.custody_path, "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, fh.tell() - (1 << 16)))
-                lines = fh.read().splitlines(keepends=True)
-        except FileNotFoundError:
-            return None
-        return hashlib.sha256(lines[-1]).hexdigest() if lines else None
 
     def _enqueue(self, final: Path, receipt: dict) -> None:
         q = Path(self.config.queue_dir)
@@ -477,12 +525,124 @@ class IntakeServer:
         _write_json_atomic(q / f"{int(time.time() * 1000)}-{receipt['sha256'][:16]}.json", ticket)
 
     def _expire_staging(self) -> None:
+        """Forget uploads with no activity (no chunk written, no marker added) for staging_ttl seconds,
+        releasing what they reserved; uploads whose lock is held right now are active by definition."""
         cutoff = time.time() - self.config.staging_ttl
+        busy = {k.split("/", 1)[0] for k in self._locks}
         for d in self.staging.iterdir():
+            if d.name in busy:
+                continue
             with contextlib.suppress(OSError):
-                if d.stat().st_mtime < cutoff:
+                last = max(p.stat().st_mtime for p in (d, *d.iterdir(), *(d / "chunks").glob("*"))
+                           if p.exists()) if d.is_dir() else d.stat().st_mtime
+                if last < cutoff:
                     shutil.rmtree(d)
                     log.info("expired abandoned upload %s", d.name)
+
+    async def housekeeping(self, runner: web.AppRunner) -> None:
+        """Runs beside the server: closes connections that stall before sending a request (headers),
+        and expires abandoned uploads every few minutes (not only at start-up)."""
+        next_expiry = time.monotonic()
+        while True:
+            await asyncio.sleep(min(1.0, self.config.header_timeout / 4))
+            if runner.server is not None:
+                self.watch.sweep(runner.server.connections)
+            if time.monotonic() >= next_expiry:
+                next_expiry = time.monotonic() + min(300.0, self.config.staging_ttl / 4)
+                try:
+                    self._expire_staging()
+                except OSError as exc:
+                    log.warning("staging expiry failed: %s", exc)
+
+
+class ConnectionWatch:
+    """Header timeout: every connection must deliver a request's headers within ``timeout`` seconds of
+    opening, or of its previous response. aiohttp has no such timeout, so a client that opens a
+    connection and sends headers one byte a minute would hold it for ever; :meth:`sweep`, called
+    every second or so, closes those. Bodies have their own timeout (``body_timeout``)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline: dict[object, float | None] = {}    # None: a request is being handled
+
+    def started(self, protocol: object) -> None:
+        self.deadline[protocol] = None
+
+    def finished(self, protocol: object) -> None:
+        self.deadline[protocol] = time.monotonic() + self.timeout
+
+    def sweep(self, connections: list) -> int:
+        now = time.monotonic()
+        live = set(connections)
+        for gone in [p for p in self.deadline if p not in live]:
+            del self.deadline[gone]
+        closed = 0
+        for conn in live:
+            if conn not in self.deadline:
+                self.deadline[conn] = now + self.timeout
+            elif (d := self.deadline[conn]) is not None and now > d:
+                transport = getattr(conn, "transport", None)
+                if transport is not None:
+                    transport.close()
+                    closed += 1
+                del self.deadline[conn]
+        return closed
+
+
+def _cut(value: object, limit: int = MAX_FIELD_CHARS) -> object:
+    """Strings cut to ``limit`` characters (length noted), lists to 20 items: client- or bundle-supplied
+    text in the custody log and in replies stays bounded."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value)} characters)"
+    if isinstance(value, list):
+        return [_cut(v, limit) for v in value[:20]]
+    return value
+
+
+def custody_line(record: dict, prev: str | None) -> bytes:
+    """One custody line: the record with every field bounded, chained to ``prev``; never longer than
+    MAX_CUSTODY_LINE (if it would be, the free-text fields are shortened further, then dropped)."""
+    fields = {k: _cut(v) for k, v in record.items()}
+    for limit in (MAX_FIELD_CHARS, 64):
+        line = (json.dumps({**fields, "prev_sha256": prev}, sort_keys=True) + "\n").encode()
+        if len(line) <= MAX_CUSTODY_LINE:
+            return line
+        fields = {k: _cut(v, limit) for k, v in fields.items()}
+    fields.pop("problems", None)
+    fields["truncated"] = True
+    return (json.dumps({**fields, "prev_sha256": prev}, sort_keys=True) + "\n").encode()
+
+
+def last_line_sha256(path: Path) -> str | None:
+    """SHA-256 of the last line of ``path`` (None for a missing or empty file), whatever its length:
+    the start of the line is found by reading backwards, then the line is hashed forwards in blocks.
+    Why: after a restart the chain continues from this hash; reading a fixed tail (64 KiB) chained
+    the next line to a wrong hash whenever the last line was longer, and the whole log looked
+    tampered."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None
+    with fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end == 0:
+            return None
+        pos = end - 1            # skip the final newline of the last line
+        start = 0
+        while pos > 0:
+            step = min(1 << 16, pos)
+            fh.seek(pos - step)
+            block = fh.read(step)
+            k = block.rfind(b"\n")
+            if k >= 0:
+                start = pos - step + k + 1
+                break
+            pos -= step
+        fh.seek(start)
+        h = hashlib.sha256()
+        while block := fh.read(1 << 20):
+            h.update(block)
+        return h.hexdigest()
 
 
 def verify_custody_log(path: str | Path) -> tuple[int, list[str]]:
@@ -508,6 +668,38 @@ def verify_custody_log(path: str | Path) -> tuple[int, list[str]]:
     return n, problems
 
 
+def parse_small_json(raw: bytes) -> dict:
+    """An upload request's JSON object; 400 for anything else, including nesting deeper than
+    MAX_JSON_DEPTH (checked on the text before parsing: the parser recurses, and a deep enough
+    document would raise RecursionError, a 500)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                raise HTTPProblem(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise HTTPProblem(400, "body must be JSON {name, size, sha256, chunk_size}") from None
+    if not isinstance(body, dict):
+        raise HTTPProblem(400, "body must be a JSON object")
+    return body
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -531,13 +723,15 @@ def verify_received(path: Path) -> dict:
     if verify_bundle is not None:
         try:
             r = verify_bundle(path)
+            problems = list(getattr(r, "problems", []))
             return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": bool(r.ok),
                     "incomplete": bool(getattr(r, "incomplete", False)),
-                    "problems": list(getattr(r, "problems", []))[:100], "checked": getattr(r, "checked", 0),
+                    "problems": [_cut(str(p), 300) for p in problems[:MAX_PROBLEMS_SHOWN]],
+                    "problem_count": len(problems), "checked": getattr(r, "checked", 0),
                     "sha256": getattr(r, "sha256", None) or _sha256(path)}
         except Exception as exc:   # a verifier crash must not take the server down; it is a rejection
             return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": False,
-                    "problems": [f"verifier error: {type(exc).__name__}: {exc}"], "checked": 0,
+                    "problems": [_cut(f"verifier error: {type(exc).__name__}: {exc}", 300)], "checked": 0,
                     "sha256": _sha256(path)}
     try:
         with zipfile.ZipFile(path) as z:
@@ -571,6 +765,7 @@ async def serve(config: ServerConfig, host: str, port: int, ssl_context=None,
     server = IntakeServer(config)
     runner = web.AppRunner(server.app(), access_log=log)
     await runner.setup()
+    housekeeping = asyncio.ensure_future(server.housekeeping(runner))
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     sockets = site._server.sockets if site._server else []   # the real port when --port 0
@@ -582,4 +777,5 @@ async def serve(config: ServerConfig, host: str, port: int, ssl_context=None,
     try:
         await asyncio.Event().wait()
     finally:
+        housekeeping.cancel()
         await runner.cleanup()

