@@ -81,8 +81,7 @@ def test_planted_hosts_rank_above_all_others(fleet):
     lowest_planted = min(score for name, score in ranking if name in fleet.planted_hosts())
     best_other = max(score for name, score in ranking if name not in fleet.planted_hosts())
     assert lowest_planted > best_other
-    clean_best = max(score for name, score in ranking if name not in fleet.planted_hosts())
-    assert all(score > clean_best for name, score in fleet.ranking if name in attacked), (attacked, fleet.ranking)
+    assert attacked != set(n for n, _ in fleet.ranking)  # there are clean hosts to compare with
     # the score is explained: its rules' points add up to it and the rare autorun is one of them
     with fleet.db() as conn:
         for name in fleet.planted_hosts():
