@@ -131,7 +131,7 @@ def test_a_file_that_is_not_a_zip_is_not_an_interrupted_collection(tmp_path):
     bogus.write_bytes(b"%PDF-1.7\n" + b"x" * 5000)
     r = _cli_verify(bogus)
     assert r.returncode == 1
-    assert "not a ZIP file" in r.stdout and "interrupted" not in r.stdout, r.stdout
+    assert "NOT A BUNDLE" in r.stdout and "interrupted" not in r.stdout, r.stdout
 
 
 def test_problem_lists_are_capped(honest_bundle, tmp_path):

@@ -16,6 +16,15 @@ import yaml
 from _sigma import SIGMA, SIGMAHQ_DIRS
 
 
+class _Run(tuple):
+    """(names, summary) with the run's folder as .base"""
+
+    def __new__(cls, names, summary, base):
+        obj = super().__new__(cls, (names, summary))
+        obj.base = base
+        return obj
+
+
 def _cases() -> list[tuple[str, str, Path]]:
     out = []
     for info in sorted((SIGMA / "regression_data").rglob("info.yml")):
@@ -58,8 +67,7 @@ def regression_run(tmp_path_factory):
             args += ["--sigma", str(d)]
         assert main(args) == 0
     summary = json.loads(next((base / "analysis" / "hosts").glob("*/summary.json")).read_text("utf-8"))
-    regression_run.base = base
-    return names, summary
+    return _Run(names, summary, base)
 
 
 def test_regression_cases_fire_their_rule(regression_run, sigmahq):

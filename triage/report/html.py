@@ -143,6 +143,12 @@ JS = """
       });
     });
   });
+  // an evidence link (#sigma-<rule>) opens the collapsed list of that rule's records
+  function openTarget(){
+    var d=location.hash.length>1?document.getElementById(decodeURIComponent(location.hash.slice(1))):null;
+    if(d&&d.tagName==='DETAILS'){d.open=true;d.scrollIntoView();}
+  }
+  window.addEventListener('hashchange',openTarget);openTarget();
   var data=document.getElementById('triage-data');
   if(data){try{window.triageSummary=JSON.parse(data.textContent);}catch(err){console.warn('data island');}}
 })();
