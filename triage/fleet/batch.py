@@ -167,7 +167,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
                                   rules=tuple(options.get("rules") or ()), yara=bool(options.get("yara", True)),
                                   strict=bool(options.get("strict", False)),
                                   options={"background": bool(options.get("background", True)),
-                                           **{k: options[k] for k in ("sigma", "sigma_paths", "sigma_builtin")
+                                           **{k: options[k] for k in ("sigma", "sigma_paths", "sigma_builtin", "sigma_key")
                                               if k in options}},
                                   yara_scanner=_yara_scanner(tuple(options.get("rules") or ()))
                                   if options.get("yara", True) else None)

@@ -134,9 +134,13 @@ def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> tuple
         if root.is_file():
             out.append(Source(root, root.name, origin))
         elif root.is_dir():
-            for p in sorted(root.rglob("*")):
-                if p.suffix.lower() in RULE_SUFFIXES and p.is_file():
-                    out.append(Source(p, p.relative_to(root).as_posix(), origin))
+            found: list[str] = []
+            for folder, dirs, files in os.walk(root):  # no links followed; cheaper than rglob + sort of Paths
+                dirs.sort()
+                found.extend(os.path.join(folder, f) for f in files if f.lower().endswith(RULE_SUFFIXES))
+            base = len(str(root).rstrip(os.sep)) + 1
+            for f in sorted(found):
+                out.append(Source(Path(f), f[base:].replace(os.sep, "/"), origin))
         else:
             missing.append(Skipped(path=str(root), origin=origin, reason="no such file or folder"))
     return out, missing
@@ -166,11 +170,30 @@ def cache_dir() -> Path:
 
 
 _LOADED: dict[str, RuleSet] = {}
+_BY_SIGNATURE: dict[tuple, str] = {}
+
+
+def _signature(sources: Sequence[Source]) -> tuple | None:
+    """(path, size, mtime) of every source, or None when one cannot be stat'ed."""
+    try:
+        return tuple((p, s.origin, st.st_size, st.st_mtime_ns) for s in sources
+                     for p in (str(s.path),) for st in (os.stat(p),))
+    except OSError:
+        return None
 
 
 def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_cache: bool = True) -> RuleSet:
     """Compile the pack and the ``--sigma`` paths (from the cache when the sources are unchanged)."""
     sources, missing = discover(extra, builtin=builtin)
+    if use_cache and not missing:
+        # the same files, unchanged (size and modification time), in this process: the same set,
+        # without reading and hashing thousands of files again for every bundle
+        signature = _signature(sources)
+        known = _BY_SIGNATURE.get(signature) if signature is not None else None
+        if known is not None and known in _LOADED:
+            rs = _LOADED[known]
+            return RuleSet(key=rs.key, rules=rs.rules, skipped=list(rs.skipped), files=rs.files,
+                           loaded=rs.loaded, from_cache=True)
     texts: list[bytes] = []
     readable: list[Source] = []
     for s in sources:
@@ -180,6 +203,8 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
         except OSError as exc:
             missing.append(Skipped(path=s.rel, origin=s.origin, reason=f"unreadable: {exc}"))
     key = cache_key(readable, texts)
+    if not missing and (signature := _signature(sources)) is not None:
+        _BY_SIGNATURE[signature] = key
     cached = cache_dir() / f"{key}.json"
     if use_cache:
         if key in _LOADED:  # a batch: every bundle of this process after the first
