@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from triage.analyze.records import SigmaMatch
+from triage.parsers.evtx import key_datetime, ts_key
 from triage.sigma.engine import Engine, event, flatten
 from triage.sigma.match import Bucket
 
@@ -23,21 +24,12 @@ MAX_FIELD_CHARS = 2048
 
 
 def _key(ts: str) -> str:
-    """Sortable form of an ISO time ('2022-02-05T21:49:54.1807942Z' with 0-9 fraction digits)."""
-    if len(ts) > 20 and ts[19] == ".":
-        end = ts.find("Z", 20)
-        frac = ts[20:end] if end > 0 else ts[20:]
-        return f"{ts[:19]}.{frac[:7].ljust(7, '0')}"
-    return f"{ts[:19]}.0000000"
+    """Sortable form of an ISO time (0-9 fraction digits): the parser's own ts_key."""
+    return ts_key(ts)
 
 
 def _dt(key: str | None) -> datetime | None:
-    if not key:
-        return None
-    try:
-        return datetime.fromisoformat(key[:26] + "+00:00")
-    except ValueError:
-        return None
+    return key_datetime(key) if key else None
 
 
 class _RuleHits:
