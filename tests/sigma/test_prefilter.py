@@ -40,12 +40,13 @@ def test_prefilter_loses_no_match(sigmahq, corpus, searcher, monkeypatch):
     for data in _records(corpus):
         fields = flatten(json.loads(data))
         ev = event(fields)
-        b = eng.bucket(fields.get("Channel"), fields.get("EventID"))
-        if b is None:
+        whole = eng.bucket(fields.get("Channel"), fields.get("EventID"))  # not specialised to the provider
+        if whole is None:
             continue
-        every = b.match(ev)  # all rules of the bucket
-        cand = b.candidates(data)
-        fast = b.match(ev, cand) if cand is not None else []
+        every = [eng.rules[i].id for i in whole.match(ev)]  # all rules of the channel and event id
+        b = eng.bucket(fields.get("Channel"), fields.get("EventID"), fields.get("Provider_Name"))
+        cand = b.candidates(data) if b is not None else None
+        fast = [eng.rules[i].id for i in b.match(ev, cand)] if cand is not None else []
         assert fast == every, (fields.get("Channel"), fields.get("EventID"), fields.get("EventRecordID"))
         checked += 1
         matched += bool(every)

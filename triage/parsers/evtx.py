@@ -235,7 +235,7 @@ class _SystemDecoder:
         if found is None:
             found = self.pairs[key] = _Pair(head, tail)
             if self.sigma is not None and not found.unparsed:
-                found.sigma = self.sigma.bucket(tail.channel, head.event_id)
+                found.sigma = self.sigma.bucket(tail.channel, head.event_id, head.provider)
         return found
 
     def counts(self) -> dict[tuple[Any, str | None, str | None], int]:

@@ -308,13 +308,14 @@ def regex_literal(pattern: str, flags: int) -> str | None:
     return best.lower() if len(best) >= MIN_ATOM else None
 
 
-def specialize(node: Node, channel: str, event_id: str) -> Node:
-    """``node`` for records of one channel and event id (both lower-case text): their tests become
-    constants and the tree is simplified. A bucket evaluates and pre-filters this form, so a branch for
-    another event id costs nothing and does not weaken the pre-filter."""
+def specialize(node: Node, channel: str, event_id: str, provider: str | None = None) -> Node:
+    """``node`` for records of one channel, event id and (if given) provider, all lower-case text:
+    their tests become constants and the tree is simplified. A bucket evaluates and pre-filters this
+    form, so a branch for another event id costs nothing and does not weaken the pre-filter, and a rule
+    that only names its provider is not evaluated on every record of another provider's events."""
     kind = node[0]
-    if kind == "f" and node[1] in ("channel", "eventid"):
-        value = channel if node[1] == "channel" else event_id
+    if kind == "f" and (node[1] in ("channel", "eventid") or (node[1] == "provider_name" and provider is not None)):
+        value = channel if node[1] == "channel" else event_id if node[1] == "eventid" else provider
         op, arg = node[2], node[3]
         if op == "num":
             ok = value == str(arg)
@@ -330,7 +331,7 @@ def specialize(node: Node, channel: str, event_id: str) -> Node:
             return node
         return ("true",) if ok else ("false",)
     if kind in ("and", "or"):
-        kids = [specialize(c, channel, event_id) for c in node[1]]
+        kids = [specialize(c, channel, event_id, provider) for c in node[1]]
         absorbing, neutral = (("false",), ("true",)) if kind == "and" else (("true",), ("false",))
         if absorbing in kids:
             return absorbing
@@ -339,7 +340,7 @@ def specialize(node: Node, channel: str, event_id: str) -> Node:
             return neutral
         return kids[0] if len(kids) == 1 else (kind, tuple(kids))
     if kind == "not":
-        inner = specialize(node[1], channel, event_id)
+        inner = specialize(node[1], channel, event_id, provider)
         if inner == ("true",):
             return ("false",)
         if inner == ("false",):

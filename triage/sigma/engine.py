@@ -143,10 +143,10 @@ class Engine:
     def rules(self) -> list[CompiledRule]:
         return self.ruleset.rules
 
-    def bucket(self, channel: str | None, event_id: Any) -> Bucket | None:
-        """The rules that can match a record of this channel and event id (None: no rule can), each
-        specialised to them (:func:`triage.sigma.compile.specialize`)."""
-        key = ((channel or "").lower(), str(event_id).lower())
+    def bucket(self, channel: str | None, event_id: Any, provider: str | None = None) -> Bucket | None:
+        """The rules that can match a record of this channel, event id and provider (None: no rule
+        can), each specialised to them (:func:`triage.sigma.compile.specialize`)."""
+        key = ((channel or "").lower(), str(event_id).lower(), provider.lower() if provider else None)
         b = self._buckets.get(key)
         if b is None:
             with self._lock:
@@ -155,21 +155,25 @@ class Engine:
                     b = self._buckets[key] = self._make_bucket(key)
         return b if b.rules else None
 
-    def _make_bucket(self, key: tuple[str, str]) -> Bucket:
-        """Rules of one (channel, event id). A rule tied to one event id keeps its compiled form and
-        its compile-time pre-filter groups; others are specialised to the key first. Test closures
-        are built on first use: most rules of a big bucket never meet a candidate record."""
+    def _make_bucket(self, key: tuple[str, str, str | None]) -> Bucket:
+        """Rules of one (channel, event id, provider). A rule tied to one event id that does not test
+        the provider keeps its compiled form and compile-time pre-filter groups; others are specialised
+        to the key first. Test closures are built on first use: most rules of a big bucket never meet a
+        candidate record."""
+        channel, eid, provider = key
         trees: dict[int, Any] = {}
         groups: dict[int, list[frozenset] | None] = {}
-        for i in sorted(set(self._by_channel.get(key[0], []) + self._by_channel.get(None, []))):
+        for i in sorted(set(self._by_channel.get(channel, []) + self._by_channel.get(None, []))):
             r = self.rules[i]
-            if r.event_ids is not None and key[1] not in r.event_ids:
+            if r.event_ids is not None and eid not in r.event_ids:
                 continue
-            if r.event_ids is not None and len(r.event_ids) == 1 and r.channels is not None and len(r.channels) == 1:
+            by_provider = provider is not None and "provider_name" in r.fields
+            if (not by_provider and r.event_ids is not None and len(r.event_ids) == 1 and r.channels is not None
+                    and len(r.channels) == 1):
                 trees[i] = r.tree
                 groups[i] = self._atoms[i]
                 continue
-            tree = specialize(r.tree, key[0], key[1])
+            tree = specialize(r.tree, channel, eid, provider if by_provider else None)
             if tree == ("false",):
                 continue
             trees[i] = tree
@@ -177,12 +181,12 @@ class Engine:
         from triage.sigma.load import cache_dir
 
         return make_bucket(sorted(trees), _LazyTests(trees), groups, cache_dir(),
-                           f"{self.ruleset.key}/{key[0]}/{key[1]}")
+                           f"{self.ruleset.key}/{channel}/{eid}/{provider}")
 
     def match_fields(self, fields: dict[str, str | None]) -> list[CompiledRule]:
         """Rules matching one flat record (tests, ``rules test``): bucketed as the parser does."""
         ev = event(fields)
-        b = self.bucket(ev.raw.get("channel"), ev.raw.get("eventid"))
+        b = self.bucket(ev.raw.get("channel"), ev.raw.get("eventid"), ev.raw.get("provider_name"))
         if b is None:
             return []
         # the parser pre-filters on the record's JSON text; do the same on this record's
