@@ -806,22 +806,6 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     return _conclude(data, out_root, t_start, strict)
 
 
-def _ruleset_by_key(key: str | None) -> Any:
-    """The compiled set a batch's parent compiled (its key travels in the options), from this
-    process' memory or the on-disk cache; None to compile from the sources."""
-    if not key:
-        return None
-    from triage.sigma.load import _LOADED, RuleSet, cache_dir
-
-    if key in _LOADED:
-        return _LOADED[key]
-    try:
-        rs = _LOADED[key] = RuleSet.from_json((cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return rs
-
-
 def _prepare_sigma(data: AnalysisData, opts: dict[str, Any], strict: bool) -> None:
     """Load the Sigma rules (the built-in pack unless ``sigma_builtin`` is False, plus ``sigma_paths``;
     a batch passes ``sigma_ruleset`` compiled once) and hand the parsers their key. Rule-loading
@@ -830,9 +814,9 @@ def _prepare_sigma(data: AnalysisData, opts: dict[str, Any], strict: bool) -> No
         return
     try:
         from triage.sigma.engine import register
-        from triage.sigma.load import load_rules
+        from triage.sigma.load import load_rules, ruleset_by_key
 
-        rs = opts.get("sigma_ruleset") or _ruleset_by_key(opts.get("sigma_key")) or load_rules(
+        rs = opts.get("sigma_ruleset") or ruleset_by_key(opts.get("sigma_key")) or load_rules(
             opts.get("sigma_paths") or (), builtin=opts.get("sigma_builtin", True))
         register(rs)
     except Exception as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triage.sigma.compile import atoms, specialize
-from triage.sigma.load import CompiledRule, RuleSet, load_rules
+from triage.sigma.load import CompiledRule, RuleSet, load_rules, ruleset_by_key
 from triage.sigma.match import Bucket, Event, Test, build, make_bucket
 
 # System fields that EventData must not shadow (a 104's UserData has its own 'Channel').
@@ -210,11 +210,8 @@ def engine_for(options: dict[str, Any]) -> Engine | None:
     with _ENGINES_LOCK:
         eng = _ENGINES.get(key)
         if eng is None:
-            from triage.sigma.load import cache_dir
-
-            try:
-                rs = RuleSet.from_json((cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError, KeyError, TypeError):
+            rs = ruleset_by_key(key)
+            if rs is None:
                 return None
             eng = _ENGINES[key] = Engine(rs)
     return eng

@@ -45,11 +45,11 @@ class _RuleHits:
 class LogHits:
     """Per-rule matches of one log (or one window of it)."""
 
-    def __init__(self, engine: Engine, source: Any, channel_hint: str | None = None) -> None:
+    def __init__(self, engine: Engine, source: Any) -> None:
         self.engine = engine
         self.source = source
         self.by_rule: dict[int, _RuleHits] = {}
-        self.channel: str | None = channel_hint
+        self.channel: str | None = None
         self.errors = 0
         self.pending: dict[Bucket, list[tuple[Any, str, str]]] = {}
         self._index: dict[tuple[str, str], int] = {}

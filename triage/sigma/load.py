@@ -173,6 +173,20 @@ _LOADED: dict[str, RuleSet] = {}
 _BY_SIGNATURE: dict[tuple, str] = {}
 
 
+def ruleset_by_key(key: str | None) -> RuleSet | None:
+    """A compiled set by its key: from this process' memory, else the on-disk cache (how a batch's
+    workers and the EVTX worker processes get the set their parent compiled); None if neither has it."""
+    if not key:
+        return None
+    rs = _LOADED.get(key)
+    if rs is None:
+        try:
+            rs = _LOADED[key] = RuleSet.from_json((cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return rs
+
+
 def _signature(sources: Sequence[Source]) -> tuple | None:
     """(path, size, mtime) of every source, or None when one cannot be stat'ed."""
     try:
@@ -206,18 +220,9 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     if not missing and (signature := _signature(sources)) is not None:
         _BY_SIGNATURE[signature] = key
     cached = cache_dir() / f"{key}.json"
-    if use_cache:
-        if key in _LOADED:  # a batch: every bundle of this process after the first
-            rs = _LOADED[key]
-            return RuleSet(key=rs.key, rules=rs.rules, skipped=missing + rs.skipped, files=rs.files,
-                           loaded=rs.loaded, from_cache=True)
-        try:
-            rs = RuleSet.from_json(cached.read_text(encoding="utf-8"))
-            _LOADED[key] = rs
-            return RuleSet(key=rs.key, rules=rs.rules, skipped=missing + rs.skipped, files=rs.files,
-                           loaded=rs.loaded, from_cache=True)
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+    if use_cache and (rs := ruleset_by_key(key)) is not None:
+        return RuleSet(key=rs.key, rules=rs.rules, skipped=missing + rs.skipped, files=rs.files,
+                       loaded=rs.loaded, from_cache=True)
     rs = RuleSet(key=key, files=len(readable))
     rs.skipped.extend(missing)
     for s, t in zip(readable, texts, strict=True):
