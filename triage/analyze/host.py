@@ -363,6 +363,8 @@ def _plan(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]
         if entry.outcome not in HAS_DATA or not entry.bundle_path or entry.role == "companion":
             continue
         rel = entry.rel_path
+        if rel is None and entry.bundle_path.startswith("volatile/"):
+            rel = entry.bundle_path   # the live snapshot (parsers/linux/live.py)
         if rel is None:
             continue
         chosen = [p for p in parsers if p.matches(rel)]
@@ -370,6 +372,9 @@ def _plan(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]
             data.unsupported.append(entry.bundle_path)
             continue
         work.append((entry, rel, chosen))
+    from triage.parsers.linux.clock import host_options
+
+    options = {**options, **host_options(reader, data.entries)}  # the host's zone for Linux local times
     mats = [_Materializer(reader, entry, companions.get(entry.bundle_path, []), chosen, options)
             for entry, _, chosen in work]
     items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
@@ -847,7 +852,10 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     t0 = time.perf_counter()
     data.windows = findings_mod.network_windows(data.records, data.issues)
     try:
-        data.findings.extend(findings_mod.evaluate(data.records, hostname=data.hostname))
+        from triage.analyze import linux_findings
+
+        data.findings.extend(findings_mod.evaluate(data.records, hostname=data.hostname,
+                                                   rules=findings_mod.RULES + linux_findings.RULES))
     except Exception as exc:
         if strict:
             raise

@@ -9,6 +9,7 @@ the well-kept cross-platform library for exactly this (Windows, Linux, macOS).
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 from datetime import UTC, datetime
@@ -39,6 +40,17 @@ def _sha256_file(path: str, cache: dict[str, str | None]) -> str | None:
     return digest
 
 
+def _exe_deleted(pid: int) -> bool:
+    """Whether a Linux process runs an executable deleted from disk (psutil drops the kernel's
+    ' (deleted)' mark from the path); the image is then still readable, and hashed, via /proc/<pid>/exe."""
+    if platform.system() != "Linux":
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/exe").endswith(" (deleted)")
+    except OSError:
+        return False
+
+
 def processes() -> list[dict]:
     import psutil
 
@@ -48,11 +60,13 @@ def processes() -> list[dict]:
     for proc in psutil.process_iter(attrs=attrs, ad_value=None):
         info = proc.info
         exe = info.get("exe")
+        deleted = _exe_deleted(info["pid"])
         out.append({
             "pid": info["pid"], "ppid": info.get("ppid"), "name": info.get("name"), "exe": exe,
             "cmdline": info.get("cmdline"), "user": info.get("username"), "status": info.get("status"),
             "started": iso(datetime.fromtimestamp(info["create_time"], UTC)) if info.get("create_time") else None,
-            "exe_sha256": _sha256_file(exe, cache) if exe else None,
+            "exe_sha256": _sha256_file(f"/proc/{info['pid']}/exe" if deleted else exe, cache) if exe else None,
+            "exe_deleted": deleted,
         })
     return out
 

@@ -21,6 +21,8 @@ _MODULES = (
     "triage.parsers.recyclebin",
     "triage.parsers.history",
     "triage.parsers.startup",
+    "triage.parsers.linux",
+    "triage.parsers.linux.journal",
 )
 
 IMPORT_ERRORS: dict[str, str] = {}

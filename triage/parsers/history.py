@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 from triage.analyze.records import CommandHistory, Issue, Record
 from triage.parsers.base import ParseInput, Parser
+from triage.parsers.linux.text import read_line
 from triage.parsers.userpath import user_from_path
 
 DEFAULT_MAX_LINE_CHARS = 8192
@@ -78,19 +79,13 @@ class ShellHistoryParser(Parser):
             more = False
             try:
                 for number in range(1, max_lines + 2):
-                    line = text.readline(max_chars + 1)
+                    line, cut = read_line(text, max_chars)
                     if not line:
                         break
                     if number > max_lines:
                         more = True
                         break
-                    if not line.endswith("\n") and len(line) > max_chars:
-                        cut_lines += 1
-                        while True:  # skip the rest of an over-long line without holding it
-                            rest = text.readline(max_chars)
-                            if not rest or rest.endswith("\n"):
-                                break
-                        line = line[:max_chars]
+                    cut_lines += cut
                     yield CommandHistory(source=item.source(f"line {number}"), shell=shell, user=user,
                                          line_number=number, command=line.rstrip("\r\n"))
             except OSError as exc:
