@@ -86,7 +86,7 @@ def read_unit(item: ParseInput, stats: LineStats) -> dict[str, list[str]]:
         line = pending + raw.strip()
         pending = ""
         if line.endswith("\\"):
-            pending = line[:-1] + " "
+            pending = line[:-1].rstrip() + " "
             continue
         if not line or line[0] in "#;":
             continue
