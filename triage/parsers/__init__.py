@@ -21,7 +21,7 @@ _MODULES = (
     "triage.parsers.recyclebin",
     "triage.parsers.history",
     "triage.parsers.startup",
-    "triage.parsers.linux",
+    "triage.parsers.linux.all",
     "triage.parsers.linux.journal",
 )
 
