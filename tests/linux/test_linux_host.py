@@ -54,6 +54,7 @@ def test_summary_has_linux_artifacts(summary):
         assert [e["user"] for e in journal if e["category"] == "ssh_accepted"] == ["admin2"]
     host = summary["host"]
     assert host["os"] == "Debian GNU/Linux 12 (bookworm)" and host["hostname"] == "web1"
+    assert host["timezone"] == "Europe/Berlin"
     assert {"alice", "toor"} <= {u["name"] for u in host["users"]}
 
 

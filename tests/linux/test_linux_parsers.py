@@ -81,6 +81,17 @@ def test_auth_log_events_years_and_zone(tree):
     assert recs[0].source.locator == "line 1" and recs[-1].source.locator == "line 15"
 
 
+def test_clock_follows_daylight_saving():
+    from zoneinfo import ZoneInfo
+
+    from triage.parsers.linux.clock import YearClock
+
+    clock = YearClock(None, ZoneInfo("Europe/Berlin"), 2026)
+    assert clock.to_utc(2026, 7, 1, "12:00:00") == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)   # CEST, UTC+2
+    assert clock.to_utc(2026, 1, 1, "12:00:00") == datetime(2026, 1, 1, 11, 0, tzinfo=UTC)   # CET, UTC+1
+    assert clock.to_utc(2026, 2, 30, "12:00:00") is None
+
+
 def test_auth_log_without_zone_or_mtime_says_so(tree):
     recs, issues = run(SyslogParser(), tree, "var/log/auth.log")
     assert recs[0].zone.startswith("UTC (assumed") and recs[0].timestamp.tzinfo is UTC

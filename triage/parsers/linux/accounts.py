@@ -159,18 +159,19 @@ class AccountsParser(Parser):
 
 
 class OsReleaseParser(Parser):
-    """/etc/os-release and /etc/hostname -> the host's OS name and host name (HostFact)."""
+    """/etc/os-release, /etc/hostname, /etc/timezone -> the host's OS name, host name and zone (HostFact)."""
 
     name = "linux_os_release"
-    patterns = ("etc/os-release", "usr/lib/os-release", "etc/hostname")
+    patterns = ("etc/os-release", "usr/lib/os-release", "etc/hostname", "etc/timezone")
 
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
         stats = LineStats()
-        if item.rel_path.endswith("hostname"):
+        if item.rel_path in ("etc/hostname", "etc/timezone"):
+            key = item.rel_path[4:]
             for n, line in lines(item, stats, max_lines=5, max_chars=255):
-                name = line.strip()
-                if name and not name.startswith("#"):
-                    yield HostFact(source=item.source(f"line {n}"), key="hostname", value=name)
+                value = line.strip()
+                if value and not value.startswith("#"):
+                    yield HostFact(source=item.source(f"line {n}"), key=key, value=value)
                     return
             return
         values: dict[str, tuple[int, str]] = {}

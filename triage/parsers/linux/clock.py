@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zoneinfo
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
@@ -81,6 +81,8 @@ class YearClock:
         self.last_month = 0
         self.seen = 0
         self.prev = 0
+        self._end = fallback_year
+        self._offsets: dict[tuple[int, int, int, int], timedelta] = {}
 
     def first_pass(self, month: int) -> None:
         if self.prev and month < self.prev:
@@ -96,15 +98,25 @@ class YearClock:
     def start(self) -> None:
         self.prev, self.seen, self._end = 0, 0, self.end_year()
 
-    def to_utc(self, month: int, day: int, hms: str) -> tuple[datetime | None, int]:
-        """(UTC time or None when the date is impossible, the year assumed)."""
+    def advance(self, month: int) -> int:
+        """Second pass, every dated line in file order (hit or not): the year of this line."""
         if self.prev and month < self.prev:
             self.seen += 1
         self.prev = month
-        year = self._end - (self.total - self.seen)
+        return self._end - (self.total - self.seen)
+
+    def to_utc(self, year: int, month: int, day: int, hms: str) -> datetime | None:
+        """The local time in UTC, None when the date is impossible (Feb 30). The zone's offset is looked up
+        once per local hour (zone rules change on the hour; fold=0 at an ambiguous hour, as everywhere)."""
         try:
-            h, m, s = (int(x) for x in hms.split(":"))
-            local = datetime(year, month, day, h, m, s, tzinfo=self.zone)
-        except ValueError:
-            return None, year
-        return local.astimezone(UTC), year
+            h, m, s = int(hms[0:2]), int(hms[3:5]), int(hms[6:8])
+            key = (year, month, day, h)
+            offset = self._offsets.get(key)
+            if offset is None:
+                offset = datetime(year, month, day, h, tzinfo=self.zone).utcoffset() or timedelta(0)
+                if len(self._offsets) > 100_000:
+                    self._offsets.clear()
+                self._offsets[key] = offset
+            return datetime(year, month, day, h, m, s, tzinfo=UTC) - offset
+        except (ValueError, OverflowError):
+            return None

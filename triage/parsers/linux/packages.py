@@ -131,7 +131,9 @@ class PackageLogParser(Parser):
         for n, line in lines(item, LineStats()):
             if (m := _YUM.match(line)) is None or m[1].lower() not in MONTHS:
                 continue
-            ts, year = clock.to_utc(MONTHS[m[1].lower()], int(m[2]), m[3])
+            month = MONTHS[m[1].lower()]
+            year = clock.advance(month)
+            ts = clock.to_utc(year, month, int(m[2]), m[3])
             yield PackageEvent(source=item.source(f"line {n}"), timestamp=ts, time_logged=f"{m[1]} {m[2]} {m[3]}",
                                zone=f"{label}; year {year} inferred", manager="yum", action=m[4].lower(),
                                package=m[5])

@@ -71,10 +71,11 @@ class SyslogParser(Parser):
         m = _BSD.match(line)
         if m and m[1].lower() in MONTHS:
             month = MONTHS[m[1].lower()]
+            year = clock.advance(month)   # every classic line advances the clock, hit or not
             hit = classify(m[5], m[7])
-            ts, year = clock.to_utc(month, int(m[2]), m[3])   # every classic line advances the clock
             if hit is None:
                 return None
+            ts = clock.to_utc(year, month, int(m[2]), m[3])
             if ts is None:
                 return "bad date"
             host, prog, pid, msg = m[4], m[5], m[6], m[7]
