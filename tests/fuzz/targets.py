@@ -96,6 +96,33 @@ def _history_seeds() -> list[bytes]:
             b": 1700000000:0;ls -la\n: 1700000001:0;curl http://x | sh\n"]
 
 
+def _linux_seeds(kind: str) -> Callable[[], list[bytes]]:
+    """Seeds for the Linux parsers, written per the formats (tests/_linux_host.py lays out the same)."""
+    def seeds() -> list[bytes]:
+        import sys
+
+        sys.path.insert(0, str(HERE.parent))
+        import _linux_host as L
+
+        if kind == "utmp":
+            from datetime import UTC, datetime
+
+            t = datetime(2026, 1, 1, tzinfo=UTC)
+            return [L.utmp_record(7, 1, "pts/0", "root", "h", t, "192.0.2.1") + L.utmp_record(2, 0, "~", "reboot", "", t),
+                    L.utmp_record(6, 2, "ssh:notty", "x", "2001:db8::1", t, "2001:db8::1")]
+        if kind == "syslog":
+            text = "\n".join(L.auth_log_lines()) + "\n"
+            return [text.encode(), b"2026-01-02T08:00:01.1+01:00 h CRON[1]: (a) CMD (x)\n"]
+        if kind == "keys":
+            import base64
+
+            key = base64.b64encode(L.ED25519_BLOB)
+            return [b"ssh-ed25519 " + key + b" c\n" + b'command="a \\"b\\"",no-pty ssh-ed25519 ' + key + b"\n"]
+        return [b'{"captured": "2026-01-05T10:00:00Z", "data": [{"pid": 1, "exe": "/x", "exe_deleted": true, '
+                b'"cmdline": ["a"], "started": "2026-01-05T09:00:00Z"}]}']
+    return seeds
+
+
 def _bundle_seeds() -> list[bytes]:
     """Two real bundles written by the collector's own writer from small corpus files: one closed
     (central directory, manifest) and the same cut short (as after kill -9)."""
@@ -179,6 +206,14 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("startup", _parser_target("triage.parsers.startup", "StartupFolderParser",
                                      "Users/u/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/a.lnk"),
            _corpus("lnk/*/*.lnk")),
+    Target("linux_utmp", _parser_target("triage.parsers.linux.utmp", "UtmpParser", "var/log/wtmp"),
+           _linux_seeds("utmp")),
+    Target("linux_syslog", _parser_target("triage.parsers.linux.syslog", "SyslogParser", "var/log/auth.log"),
+           _linux_seeds("syslog")),
+    Target("linux_authorized_keys", _parser_target("triage.parsers.linux.ssh_keys", "AuthorizedKeysParser",
+                                                   "home/a/.ssh/authorized_keys"), _linux_seeds("keys")),
+    Target("live_snapshot", _parser_target("triage.parsers.linux.live", "LiveSnapshotParser",
+                                           "volatile/processes.json"), _linux_seeds("live")),
     Target("task_xml", _parser_target("triage.parsers.tasks", "TaskXmlParser", "Windows/System32/Tasks/Updater"),
            _task_seeds),
 )}

@@ -113,7 +113,9 @@ def test_hostile_log_lines_are_cut_and_reported(tmp_path):
     p = tmp_path / "auth.log"
     p.write_bytes(b"Feb 30 10:00:00 h sshd[1]: Accepted password for x from 192.0.2.1 port 1 ssh2\n"
                   + b"\xff\xfe" * 10 + b"A" * 100_000 + b"\nJan  1 00:00:00 h sshd[2]: Accepted password for y from "
-                  + b"192.0.2.2 port 2 ssh2\n")
+                  + b"192.0.2.2 port 2 ssh2\n"
+                  + b"Jan  1 00:00:01 h sshd[" + b"9" * 5000 + b"]: Accepted password for z from 192.0.2.3 port "
+                  + b"9" * 5000 + b" ssh2\n")
     recs, issues = run(SyslogParser(), tmp_path, "auth.log", {}, datetime(2026, 1, 1, 1, tzinfo=UTC))
     rel = "var/log/auth.log"
     (tmp_path / "var/log").mkdir(parents=True)

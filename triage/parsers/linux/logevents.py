@@ -94,9 +94,9 @@ class LogEvent(ArtifactRecord):
 
 
 _Fields = dict[str, Any]
-_SSH_ACCEPT = re.compile(r"^Accepted (\S+) for (\S+) from (\S+) port (\d+)")
-_SSH_FAIL = re.compile(r"^Failed (\S+) for (?:invalid user )?(\S*) from (\S+) port (\d+)")
-_SSH_INVALID = re.compile(r"^Invalid user (\S*) from (\S+)(?: port (\d+))?")
+_SSH_ACCEPT = re.compile(r"^Accepted (\S+) for (\S+) from (\S+) port (\d{1,5})")
+_SSH_FAIL = re.compile(r"^Failed (\S+) for (?:invalid user )?(\S*) from (\S+) port (\d{1,5})")
+_SSH_INVALID = re.compile(r"^Invalid user (\S*) from (\S+)(?: port (\d{1,5}))?")
 _SUDO = re.compile(r"^\s*(\S+) : (?:(.*?) ; )?TTY=(\S+) ; PWD=(.*?) ; USER=(\S+) ;(?: .*?;)? COMMAND=(.*)$")
 _SUDO_DENY = re.compile(r"^\s*(\S+) : (?:.*?)(?:user NOT in sudoers|incorrect password attempts?|"
                         r"command not allowed)")

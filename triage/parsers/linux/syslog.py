@@ -18,9 +18,9 @@ from triage.parsers.linux.clock import MONTHS, YearClock, host_zone
 from triage.parsers.linux.logevents import LogEvent, classify
 from triage.parsers.linux.text import LineStats, file_modified, lines, stat_issues
 
-_BSD = re.compile(r"^([A-Z][a-z]{2}) ([ \d]\d) (\d\d:\d\d:\d\d)(?:\.\d+)? (\S+) ([^\s\[:]+)(?:\[(\d+)\])?: ?(.*)$")
+_BSD = re.compile(r"^([A-Z][a-z]{2}) ([ \d]\d) (\d\d:\d\d:\d\d)(?:\.\d+)? (\S+) ([^\s\[:]+)(?:\[(\d{1,10})\])?: ?(.*)$")
 _RFC = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (\S+) ([^\s\[:]+)"
-                  r"(?:\[(\d+)\])?: ?(.*)$")
+                  r"(?:\[(\d{1,10})\])?: ?(.*)$")
 MAX_TEXT = 500
 
 
