@@ -68,6 +68,9 @@ def test_findings_fire_on_planted_activity(summary):
     uid0 = by_rule["linux_uid0_account"]
     assert {f["evidence"][0]["bundle_path"] for f in uid0} == {"files/root/etc/passwd", "files/root/var/log/auth.log"}
     assert by_rule["linux_empty_password"][0]["evidence"][0]["locator"] == "line 3"
+    # alice and toor: day 20454 (2026-01-01), within a week of the last log event; root (day 20400) is not
+    assert {f["title"] for f in by_rule["linux_recent_password_change"]} == {
+        "Password of 'alice' changed recently", "Password of 'toor' changed recently"}
     persist = {f["evidence"][0]["bundle_path"] for f in by_rule["linux_persistence_writable_path"]}
     assert {"files/root/etc/crontab", "files/root/etc/systemd/system/dbus-helper.service",
             "files/root/home/alice/.config/systemd/user/sync.service", "files/root/var/spool/cron/crontabs/alice"} <= persist

@@ -28,6 +28,7 @@ from triage.units import iso
 
 BRUTE_FORCE_MIN_FAILURES = 5
 BRUTE_FORCE_WINDOW = timedelta(hours=24)
+RECENT_CHANGE = timedelta(days=7)
 # Directories any user (or the logged-in user) can write: what runs from there was put there by
 # someone without root, or by root to hide.
 TEMP_PLACES = re.compile(r"(?:^|[\s\"'=:;(])(?:/tmp/|/var/tmp/|/dev/shm/|/run/user/\d+/|/dev/mqueue/)")
@@ -121,6 +122,22 @@ def rule_empty_password(ctx: Context) -> Iterator[Finding]:
                            ("T1098",), account=s.name)
 
 
+def rule_recent_password_change(ctx: Context) -> Iterator[Finding]:
+    """A password (shadow's last-change day) changed within RECENT_CHANGE of the newest login record or log
+    event of the host: around the time of the activity being triaged. Low: admins change passwords too."""
+    times = [e.timestamp for e in ctx.of(LogEvent) if e.timestamp]
+    times += [r.time for r in ctx.of(LoginRecord) if r.time]
+    if not times:
+        return
+    end = max(times)
+    for s in ctx.of(ShadowEntry):
+        if s.last_change and s.password in ("set", "empty") and end - RECENT_CHANGE <= s.last_change <= end:
+            yield _finding("linux_recent_password_change", "low", f"Password of '{s.name}' changed recently",
+                           f"/etc/shadow: changed on {s.last_change.date().isoformat()} (day granularity), within "
+                           f"{RECENT_CHANGE.days} days of the host's last login/log event ({iso(end)})", s,
+                           s.last_change, ("T1098",), account=s.name)
+
+
 def rule_persistence_writable(ctx: Context) -> Iterator[Finding]:
     """Cron, systemd, login hooks and forced key commands that run something from /tmp, /var/tmp,
     /dev/shm (high) or a home directory (medium)."""
@@ -183,6 +200,7 @@ RULES: tuple[tuple[str, Callable[[Context], Iterable[Finding]]], ...] = (
     ("linux_ssh_brute_force_success", rule_ssh_brute_force_success),
     ("linux_uid0_account", rule_uid0_account),
     ("linux_empty_password", rule_empty_password),
+    ("linux_recent_password_change", rule_recent_password_change),
     ("linux_persistence_writable_path", rule_persistence_writable),
     ("linux_reverse_shell", rule_reverse_shell),
     ("linux_deleted_binary_running", rule_deleted_binary_running),

@@ -122,7 +122,8 @@ class SystemdUnitParser(Parser):
         activates = next(iter(v.get("Timer.Unit", []) + v.get("Path.Unit", []) + v.get("Socket.Service", [])), None)
         if kind in ("timer", "path") and activates is None:
             activates = unit.rsplit(".", 1)[0] + ".service"
-        run_as = (v.get("Service.User") or [None])[-1] or ("root" if kind == "service" and scope != "user" else None)
+        users = v.get("Service.User") or []
+        run_as = users[-1] if users else ("root" if kind == "service" and scope != "user" else None)
         wanted = tuple(w for x in v.get("Install.WantedBy", []) for w in x.split())[:MAX_VALUES]
         yield SystemdUnit(source=item.source("unit file"), unit=unit, kind=kind, path=volume_path(item),
                           scope=scope, exec=execs, triggers=triggers, activates=activates, run_as=run_as,

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 from triage.analyze.records import Issue
 from triage.parsers.base import ParseInput
@@ -26,7 +26,7 @@ MAX_INFLATED_BYTES = 1 << 30   # a rotated .gz log is inflated at most this far 
 class _Capped(io.RawIOBase):
     """A read-only stream that ends after ``limit`` bytes and remembers that it was cut."""
 
-    def __init__(self, inner: IO[bytes], limit: int) -> None:
+    def __init__(self, inner: IO[bytes] | gzip.GzipFile, limit: int) -> None:
         self.inner, self.left, self.cut = inner, limit, False
 
     def readable(self) -> bool:
@@ -76,7 +76,7 @@ def lines(item: ParseInput, stats: LineStats, *, max_lines: int | None = None,
         stats.error = f"cannot open: {exc}"
         return
     with raw:
-        buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+        buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[type-var]
         stream: IO[bytes] = buffered
         capped = None
         if buffered.peek(2)[:2] == b"\x1f\x8b":
