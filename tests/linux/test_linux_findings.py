@@ -16,8 +16,8 @@ from triage.analyze.linux_findings import (
 )
 from triage.analyze.records import Source
 from triage.parsers.linux.live import LiveProcess
-from triage.parsers.linux.login_hooks import LoginHook
 from triage.parsers.linux.logevents import LogEvent
+from triage.parsers.linux.login_hooks import LoginHook
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
