@@ -41,7 +41,7 @@ def test_summary_has_linux_artifacts(summary):
     validate(summary)
     arts = {k: v for k, v in summary["artifacts"].items() if v["total"]}
     for name in ("linux_log_events", "linux_logins", "linux_lastlog", "linux_accounts", "linux_shadow", "linux_groups",
-                 "linux_cron", "linux_systemd_units", "linux_login_hooks", "linux_authorized_keys", "linux_packages", "shell_commands"):
+                 "linux_cron", "linux_systemd_units", "linux_login_hooks", "linux_authorized_keys", "linux_packages", "shell_commands", "linux_cron_runs"):
         assert name in arts, name
         for x in arts[name]["entries"]:
             assert x["bundle_path"].startswith("files/root/") and x["locator"], (name, x)

@@ -19,7 +19,7 @@ from triage.analyze.records import CommandHistory, Finding, Record
 from triage.parsers.linux.accounts import LinuxAccount, ShadowEntry
 from triage.parsers.linux.cron import CronJob
 from triage.parsers.linux.live import LiveProcess
-from triage.parsers.linux.logevents import LogEvent
+from triage.parsers.linux.logevents import CronRun, LogEvent
 from triage.parsers.linux.login_hooks import LoginHook
 from triage.parsers.linux.ssh_keys import AuthorizedKey
 from triage.parsers.linux.systemd_units import SystemdUnit
@@ -162,7 +162,7 @@ def rule_reverse_shell(ctx: Context) -> Iterator[Finding]:
                 for h in ctx.of(CommandHistory)]
     sources += [(r, c, w, getattr(r, "file_modified", None)) for r, c, w in _persistence(ctx)]
     sources += [(e, e.command, f"{e.category} by {e.user} ({e.program})", e.timestamp)
-                for e in ctx.of(LogEvent) if e.category in ("sudo", "cron_run")]
+                for e in ctx.of(LogEvent) + ctx.of(CronRun) if e.category in ("sudo", "cron_run")]
     sources += [(p, p.cmdline, f"running process {p.pid} ({p.user})", p.started) for p in ctx.of(LiveProcess)]
     seen: set[tuple[str, str]] = set()
     for rec, command, where, when in sources:

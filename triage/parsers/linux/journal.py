@@ -16,7 +16,7 @@ from systemd import journal as sd_journal
 
 from triage.analyze.records import Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.linux.logevents import LogEvent, classify
+from triage.parsers.linux.logevents import LogEvent, classify, event_class
 
 MAX_ENTRIES = 5_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -84,7 +84,7 @@ class JournalParser(Parser):
         pid = _text(entry.get("SYSLOG_PID")) or _text(entry.get("_PID"))
         cursor = _text(entry.get("__CURSOR"))[:200]
         category, fields = hit
-        return LogEvent(source=item.source(f"entry {n} cursor {cursor}" if cursor else f"entry {n}"),
+        return event_class(category)(source=item.source(f"entry {n} cursor {cursor}" if cursor else f"entry {n}"),
                         timestamp=ts, time_logged=ts.isoformat() if ts else "", zone="UTC (journal realtime clock)",
                         year_inferred=False, hostname=_text(entry.get("_HOSTNAME")) or None, program=program,
                         pid=int(pid) if pid.isdigit() and len(pid) < 10 else None, category=category,

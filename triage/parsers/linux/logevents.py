@@ -93,6 +93,25 @@ class LogEvent(ArtifactRecord):
         return f"{self.program}: " + " ".join(b for b in bits if b)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CronRun(LogEvent):
+    """A cron job start (CRON "(user) CMD (command)"): its own section, because on a busy host these lines
+    outnumber the logins and would crowd them out of the listed entries."""
+
+    record_type: ClassVar[str] = "linux/log/cron_run"
+    artifact: ClassVar[str] = "linux_cron_runs"
+    title: ClassVar[str] = "Linux cron job runs (logs and journal)"
+    description: ClassVar[str] = ("Each line where cron logged starting a job: who and what. The schedule itself "
+                                  "is in the cron section; a command here that no crontab holds was removed since.")
+    columns: ClassVar[tuple[tuple[str, str], ...]] = (("timestamp", "Time (UTC)"), ("user", "User"),
+                                                      ("command", "Command"), ("zone", "Zone assumed"))
+
+
+def event_class(category: str) -> type[LogEvent]:
+    """The record class for a classified line."""
+    return CronRun if category == "cron_run" else LogEvent
+
+
 _Fields = dict[str, Any]
 _SSH_ACCEPT = re.compile(r"^Accepted (\S+) for (\S+) from (\S+) port (\d{1,5})")
 _SSH_FAIL = re.compile(r"^Failed (\S+) for (?:invalid user )?(\S*) from (\S+) port (\d{1,5})")

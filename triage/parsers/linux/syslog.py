@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from triage.analyze.records import Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.linux.clock import MONTHS, YearClock, host_zone
-from triage.parsers.linux.logevents import LogEvent, classify
+from triage.parsers.linux.logevents import LogEvent, classify, event_class
 from triage.parsers.linux.text import LineStats, file_modified, lines, stat_issues
 
 _BSD = re.compile(r"^([A-Z][a-z]{2}) ([ \d]\d) (\d\d:\d\d:\d\d)(?:\.\d+)? (\S+) ([^\s\[:]+)(?:\[(\d{1,10})\])?: ?(.*)$")
@@ -92,6 +92,6 @@ class SyslogParser(Parser):
         else:
             return None
         category, fields = hit
-        return LogEvent(source=item.source(f"line {n}"), timestamp=ts, time_logged=logged, zone=zone,
+        return event_class(category)(source=item.source(f"line {n}"), timestamp=ts, time_logged=logged, zone=zone,
                         year_inferred=inferred, hostname=host, program=prog, pid=int(pid) if pid else None,
                         category=category, text=msg[:MAX_TEXT], **fields)
