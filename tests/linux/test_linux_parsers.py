@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -281,6 +282,9 @@ def test_live_snapshot(tmp_path):
     assert (recs[0].pid, recs[0].exe_deleted, recs[0].cmdline, recs[0].started) == (
         42, True, "/tmp/x -d", datetime(2026, 1, 5, 9, tzinfo=UTC))
     assert recs[1].pid is None and recs[1].cmdline == ""
+    assert recs[0].execution() == ("x", "/tmp/x", None, (datetime(2026, 1, 5, 9, tzinfo=UTC),))
+    win = replace(recs[0], exe="C:\\Windows\\System32\\svchost.exe")
+    assert win.execution()[0] == "svchost.exe"
     assert any("not objects" in i.message for i in issues)
     (tmp_path / "volatile/network.json").write_text('{"captured": 1, "data": {"oops": 1}}')
     _, issues = run(LiveSnapshotParser(), tmp_path, "volatile/network.json")

@@ -78,7 +78,8 @@ class LiveProcess(ArtifactRecord):
         image = self.exe or self.name
         if not image:
             return None
-        return image.rsplit("/", 1)[-1], self.exe, None, (self.started,) if self.started else ()
+        name = image.replace("\\", "/").rsplit("/", 1)[-1]   # a Windows live snapshot has backslash paths
+        return name, self.exe, None, (self.started,) if self.started else ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
