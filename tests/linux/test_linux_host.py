@@ -116,3 +116,23 @@ def test_hostile_files_give_issues(tmp_path):
         assert "files/root/var/log/journal/x/system.journal" in paths
     assert res.summary["artifacts"]["linux_cron"]["total"] == 1
     assert res.summary["artifacts"]["linux_accounts"]["total"] == 1
+
+
+@pytest.mark.chromium
+def test_linux_report_in_chromium(analyzed, summary, tmp_path):
+    """The Linux host's report in real headless Chromium: no errors, the OS shown, the Linux sections
+    filled and their filter boxes working."""
+    from _chromium import open_page, require_chromium
+
+    require_chromium()
+    with open_page(analyzed.report_path, tmp_path) as page:
+        assert page.errors == [] and page.requests == []
+        assert [m for m in page.console if m[0] in ("error", "warning")] == []
+        assert page.inner_text("#hostname") == "web1"
+        assert "Debian GNU/Linux 12 (bookworm)" in page.inner_text("body")
+        n = summary["artifacts"]["linux_log_events"]["listed"]
+        assert len(page.query_selector_all("#t-art-linux_log_events tbody tr")) == n > 0
+        page.fill('input[data-table="t-art-linux_log_events"]', ATTACKER)
+        visible = page.evaluate("Array.from(document.querySelectorAll('#t-art-linux_log_events tbody tr'))"
+                                ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
+        assert visible and all(ATTACKER in v for v in visible) and len(visible) < n

@@ -41,10 +41,10 @@ class LogEvent(ArtifactRecord):
 
     record_type: ClassVar[str] = "linux/log/event"
     artifact: ClassVar[str] = "linux_log_events"
-    title: ClassVar[str] = "Linux logins, sudo, su, account changes and cron runs (logs and journal)"
+    title: ClassVar[str] = "Linux logins, sudo, su and account changes (logs and journal)"
     description: ClassVar[str] = (
         "Lines of auth.log/secure/syslog/messages and journal entries that record a login (sshd, console), "
-        "a refused login, sudo/su use, an account or group change or a cron job start. Classic syslog lines "
+        "a refused login, sudo/su use or an account or group change (cron job starts: their own section). Classic syslog lines "
         "carry no year or zone: 'zone' says which zone was assumed and 'year_inferred' that the year was "
         "counted back from the file's modification time. A log can be edited by root: absence proves little.")
     columns: ClassVar[tuple[tuple[str, str], ...]] = (
