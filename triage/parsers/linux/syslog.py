@@ -24,6 +24,14 @@ _RFC = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\
 MAX_TEXT = 500
 
 
+def _month(line: str) -> int:
+    """The month of a classic syslog line ('Dec  4 09:01:16 ...'), 0 for any other line: both passes
+    date lines by this one test, so they count the same rollovers."""
+    if len(line) > 16 and line[3] == " " and line[6] == " " and line[9] == ":":
+        return MONTHS.get(line[:3].lower(), 0)
+    return 0
+
+
 def _rfc_time(text: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -45,21 +53,20 @@ class SyslogParser(Parser):
         stats = LineStats()
         classic = 0
         for _n, line in lines(item, stats):
-            m = _BSD.match(line)
-            if m and m[1].lower() in MONTHS:
-                clock.first_pass(MONTHS[m[1].lower()])
+            if month := _month(line):
+                clock.first_pass(month)
                 classic += 1
         if classic and modified is None:
             yield item.issue("no modification time in the manifest: syslog years assumed from the analysis "
                              "date", severity="warning")
         clock.start()
         stats = LineStats()
-        other = bad_dates = 0
+        bad_dates = 0
         for n, line in lines(item, stats):
             event = self._event(item, n, line, clock, zone_label)
             if event is None:
-                other += 1
-            elif isinstance(event, str):
+                continue
+            if isinstance(event, str):
                 bad_dates += 1
             else:
                 yield event
@@ -68,12 +75,10 @@ class SyslogParser(Parser):
             yield item.issue(f"{bad_dates} line(s) with an impossible date were skipped", severity="warning")
 
     def _event(self, item: ParseInput, n: int, line: str, clock: YearClock, zone_label: str) -> LogEvent | str | None:
-        m = _BSD.match(line)
-        if m and m[1].lower() in MONTHS:
-            month = MONTHS[m[1].lower()]
-            year = clock.advance(month)   # every classic line advances the clock, hit or not
-            hit = classify(m[5], m[7])
-            if hit is None:
+        if month := _month(line):
+            year = clock.advance(month)   # every classic line advances the clock, hit or not (as in pass 1)
+            m = _BSD.match(line)
+            if m is None or (hit := classify(m[5], m[7])) is None:
                 return None
             ts = clock.to_utc(year, month, int(m[2]), m[3])
             if ts is None:
