@@ -354,3 +354,30 @@ def _subclasses(cls):
     for sub in cls.__subclasses__():
         yield sub
         yield from _subclasses(sub)
+
+
+def test_host_zone_from_localtime_when_no_timezone_file(tmp_path):
+    """/etc/localtime (a TZif file) dates the logs when /etc/timezone is absent; a hostile zone name is refused."""
+    import contextlib
+
+    from triage.bundle.manifest import COLLECTED, ManifestEntry
+    from triage.parsers.linux.clock import host_options
+
+    tzif = Path("/usr/share/zoneinfo/America/New_York")
+    if not tzif.is_file():
+        pytest.skip("no tzdata on this machine")
+    files = {"files/root/etc/localtime": tzif.read_bytes(), "files/root/etc/timezone": b"../../etc/passwd\n"}
+
+    class Reader:
+        def open(self, name):
+            return contextlib.closing(__import__("io").BytesIO(files[name]))
+
+    entries = [ManifestEntry(path="/" + n[11:], volume="root", bundle_path=n, artifact="x", priority=1,
+                             outcome=COLLECTED) for n in files]
+    opts = host_options(Reader(), entries)
+    assert opts["linux_zone"] == "localtime" and opts["linux_zone_source"] == "files/root/etc/localtime"
+    zone, label = host_zone(opts)
+    assert label == "host localtime (files/root/etc/localtime)"
+    assert datetime(2026, 1, 1, 12, tzinfo=zone).utcoffset().total_seconds() == -5 * 3600
+    files["files/root/etc/timezone"] = b"Asia/Tokyo\n"
+    assert host_options(Reader(), entries)["linux_zone"] == "Asia/Tokyo"
