@@ -29,7 +29,8 @@ def _hostile_summary(summary: dict) -> dict:
         if isinstance(obj, dict):
             for k, v in obj.items():
                 if isinstance(v, str) and k not in ("severity", "generated", "when", "start", "end", "first",
-                                                    "last", "timestamp", "last_write", "schema_version"):
+                                                    "last", "timestamp", "last_write", "schema_version", "time",
+                                                    "effective_end"):
                     obj[k] = v + EVIL
                 else:
                     poison(v)
@@ -41,7 +42,7 @@ def _hostile_summary(summary: dict) -> dict:
                     poison(v)
 
     for key in ("host", "autoruns", "executions", "event_logs", "events", "browser", "downloads", "findings",
-                "coverage", "issues", "yara"):
+                "coverage", "issues", "yara", "network", "sigma", "artifacts", "verdict"):
         poison(s[key])
     s["bundle"]["name"] += EVIL
     s["bundle"]["verify_problems"] = [EVIL]
