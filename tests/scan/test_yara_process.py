@@ -1,0 +1,50 @@
+"""A YARA hit on volatile data names its process: the matched offset inside volatile/processes.json
+is mapped to the process entry around it (pid, name, image)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from triage.bundle.writer import json_bytes
+from triage.collect.volatile import processes
+from triage.scan.yara_process import element_spans, process_at
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> bytes:
+    """This machine's real process list, serialised as the collector writes volatile/processes.json."""
+    return json_bytes(processes())
+
+
+def test_offset_inside_an_entry_names_that_process(snapshot):
+    marker = f'"pid": {os.getpid()},'.encode()
+    offset = snapshot.find(marker)
+    assert offset > 0
+    proc = process_at(snapshot, offset + 3, "volatile/processes.json")
+    assert proc is not None and proc["pid"] == os.getpid()
+    assert proc["name"] and proc["locator"].startswith("element ")
+    # the first entry, and the offset of its opening brace, belong to the first process
+    first = element_spans(snapshot.decode())[0]
+    assert process_at(snapshot, snapshot.index(b"{"), "m")["pid"] == first[2]["pid"]
+
+
+def test_offsets_outside_entries_and_non_lists_name_nothing(snapshot):
+    assert process_at(snapshot, 0, "m") is None                      # the '[' itself
+    assert process_at(b'{"pid": 4, "name": "System"}', 3, "m") is None  # not a list
+    assert process_at(b'[{"name": "no pid"}]', 3, "m") is None
+
+
+def test_non_ascii_names_keep_offsets_in_bytes():
+    data = json_bytes([{"pid": 1, "name": "\u00e9\u00e9\u00e9\u00e9.exe"}, {"pid": 2, "name": "b\u00fcro.exe"}])
+    assert process_at(data, data.index("b\u00fcro".encode()), "m")["pid"] == 2
+
+
+def test_truncated_list(snapshot):
+    """A cut snapshot still names the processes before the cut; a hit in the broken tail is a
+    ValueError, which attribute() turns into an unattributed hit."""
+    cut = snapshot[: len(snapshot) // 2]
+    assert process_at(cut, cut.index(b"{") + 2, "m") is not None
+    with pytest.raises(ValueError):
+        process_at(cut, len(cut) - 10, "m")
