@@ -48,3 +48,25 @@ def test_truncated_list(snapshot):
     assert process_at(cut, cut.index(b"{") + 2, "m") is not None
     with pytest.raises(ValueError):
         process_at(cut, len(cut) - 10, "m")
+
+
+def test_real_yara_hit_on_the_process_list_names_the_process(snapshot, tmp_path):
+    """YARA (the real scanner, a one-rule file) matches this test's file name in the snapshot: the
+    hit's offset leads to a process whose command line holds that name."""
+    import dataclasses
+    import json
+
+    from triage.analyze.records import Source
+    from triage.scan.yara import YaraScanner
+
+    rule = tmp_path / "marker.yar"
+    rule.write_text('rule marker { strings: $a = "test_yara_process" condition: $a }')
+    scanner = YaraScanner([rule], include_pack=False)
+    hits = [h for h in scanner.scan_bytes(snapshot, Source(bundle_path="volatile/processes.json"))
+            if getattr(h, "rule", None) == "marker"]
+    assert hits and hits[0].strings
+    proc = process_at(snapshot, hits[0].strings[0][1], "volatile/processes.json")
+    assert proc is not None
+    entry = next(p for p in json.loads(snapshot) if p["pid"] == proc["pid"])
+    assert "test_yara_process" in " ".join(entry.get("cmdline") or [])
+    assert dataclasses.replace(hits[0], process=proc).to_dict()["process"]["pid"] == proc["pid"]
