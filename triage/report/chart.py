@@ -115,14 +115,14 @@ def window_chart(items: list[tuple[datetime, str, str, str, str]], start: dateti
     counts: list[dict[str, int]] = [{} for _ in range(bins)]
     for t, kind, *_ in items:
         k = min(int((t - start).total_seconds() / span * bins), bins - 1)
-        c = _color(kind)
-        counts[k][c] = counts[k].get(c, 0) + 1
+        color = _color(kind)
+        counts[k][color] = counts[k].get(color, 0) + 1
     peak = max(sum(c.values()) for c in counts) or 1
     bw = pw / bins
     parts = _frame("activity inside the off-network window")
-    for k, c in enumerate(counts):
-        y = T + ph
-        for color, n in sorted(c.items()):
+    for k, per in enumerate(counts):
+        y = float(T + ph)
+        for color, n in sorted(per.items()):
             h = ph * n / peak
             y -= h
             parts.append(f'<rect class="wbar" x="{L + k * bw + 0.5:.1f}" y="{y:.1f}" width="{max(bw - 1, 1):.1f}" '
@@ -132,6 +132,6 @@ def window_chart(items: list[tuple[datetime, str, str, str, str]], start: dateti
     parts += _axis(start, start + timedelta(seconds=span), lambda t: L + pw * (t - start).total_seconds() / span, fmt)
     parts.append("</svg>")
     legend = "".join(f'<span class="sw" style="background:{c}"></span>{k}' for k, c in KIND_COLORS)
-    per = timedelta(seconds=round(span / bins))
-    return (f'{"".join(parts)}<div class="legend">items per {e(str(per))} (UTC, linear){legend}'
+    step = timedelta(seconds=round(span / bins))
+    return (f'{"".join(parts)}<div class="legend">items per {e(str(step))} (UTC, linear){legend}'
             f'<span class="sw" style="background:{OTHER}"></span>other</div>')

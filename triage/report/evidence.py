@@ -69,7 +69,7 @@ def records_view(s: dict[str, Any]) -> str:
     out = []
     for rid, ev in sorted(rows.items(), key=lambda kv: str(kv[1].get("time") or kv[1].get("timestamp") or "~")):
         extra = {k: v for k, v in ev.items() if k not in _SHOWN and k != "fields" and v not in (None, "", [], {})}
-        fields = ev.get("fields") if isinstance(ev.get("fields"), dict) else {}
+        fields: dict[str, Any] = ev["fields"] if isinstance(ev.get("fields"), dict) else {}
         detail = "; ".join(f"{k}={v}" for k, v in list({**extra, **fields}.items())[:40])
         by = " ".join(f'<a href="#{finding_anchor(i)}">{e(i)}</a>' for i in cited.get(rid, [])[:10])
         out.append(f'<tr id="{rid}"><td>{ts(ev.get("time") or ev.get("timestamp"))}</td>'

@@ -66,7 +66,7 @@ def items(s: dict[str, Any], start: datetime | None, end: datetime | None) -> li
         if isinstance(d, dict):
             add(d.get("start"), "download", f'<span class="mono">{e(d.get("url"))} → {e(d.get("target_path"))}</span>',
                 _where(d))
-    arts = s.get("artifacts") if isinstance(s.get("artifacts"), dict) else {}
+    arts: dict[str, Any] = s["artifacts"] if isinstance(s.get("artifacts"), dict) else {}
     for name, sec in sorted(arts.items()):
         if not isinstance(sec, dict):
             continue

@@ -23,7 +23,7 @@ def host(s: dict[str, Any]) -> str:
                 ("Collector", c.get("collector_version")), ("Profile", c.get("profile")),
                 ("Collected (UTC)", Raw(f"{ts(c.get('started'))} → {ts(c.get('finished'))}")),
                 ("Operator", c.get("operator")),
-                ("Live system", {True: "yes", False: "no"}.get(c.get("live"), c.get("live")))])
+                ("Live system", "yes" if c.get("live") is True else "no" if c.get("live") is False else c.get("live"))])
     probs = ""
     if b.get("verify_problems"):
         probs = "<p class='no'>Verification problems:</p><ul class='mono'>" + "".join(
@@ -145,8 +145,8 @@ def yara(s: dict[str, Any]) -> str:
         return ""
     rows = []
     for h in hits[:MAX_ROWS]:
-        where = h.get("where") if isinstance(h.get("where"), dict) else {}
-        proc = h.get("process") if isinstance(h.get("process"), dict) else {}
+        where: dict[str, Any] = h["where"] if isinstance(h.get("where"), dict) else {}
+        proc: dict[str, Any] = h["process"] if isinstance(h.get("process"), dict) else {}
         who = f"pid {proc.get('pid')} {proc.get('name') or ''}".strip() if proc else ""
         rows.append(f"<tr><td class='mono'>{e(h.get('rule'))}</td><td>{e(h.get('namespace'))}</td>"
                     f"<td class='mono'>{e(where.get('bundle_path') or h.get('bundle_path'))}</td>"

@@ -73,7 +73,7 @@ def render(s: dict[str, Any]) -> str:
     v = s.get("verdict") or {}
     if "level" not in v:  # a summary written before verdicts: decide from its own sections
         v = decide.compute(s)
-    level = v.get("level") if v.get("level") in decide.LEVELS else "nothing_found"
+    level = str(v.get("level")) if v.get("level") in decide.LEVELS else "nothing_found"
     why = "".join(f'<li>{severity_badge(sev(w.get("severity")))} <a href="#{finding_anchor(w.get("finding"))}">'
                   f'{e(w.get("title"))}</a> {ts(w.get("when"))}</li>'
                   for w in v.get("why") or [] if isinstance(w, dict))
