@@ -198,3 +198,22 @@ def test_index_shows_each_host_verdict_in_the_shared_style(bundle, tmp_path, sho
         assert heads[:3] == ["#", "host", "verdict"]
         assert page.inner_text("#host-rows tr td:nth-child(3)") == "suspicious"
         page.screenshot(path=str(shots / "index.html.png"), full_page=True)
+
+
+def test_many_windows_are_bounded_and_collapsed(analysis):
+    """A laptop off the network every evening: 60 windows. The page lists 50, opens the first three
+    and those holding a finding, and says where the rest are."""
+    s = copy.deepcopy(analysis.summary)
+    base = verdict.parse_time("2030-01-01T00:00:00Z")
+    s["network"]["off_network_windows"] = [
+        {"start": (base + timedelta(days=i)).isoformat().replace("+00:00", "Z"),
+         "end": (base + timedelta(days=i, hours=8)).isoformat().replace("+00:00", "Z"),
+         "reason": "test", "events_during": 0, "evidence": [], "domains": []} for i in range(60)]
+    s["findings"][0]["when"] = "2030-01-10T01:00:00Z"  # inside window 10 (index 9)
+    s["verdict"] = verdict.compute(s)
+    page = render(s)
+    assert "The first 50 of 60 windows" in page
+    assert page.count('<div class="window"') == 50
+    opened = [k for k in range(50) if f'id="offnet-{k}"><details open>' in page]
+    assert opened == [0, 1, 2, 9]
+    assert s["verdict"]["off_network_windows"][9]["findings"] == 1

@@ -20,9 +20,11 @@ from triage.analyze.verdict import parse_time as parse
 from triage.report import chart
 from triage.report.escape import e, finding_anchor, plural, record_anchor, sev, ts
 from triage.report.style import severity_badge
-from triage.report.tables import is_iso, section, table
+from triage.report.tables import MAX_ROWS, is_iso, section, table
 
-MAX_ITEMS = 3000  # per window: the summary is bounded, this bounds the page too
+MAX_ITEMS = 3000  # per window, for the chart; the table lists the first MAX_ROWS
+OPEN_WINDOWS = 3
+MAX_WINDOWS = 50
 
 Item = tuple[datetime, str, str, str, str]  # time, kind, what (markup), where (markup), link id or ""
 
@@ -114,19 +116,26 @@ def render(s: dict[str, Any]) -> str:
     else:
         body = ""
     parts = [body]
-    for k, w in enumerate(wins[:50]):
+    for k, w in enumerate(wins[:MAX_WINDOWS]):
         start, end = parse(w.get("start")), window_end(w, s)
         found = items(s, start, end)
         nfind = sum(1 for i in found if i[1] == "finding")
         until = ts(w.get("end")) if w.get("end") else open_end(end)
         rows = [_row(i) for i in found]
+        # the first windows and every window holding a finding open; the rest one click away
+        opened = " open" if k < OPEN_WINDOWS or nfind else ""
         parts.append(
-            f'<div class="window" id="offnet-{k}"><h3>Window {k + 1}: {ts(w.get("start"))} → {until}</h3>'
+            f'<div class="window" id="offnet-{k}"><details{opened}><summary><h3>Window {k + 1}: '
+            f'{ts(w.get("start"))} → {until}</h3></summary>'
             f'<div class="muted">{e(w.get("reason"))} · {e(plural(nfind, "finding"))} · '
             f'{e(plural(len(found), "timed item"))} inside</div>'
             + chart.window_chart(found, start, end)
-            + table(f"t-offnet-{k}", ["Time (UTC)", "What happened", "Detail", "Evidence"], rows)
-            + _domains(w, k) + "</div>")
+            + table(f"t-offnet-{k}", ["Time (UTC)", "What happened", "Detail", "Evidence"], rows[:MAX_ROWS],
+                    total=len(rows))
+            + _domains(w, k) + "</details></div>")
+    if len(wins) > MAX_WINDOWS:
+        parts.append(f'<p class="muted">The first {MAX_WINDOWS} of {len(wins)} windows; the rest are in summary.json '
+                     "(network.off_network_windows).</p>")
     count = f"{plural(len(wins), 'window')}, {plural(n.get('connectivity_events') or 0, 'connectivity event')}"
     return section("offnetwork", "Off-network activity", count, "".join(parts), open_=bool(wins))
 

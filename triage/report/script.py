@@ -35,7 +35,7 @@ tr.flagged td{background:#fff4f4}
 details.sec>summary{list-style:revert}
 details.sec>summary h2{margin:0}
 .window{border-left:6px solid #7e57c2;padding:6px 12px;margin:12px 0;background:#faf8fd;border-radius:6px}
-.window h3{margin:2px 0 6px;font-size:15px}
+.window h3{margin:2px 0 6px;font-size:15px;display:inline}
 .legend span.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
 .yes{color:#2e7d32;font-weight:600}.no{color:#b71c1c;font-weight:600}
 .scroll{max-height:680px;overflow:auto}
