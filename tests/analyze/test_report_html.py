@@ -131,3 +131,10 @@ def test_bidi_and_control_characters_are_made_visible():
     assert e("invoice\u202egpj.exe") == "invoice[U+202E]gpj.exe"
     assert e("a\x00b\x1bc") == "a\ufffdb\ufffdc"
     assert e('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
+
+
+def test_paths_wrap_at_separators_not_mid_name():
+    from triage.report.escape import ep
+
+    assert ep("C:\\Users\\<b>/x") == "C:\\<wbr>Users\\<wbr>&lt;b&gt;/<wbr>x"
+    assert ep("a\u202eb/c") == "a[U+202E]b/<wbr>c"

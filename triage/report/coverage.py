@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.report.escape import e, plural
+from triage.report.escape import e, ep, plural
 from triage.report.tables import MAX_ROWS, section, table
 from triage.units import human_size
 
@@ -30,8 +30,8 @@ def coverage(s: dict[str, Any]) -> str:
 
 def issues(s: dict[str, Any]) -> str:
     items = [i for i in s.get("issues") or [] if isinstance(i, dict)]
-    rows = [f"<tr><td>{e(i.get('severity'))}</td><td class='mono'>{e(i.get('bundle_path'))}</td>"
-            f"<td class='mono'>{e(i.get('locator'))}</td><td class='mono'>{e(i.get('message'))}</td></tr>"
+    rows = [f"<tr><td>{e(i.get('severity'))}</td><td class='mono'>{ep(i.get('bundle_path'))}</td>"
+            f"<td class='mono'>{ep(i.get('locator'))}</td><td class='mono'>{e(i.get('message'))}</td></tr>"
             for i in items[:MAX_ROWS]]
     return section("issues", "Problems reading the evidence", plural(len(items), "problem"),
                    table("t-issues", ["Severity", "Member", "Where", "Message"], rows, total=len(items)))

@@ -36,6 +36,12 @@ def e(value: Any) -> str:
     return html.escape(text, quote=True)
 
 
+def ep(value: Any) -> str:
+    """:func:`e` for a path, a registry key or a URL: a line may break after each separator, so a
+    long path wraps at its folders instead of mid-name."""
+    return e(value).replace("/", "/<wbr>").replace("\\", "\\<wbr>")
+
+
 def sev(value: Any) -> str:
     """A severity from the summary, or 'info' for anything unknown (never raw text in a class)."""
     s = str(value or "").lower()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.report.escape import e, finding_anchor, record_anchor, ts
+from triage.report.escape import e, ep, finding_anchor, record_anchor, ts
 from triage.report.tables import table
 
 MAX_EVIDENCE = 8          # records listed under one finding
@@ -23,11 +23,11 @@ def describe(ev: dict[str, Any]) -> str:
     bits = []
     where = ev.get("channel") or ev.get("bundle_path")
     if where:
-        bits.append(f'<span class="mono">{e(where)}</span>')
+        bits.append(f'<span class="mono">{ep(where)}</span>')
     if ev.get("record_id") is not None:
         bits.append(f"record {e(ev.get('record_id'))}")
     elif ev.get("locator"):
-        bits.append(f'<span class="mono">{e(ev.get("locator"))}</span>')
+        bits.append(f'<span class="mono">{ep(ev.get("locator"))}</span>')
     if ev.get("event_id") is not None:
         bits.append(f"event {e(ev.get('event_id'))}")
     when = ev.get("time") or ev.get("timestamp")
@@ -73,7 +73,7 @@ def records_view(s: dict[str, Any]) -> str:
         detail = "; ".join(f"{k}={v}" for k, v in list({**extra, **fields}.items())[:40])
         by = " ".join(f'<a href="#{finding_anchor(i)}">{e(i)}</a>' for i in cited.get(rid, [])[:10])
         out.append(f'<tr id="{rid}"><td>{ts(ev.get("time") or ev.get("timestamp"))}</td>'
-                   f'<td class="mono">{e(ev.get("bundle_path"))}</td><td class="mono">{e(ev.get("locator"))}</td>'
+                   f'<td class="mono">{ep(ev.get("bundle_path"))}</td><td class="mono">{ep(ev.get("locator"))}</td>'
                    f"<td>{e(ev.get('channel'))}</td><td class='num'>{e(ev.get('event_id'))}</td>"
                    f"<td class='num'>{e(ev.get('record_id'))}</td><td class='mono'>{e(detail)}</td>"
                    f"<td>{by}</td></tr>")

@@ -18,7 +18,7 @@ from typing import Any
 from triage.analyze.verdict import in_span, window_end
 from triage.analyze.verdict import parse_time as parse
 from triage.report import chart
-from triage.report.escape import e, finding_anchor, plural, record_anchor, sev, ts
+from triage.report.escape import e, ep, finding_anchor, plural, record_anchor, sev, ts
 from triage.report.style import severity_badge
 from triage.report.tables import MAX_ROWS, is_iso, section, table
 
@@ -31,7 +31,7 @@ Item = tuple[datetime, str, str, str, str]  # time, kind, what (markup), where (
 
 def _where(x: dict[str, Any]) -> str:
     loc = f" {x.get('locator')}" if x.get("locator") else ""
-    return e(f"{x.get('bundle_path') or ''}{loc}")
+    return ep(f"{x.get('bundle_path') or ''}{loc}")
 
 
 def items(s: dict[str, Any], start: datetime | None, end: datetime | None) -> list[Item]:
@@ -58,7 +58,7 @@ def items(s: dict[str, Any], start: datetime | None, end: datetime | None) -> li
     for x in s.get("executions") or []:
         if isinstance(x, dict):
             for t in (x.get("last_runs") or [])[:16]:
-                add(t, f"program run ({x.get('source')})", f'<span class="mono">{e(x.get("path") or x.get("executable"))}'
+                add(t, f"program run ({x.get('source')})", f'<span class="mono">{ep(x.get("path") or x.get("executable"))}'
                     "</span>", _where(x))
     for a in s.get("autoruns") or []:
         if isinstance(a, dict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.report.escape import Raw, e, plural, slug, ts
+from triage.report.escape import Raw, e, ep, plural, slug, ts
 from triage.report.tables import MAX_ROWS, cell, kv, section, table
 from triage.units import human_size
 
@@ -42,7 +42,7 @@ def autoruns(s: dict[str, Any]) -> str:
         flags = "".join(f'<span class="badge flag">{e(f)}</span>' for f in a.get("flags") or [])
         cls = ' class="flagged"' if a.get("flags") else ""
         rows.append(f"<tr{cls}><td>{e(a.get('category'))}</td><td class='mono'>{e(a.get('name'))}</td>"
-                    f"<td class='mono'>{e(a.get('command'))}{flags}</td><td class='mono'>{e(a.get('location'))}</td>"
+                    f"<td class='mono'>{ep(a.get('command'))}{flags}</td><td class='mono'>{ep(a.get('location'))}</td>"
                     f"<td>{e(a.get('user'))}</td><td>{ts(a.get('last_write'))}</td></tr>")
     flagged = sum(1 for a in items if a.get("flags"))
     return section("autoruns", "Autostarts", f"{len(items)}, {flagged} flagged",
@@ -55,7 +55,7 @@ def executions(s: dict[str, Any]) -> str:
     rows = []
     for x in items[:MAX_ROWS]:
         runs = x.get("last_runs") or []
-        rows.append(f"<tr><td class='mono'>{e(x.get('executable'))}</td><td class='mono'>{e(x.get('path'))}</td>"
+        rows.append(f"<tr><td class='mono'>{e(x.get('executable'))}</td><td class='mono'>{ep(x.get('path'))}</td>"
                     f"<td class='num'>{e(x.get('run_count'))}</td><td>{ts(runs[0] if runs else None)}</td>"
                     f"<td>{e(x.get('source'))}</td></tr>")
     return section("executions", "Program execution", plural(len(items), "program"),
@@ -127,7 +127,7 @@ def browser(s: dict[str, Any]) -> str:
     for d in downloads[:MAX_ROWS]:
         size = d.get("received_bytes")
         drows.append(f"<tr><td>{ts(d.get('start'))}</td><td>{e(d.get('browser'))}</td><td>{e(d.get('user'))}</td>"
-                     f"<td class='mono'>{e(d.get('url'))}</td><td class='mono'>{e(d.get('target_path'))}</td>"
+                     f"<td class='mono'>{ep(d.get('url'))}</td><td class='mono'>{ep(d.get('target_path'))}</td>"
                      f"<td class='num'>{e(human_size(size) if isinstance(size, int) else '')}</td>"
                      f"<td>{e(d.get('danger_type'))}</td></tr>")
     body = (table("t-browser", ["Browser", "User", "URLs", "Visits", "First visit (UTC)", "Last visit (UTC)",
@@ -149,7 +149,7 @@ def yara(s: dict[str, Any]) -> str:
         proc: dict[str, Any] = h["process"] if isinstance(h.get("process"), dict) else {}
         who = f"pid {proc.get('pid')} {proc.get('name') or ''}".strip() if proc else ""
         rows.append(f"<tr><td class='mono'>{e(h.get('rule'))}</td><td>{e(h.get('namespace'))}</td>"
-                    f"<td class='mono'>{e(where.get('bundle_path') or h.get('bundle_path'))}</td>"
+                    f"<td class='mono'>{ep(where.get('bundle_path') or h.get('bundle_path'))}</td>"
                     f"<td>{e(h.get('target'))}</td><td>{e(who)}</td></tr>")
     return section("yara", "YARA matches", plural(len(hits), "match", "matches"),
                    table("t-yara", ["Rule", "Namespace", "Member", "Target", "Process"], rows, total=len(hits)),

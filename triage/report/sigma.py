@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.report.escape import SEVERITIES, digest_id, e, plural, record_anchor, sev, ts
+from triage.report.escape import SEVERITIES, digest_id, e, ep, plural, record_anchor, sev, ts
 from triage.report.style import severity_badge
 from triage.report.tables import MAX_ROWS, section, table
 
@@ -43,7 +43,7 @@ def render(s: dict[str, Any]) -> str:
             off = '<span class="badge off">OFF-NETWORK</span>' if r.get("off_network") else ""
             written = f' <span class="muted">(written {e(r.get("written"))})</span>' if r.get("written") else ""
             recs.append(f"<tr><td><a href='#{record_anchor(r)}'>{ts(r.get('time'))}</a>{written}{off}</td>"
-                        f"<td class='mono'>{e(r.get('bundle_path'))}</td><td>{e(r.get('channel'))}</td>"
+                        f"<td class='mono'>{ep(r.get('bundle_path'))}</td><td>{e(r.get('channel'))}</td>"
                         f"<td class='num'>{e(r.get('event_id'))}</td><td class='num'>{e(r.get('record_id'))}</td>"
                         f"<td class='mono'>{e(fields)}</td></tr>")
         count = int(m.get("count") or 0) if isinstance(m.get("count"), int) else 0

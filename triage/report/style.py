@@ -27,7 +27,7 @@ th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertic
 overflow-wrap:break-word;word-break:normal}
 th{background:#eef1f5;font-weight:600;position:sticky;top:0;white-space:nowrap}
 td.mono,.mono,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .pill{display:inline-block;border-radius:999px;padding:3px 12px;font-weight:600;font-size:13px;color:#fff;
 background:#5f6b7a;white-space:nowrap}
