@@ -217,3 +217,42 @@ def test_many_windows_are_bounded_and_collapsed(analysis):
     opened = [k for k in range(50) if f'id="offnet-{k}"><details open>' in page]
     assert opened == [0, 1, 2, 9]
     assert s["verdict"]["off_network_windows"][9]["findings"] == 1
+
+
+def test_domains_counted_inside_a_window_only():
+    from triage.analyze.records import BrowserVisit, Source
+    from triage.analyze.window_visits import domains_in_window
+
+    def visit(hour: int, url: str, n: int) -> BrowserVisit:
+        return BrowserVisit(source=Source(bundle_path="files/C/Users/a/History", locator=f"visits.id={n}"),
+                            browser="chrome", user="a", timestamp=verdict.parse_time(f"2024-05-01T{hour:02d}:00:00Z"),
+                            url=url)
+
+    recs = [visit(9, "https://before.example/", 1), visit(10, "https://Evil.example/a", 2),
+            visit(11, "https://evil.example/b", 3), visit(11, "not a url", 4), visit(12, "https://after.example/", 5)]
+    start, end = verdict.parse_time("2024-05-01T10:00:00Z"), verdict.parse_time("2024-05-01T12:00:00Z")
+    got = domains_in_window(recs, start, end, None)
+    assert [(d["domain"], d["visits"], d["first"], d["last"]) for d in got] == [
+        ("evil.example", 2, "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z")]
+    assert got[0]["locator"] == "visits.id=2"
+    # still open at the end of the logs: up to and including the logs' last record time
+    assert {d["domain"] for d in domains_in_window(recs, start, None, end)} == {"evil.example", "after.example"}
+
+
+def test_srum_and_other_artifact_sections_feed_the_window_generically(analysis):
+    """Another engineer adds SRUM: an ``artifacts.srum_network`` section with a timed column shows in
+    the off-network section with no change here."""
+    s = copy.deepcopy(analysis.summary)
+    w = s["network"]["off_network_windows"][0]
+    s["artifacts"]["srum_network"] = {
+        "title": "SRUM network usage", "description": "bytes per app per hour",
+        "columns": [{"field": "app", "label": "Application"}, {"field": "timestamp", "label": "Hour (UTC)"},
+                    {"field": "bytes_sent", "label": "Bytes sent"}],
+        "total": 1, "listed": 1,
+        "entries": [{"app": "\\Device\\HarddiskVolume2\\Tools\\rclone.exe", "timestamp": w["start"],
+                     "bytes_sent": 7340032, "bundle_path": "files/C/Windows/System32/sru/SRUDB.dat",
+                     "locator": "table {973F5D5C} row 12"}]}
+    page = render(s)
+    window = page.split('id="offnet-0"')[1].split('<section id="activity"')[0]
+    assert "SRUM network usage: Hour (UTC)" in window and "rclone.exe" in window
+    assert 'id="artifact-srum_network"' in page
