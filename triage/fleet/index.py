@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from triage.analyze.verdict import parse_time as _ts
 from triage.fleet import score
 from triage.fleet.stacking import STACKS
 from triage.report import style
+from triage.report.escape import e
 from triage.units import iso, utc_now
 
 SEVERITY_COLORS = style.SEV_COLORS
@@ -53,7 +53,9 @@ table{margin:.5em 0;background:var(--card)}
 
 
 def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """The report's escaping (triage.report.escape.e): control characters and bidirectional
+    overrides in host names, commands and paths are shown, not obeyed."""
+    return e(value)
 
 
 def href(rel_path: str) -> str:
