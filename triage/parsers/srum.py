@@ -172,6 +172,42 @@ class _Table:
             return None
 
 
+def _aggregate(t: _Table, buckets: dict[tuple, list], keys: tuple[str, ...], sums: tuple[str, ...]) -> list[str]:
+    """Sum ``sums`` per (hour, AppId, UserId, *keys) into buckets [first, last, rows, locator, *sums];
+    returns the problems (unreadable rows, rows left out by the caps)."""
+    bad = undated = dropped = 0
+    for i, rec in t.rows(MAX_ROWS):
+        if rec is None:
+            bad += 1
+            continue
+        when = ole_date_utc(t.raw(rec, "TimeStamp"))
+        if when is None:
+            undated += 1
+            continue
+        key = (_hour(when), t.int(rec, "AppId"), t.int(rec, "UserId"), *(t.int(rec, k) for k in keys))
+        b = buckets.get(key)
+        if b is None:
+            if len(buckets) >= MAX_BUCKETS:
+                dropped += 1
+                continue
+            b = buckets[key] = [when, when, 0, f"record {i}", *([0] * len(sums))]
+        b[0], b[1], b[2] = min(b[0], when), max(b[1], when), b[2] + 1
+        if b[2] == 2:
+            b[3] = f"records {b[3].split()[-1]}+"
+        for j, name in enumerate(sums):
+            b[4 + j] += t.int(rec, name) or 0
+    problems = []
+    if bad:
+        problems.append(f"{bad} records unreadable")
+    if undated:
+        problems.append(f"{undated} records without a valid TimeStamp skipped")
+    if dropped:
+        problems.append(f"{dropped} records beyond {MAX_BUCKETS} hourly buckets not summarised")
+    if t.count > MAX_ROWS:
+        problems.append(f"table has {t.count} records; the first {MAX_ROWS} are read")
+    return problems
+
+
 def _hour(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
@@ -205,12 +241,15 @@ class SrumParser(Parser):
             if ID_MAP not in tables:
                 yield item.issue("SRUM database without SruDbIdMapTable: apps and users stay numeric", severity="warning")
             names: dict[int, tuple[str, str | None]] = {}
-            if ID_MAP in tables:
-                yield from self._id_map(item, _Table(tables[ID_MAP]), names)
-            if NETWORK_USAGE in tables:
-                yield from self._network(item, _Table(tables[NETWORK_USAGE]), names)
-            if APP_RESOURCE_USAGE in tables:
-                yield from self._apps(item, _Table(tables[APP_RESOURCE_USAGE]), names)
+            for name, read in ((ID_MAP, self._id_map), (NETWORK_USAGE, self._network), (APP_RESOURCE_USAGE, self._apps)):
+                if name not in tables:
+                    continue
+                try:  # a damaged page tree fails here, before any row: the table is lost, not the others
+                    table = _Table(tables[name])
+                except OSError as exc:
+                    yield item.issue(f"SRUM table {name} unreadable: {exc}", locator=name)
+                    continue
+                yield from read(item, table, names)
         finally:
             db.close()
 
@@ -233,9 +272,10 @@ class SrumParser(Parser):
             yield item.issue(f"SruDbIdMapTable has {t.count} records; the first {MAX_ID_MAP} are read",
                              severity="warning", locator=ID_MAP)
 
-    def _network(self, item: ParseInput, t: _Table, names: dict) -> Iterator[Record | Issue]:
+    @staticmethod
+    def _network(item: ParseInput, t: _Table, names: dict) -> Iterator[Record | Issue]:
         buckets: dict[tuple, list] = {}
-        problems = self._aggregate(t, buckets, ("InterfaceLuid", "L2ProfileId"), ("BytesSent", "BytesRecvd"))
+        problems = _aggregate(t, buckets, ("InterfaceLuid", "L2ProfileId"), ("BytesSent", "BytesRecvd"))
         for key, (first, last, rows, loc, sent, recvd) in sorted(buckets.items(), key=lambda kv: kv[0][0], reverse=True):
             hour, app_id, user_id, luid, profile = key
             yield SrumNetworkUsage(
@@ -245,9 +285,10 @@ class SrumParser(Parser):
                 l2_profile_id=profile, bytes_sent=sent, bytes_received=recvd, rows=rows)
         yield from (item.issue(p, severity="warning", locator=NETWORK_USAGE) for p in problems)
 
-    def _apps(self, item: ParseInput, t: _Table, names: dict) -> Iterator[Record | Issue]:
+    @staticmethod
+    def _apps(item: ParseInput, t: _Table, names: dict) -> Iterator[Record | Issue]:
         buckets: dict[tuple, list] = {}
-        problems = self._aggregate(t, buckets, (), APP_FIELDS)
+        problems = _aggregate(t, buckets, (), APP_FIELDS)
         for key, (first, last, rows, loc, *sums) in sorted(buckets.items(), key=lambda kv: kv[0][0], reverse=True):
             hour, app_id, user_id = key
             yield SrumAppUsage(
@@ -257,39 +298,3 @@ class SrumParser(Parser):
                 background_cycle_time=sums[1], foreground_bytes_read=sums[2], foreground_bytes_written=sums[3],
                 background_bytes_read=sums[4], background_bytes_written=sums[5], rows=rows)
         yield from (item.issue(p, severity="warning", locator=APP_RESOURCE_USAGE) for p in problems)
-
-    @staticmethod
-    def _aggregate(t: _Table, buckets: dict[tuple, list], keys: tuple[str, ...], sums: tuple[str, ...]) -> list[str]:
-        """Sum ``sums`` per (hour, AppId, UserId, *keys) into buckets [first, last, rows, locator, *sums];
-        returns the problems (unreadable rows, rows left out by the caps)."""
-        bad = undated = dropped = 0
-        for i, rec in t.rows(MAX_ROWS):
-            if rec is None:
-                bad += 1
-                continue
-            when = ole_date_utc(t.raw(rec, "TimeStamp"))
-            if when is None:
-                undated += 1
-                continue
-            key = (_hour(when), t.int(rec, "AppId"), t.int(rec, "UserId"), *(t.int(rec, k) for k in keys))
-            b = buckets.get(key)
-            if b is None:
-                if len(buckets) >= MAX_BUCKETS:
-                    dropped += 1
-                    continue
-                b = buckets[key] = [when, when, 0, f"record {i}", *([0] * len(sums))]
-            b[0], b[1], b[2] = min(b[0], when), max(b[1], when), b[2] + 1
-            if b[2] == 2:
-                b[3] = f"records {b[3].split()[-1]}+"
-            for j, name in enumerate(sums):
-                b[4 + j] += t.int(rec, name) or 0
-        problems = []
-        if bad:
-            problems.append(f"{bad} records unreadable")
-        if undated:
-            problems.append(f"{undated} records without a valid TimeStamp skipped")
-        if dropped:
-            problems.append(f"{dropped} records beyond {MAX_BUCKETS} hourly buckets not summarised")
-        if t.count > MAX_ROWS:
-            problems.append(f"table has {t.count} records; the first {MAX_ROWS} are read")
-        return problems
