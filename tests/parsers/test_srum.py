@@ -18,7 +18,14 @@ from triage.analyze.records import Issue
 from triage.parsers import srum
 from triage.parsers.base import input_from_file
 from triage.parsers.srum import SrumAppUsage, SrumIdMapEntry, SrumNetworkUsage, SrumParser
-from triage.parsers.srum_tables import ID_TYPES, id_blob_text, interface_type, ole_date_utc, sid_text
+from triage.parsers.srum_tables import (
+    ID_TYPES,
+    NETWORK_USAGE,
+    id_blob_text,
+    interface_type,
+    ole_date_utc,
+    sid_text,
+)
 
 REL = "Windows/System32/sru/SRUDB.dat"
 SETS = ["museum-win10-rathbunvm", "museum-win10-rathbunvm-dirty", "museum-win11-rathbunvm",
@@ -87,12 +94,21 @@ def test_no_issue_on_clean_databases(parsed):
     assert not [r for r in parsed["museum-win10-rathbunvm"] if isinstance(r, Issue)]
 
 
-def test_bucket_cap_counts_what_it_drops(corpus, monkeypatch):
-    monkeypatch.setattr(srum, "MAX_BUCKETS", 5)
+def test_bucket_cap_keeps_the_newest_hours_and_counts_the_rest(corpus, parsed, monkeypatch):
+    full = [r for r in parsed["museum-win11-rathbunvm"] if isinstance(r, SrumNetworkUsage)]
+    per_hour = Counter(r.hour for r in full)
+    newest_two = sum(per_hour[h] for h in sorted(per_hour)[-2:])
+    monkeypatch.setattr(srum, "MAX_BUCKETS", newest_two + 1)
     out = _parse(corpus / "srum/museum-win11-rathbunvm/SRUDB.dat")
-    assert len([r for r in out if isinstance(r, SrumNetworkUsage)]) == 5
-    msgs = [r.message for r in out if isinstance(r, Issue)]
-    assert any(m == "138 records beyond 5 hourly buckets not summarised" for m in msgs), msgs
+    kept = [r for r in out if isinstance(r, SrumNetworkUsage)]
+    assert sorted(kept, key=repr) == sorted(full[:newest_two], key=repr)  # the two newest hours, whole
+    assert min(r.hour for r in kept) > max(r.hour for r in full[len(kept):])
+    dropped = sum(r.rows for r in full) - sum(r.rows for r in kept)
+    msgs = [r.message for r in out if isinstance(r, Issue) and r.source.locator == NETWORK_USAGE]
+    assert len(msgs) == 1 and msgs[0].startswith(f"{dropped} records of the oldest hours (up to "), msgs
+    monkeypatch.setattr(srum, "MAX_BUCKETS", 1)  # a cap below one hour's apps: still one entry, of the newest hour
+    (one,) = [r for r in _parse(corpus / "srum/museum-win11-rathbunvm/SRUDB.dat") if isinstance(r, SrumNetworkUsage)]
+    assert one.hour == full[0].hour
 
 
 @pytest.mark.parametrize("cut, kept", [(100, 0), (8192, 0), (65536, 0), (200_000, 0), (400_000, 288)])

@@ -147,7 +147,8 @@ class _Table:
         self.count = table.number_of_records
 
     def rows(self, limit: int) -> Iterator[tuple[int, Any | None]]:
-        for i in range(min(self.count, limit)):
+        """The last ``limit`` records (the newest: SRUM appends), one at a time; None for an unreadable one."""
+        for i in range(max(0, self.count - limit), self.count):
             try:
                 yield i, self.table.get_record(i)
             except (OSError, ValueError):
@@ -174,8 +175,13 @@ class _Table:
 
 def _aggregate(t: _Table, buckets: dict[tuple, list], keys: tuple[str, ...], sums: tuple[str, ...]) -> list[str]:
     """Sum ``sums`` per (hour, AppId, UserId, *keys) into buckets [first, last, rows, locator, *sums];
-    returns the problems (unreadable rows, rows left out by the caps)."""
+    returns the problems (unreadable rows, rows left out by the caps).
+
+    Past ``MAX_BUCKETS`` the oldest hour's buckets are evicted (and rows of that hour or older are not
+    summed any more): the newest activity is what triage wants, whatever order the rows come in."""
     bad = undated = dropped = 0
+    by_hour: dict[datetime, dict[tuple, None]] = {}  # insertion-ordered sets of bucket keys
+    floor: datetime | None = None  # rows of this hour or older were evicted
     for i, rec in t.rows(MAX_ROWS):
         if rec is None:
             bad += 1
@@ -184,27 +190,37 @@ def _aggregate(t: _Table, buckets: dict[tuple, list], keys: tuple[str, ...], sum
         if when is None:
             undated += 1
             continue
-        key = (_hour(when), t.int(rec, "AppId"), t.int(rec, "UserId"), *(t.int(rec, k) for k in keys))
+        hour = _hour(when)
+        if floor is not None and hour <= floor:
+            dropped += 1
+            continue
+        key = (hour, t.int(rec, "AppId"), t.int(rec, "UserId"), *(t.int(rec, k) for k in keys))
         b = buckets.get(key)
         if b is None:
-            if len(buckets) >= MAX_BUCKETS:
-                dropped += 1
-                continue
             b = buckets[key] = [when, when, 0, f"record {i}", *([0] * len(sums))]
+            by_hour.setdefault(hour, {})[key] = None
         b[0], b[1], b[2] = min(b[0], when), max(b[1], when), b[2] + 1
         if b[2] == 2:
             b[3] = f"records {b[3].split()[-1]}+"
         for j, name in enumerate(sums):
             b[4 + j] += t.int(rec, name) or 0
+        while len(buckets) > MAX_BUCKETS:
+            if len(by_hour) == 1:  # one hour alone exceeds the cap: this row's new entry goes
+                dropped += buckets.pop(key)[2]
+                del by_hour[hour][key]
+                break
+            floor = min(by_hour)  # always newer than the previous floor: older rows no longer get in
+            dropped += sum(buckets.pop(k)[2] for k in by_hour.pop(floor))
     problems = []
     if bad:
         problems.append(f"{bad} records unreadable")
     if undated:
         problems.append(f"{undated} records without a valid TimeStamp skipped")
     if dropped:
-        problems.append(f"{dropped} records beyond {MAX_BUCKETS} hourly buckets not summarised")
+        oldest = f"the oldest hours (up to {floor:%Y-%m-%dT%H}:00Z)" if floor else "an hour with too many apps"
+        problems.append(f"{dropped} records of {oldest} not summarised: more than {MAX_BUCKETS} hourly entries")
     if t.count > MAX_ROWS:
-        problems.append(f"table has {t.count} records; the first {MAX_ROWS} are read")
+        problems.append(f"table has {t.count} records; the newest {MAX_ROWS} are read")
     return problems
 
 
@@ -269,7 +285,7 @@ class SrumParser(Parser):
         if bad:
             yield item.issue(f"{bad} SruDbIdMapTable records unreadable", severity="warning", locator=ID_MAP)
         if t.count > MAX_ID_MAP:
-            yield item.issue(f"SruDbIdMapTable has {t.count} records; the first {MAX_ID_MAP} are read",
+            yield item.issue(f"SruDbIdMapTable has {t.count} records; the last {MAX_ID_MAP} are read",
                              severity="warning", locator=ID_MAP)
 
     @staticmethod
