@@ -73,6 +73,25 @@ def test_reference_values_of_a_recent_document_link(corpus, truth):
     assert facts.droid_mac == "a4:34:d9:43:f3:63"
 
 
+def test_shell_item_list_names_the_target_of_links_without_linkinfo(corpus, truth):
+    """LinkInfo and the LinkTargetIDList are two independent records of the target: where both are there
+    and the list starts at a volume, they agree; where LinkInfo is missing (both truth readers give a null
+    target_path), the list alone names it — typical of malicious shortcuts."""
+    agree = 0
+    for path in _links(corpus):
+        facts = read_link(path.read_bytes())
+        if facts.target_path and facts.idlist_path and facts.idlist_path[1:3] == ":\\":
+            assert facts.idlist_path.lower() == facts.target_path.lower(), path.name
+            agree += 1
+    assert agree >= 15
+    bad = read_link((corpus / "lnk/lnkparse3/unknown_block.lnk").read_bytes())
+    assert truth["lnk/lnkparse3/unknown_block.lnk"]["target_path"] is None and bad.target_path is None
+    assert bad.target == bad.idlist_path == "C:\\Windows\\system32\\cmd.exe"
+    assert bad.arguments.startswith("/c ren ")
+    broken = read_link((corpus / "lnk/lnkparse3/broken_link_info.lnk").read_bytes())
+    assert broken.target == "C:\\Program Files\\xt\\xt.exe"
+
+
 def test_liblnk_refusal_falls_back_to_lnkparse3_strings(corpus, truth):
     facts = read_link((corpus / "lnk/lnkparse3/padded_cli_arguments.lnk").read_bytes())
     assert facts.reader == "LnkParse3" and facts.warnings

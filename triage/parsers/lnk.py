@@ -52,6 +52,7 @@ class LinkFacts:
     target_path: str | None = None
     network_path: str | None = None
     env_target: str | None = None
+    idlist_path: str | None = None
     relative_path: str | None = None
     arguments: str | None = None
     working_dir: str | None = None
@@ -73,8 +74,9 @@ class LinkFacts:
 
     @property
     def target(self) -> str | None:
-        """The best single target string: local path, network path, env-var path, relative path."""
-        return self.target_path or self.network_path or self.env_target or self.relative_path
+        """The best single target string: local path, network path, env-var path, shell item list path,
+        relative path."""
+        return self.target_path or self.network_path or self.env_target or self.idlist_path or self.relative_path
 
 
 def _text(value: Any) -> str | None:
@@ -96,6 +98,28 @@ def mac_of_droid(droid: str | None) -> str | None:
     return ":".join(f"{(u.node >> s) & 0xFF:02x}" for s in range(40, -8, -8))
 
 
+def idlist_path(data: bytes | None) -> str | None:
+    """The target as the LinkTargetIDList's shell items name it (decoded with libfwsi, as ShellBags are):
+    from the volume item on when there is one ('C:\\Windows\\system32\\cmd.exe'), else every segment
+    ('My Computer\\...'). Links without a LinkInfo (typical of malicious shortcuts) name their target
+    only here. None when libfwsi is not installed or cannot read the list."""
+    if not data:
+        return None
+    try:
+        import pyfwsi
+
+        from triage.parsers.registry_shellbags import describe_item
+
+        items = pyfwsi.item_list()
+        items.copy_from_byte_stream(data)
+        described = [(describe_item(it)["item_type"], describe_item(it)["segment"]) for it in items.items]
+    except Exception:  # ImportError (optional library) or libfwsi's IOError on a malformed list
+        return None
+    volumes = [i for i, (kind, _seg) in enumerate(described) if kind == "volume"]
+    segments = [seg for _kind, seg in described[volumes[-1] if volumes else 0:] if seg]
+    return "\\".join(seg.rstrip("\\") for seg in segments) or None
+
+
 def _liblnk(data: bytes) -> LinkFacts:
     f = pylnk.file()
     f.open_file_object(io.BytesIO(data))
@@ -105,6 +129,7 @@ def _liblnk(data: bytes) -> LinkFacts:
         facts = LinkFacts(
             target_path=_text(f.local_path), network_path=_text(f.network_path),
             env_target=_text(f.environment_variables_location), relative_path=_text(f.relative_path),
+            idlist_path=idlist_path(f.link_target_identifier_data),
             arguments=_text(f.command_line_arguments), working_dir=_text(f.working_directory),
             description=_text(f.description), icon_location=_text(f.icon_location),
             show_command=SHOW_COMMANDS.get(f.show_window_value, str(f.show_window_value)),
@@ -188,6 +213,7 @@ class LnkFile(ArtifactRecord):
     target_path: str | None
     network_path: str | None
     env_target: str | None
+    idlist_path: str | None
     relative_path: str | None
     arguments: str | None
     working_dir: str | None
@@ -271,7 +297,8 @@ def lnk_record(item: ParseInput, facts: LinkFacts) -> LnkFile:
     return LnkFile(
         source=item.source("ShellLink"), link_path=windows_path(item), location=link_location(item.rel_path),
         user=item.user or (m.group(1) if m else None), target=facts.target, target_path=facts.target_path,
-        network_path=facts.network_path, env_target=facts.env_target, relative_path=facts.relative_path,
+        network_path=facts.network_path, env_target=facts.env_target, idlist_path=facts.idlist_path,
+        relative_path=facts.relative_path,
         arguments=facts.arguments, working_dir=facts.working_dir, description_text=facts.description,
         icon_location=facts.icon_location, target_created=facts.target_created,
         target_modified=facts.target_modified, target_accessed=facts.target_accessed,
