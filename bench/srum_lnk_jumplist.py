@@ -5,8 +5,10 @@ and bounds on top of a library read; that overhead should stay a small multiple 
 Figures (median of --repeat interleaved runs):
   * SRUM:      triage.parsers.srum over every corpus SRUDB.dat  vs  pyesedb opening the same files and
                reading every value of every record of the id-map, network and app-usage tables;
-  * LNK:       triage.parsers.lnk.read_link over the 39 corpus links  vs  bare pylnk open + the same fields,
-               and LnkParse3's full JSON reading (the pure-Python alternative);
+  * LNK:       triage.parsers.lnk.read_link over the 38 corpus links liblnk reads  vs  bare pylnk open + the
+               header/LinkInfo fields (triage also decodes each shell item list with libfwsi and converts the
+               times: most of the difference), the one link liblnk refuses (LnkParse3 fallback), and all 39
+               against LnkParse3's full JSON reading (the pure-Python alternative);
   * JumpLists: triage.parsers.jumplist over the 27 corpus lists  vs  olefile opening each and reading every
                stream.
 

@@ -112,7 +112,7 @@ def idlist_path(data: bytes | None) -> str | None:
 
         items = pyfwsi.item_list()
         items.copy_from_byte_stream(data)
-        described = [(describe_item(it)["item_type"], describe_item(it)["segment"]) for it in items.items]
+        described = [(d["item_type"], d["segment"]) for d in map(describe_item, items.items)]
     except Exception:  # ImportError (optional library) or libfwsi's IOError on a malformed list
         return None
     volumes = [i for i, (kind, _seg) in enumerate(described) if kind == "volume"]
