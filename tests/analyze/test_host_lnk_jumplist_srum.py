@@ -69,3 +69,22 @@ def test_timeline_and_report(host):
     page = res.report_path.read_text("utf-8")
     for name in ("lnk_files", "jumplists", "srum_network", "srum_app_usage"):
         assert f'<table id="t-art-{name}">' in page
+
+
+@pytest.mark.chromium
+def test_report_sections_render_in_chromium(host, tmp_path):
+    """The SRUM network table shows every listed entry, and its filter box narrows it to one application."""
+    from _chromium import open_page, require_chromium
+
+    require_chromium()
+    res, s, _placed, _bundle = host
+    net = s["artifacts"]["srum_network"]
+    app = next(e["app"] for e in net["entries"] if e["app"] and e["app"].endswith("explorer.exe"))
+    with open_page(res.report_path, tmp_path) as page:
+        assert page.errors == [] and page.requests == []
+        assert len(page.query_selector_all("#t-art-srum_network tbody tr")) == net["listed"]
+        assert len(page.query_selector_all("#t-art-jumplists tbody tr")) == s["artifacts"]["jumplists"]["listed"]
+        page.fill('input[data-table="t-art-srum_network"]', "explorer.exe")
+        visible = page.evaluate("Array.from(document.querySelectorAll('#t-art-srum_network tbody tr'))"
+                                ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
+        assert visible and all("explorer.exe" in v for v in visible) and any(app in v for v in visible)
