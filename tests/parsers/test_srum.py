@@ -123,6 +123,13 @@ def test_truncated_database_gives_issues_and_keeps_the_rest(corpus, tmp_path, cu
     assert len([r for r in out if isinstance(r, SrumIdMapEntry)]) == kept
 
 
+def test_size_cap_is_checked_before_the_copy(corpus):
+    item = input_from_file(corpus / "srum/museum-win10-rathbunvm/SRUDB.dat", REL)
+    item.options = {"max_srum_bytes": 1000}
+    (issue,) = list(SrumParser().parse(item))
+    assert isinstance(issue, Issue) and "above the 1000-byte cap" in issue.message
+
+
 def test_dirty_database_state_is_a_warning(corpus, tmp_path):
     data = bytearray((corpus / "srum/museum-win10-rathbunvm/SRUDB.dat").read_bytes())
     struct.pack_into("<I", data, 52, 2)  # DirtyShutdown (libesedb does not check the header checksum)

@@ -35,6 +35,7 @@ from triage.parsers.srum_tables import (
     ole_date_utc,
 )
 
+MAX_SRUM_BYTES = 2 << 30    # real SRUDB.dat files reach a few hundred MB; a bigger member is not copied out
 MAX_ROWS = 5_000_000        # per table
 MAX_BUCKETS = 50_000        # aggregated entries kept per table
 MAX_ID_MAP = 200_000
@@ -234,6 +235,10 @@ class SrumParser(Parser):
     signatures = ((4, ESE_SIGNATURE),)
 
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
+        cap = int((item.options or {}).get("max_srum_bytes", MAX_SRUM_BYTES))
+        if isinstance(item.entry.size, int) and item.entry.size > cap:
+            yield item.issue(f"SRUM database of {item.entry.size} bytes is above the {cap}-byte cap: not parsed")
+            return
         try:
             path = item.materialize()
             with open(path, "rb") as fh:
