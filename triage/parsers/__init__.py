@@ -21,6 +21,9 @@ _MODULES = (
     "triage.parsers.recyclebin",
     "triage.parsers.history",
     "triage.parsers.startup",
+    "triage.parsers.lnk",
+    "triage.parsers.jumplist",
+    "triage.parsers.srum",
 )
 
 IMPORT_ERRORS: dict[str, str] = {}
