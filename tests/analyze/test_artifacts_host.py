@@ -56,7 +56,10 @@ def test_host_report_shows_artifact_tables(analyzed, summary):
     page = analyzed.report_path.read_text("utf-8")
     for name, sec in summary["artifacts"].items():
         if sec["total"]:
-            assert f'<table id="t-art-{name}">' in page and f'data-table="t-art-{name}"' in page
+            # a table of more than 5 rows has a filter box, of more than a page (25) the pager
+            assert f'<table id="t-art-{name}"' in page
+            assert sec["listed"] <= 5 or f'data-table="t-art-{name}"' in page
+            assert (sec["listed"] > 25) == (f'<table id="t-art-{name}" data-paged>' in page)
 
 
 def test_host_with_usrclass_shows_shellbags_muicache_and_user_com_servers(make_hosts, tmp_path_factory):
@@ -73,4 +76,4 @@ def test_host_with_usrclass_shows_shellbags_muicache_and_user_com_servers(make_h
     assert all(x["bundle_path"].lower().endswith(("usrclass.dat", "ntuser.dat")) for x in arts["shellbags"]["entries"])
     assert all(x["user"] for x in arts["shellbags"]["entries"])
     page = res.report_path.read_text("utf-8")
-    assert '<table id="t-art-shellbags">' in page
+    assert '<table id="t-art-shellbags"' in page

@@ -21,6 +21,9 @@ _MODULES = (
     "triage.parsers.recyclebin",
     "triage.parsers.history",
     "triage.parsers.startup",
+    "triage.parsers.lnk",
+    "triage.parsers.jumplist",
+    "triage.parsers.srum",
     "triage.parsers.linux.all",
     "triage.parsers.linux.journal",
 )
