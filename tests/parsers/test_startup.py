@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Autorun, Issue
+from triage.model import Autorun, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.startup import StartupFolderParser
 from triage.parsers.startup_lnk import LNK_CLSID, parse_lnk

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from triage.analyze.records import (
+from triage.model import (  # noqa: F401 -- re-exported
+    SEVERITIES,
+    SEVERITY_RANK,
     Autorun,
     BrowserDownload,
     CommandHistory,
@@ -34,9 +36,6 @@ from triage.analyze.records import (
     Source,
 )
 from triage.units import iso
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 # Places any user can write to: binaries started from here are how commodity malware persists.
 USER_WRITABLE = re.compile(

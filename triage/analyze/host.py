@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from triage.analyze.records import Finding, HostFact, Issue, Record, Source
 from triage.bundle.manifest import HAS_DATA, ManifestEntry
+from triage.model import Finding, HostFact, Issue, Record, Source
 
 # Characters kept in a file name made from hostile text; everything else becomes '_'.
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._\-$%#@+=, ()\[\]{}~]")

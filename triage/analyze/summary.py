@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from triage import __version__
-from triage.analyze.records import (
+from triage.bundle.manifest import COLLECTED, FAILED, MISSING, PARTIAL
+from triage.model import (
+    SEVERITIES,
     ArtifactRecord,
     Autorun,
     BrowserDownload,
@@ -40,7 +42,6 @@ from triage.analyze.records import (
     Source,
     UserAccount,
 )
-from triage.bundle.manifest import COLLECTED, FAILED, MISSING, PARTIAL
 from triage.units import iso, utc_now
 
 if TYPE_CHECKING:
@@ -462,8 +463,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
         "generated": iso(utc_now()),
         "host": _host(data),
         "bundle": _bundle(data),
-        "verdict": {"findings": len(findings), "by_severity": {s: sev.get(s, 0) for s in
-                                                              ("critical", "high", "medium", "low", "info")},
+        "verdict": {"findings": len(findings), "by_severity": {s: sev.get(s, 0) for s in SEVERITIES},
                     "issues": len(data.issues)},
         "autoruns": _autoruns(data.records),
         "executions": _executions(data.records),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, ClassVar
 
-from triage.analyze.records import Issue, Record, Source
+from triage.model import Issue, Record, Source
 
 if TYPE_CHECKING:
     from triage.bundle.manifest import ManifestEntry

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
+from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.sqlite_util import (
     MAX_PATH_CHARS,

@@ -38,7 +38,7 @@ from typing import Any
 
 from evtx import PyEvtxParser
 
-from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
+from triage.model import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
 from triage.parsers import evtx_events as ee
 from triage.parsers.base import ParseInput, Parser
 

@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from triage.analyze.records import EventLogStats, Issue, Record, SigmaMatch
+from triage.model import EventLogStats, Issue, Record, SigmaMatch
 from triage.parsers.base import ParseInput
 from triage.parsers.evtx import CHUNK_SIZE, HEADER_SIZE, MAX_RECORD_ISSUES, Partial, _LogReader
 

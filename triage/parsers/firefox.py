@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
+from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.chromium import enum_name
 from triage.parsers.sqlite_util import (

@@ -15,7 +15,7 @@ import io
 import re
 from collections.abc import Iterator
 
-from triage.analyze.records import CommandHistory, Issue, Record
+from triage.model import CommandHistory, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.userpath import user_from_path
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pefile
 
-from triage.analyze.records import Issue, PEInfo, Record
+from triage.model import Issue, PEInfo, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.wintime import unix_utc
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pyscca
 
-from triage.analyze.records import Execution, Issue, Record
+from triage.model import Execution, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.wintime import filetime_utc
 

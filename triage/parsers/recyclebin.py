@@ -13,7 +13,7 @@ import re
 import struct
 from collections.abc import Iterator
 
-from triage.analyze.records import Issue, Record, RecycleBinItem
+from triage.model import Issue, Record, RecycleBinItem
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.wintime import filetime_utc
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import PureWindowsPath
 from typing import Any, ClassVar
 
-from triage.analyze.records import Execution, Issue, Record
+from triage.model import Execution, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 from triage.parsers.registry_hive import from_filetime
 

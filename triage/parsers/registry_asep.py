@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers.registry_autoruns import CV, MAX_SUBKEYS, NTCV, Context
 
 DEFAULT_LSA = {"msv1_0", "kerberos", "schannel", "wdigest", "tspkg", "pku2u", "cloudap", "negoextender", "livessp",

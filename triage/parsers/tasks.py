@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from triage.analyze.records import Autorun, Issue, Record
+from triage.model import Autorun, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 
 DEFAULT_MAX_TASK_BYTES = 1 << 20

@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from triage.model import SEVERITIES
+
 SEV_COLORS = {"critical": "#7a0019", "high": "#c62828", "medium": "#e08a00", "low": "#1e6fb8", "info": "#5f6b7a"}
 MAX_ROWS = 500          # rows per table; the rest is in summary.json / timeline
 MAX_EVIDENCE = 8

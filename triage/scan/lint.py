@@ -29,7 +29,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from triage.model import SEVERITIES
+
 REQUIRED_META = ("description", "severity", "attack", "reference", "date")
 MIN_ATOM = 4
 NOCASE_MIN = 6

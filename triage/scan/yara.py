@@ -68,7 +68,8 @@ from typing import Any
 
 import yara
 
-from triage.analyze.records import (
+from triage.bundle.manifest import HAS_DATA
+from triage.model import (
     Autorun,
     BrowserDownload,
     BrowserVisit,
@@ -79,7 +80,6 @@ from triage.analyze.records import (
     Record,
     Source,
 )
-from triage.bundle.manifest import HAS_DATA
 from triage.scan.lint import SEVERITIES
 from triage.scan.rules import CompiledRules, compile_rules
 

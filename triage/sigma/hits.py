@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from triage.analyze.records import SigmaMatch
+from triage.model import SigmaMatch
 from triage.parsers.evtx import key_datetime, ts_key
 from triage.sigma.engine import Engine, event, flatten
 from triage.sigma.match import Bucket
