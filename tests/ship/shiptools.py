@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.ship import crypto
+from triage.bundle.sidecar import write_sidecar
+from triage.ship import encrypt
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN_A = "case-a-token-0123456789abcdef"
@@ -70,17 +71,17 @@ def make_encrypted(dest_dir: Path, plain_size: int, public_key, seed: int = 0,
                    segment_size: int = 64 << 10) -> Path:
     """An encrypted bundle of ``plain_size`` pseudo-random bytes (+ sidecar), quick to make in any size."""
     dest_dir.mkdir(parents=True, exist_ok=True)
-    path = dest_dir / crypto.encrypted_name()
+    path = dest_dir / encrypt.encrypted_name()
     block = hashlib.sha256(str(seed).encode()).digest() * 2048          # 64 KiB, seed-dependent
     with open(path, "xb") as fh:
-        w = crypto.EncryptingWriter(fh, [public_key], f"host-{seed:03d}_20260101T000000Z.zip", segment_size)
+        w = encrypt.EncryptingWriter(fh, [public_key], f"host-{seed:03d}_20260101T000000Z.zip", segment_size)
         left = plain_size
         while left > 0:
             n = min(left, len(block))
             w.write(block[:n])
             left -= n
         w.close()
-    crypto.write_sidecar(path, w.sha256)
+    write_sidecar(path, w.sha256)
     return path
 
 

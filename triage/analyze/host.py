@@ -854,7 +854,7 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
         data.issues.append(Issue(severity="error", message=f"findings rules failed: "
                                  f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
     if data.sigma_ruleset is not None:
-        from triage.sigma import findings as sigma_findings
+        from triage.analyze import sigma_findings
 
         data.findings.extend(sigma_findings.findings(data.records))
     data.network_known = findings_mod.network_known()

@@ -446,7 +446,7 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
 
 
 def _sigma(data: AnalysisData) -> dict[str, Any]:
-    from triage.sigma.findings import section
+    from triage.analyze.sigma_findings import section
 
     return jsonable(section(data.records, data.sigma_ruleset, data.windows))
 

@@ -28,6 +28,7 @@ from triage.bundle import BUNDLE_FORMAT_VERSION, COLLECTION_NAME, FILES_PREFIX, 
 from triage.bundle import manifest as M
 from triage.bundle.names import member_name, safe_segment
 from triage.bundle.reader import START_NAME
+from triage.bundle.sidecar import write_sidecar
 from triage.bundle.writer import BundleWriter, CollectionInterrupted, json_bytes, read_chunks
 from triage.collect.expand import Planned, plan
 from triage.collect.source import FileMeta, FileSource
@@ -285,8 +286,7 @@ class Collector:
             record_plain = sha
             sha = outer
             self.log("info", f"plain bundle SHA-256 {record_plain}; encrypted file SHA-256 {sha}")
-        sidecar = written_path.with_name(written_path.name + ".sha256")
-        sidecar.write_text(f"{sha}  {written_path.name}\n", encoding="utf-8")
+        sidecar = write_sidecar(written_path, sha)
         return CollectResult(written_path, sha, sidecar, self.entries, record, status, self.warnings)
 
     def _write_volatile(self, writer: BundleWriter) -> None:

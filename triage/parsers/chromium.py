@@ -28,7 +28,7 @@ from triage.parsers.sqlite_util import (
     tables,
 )
 from triage.parsers.userpath import user_from_path
-from triage.parsers.wintime import unix_utc, webkit_utc
+from triage.timeconv import unix_utc, webkit_utc
 
 # ui::PageTransition core types (transition & 0xFF), ui/base/page_transition_types.h
 TRANSITION_CORE = {

@@ -30,7 +30,7 @@ from triage.parsers.sqlite_util import (
     tables,
 )
 from triage.parsers.userpath import user_from_path
-from triage.parsers.wintime import prtime_utc, unix_utc
+from triage.timeconv import prtime_utc, unix_utc
 
 BROWSER = "firefox"
 # nsINavHistoryService TRANSITION_* values stored in moz_historyvisits.visit_type

@@ -17,7 +17,7 @@ import pyscca
 
 from triage.model import Execution, Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.wintime import filetime_utc
+from triage.timeconv import filetime_utc
 
 MAM_SIGNATURE = b"MAM\x04"
 SCCA_SIGNATURE = b"SCCA"

@@ -36,8 +36,10 @@ from pathlib import Path
 from aiohttp import web
 
 from triage import __version__
+from triage.bundle.sidecar import write_sidecar
 from triage.ship import protocol as P
-from triage.ship.crypto import is_encrypted, verify_encrypted
+from triage.ship.crypto import is_encrypted
+from triage.ship.decrypt import verify_encrypted
 from triage.units import iso, utc_now
 
 log = logging.getLogger("triage.serve")
@@ -352,7 +354,7 @@ class IntakeServer:
         name, sha = meta["name"], meta["sha256"]
         if digest is not None and digest != sha:
             self._hash_mismatch(request, case, meta, workdir, digest)
-        (workdir / f"{name}.sha256").write_text(f"{sha}  {name}\n")
+        write_sidecar(workdir / name, sha)
         await asyncio.to_thread(_fsync, assembled)
         verification = await asyncio.to_thread(verify_received, assembled)
         if verification.get("sha256") != sha:
@@ -382,8 +384,7 @@ class IntakeServer:
             return answer
         os.chmod(final, 0o444)
         size = final.stat().st_size
-        side = case_dir / f"{name}.sha256"
-        side.write_text(f"{sha}  {name}\n")
+        side = write_sidecar(case_dir / name, sha)
         os.chmod(side, 0o444)
         now = iso(utc_now())
         receipt = {
@@ -714,7 +715,7 @@ def verify_received(path: Path) -> dict:
     not installed, a CRC check of every ZIP member."""
     if is_encrypted(path):
         r = verify_encrypted(path)
-        return {"kind": "encrypted", "verifier": "triage.ship.crypto.verify_encrypted (structure)",
+        return {"kind": "encrypted", "verifier": "triage.ship.decrypt.verify_encrypted (structure)",
                 "ok": r.ok, "problems": r.problems, "checked": r.segments, "sha256": r.sha256}
     try:
         from triage.bundle.verify import verify_bundle
