@@ -14,7 +14,6 @@ server's receipt. curl is given the SHA-256 up front (the server requires it); c
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from triage.bundle.reader import file_sha256  # noqa: E402
 from triage.bundle.sidecar import write_sidecar  # noqa: E402
 from triage.ship import encrypt, keys  # noqa: E402
 from triage.units import parse_size  # noqa: E402
@@ -62,14 +62,6 @@ def start_server(store: Path) -> tuple[subprocess.Popen, str]:
         proc.kill()
         raise SystemExit(f"server did not start: {line} {proc.stderr.read()}")
     return proc, m.group(1)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess]:
@@ -122,7 +114,7 @@ def main() -> int:
             if r.returncode != 0:
                 raise SystemExit(f"triage upload failed: {r.stderr}")
             receipt = json.loads(r.stdout)
-            if not receipt["sha256"] == sha == _sha256(work / "store" / "bench" / ours.name):
+            if not receipt["sha256"] == sha == file_sha256(work / "store" / "bench" / ours.name):
                 raise SystemExit("stored bundle does not match")
             if t < t_triage:
                 t_triage = t

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from triage import __version__
 from triage import exit_codes as X
@@ -47,7 +48,7 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     """Return the parser for one sub-command and its module."""
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(prog=f"triage {name}", description=COMMANDS[name][1])

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from triage.bundle.reader import file_sha256 as sha256_file  # noqa: F401 -- the ship tests import it from here
 from triage.bundle.sidecar import write_sidecar
 from triage.ship import encrypt
 
@@ -21,14 +22,6 @@ TOKEN_A = "case-a-token-0123456789abcdef"
 TOKEN_B = "case-b-token-fedcba9876543210"
 ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
        "PYTHONUNBUFFERED": "1"}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def triage(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from pathlib import Path
 from triage.bundle import COLLECTION_NAME, JOURNAL_PREFIX, LOG_NAME, MANIFEST_NAME
 from triage.bundle import limits as L
 from triage.bundle.kind import file_kind
-from triage.bundle.manifest import HAS_DATA, SKIPPED_INTERRUPTED
+from triage.bundle.manifest import HAS_DATA, SKIPPED_INTERRUPTED, ManifestEntry
 from triage.bundle.names import is_safe_member
 from triage.bundle.reader import START_NAME, BundleReader
 from triage.bundle.sidecar import sidecar_path, sidecar_words
@@ -145,7 +145,7 @@ def _check_plain(path: Path, b: BundleReader, report: VerifyReport, copy_out) ->
         left = sum(1 for e in b.entries if e.outcome == SKIPPED_INTERRUPTED)
         report.problems.append(f"the collection was interrupted: {left} planned file(s) were not collected")
 
-    expected: dict[str, object] = {}
+    expected: dict[str, ManifestEntry] = {}
     for e in b.entries:
         if e.outcome in HAS_DATA and e.bundle_path:
             if e.bundle_path in expected:
@@ -184,7 +184,7 @@ def _check_plain(path: Path, b: BundleReader, report: VerifyReport, copy_out) ->
             if h.hexdigest() != getattr(e, k):
                 report.problems.append(f"{L.shown(name)}: {k.upper()} {h.hexdigest()} != manifest "
                                        f"{L.shown(getattr(e, k), 80)}")
-    journal: dict[str, dict] = {}
+    journal: dict[str | None, dict] = {}
     for n in names:
         if n.startswith(JOURNAL_PREFIX):
             try:
@@ -206,9 +206,9 @@ def _check_plain(path: Path, b: BundleReader, report: VerifyReport, copy_out) ->
         elif j.get("sha256") != e.sha256 or j.get("size") != e.size:
             report.problems.append(f"{L.shown(bp)}: manifest disagrees with the journal written during "
                                    "collection")
-    for bp in journal:
-        if bp not in expected:
-            report.problems.append(f"{L.shown(bp)}: in the journal but not in the manifest (entry dropped?)")
+    for jbp in journal:
+        if jbp not in expected:
+            report.problems.append(f"{L.shown(jbp)}: in the journal but not in the manifest (entry dropped?)")
 
 
 def _manifest_sha256(b: BundleReader, report: VerifyReport) -> str | None:

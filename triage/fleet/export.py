@@ -77,7 +77,7 @@ def export_table(conn: sqlite3.Connection, table: str, dest: Path) -> int:
             arrays = []
             for field, values in zip(schema, columns, strict=True):
                 if pa.types.is_string(field.type):
-                    values = [_text(v) for v in values]
+                    values = tuple(_text(v) for v in values)
                 arrays.append(pa.array(values, type=field.type))
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             count += len(rows)

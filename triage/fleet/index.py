@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -29,6 +28,8 @@ from urllib.parse import quote
 from triage import __version__
 from triage.fleet import score
 from triage.fleet.stacking import STACKS
+from triage.model import SEVERITIES as MODEL_SEVERITIES
+from triage.report.escape import escape as esc
 from triage.units import iso, utc_now
 
 SEVERITY_COLORS = {"critical": "#8e0000", "high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d",
@@ -37,7 +38,7 @@ CHART_HOSTS = 60          # hosts drawn in the activity chart (highest scores fi
 RARE_ROWS = 50            # rows per rare-items table
 TOP_FINDINGS = 3
 PAGE = 50                 # host rows per page (the first page is also static HTML)
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITIES = tuple(reversed(MODEL_SEVERITIES))  # least urgent first: the filter's "X or worse" is an index
 
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
@@ -51,10 +52,6 @@ code{font:12px/1.3 ui-monospace,Consolas,monospace;word-break:break-all}
 #filters{margin:.4em 0;display:flex;flex-wrap:wrap;gap:.6em;align-items:center}#filters input[type=search]{width:14em}
 .flag{color:#8a4b00;font-size:12px}
 """
-
-
-def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def href(rel_path: str) -> str:

@@ -167,7 +167,7 @@ def merge_windows(item: ParseInput, futures: list[tuple[int, int, Future]],
     reader = _LogReader(item)
     try:
         chunks = yield from reader.preamble()
-        if chunks is False:
+        if isinstance(chunks, bool):  # False: the log cannot be read (preamble said why)
             return
         counts: Counter = Counter()
         sigma: list[SigmaMatch] = []

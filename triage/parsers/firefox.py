@@ -184,5 +184,5 @@ class FirefoxHistoryParser(Parser):
                 source=item.source(f"moz_downloads.id={did}"), browser=BROWSER, user=user,
                 start=prtime_utc(as_int(start)), end=prtime_utc(as_int(end)), url=src or None,
                 target_path=file_uri_to_path(target), received_bytes=as_int(cur),
-                total_bytes=as_int(maxb) if as_int(maxb) is None or as_int(maxb) >= 0 else None,
+                total_bytes=total if (total := as_int(maxb)) is None or total >= 0 else None,
                 danger_type=None, state=enum_name(DOWNLOAD_STATE, state))

@@ -113,7 +113,7 @@ def parse_task_xml(root: ET.Element) -> dict[str, Any]:
         "run_level": _text(principal, "RunLevel"), "logon_type": _text(principal, "LogonType"),
         "hidden": _bool(_text(settings, "Hidden")), "enabled": _bool(_text(settings, "Enabled")),
         "triggers": triggers, "actions": actions,
-        "actions_context": (_child(root, "Actions").get("Context") if _child(root, "Actions") is not None else None),
+        "actions_context": actions_el.get("Context") if (actions_el := _child(root, "Actions")) is not None else None,
     }
 
 

@@ -14,7 +14,6 @@ attribute name, a URL, a style or a script. The data island for scripts is JSON 
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -23,25 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from triage.model import SEVERITIES
+from triage.report.escape import escape as e
 
 SEV_COLORS = {"critical": "#7a0019", "high": "#c62828", "medium": "#e08a00", "low": "#1e6fb8", "info": "#5f6b7a"}
 MAX_ROWS = 500          # rows per table; the rest is in summary.json / timeline
 MAX_EVIDENCE = 8
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Bidirectional controls make 'invoice\u202egpj.exe' display as 'invoiceexe.jpg': show them instead.
-_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def e(value: Any) -> str:
-    """HTML-escape anything for text or a quoted attribute value. Control characters show as U+FFFD
-    and bidirectional overrides as a visible [U+202E] marker, so names cannot disguise themselves."""
-    if value is None:
-        return ""
-    text = _CONTROL.sub("\ufffd", str(value))
-    text = _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
-    return html.escape(text, quote=True)
 
 
 def _sev(value: Any) -> str:

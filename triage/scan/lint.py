@@ -379,8 +379,7 @@ def _regex_items(src: str) -> list[tuple[str, str, int]]:
                 j += 1
             _attach_quant(items, src[i:j], depth)
             i = j
-        elif c == "{" and re.match(r"\{\d*,?\d*\}", src[i:]):
-            m = re.match(r"\{\d*,?\d*\}\??", src[i:])
+        elif c == "{" and (m := re.match(r"\{\d*,?\d*\}\??", src[i:])):
             _attach_quant(items, m.group(0), depth)
             i += len(m.group(0))
         elif c == ".":

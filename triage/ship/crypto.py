@@ -23,7 +23,7 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -49,6 +49,12 @@ WRAP_INFO = b"triage-bundle v1 X25519 key wrap"
 META_INFO = b"triage-bundle v1 metadata"
 PAYLOAD_INFO = b"triage-bundle v1 payload"
 ZERO_NONCE = bytes(12)
+
+
+class Readable(Protocol):
+    """What the readers need of a file: ``read(n)`` (a file, or a reader that hashes what passes)."""
+
+    def read(self, n: int, /) -> bytes: ...
 
 
 class DecryptError(Exception):
@@ -123,7 +129,7 @@ def is_encrypted(path: str | Path) -> bool:
         return False
 
 
-def read_header(fh: BinaryIO) -> EncryptedHeader:
+def read_header(fh: Readable) -> EncryptedHeader:
     """Parse and bound-check the clear header; raises ValueError naming what is wrong."""
     start = fh.read(13)
     if len(start) < 13 or start[:8] != MAGIC:
@@ -185,7 +191,7 @@ def open_keys(header: EncryptedHeader, private_key: X25519PrivateKey) -> tuple[A
                        f"(recipients: {', '.join(header.recipient_ids)})")
 
 
-def read_segments(fh: BinaryIO, header: EncryptedHeader, total_size: int, lenient: bool = False):
+def read_segments(fh: Readable, header: EncryptedHeader, total_size: int, lenient: bool = False):
     """Yield (index, sealed bytes, is_final) for the payload; ValueError on an impossible layout.
 
     ``lenient`` (recovery) yields whatever is there instead, a cut-off tail included.

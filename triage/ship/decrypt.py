@@ -77,6 +77,7 @@ def decrypt_file(src: str | Path, dst: str | Path, private_key: X25519PrivateKey
                             truncated = True      # cut inside the last segment: drop the partial tail
                             break
                         truncated = True
+                    assert plain is not None
                     fout.write(plain)
                     plain_hash.update(plain)
                     written += len(plain)

@@ -165,7 +165,7 @@ class EncryptingWriter:
         else:
             self.abort()
 
-    def _seal(self, plain: bytes, final: bool) -> None:
+    def _seal(self, plain: bytes | bytearray, final: bool) -> None:
         self._emit(self._aead.encrypt(segment_nonce(self._counter, final), plain, None))
         self._counter += 1
 
@@ -198,6 +198,7 @@ def encrypt_file(src: str | Path, out_dir: str | Path, recipient_public_keys,
         writer.close()
         os.fsync(fout.fileno())
     part.rename(dst)
+    assert writer.sha256 is not None, "set by close()"
     write_sidecar(dst, writer.sha256)
     return dst
 

@@ -79,6 +79,8 @@ def load_private_key(path: str | Path, passphrase: bytes | None = None) -> X2551
 def as_public_key(key: X25519PublicKey | bytes | str | Path) -> X25519PublicKey:
     if isinstance(key, X25519PublicKey):
         return key
-    if isinstance(key, bytes) and len(key) == 32:
+    if isinstance(key, bytes):
+        if len(key) != 32:
+            raise ValueError(f"a raw X25519 public key is 32 bytes, not {len(key)}")
         return X25519PublicKey.from_public_bytes(key)
     return load_public_key(key)
