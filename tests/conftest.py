@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import subprocess
@@ -35,8 +36,19 @@ def pytest_collection_modifyitems(config, items) -> None:
     skip = pytest.mark.skip(reason=f"needs the shared corpus at {CORPUS}")
     needs = {"corpus", "truth", "make_hosts", "sigmahq"}
     for item in items:
-        if needs & set(getattr(item, "fixturenames", ())):
+        if needs & set(getattr(item, "fixturenames", ())) or _names_shared(getattr(item, "function", None)):
             item.add_marker(skip)
+
+
+def _names_shared(function) -> bool:
+    """Whether a test's own source reads ../shared through this module's paths (CORPUS, SHARED...)."""
+    if function is None:
+        return False
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    return any(name in source for name in ("CORPUS", "SHARED", "MAKE_HOST_TREE"))
 
 
 @pytest.fixture(scope="session")
