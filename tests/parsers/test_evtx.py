@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from evtx import PyEvtxParser
 
-from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Issue
+from triage.model import ConnectivityEvent, Event, EventLogStats, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.evtx import EvtxParser, ScriptBlocks, channel_from_name, ts_key
 from triage.parsers.evtx_events import CONNECTIVITY, NOTABLE, firewall_profiles, task_commands

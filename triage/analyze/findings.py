@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from triage.analyze.records import (
+from triage.analyze.network import log_span
+from triage.model import (
+    SEVERITY_RANK,
     Autorun,
     BrowserDownload,
     CommandHistory,
@@ -34,9 +36,6 @@ from triage.analyze.records import (
     Source,
 )
 from triage.units import iso
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 # Places any user can write to: binaries started from here are how commodity malware persists.
 USER_WRITABLE = re.compile(
@@ -591,15 +590,6 @@ def in_windows(when: datetime | None, windows: list[dict[str, Any]],
     return None if unknown else False
 
 
-def network_known() -> bool:
-    """Whether off-network windows can be computed at all (the network module is installed)."""
-    try:
-        from triage.analyze import network  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def mark_off_network(findings: list[Finding], windows: list[dict[str, Any]],
                      known: bool = True, log_end: datetime | None = None) -> list[Finding]:
     """Set ``off_network`` on each finding from its time. None when unknown: the finding has no
@@ -610,10 +600,3 @@ def mark_off_network(findings: list[Finding], windows: list[dict[str, Any]],
         return [f if f.off_network is not None or f.when is None else replace(f, off_network=False)
                 for f in findings]
     return [replace(f, off_network=in_windows(f.when, windows, log_end)) for f in findings]
-
-
-def log_span(records: Iterable[Record]) -> tuple[datetime | None, datetime | None]:
-    """Earliest first and latest last record time over the host's event logs."""
-    firsts = [r.first for r in records if isinstance(r, EventLogStats) and r.first]
-    lasts = [r.last for r in records if isinstance(r, EventLogStats) and r.last]
-    return (min(firsts) if firsts else None, max(lasts) if lasts else None)

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from triage.analyze.records import Finding, HostFact, Issue, Record, Source
 from triage.bundle.manifest import HAS_DATA, ManifestEntry
+from triage.model import Finding, HostFact, Issue, Record, Source
 
 # Characters kept in a file name made from hostile text; everything else becomes '_'.
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._\-$%#@+=, ()\[\]{}~]")
@@ -857,10 +857,10 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
         data.issues.append(Issue(severity="error", message=f"findings rules failed: "
                                  f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
     if data.sigma_ruleset is not None:
-        from triage.sigma import findings as sigma_findings
+        from triage.analyze import sigma_findings
 
         data.findings.extend(sigma_findings.findings(data.records))
-    data.network_known = findings_mod.network_known()
+    data.network_known = True  # the network module is part of the analyzer: windows are always computed
     data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known,
                                                    findings_mod.log_span(data.records)[1])
     data.timings["findings_s"] = time.perf_counter() - t0
@@ -876,12 +876,7 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     data.timings["total_s"] = time.perf_counter() - t_start
     summary = summary_mod.build_summary(data, timeline_rows=tl_counts)
     t0 = time.perf_counter()
-    tmp = host_out / "summary.json.tmp"
-    # compact: json's C encoder only runs without indent (indent=1 took ~0.1 s on a big host); jq
-    # or any viewer pretty-prints it
-    tmp.write_text(json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, host_out / "summary.json")
-    try:
+    try:  # the report first: a failure to write it is an issue summary.json must show
         from triage.report.html import write_report
 
         write_report(summary, host_out / "report.html")
@@ -889,7 +884,13 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
         if strict:
             raise
         data.issues.append(Issue(severity="error", message=f"report.html failed: {type(exc).__name__}: {exc}"))
+        summary = summary_mod.build_summary(data, timeline_rows=tl_counts)
     data.timings["report_s"] = time.perf_counter() - t0
+    tmp = host_out / "summary.json.tmp"
+    # compact: json's C encoder only runs without indent (indent=1 took ~0.1 s on a big host); jq
+    # or any viewer pretty-prints it
+    tmp.write_text(json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, host_out / "summary.json")
 
     sev = Counter(f.severity for f in data.findings)
     counts = {"records": len(data.records), "findings": len(data.findings), "issues": len(data.issues),

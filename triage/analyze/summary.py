@@ -20,7 +20,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from triage import __version__
-from triage.analyze.records import (
+from triage.analyze.window_visits import domain_of as _domain
+from triage.bundle.manifest import COLLECTED, FAILED, MISSING, PARTIAL
+from triage.model import (
+    SEVERITIES,
     ArtifactRecord,
     Autorun,
     BrowserDownload,
@@ -39,8 +42,6 @@ from triage.analyze.records import (
     Source,
     UserAccount,
 )
-from triage.analyze.window_visits import domain_of as _domain
-from triage.bundle.manifest import COLLECTED, FAILED, MISSING, PARTIAL
 from triage.units import iso, utc_now
 
 if TYPE_CHECKING:
@@ -442,7 +443,7 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
 
 
 def _sigma(data: AnalysisData) -> dict[str, Any]:
-    from triage.sigma.findings import section
+    from triage.analyze.sigma_findings import section
 
     return jsonable(section(data.records, data.sigma_ruleset, data.windows))
 
@@ -459,8 +460,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
         "generated": iso(utc_now()),
         "host": _host(data),
         "bundle": _bundle(data),
-        "verdict": {"findings": len(findings), "by_severity": {s: sev.get(s, 0) for s in
-                                                              ("critical", "high", "medium", "low", "info")},
+        "verdict": {"findings": len(findings), "by_severity": {s: sev.get(s, 0) for s in SEVERITIES},
                     "issues": len(data.issues)},
         "autoruns": _autoruns(data.records),
         "executions": _executions(data.records),

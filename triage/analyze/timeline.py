@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from triage.analyze.records import (
+from triage.model import (
     ArtifactRecord,
     Autorun,
     BrowserDownload,

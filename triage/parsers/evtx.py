@@ -38,9 +38,10 @@ from typing import Any
 
 from evtx import PyEvtxParser
 
-from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
+from triage.model import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
 from triage.parsers import evtx_events as ee
 from triage.parsers.base import ParseInput, Parser
+from triage.timeconv import key_datetime, ts_key
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -306,16 +307,6 @@ def _listed_records(chunk_header: bytes) -> int:
     return last - first + 1
 
 
-def ts_key(s: str) -> str:
-    """pyevtx-rs timestamp text ('2022-02-05T21:49:54.18Z UTC', 1-7 fraction digits or none) ->
-    fixed-width 'YYYY-MM-DDTHH:MM:SS.fffffff' that sorts as time."""
-    if len(s) > 20 and s[19] == ".":
-        z = s.find("Z", 20)
-        frac = s[20:z] if z > 0 else s[20:]
-        return f"{s[:19]}.{frac[:7].ljust(7, '0')}"
-    return f"{s[:19]}.0000000"
-
-
 _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
 
 
@@ -329,14 +320,6 @@ def created_time(data: str) -> datetime | None:
     if j < 0:
         return None
     return record_time(data[i:j])
-
-
-def key_datetime(key: str) -> datetime | None:
-    """ts_key text -> aware UTC datetime truncated to the microsecond (None if it is not a time)."""
-    try:
-        return datetime.fromisoformat(key[:26] + "+00:00")
-    except ValueError:
-        return None
 
 
 def record_time(text: str) -> datetime | None:
