@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),                                   # records, Source, Issue, severity/outcome enums
     ("timeconv", "exit_codes", "terminal"),      # leaf helpers: stdlib only
     ("units",),                                   # sizes, durations, iso(); re-exports timeconv
-    ("bundle", "profile"),                        # the bundle format; collection profiles
+    ("bundle", "profile", "verdict"),             # the bundle format; collection profiles; the verdict of a summary
     ("collect", "ship", "sigma"),                 # collecting; shipping; the Sigma engine
     ("parsers",),                                 # one parser per artifact (drives the Sigma engine)
     ("scan", "report"),                           # YARA; report.html from a summary
@@ -49,7 +49,6 @@ TOO_LONG_FOR_NOW = {
     "triage/analyze/host.py",
     "triage/analyze/findings.py",
     "triage/parsers/evtx.py",
-    "triage/report/html.py",
 }
 
 

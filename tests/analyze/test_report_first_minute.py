@@ -19,7 +19,7 @@ import pytest
 from _analyze_host import PLANT, analyzed_once, collected_bundle
 from _chromium import open_page, require_chromium
 
-from triage.analyze import verdict
+from triage import verdict
 from triage.analyze.summary import validate
 from triage.report.html import render, write_report
 

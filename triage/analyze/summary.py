@@ -495,7 +495,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
             "yara_enabled": bool(data.yara_enabled),
         },
     }
-    from triage.analyze import verdict
+    from triage import verdict
 
     summary["verdict"] = verdict.compute(summary)
     return summary

@@ -25,15 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from triage import __version__
-from triage.analyze import verdict
-from triage.analyze.verdict import parse_time as _ts
+from triage import __version__, verdict
 from triage.fleet import score
 from triage.fleet.stacking import STACKS
 from triage.model import SEVERITIES as MODEL_SEVERITIES
 from triage.report import style
 from triage.report.escape import escape as esc
 from triage.units import iso, utc_now
+from triage.verdict import parse_time as _ts
 
 SEVERITY_COLORS = style.SEV_COLORS
 VERDICTS = verdict.LEVELS
@@ -243,7 +242,7 @@ def _host_rows(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> dict[int, 
             per[host_id]["off"] |= 2
     for p in per.values():
         p["top"] = sorted(p["found"], key=lambda f: -f[0])[:TOP_FINDINGS]
-        # the same decision as the host's summary.json verdict (triage.analyze.verdict), over its findings
+        # the same decision as the host's summary.json verdict (triage.verdict), over its findings
         p["verdict"] = VERDICTS.index(verdict.level_of(p["pairs"]))
     return per
 
