@@ -36,6 +36,7 @@ from triage.analyze.records import (
     SigmaMatch,
     UserAccount,
 )
+from triage.parsers.evtx_types import WHEN as EVENT_WHEN
 from triage.units import iso
 
 COLUMNS = ("datetime", "timestamp_desc", "message", "timestamp", "source", "record_type", "bundle_path",
@@ -65,7 +66,7 @@ def record_times(rec: Record) -> list[tuple[datetime, str]]:
             out.append((rec.last_write, "Task file modified" if rec.category == "task" and
                         not rec.location.upper().startswith("HK") else "Registry key last write"))
     elif isinstance(rec, Event):
-        out.append((rec.timestamp, "Event logged"))
+        out.append((rec.timestamp, EVENT_WHEN.get(rec.category, "Event logged")))
     elif isinstance(rec, ConnectivityEvent):
         out.append((rec.timestamp, "Network state changed"))
     elif isinstance(rec, BrowserVisit):
