@@ -120,6 +120,7 @@ class AnalysisData:
     yara_enabled: bool = False
     network_known: bool = False
     sigma_ruleset: Any = None  # triage.sigma.load.RuleSet when Sigma rules were evaluated
+    timeline: str = "highlights"  # or 'full': every event-log record (analyze --timeline full)
 
 
 # Deflated members bigger than this are copied once to a private temp file when a parser opens them:
@@ -717,7 +718,7 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     t_start = time.perf_counter()
     bundle_path = Path(bundle_path)
     out_root = Path(out_dir)
-    data = AnalysisData(bundle_path=bundle_path, forced=force)
+    data = AnalysisData(bundle_path=bundle_path, forced=force, timeline=(options or {}).get("timeline") or "highlights")
 
     # 1. open; 2. verify (hashes every member; an interrupted bundle is reported as incomplete);
     # 3. parse unless refused. With a worker pool (one big bundle, several cores) the verification
@@ -866,9 +867,9 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     host_out = out_root / "hosts" / host_dir_name(data.hostname, data.bundle_sha256)
     host_out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    from triage.analyze import timeline as timeline_mod
+    from triage.analyze.timeline_full import write_host_timeline
 
-    tl_counts = timeline_mod.write_timeline(data.records, data.findings, host_out, host=data.hostname)
+    tl_counts = write_host_timeline(data, host_out)
     data.timings["timeline_s"] = time.perf_counter() - t0
     data.timings["total_s"] = time.perf_counter() - t_start
     summary = summary_mod.build_summary(data, timeline_rows=tl_counts)
