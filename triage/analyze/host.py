@@ -859,8 +859,8 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
 
         data.findings.extend(sigma_findings.findings(data.records))
     data.network_known = findings_mod.network_known()
-    data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known,
-                                                   findings_mod.log_span(data.records)[1])
+    data.findings = findings_mod.sort_findings(findings_mod.mark_off_network(  # Sigma's too: severity order
+        data.findings, data.windows, data.network_known, findings_mod.log_span(data.records)[1]))
     data.timings["findings_s"] = time.perf_counter() - t0
 
     # 4. outputs

@@ -303,6 +303,8 @@ class Finding(Record):
     when: datetime | None = None
     off_network: bool | None = None
     attack: tuple[str, ...] = ()
+    noise: str | None = None  # why this is known-benign background (ranked below real suspects), else None
+    count: int = 1            # how many entries/records this one finding groups
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

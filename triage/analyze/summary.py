@@ -94,7 +94,8 @@ def record_dict(rec: Any) -> dict[str, Any]:
 def finding_dict(f: Finding, index: int) -> dict[str, Any]:
     return {"id": f"F{index:04d}", "rule": f.rule, "severity": f.severity, "title": f.title,
             "reason": f.reason, "evidence": jsonable(list(f.evidence)) or [f.source.to_dict()],
-            "when": iso(f.when), "off_network": f.off_network, "attack": list(f.attack)}
+            "when": iso(f.when), "off_network": f.off_network, "attack": list(f.attack), "noise": f.noise,
+            "count": f.count}
 
 
 def _host(data: AnalysisData) -> dict[str, Any]:
