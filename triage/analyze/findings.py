@@ -339,7 +339,7 @@ def rule_execution_odd_place(ctx: Context) -> Iterator[Finding]:
         yield _finding("execution_odd_place", sev, f"Executed from an unusual location: {_short(x.executable, 60)}",
                        f"{x.kind} shows {x.executable} ran from '{_short(path)}'"
                        + (f" ({x.run_count} runs)" if x.run_count else ""), x, _first_run(x), ("T1204",),
-                       path=path, run_count=x.run_count)
+                       path=path, run_count=x.run_count, raw_path=x.raw_path)
 
 
 def rule_download_then_run(ctx: Context) -> Iterator[Finding]:

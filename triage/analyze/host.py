@@ -841,8 +841,10 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     pool worker beside the summary; pickling the host's records there and back cost more.)"""
     from triage.analyze import findings as findings_mod
     from triage.analyze import summary as summary_mod
+    from triage.analyze.volumes import resolve_records
 
     data.hostname = _pick_hostname(data)
+    data.records = resolve_records(data.records)  # drive letters for \VOLUME{..} paths, raw kept
 
     # 3. off-network windows, findings
     t0 = time.perf_counter()

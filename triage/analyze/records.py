@@ -124,6 +124,7 @@ class Execution(Record):
     prefetch_version: int | None = None
     referenced_files: tuple[str, ...] = ()
     volumes: tuple[dict[str, Any], ...] = ()
+    raw_path: str | None = None  # the path as recorded when ``path`` shows a drive letter (analyze/volumes.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
