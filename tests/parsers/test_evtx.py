@@ -542,3 +542,12 @@ def test_engine_panic_is_an_issue(corpus, monkeypatch):
     monkeypatch.setattr(evtx_mod, "PyEvtxParser", Interrupted)
     with pytest.raises(KeyboardInterrupt):
         list(EvtxParser().parse(input_from_file(corpus / "evtx/artemis/Security.evtx")))
+
+
+def test_no_typed_message_has_a_hole(parsed):
+    """Every typed event of every corpus log reads without '?' or '(unknown)' placeholders: a field
+    Windows did not log drops its phrase (4688 without command-line auditing, a driver's 7045)."""
+    hole = re.compile(r"(?:^|[\s(/:])\?(?:$|[\s)/:,])|\(unknown\)")
+    holes = [(rel, r.event_id, r.description) for rel, recs in parsed.items() for r in recs
+             if isinstance(r, Event) and hole.search(r.description)]
+    assert not holes, holes[:5]

@@ -34,7 +34,7 @@ from triage.parsers import evtx_types
 from triage.parsers.evtx import created_time, record_time
 
 FULL_COLUMNS = COLUMNS + ("channel", "provider", "event_id", "record_id", "computer", "data")
-RUN_ROWS = 50_000          # rows sorted in memory before a run is spilled
+RUN_ROWS = 20_000          # rows sorted in memory before a run is spilled (bounds the peak memory)
 MESSAGE_DATA_CHARS = 400   # of the generic 'k=v, ...' message (the whole data is in the 'data' column)
 MAX_READ_ERRORS = 10_000  # engine errors per log before the rest of it is given up (hostile logs)
 _SEP = "\x00"              # between a run line's sort key and its JSON row (JSON never holds a raw NUL)
