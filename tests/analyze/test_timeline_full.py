@@ -75,3 +75,24 @@ def test_full_timeline_csv_for_timesketch(full):
     assert len(table) - 1 == jsonl == full.counts["timeline_rows"]
     assert all(len(row) == len(FULL_COLUMNS) and row[0].endswith("Z") for row in table[1:])
     assert datetime.fromisoformat(table[1][0].replace("Z", "+00:00")).tzinfo == UTC
+
+
+def test_cli_option_reaches_the_host(make_hosts, tmp_path_factory):
+    """`triage analyze --timeline full` (the batch path: options travel to the worker) writes the
+    full columns; without the option the highlights' columns."""
+    import contextlib
+    import io
+
+    from triage.analyze.timeline import COLUMNS
+    from triage.cli import main
+
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles"), plant=(PLANT,))
+    for mode, columns in (("full", FULL_COLUMNS), ("highlights", COLUMNS)):
+        out = tmp_path_factory.mktemp(f"cli-{mode}")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            rc = main(["analyze", str(bundle), "--output", str(out), "--jobs", "1", "--no-yara", "--no-sigma",
+                       "--timeline", mode, "--quiet"])
+        assert rc == 0
+        (csv_path,) = out.glob("hosts/*/timeline.csv")
+        with csv_path.open(encoding="utf-8", newline="") as fh:
+            assert tuple(next(csv.reader(fh))) == columns
