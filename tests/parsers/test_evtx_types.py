@@ -189,3 +189,14 @@ def test_every_category_has_a_time_meaning_and_is_documented():
     doc = schema["properties"]["events"]["items"]["properties"]["category"]["description"]
     for spec in [*SPECS.values(), *NOTABLE.values()]:
         assert spec.category in WHEN and f" {spec.category}," in doc, spec.category
+
+
+def test_vhdmp_disk_image_fields():
+    """No corpus log holds VHDMP-Operational: its manifest's field names (VhdFile for 12,
+    VhdFileName/VhdDiskNumber for 1) are checked on a payload of that shape."""
+    opened = SPECS[("microsoft-windows-vhdmp", 12)]
+    f = opened.extract({"Status": 0, "VhdFile": "C:\\Users\\a\\Downloads\\invoice.iso", "ReadOnly": True})
+    assert opened.describe(f) == "disk image C:\\Users\\a\\Downloads\\invoice.iso opened (status 0)"
+    mounted = SPECS[("microsoft-windows-vhdmp", 1)]
+    f = mounted.extract({"VhdFileName": "C:\\x.iso", "VhdDiskNumber": 2, "VirtualDisk": "0xffff"})
+    assert mounted.describe(f) == "disk image C:\\x.iso mounted as disk 2" and f["action"] == "mounted"

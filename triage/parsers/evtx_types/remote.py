@@ -1,5 +1,5 @@
 """Remote access and transfer channels: PowerShell module logging (4103), BITS transfers (59/60),
-WinRM sessions (6, 91), disk images mounted (VHDMP 12: ISO/VHD), Wi-Fi connections (WLAN-AutoConfig
+WinRM sessions (6, 91), disk images opened and mounted (VHDMP 12, 1, 2: ISO/VHD), Wi-Fi connections (WLAN-AutoConfig
 8001/8003), outgoing RDP (TerminalServices-RDPClient 1024/1102).
 
 4103's ContextInfo is a block of 'Name = Value' lines (names with spaces: 'Host Application',
@@ -69,10 +69,20 @@ SPECS: dict[tuple[str, int], Spec] = {
         "winrm", "WinRM shell created on this host[ for {resource_uri}][ by {user}]",
         {"resource_uri": ("resourceUri", "ResourceUri"), "user": ("user", "User"), "shell_id": "shellId"},
         extra=const(direction="inbound")),
+    # VHDMP-Operational: 12 'Handle for virtual disk %VhdFile created' (every open of an ISO/VHD,
+    # including a double-click mount), 1/2 the disk surfaced (mounted) / unsurfaced as a disk number.
     ("microsoft-windows-vhdmp", 12): typed(
+        "disk_image", "disk image {image_file} opened[ (status {status})]",
+        {"image_file": ("VhdFile", "VhdFileName"), "status": "Status", "read_only": "ReadOnly"},
+        extra=const(action="opened")),
+    ("microsoft-windows-vhdmp", 1): typed(
         "disk_image", "disk image {image_file} mounted[ as disk {disk_number}]",
-        {"image_file": ("VhdFileName", "VhdFile", "FileName"), "disk_number": "DiskNumber", "status": "Status"},
-        ("disk_number",)),
+        {"image_file": ("VhdFileName", "VhdFile"), "disk_number": "VhdDiskNumber"}, ("disk_number",),
+        const(action="mounted")),
+    ("microsoft-windows-vhdmp", 2): typed(
+        "disk_image", "disk image {image_file} unmounted[ (was disk {disk_number})]",
+        {"image_file": ("VhdFileName", "VhdFile"), "disk_number": "VhdDiskNumber"}, ("disk_number",),
+        const(action="unmounted")),
     ("microsoft-windows-wlan-autoconfig", 8001): typed(
         "wlan", "Wi-Fi connected to {ssid|profile}[ via {interface}][ ({auth}/{cipher})]", _WLAN,
         extra=const(action="connected")),
@@ -90,5 +100,5 @@ SPECS: dict[tuple[str, int], Spec] = {
 SKIP: dict = {}
 
 WHEN = {"bits": "BITS transfer started/stopped", "winrm": "WinRM session/shell created",
-        "disk_image": "Disk image (ISO/VHD) mounted", "wlan": "Wi-Fi connected/disconnected",
+        "disk_image": "Disk image (ISO/VHD) opened/mounted", "wlan": "Wi-Fi connected/disconnected",
         "rdp_outbound": "Outgoing RDP connection"}
