@@ -143,6 +143,8 @@ def _log_rows(reader: Any, stats: EventLogStats, host: str, tmp_dir: Path,
             except Exception:  # a damaged chunk: the parse already reported it
                 errors += 1
                 continue
+            if rec is None:
+                continue
             row = record_row(rec, bp, stats.source.user, host)
             if row is not None:
                 yield row

@@ -61,9 +61,9 @@ class VolumeMap:
                 m = _BUNDLE_LETTER.match(rec.source.bundle_path)
                 if m and system_letter is None:
                     system_letter = f"{m.group(1).upper()}:"
-                for path in rec.referenced_files[:MAX_REFERENCED]:
-                    m = _PREFIX.match(path)
-                    if m is not None and _NTDLL.match(path[m.end():]):
+                for ref in rec.referenced_files[:MAX_REFERENCED]:
+                    m = _PREFIX.match(ref)
+                    if m is not None and _NTDLL.match(ref[m.end():]):
                         proven.add(m.group(1).upper())
                         break
                 continue

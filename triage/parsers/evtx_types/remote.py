@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from triage.parsers.evtx_events import Spec, clean
-from triage.parsers.evtx_types.common import const, typed
+from triage.parsers.evtx_types.common import Fields, chain, const, typed
 
 MAX_CONTEXT_LINES = 64
 _CONTEXT_KEYS = {"Host Application": "host_application", "Command Name": "command_name",
@@ -27,9 +27,9 @@ def _context(data: dict[str, Any], f: dict[str, Any]) -> None:
         return
     for line in blob.splitlines()[:MAX_CONTEXT_LINES]:
         key, sep, value = line.strip().partition(" = ")
-        name = _CONTEXT_KEYS.get(key.strip())
-        if sep and name and f.get(name) is None:
-            f[name] = clean(value)
+        slot = _CONTEXT_KEYS.get(key.strip())
+        if sep and slot and f.get(slot) is None:
+            f[slot] = clean(value)
 
 
 def _bits_status(data: dict[str, Any], f: dict[str, Any]) -> None:
@@ -42,10 +42,10 @@ def _bits_status(data: dict[str, Any], f: dict[str, Any]) -> None:
         f["hr_hex"] = f"0x{f['hr']:08x}"
 
 
-_BITS = {"job": "name", "job_id": "Id", "transfer_id": "transferId", "url": "url", "peer": "peer",
+_BITS: Fields = {"job": "name", "job_id": "Id", "transfer_id": "transferId", "url": "url", "peer": "peer",
          "file_time": "fileTime", "file_length": "fileLength", "bytes_total": "bytesTotal",
          "bytes_transferred": "bytesTransferred", "proxy": "proxy", "hr": "hr"}
-_WLAN = {"ssid": "SSID", "profile": "ProfileName", "interface": "InterfaceDescription",
+_WLAN: Fields = {"ssid": "SSID", "profile": "ProfileName", "interface": "InterfaceDescription",
          "interface_guid": "InterfaceGuid", "bss_type": "BSSType", "auth": "AuthenticationAlgorithm",
          "cipher": "CipherAlgorithm", "connection_mode": "ConnectionMode", "reason": "Reason",
          "connection_id": "ConnectionId"}
@@ -54,14 +54,14 @@ SPECS: dict[tuple[str, int], Spec] = {
     ("microsoft-windows-powershell", 4103): typed(
         "powershell", "PowerShell command {command_name}[ ({command_type})][ in {host_application}][ by {user}]"
         "[: {payload}]", {"context": "ContextInfo", "payload": "Payload", "user_data": "UserData"}, (),
-        lambda d, f: (_context(d, f), f.update(stage="module_logging"))),
+        chain(_context, const(stage="module_logging"))),
     ("microsoft-windows-bits-client", 59): typed(
         "bits", "BITS job {job} started transfer of {url}[ ({bytes_total} bytes)]", _BITS,
         ("file_length", "bytes_total", "bytes_transferred", "hr"), const(stage="started")),
     ("microsoft-windows-bits-client", 60): typed(
         "bits", "BITS job {job} stopped transfer of {url}[ (status {hr_hex}][, {bytes_transferred} of "
         "{bytes_total} bytes][)]", _BITS, ("file_length", "bytes_total", "bytes_transferred", "hr"),
-        lambda d, f: (_bits_status(d, f), f.update(stage="stopped"))),
+        chain(_bits_status, const(stage="stopped"))),
     ("microsoft-windows-winrm", 6): typed(
         "winrm", "WinRM session created[ to {connection}]", {"connection": ("connection", "Connection")},
         extra=const(direction="outbound")),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from triage.parsers.evtx_events import Spec, clean, text
-from triage.parsers.evtx_types.common import const, typed
+from triage.parsers.evtx_types.common import chain, const, typed
 
 SCM = "service control manager"
 EVENTLOG = "eventlog"
@@ -38,7 +38,7 @@ SPECS: dict[tuple[str, int], Spec] = {
     (EVENTLOG, 6005): typed("boot", "event log service started (system start)", {}, extra=const(action="started")),
     (EVENTLOG, 6006): typed("boot", "event log service stopped (clean shutdown)", {}, extra=const(action="stopped")),
     (EVENTLOG, 6008): typed("boot", "previous shutdown was unexpected[ (at {previous_shutdown_local}, local time)]",
-                            {}, extra=lambda d, f: (_unexpected(d, f), f.update(action="unexpected_shutdown"))),
+                            {}, extra=chain(_unexpected, const(action="unexpected_shutdown"))),
 }
 
 SKIP: dict = {}

@@ -6,11 +6,11 @@ is in evtx_events. The Security log's 4698/4699/4702 are in security.py / evtx_e
 from __future__ import annotations
 
 from triage.parsers.evtx_events import Spec
-from triage.parsers.evtx_types.common import const, typed
+from triage.parsers.evtx_types.common import Fields, const, typed
 
 P = "microsoft-windows-taskscheduler"
 
-_ACTION = {"task_name": "TaskName", "action": "ActionName", "instance_id": "TaskInstanceId",
+_ACTION: Fields = {"task_name": "TaskName", "action": "ActionName", "instance_id": "TaskInstanceId",
            "result_code": "ResultCode", "enginepid": "EnginePID"}
 
 SPECS: dict[tuple[str, int], Spec] = {
