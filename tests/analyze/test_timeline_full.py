@@ -96,3 +96,19 @@ def test_cli_option_reaches_the_host(make_hosts, tmp_path_factory):
         (csv_path,) = out.glob("hosts/*/timeline.csv")
         with csv_path.open(encoding="utf-8", newline="") as fh:
             assert tuple(next(csv.reader(fh))) == columns
+
+
+def test_unreadable_bundle_gives_a_problem_and_the_other_rows(tmp_path):
+    from triage.analyze.records import EventLogStats, HostFact, Source
+    from triage.analyze.timeline_full import write_full_timeline
+
+    t = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    records = [EventLogStats(source=Source(bundle_path="files/C/Windows/System32/winevt/Logs/System.evtx"),
+                             channel="System", records=3, errors=0, first=t, last=t),
+               HostFact(source=Source(bundle_path="files/C/Windows/System32/config/SOFTWARE"), key="install_date",
+                        value=t)]
+    gone = tmp_path / "gone.zip"
+    n, problems = write_full_timeline(records, [], tmp_path, host="H", bundle_path=gone)
+    assert n == 1 and len(problems) == 1 and "gone.zip" in problems[0]
+    (row,) = [json.loads(line) for line in (tmp_path / "timeline.jsonl").open(encoding="utf-8")]
+    assert row["timestamp_desc"] == "OS installed" and row["datetime"] == "2024-05-01T12:00:00.000000Z"

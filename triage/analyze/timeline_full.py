@@ -175,10 +175,17 @@ def write_full_timeline(records: list[Record], findings: Iterable[Finding], out_
             sorter.add(row)
         logs = [r for r in records if isinstance(r, EventLogStats)]
         if logs:
-            with BundleReader(bundle_path) as reader:
-                for stats in logs:
-                    for row in _log_rows(reader, stats, host, Path(tmp), problems):
-                        sorter.add(row)
+            try:
+                reader = BundleReader(bundle_path).__enter__()
+            except Exception as exc:  # the bundle went away or broke since the parse: rows of the rest
+                problems.append(f"{bundle_path.name}: bundle could not be opened again: {type(exc).__name__}: {exc}")
+            else:
+                try:
+                    for stats in logs:
+                        for row in _log_rows(reader, stats, host, Path(tmp), problems):
+                            sorter.add(row)
+                finally:
+                    reader.__exit__(None, None, None)
         _write(sorter, out_dir / "timeline.jsonl", out_dir / "timeline.csv")
         return sorter.count, problems
 
