@@ -29,9 +29,8 @@ from typing import Any
 
 from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Finding, Record
 from triage.analyze.timeline import COLUMNS, csv_safe, iso_us, rows
-from triage.parsers import evtx_events as ee
 from triage.parsers import evtx_types
-from triage.parsers.evtx import created_time, record_time
+from triage.parsers.evtx import _payload, _SystemDecoder, created_time, record_time
 
 FULL_COLUMNS = COLUMNS + ("channel", "provider", "event_id", "record_id", "computer", "data")
 RUN_ROWS = 20_000          # rows sorted in memory before a run is spilled (bounds the peak memory)
@@ -90,24 +89,22 @@ def _generic(provider: str | None, values: dict[str, Any]) -> str:
     return f"{provider or '?'}" + (f": {shown}" if shown else "")
 
 
-def record_row(rec: dict[str, Any], bundle_path: str, user: str | None, host: str) -> dict[str, Any] | None:
-    """The row of one engine record (records_json item); None when it has no readable time."""
+def record_row(rec: dict[str, Any], bundle_path: str, user: str | None, host: str,
+               system: Any = None) -> dict[str, Any] | None:
+    """The row of one engine record (records_json item); None when it has no readable time.
+    ``system``: the parser's System-block decoder (its caches make a log's repeated headers cheap)."""
     data = rec["data"]
     ts = created_time(data) or record_time(rec["timestamp"])
     if ts is None:
         return None
+    system = system or _SystemDecoder()
+    head, tail = system.decode(data)
+    provider, eid, channel, computer = head.provider, head.event_id, tail.channel, tail.computer
     try:
-        event = json.loads(data)["Event"]
-        system = event.get("System") or {}
-        provider = ((system.get("Provider") or {}).get("#attributes") or {}).get("Name")
-        eid = ee.as_int(ee.text(system.get("EventID")))
-        channel, computer = system.get("Channel"), system.get("Computer")
-        values = ee.event_data(event)
+        values = _payload(data)
     except (ValueError, KeyError, TypeError, AttributeError):
-        provider = eid = channel = computer = None
         values = {}
-    norm = ee.normalize_provider(provider if isinstance(provider, str) else None)
-    spec = ee.NOTABLE.get((norm, eid)) or evtx_types.SPECS.get((norm, eid))  # type: ignore[arg-type]
+    spec = head.spec
     desc, what = None, "Event logged"
     if spec is not None:
         try:
@@ -117,6 +114,8 @@ def record_row(rec: dict[str, Any], bundle_path: str, user: str | None, host: st
             desc = None
     if desc is None:
         desc = _generic(provider, values)
+    if not isinstance(eid, int):
+        eid = None  # the decoder's marker for a System block it could not read
     return {"datetime": iso_us(ts), "timestamp_desc": what, "message": f"{channel} {eid}: {desc}",
             "timestamp": int(ts.timestamp() * 1_000_000), "source": "evtx", "record_type": "windows/evtx/record",
             "bundle_path": bundle_path, "locator": f"record {rec['event_record_id']}", "user": user, "host": host,
@@ -134,6 +133,7 @@ def _log_rows(reader: Any, stats: EventLogStats, host: str, tmp_dir: Path,
         with reader.open(bp) as src, open(copy, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
         records = PyEvtxParser(str(copy)).records_json()
+        system = _SystemDecoder()
         errors = 0
         while errors < MAX_READ_ERRORS:
             try:
@@ -145,7 +145,7 @@ def _log_rows(reader: Any, stats: EventLogStats, host: str, tmp_dir: Path,
                 continue
             if rec is None:
                 continue
-            row = record_row(rec, bp, stats.source.user, host)
+            row = record_row(rec, bp, stats.source.user, host, system)
             if row is not None:
                 yield row
     except BaseException as exc:  # unreadable members, and the engine's Rust panics (BaseException)
