@@ -168,6 +168,7 @@ class Execution(Record):
     prefetch_version: int | None = None
     referenced_files: tuple[str, ...] = ()
     volumes: tuple[dict[str, Any], ...] = ()
+    raw_path: str | None = None  # the path as recorded when ``path`` shows a drive letter (analyze/volumes.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -347,6 +348,8 @@ class Finding(Record):
     when: datetime | None = None
     off_network: bool | None = None
     attack: tuple[str, ...] = ()
+    noise: str | None = None  # why this is known-benign background (ranked below real suspects), else None
+    count: int = 1            # how many entries/records this one finding groups
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

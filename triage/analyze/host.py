@@ -120,6 +120,7 @@ class AnalysisData:
     yara_enabled: bool = False
     network_known: bool = False
     sigma_ruleset: Any = None  # triage.sigma.load.RuleSet when Sigma rules were evaluated
+    timeline: str = "highlights"  # or 'full': every event-log record (analyze --timeline full)
 
 
 # Deflated members bigger than this are copied once to a private temp file when a parser opens them:
@@ -720,7 +721,7 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     t_start = time.perf_counter()
     bundle_path = Path(bundle_path)
     out_root = Path(out_dir)
-    data = AnalysisData(bundle_path=bundle_path, forced=force)
+    data = AnalysisData(bundle_path=bundle_path, forced=force, timeline=(options or {}).get("timeline") or "highlights")
 
     # 1. open; 2. verify (hashes every member; an interrupted bundle is reported as incomplete);
     # 3. parse unless refused. With a worker pool (one big bundle, several cores) the verification
@@ -843,8 +844,10 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     pool worker beside the summary; pickling the host's records there and back cost more.)"""
     from triage.analyze import findings as findings_mod
     from triage.analyze import summary as summary_mod
+    from triage.analyze.volumes import resolve_records
 
     data.hostname = _pick_hostname(data)
+    data.records = resolve_records(data.records)  # drive letters for \VOLUME{..} paths, raw kept
 
     # 3. off-network windows, findings
     t0 = time.perf_counter()
@@ -861,17 +864,17 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
 
         data.findings.extend(sigma_findings.findings(data.records))
     data.network_known = True  # the network module is part of the analyzer: windows are always computed
-    data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known,
-                                                   findings_mod.log_span(data.records)[1])
+    data.findings = findings_mod.sort_findings(findings_mod.mark_off_network(  # Sigma's too: severity order
+        data.findings, data.windows, data.network_known, findings_mod.log_span(data.records)[1]))
     data.timings["findings_s"] = time.perf_counter() - t0
 
     # 4. outputs
     host_out = out_root / "hosts" / host_dir_name(data.hostname, data.bundle_sha256)
     host_out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    from triage.analyze import timeline as timeline_mod
+    from triage.analyze.timeline_full import write_host_timeline
 
-    tl_counts = timeline_mod.write_timeline(data.records, data.findings, host_out, host=data.hostname)
+    tl_counts = write_host_timeline(data, host_out)
     data.timings["timeline_s"] = time.perf_counter() - t0
     data.timings["total_s"] = time.perf_counter() - t_start
     summary = summary_mod.build_summary(data, timeline_rows=tl_counts)

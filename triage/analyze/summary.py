@@ -95,7 +95,8 @@ def record_dict(rec: Any) -> dict[str, Any]:
 def finding_dict(f: Finding, index: int) -> dict[str, Any]:
     return {"id": f"F{index:04d}", "rule": f.rule, "severity": f.severity, "title": f.title,
             "reason": f.reason, "evidence": jsonable(list(f.evidence)) or [f.source.to_dict()],
-            "when": iso(f.when), "off_network": f.off_network, "attack": list(f.attack)}
+            "when": iso(f.when), "off_network": f.off_network, "attack": list(f.attack), "noise": f.noise,
+            "count": f.count}
 
 
 def _host(data: AnalysisData) -> dict[str, Any]:
@@ -200,17 +201,21 @@ def _autoruns(records: list[Record]) -> list[dict[str, Any]]:
 
 
 def _executions(records: list[Record]) -> list[dict[str, Any]]:
+    from triage.analyze.volumes import artifact_device_path
+
     out = []
     for x in records:
         if isinstance(x, Execution):
-            out.append({"executable": x.executable, "path": x.path, "run_count": x.run_count,
+            out.append({"executable": x.executable, "path": x.path, "raw_path": x.raw_path, "run_count": x.run_count,
                         "last_runs": [iso(t) for t in x.last_runs], "source": x.kind, "sha1": x.sha1,
                         "bundle_path": x.source.bundle_path, "locator": x.source.locator})
         elif isinstance(x, ArtifactRecord):
             seen = x.execution()
             if seen is not None:
                 exe, path, runs, times = seen
-                out.append({"executable": exe, "path": path, "run_count": runs,
+                raw = artifact_device_path(x)
+                out.append({"executable": exe, "path": path, "raw_path": raw if raw != path else None,
+                            "run_count": runs,
                             "last_runs": [iso(t) for t in times], "source": x.artifact, "sha1": None,
                             "bundle_path": x.source.bundle_path, "locator": x.source.locator})
     out.sort(key=lambda d: (d["last_runs"][0] if d["last_runs"] else ""), reverse=True)

@@ -40,6 +40,7 @@ from evtx import PyEvtxParser
 
 from triage.model import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
 from triage.parsers import evtx_events as ee
+from triage.parsers import evtx_types
 from triage.parsers.base import ParseInput, Parser
 from triage.timeconv import key_datetime, ts_key
 
@@ -96,6 +97,7 @@ class _Head:
     connectivity: Any = None
     script: bool = False
     notable: bool = False
+    skip: re.Pattern[str] | None = None  # routine records of this id (evtx_types.SKIP), not typed
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -114,9 +116,10 @@ _BAD = _Tail(None, None)  # marker: this prefix is not laid out as expected
 
 def _make_head(provider: str | None, eid: int | str) -> _Head:
     norm = ee.normalize_provider(provider)
-    spec, conn = ee.NOTABLE.get((norm, eid)), ee.CONNECTIVITY.get((norm, eid))
+    spec = ee.NOTABLE.get((norm, eid)) or evtx_types.SPECS.get((norm, eid))
+    conn = ee.CONNECTIVITY.get((norm, eid))
     script = eid == ee.POWERSHELL_SCRIPT_EVENT and norm in ee.POWERSHELL_SCRIPT_PROVIDERS
-    return _Head(provider, eid, spec, conn, script, bool(spec or conn or script))
+    return _Head(provider, eid, spec, conn, script, bool(spec or conn or script), evtx_types.SKIP.get((norm, eid)))
 
 
 def _make_tail(channel: str | None, computer: str | None) -> _Tail:
@@ -766,6 +769,8 @@ class _LogReader:
         eid = head.event_id
         if eid == 4624 and not self.all_logons and _MACHINE_LOGON.search(data) is not None:
             return None
+        if head.skip is not None and not self.all_logons and head.skip.search(data) is not None:
+            return None
         written = record_time(ts_text)
         ts = created_time(data) or written
         if ts is None:
@@ -786,6 +791,8 @@ class _LogReader:
         if head.spec is not None:
             spec = head.spec
             fields = spec.extract(values)
+            if "record_written" in values:  # the header's time, where it differs from TimeCreated
+                fields["record_written"] = values["record_written"]
             return Event(source=source, timestamp=ts, channel=channel, provider=provider, event_id=eid,
                          record_id=rid, computer=computer, category=spec.category,
                          description=spec.describe(fields), fields=fields)
