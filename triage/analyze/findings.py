@@ -24,13 +24,13 @@ from typing import Any
 from triage.analyze.network import log_span
 from triage.analyze.ranking import (  # noqa: F401 - re-exported: rules and tests read them here
     MAX_MERGED_EVIDENCE,
-    SEVERITIES,
-    SEVERITY_RANK,
     merge_duplicates,
     rank,
     sort_findings,
 )
-from triage.model import (
+from triage.model import (  # noqa: F401 - SEVERITIES/SEVERITY_RANK re-exported for the rules and tests
+    SEVERITIES,
+    SEVERITY_RANK,
     Autorun,
     BrowserDownload,
     CommandHistory,
