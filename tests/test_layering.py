@@ -47,7 +47,6 @@ MAX_LINES = 600
 # module once that work has merged (issue #14, second round). Do not add to this list.
 TOO_LONG_FOR_NOW = {
     "triage/analyze/host.py",
-    "triage/analyze/findings.py",
     "triage/parsers/evtx.py",
 }
 
