@@ -270,7 +270,7 @@ def test_per_file_caps_stop_a_runaway_parser(tmp_path):
     import itertools
 
     from triage.analyze.host import AnalysisData, _run_parser
-    from triage.analyze.records import HostFact
+    from triage.model import HostFact
     from triage.parsers.base import input_from_file
 
     class Endless:

@@ -34,9 +34,9 @@ from regipy.plugins.system.shimcache import ShimCachePlugin
 from regipy.registry import RegistryHive
 
 from triage.analyze.host import AnalysisData
-from triage.analyze.records import Issue
 from triage.analyze.summary import build_summary, validate
 from triage.analyze.timeline import rows
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.registry import RegistryParser
 from triage.parsers.registry_bam import BamEntry

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from triage.analyze.records import Finding, HostFact, Issue, Record, Source
 from triage.bundle.manifest import HAS_DATA, ManifestEntry
+from triage.model import Finding, HostFact, Issue, Record, Source
 
 # Characters kept in a file name made from hostile text; everything else becomes '_'.
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._\-$%#@+=, ()\[\]{}~]")
@@ -120,6 +120,7 @@ class AnalysisData:
     yara_enabled: bool = False
     network_known: bool = False
     sigma_ruleset: Any = None  # triage.sigma.load.RuleSet when Sigma rules were evaluated
+    timeline: str = "highlights"  # or 'full': every event-log record (analyze --timeline full)
 
 
 # Deflated members bigger than this are copied once to a private temp file when a parser opens them:
@@ -725,7 +726,7 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     t_start = time.perf_counter()
     bundle_path = Path(bundle_path)
     out_root = Path(out_dir)
-    data = AnalysisData(bundle_path=bundle_path, forced=force)
+    data = AnalysisData(bundle_path=bundle_path, forced=force, timeline=(options or {}).get("timeline") or "highlights")
 
     # 1. open; 2. verify (hashes every member; an interrupted bundle is reported as incomplete);
     # 3. parse unless refused. With a worker pool (one big bundle, several cores) the verification
@@ -848,8 +849,10 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     pool worker beside the summary; pickling the host's records there and back cost more.)"""
     from triage.analyze import findings as findings_mod
     from triage.analyze import summary as summary_mod
+    from triage.analyze.volumes import resolve_records
 
     data.hostname = _pick_hostname(data)
+    data.records = resolve_records(data.records)  # drive letters for \VOLUME{..} paths, raw kept
 
     # 3. off-network windows, findings
     t0 = time.perf_counter()
@@ -865,31 +868,26 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
         data.issues.append(Issue(severity="error", message=f"findings rules failed: "
                                  f"{type(exc).__name__}: {exc}\n{_short_traceback(exc)}"))
     if data.sigma_ruleset is not None:
-        from triage.sigma import findings as sigma_findings
+        from triage.analyze import sigma_findings
 
         data.findings.extend(sigma_findings.findings(data.records))
-    data.network_known = findings_mod.network_known()
-    data.findings = findings_mod.mark_off_network(data.findings, data.windows, data.network_known,
-                                                   findings_mod.log_span(data.records)[1])
+    data.network_known = True  # the network module is part of the analyzer: windows are always computed
+    data.findings = findings_mod.sort_findings(findings_mod.mark_off_network(  # Sigma's too: severity order
+        data.findings, data.windows, data.network_known, findings_mod.log_span(data.records)[1]))
     data.timings["findings_s"] = time.perf_counter() - t0
 
     # 4. outputs
     host_out = out_root / "hosts" / host_dir_name(data.hostname, data.bundle_sha256)
     host_out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    from triage.analyze import timeline as timeline_mod
+    from triage.analyze.timeline_full import write_host_timeline
 
-    tl_counts = timeline_mod.write_timeline(data.records, data.findings, host_out, host=data.hostname)
+    tl_counts = write_host_timeline(data, host_out)
     data.timings["timeline_s"] = time.perf_counter() - t0
     data.timings["total_s"] = time.perf_counter() - t_start
     summary = summary_mod.build_summary(data, timeline_rows=tl_counts)
     t0 = time.perf_counter()
-    tmp = host_out / "summary.json.tmp"
-    # compact: json's C encoder only runs without indent (indent=1 took ~0.1 s on a big host); jq
-    # or any viewer pretty-prints it
-    tmp.write_text(json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, host_out / "summary.json")
-    try:
+    try:  # the report first: a failure to write it is an issue summary.json must show
         from triage.report.html import write_report
 
         write_report(summary, host_out / "report.html")
@@ -897,7 +895,13 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
         if strict:
             raise
         data.issues.append(Issue(severity="error", message=f"report.html failed: {type(exc).__name__}: {exc}"))
+        summary = summary_mod.build_summary(data, timeline_rows=tl_counts)
     data.timings["report_s"] = time.perf_counter() - t0
+    tmp = host_out / "summary.json.tmp"
+    # compact: json's C encoder only runs without indent (indent=1 took ~0.1 s on a big host); jq
+    # or any viewer pretty-prints it
+    tmp.write_text(json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, host_out / "summary.json")
 
     sev = Counter(f.severity for f in data.findings)
     counts = {"records": len(data.records), "findings": len(data.findings), "issues": len(data.issues),

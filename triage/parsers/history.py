@@ -14,8 +14,9 @@ import codecs
 import io
 import re
 from collections.abc import Iterator
+from typing import cast
 
-from triage.analyze.records import CommandHistory, Issue, Record
+from triage.model import CommandHistory, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.linux.text import read_line
 from triage.parsers.userpath import user_from_path
@@ -72,7 +73,7 @@ class ShellHistoryParser(Parser):
             yield item.issue(f"cannot open history file: {exc}")
             return
         with raw:
-            buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+            buffered = raw if hasattr(raw, "peek") else io.BufferedReader(cast(io.RawIOBase, raw))
             encoding = detect_encoding(buffered.peek(4)[:4])
             text = io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline=None)
             cut_lines = 0

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, NTCV, Context
 from triage.parsers.registry_hive import from_filetime
 from triage.units import iso
