@@ -14,7 +14,7 @@ from triage.analyze.linux_findings import (
     rule_persistence_writable,
     rule_ssh_brute_force_success,
 )
-from triage.analyze.records import Source
+from triage.model import Source
 from triage.parsers.linux.live import LiveProcess
 from triage.parsers.linux.logevents import LogEvent
 from triage.parsers.linux.login_hooks import LoginHook

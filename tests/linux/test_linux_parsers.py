@@ -23,7 +23,7 @@ from _linux_host import (
     utmp_record,
 )
 
-from triage.analyze.records import HostFact, Issue, UserAccount
+from triage.model import HostFact, Issue, UserAccount
 from triage.parsers.base import input_from_file
 from triage.parsers.linux.accounts import (
     AccountsParser,
@@ -337,7 +337,7 @@ def test_schema_documents_every_linux_field():
     import json
 
     import triage.parsers.linux.all  # noqa: F401
-    from triage.analyze.records import ArtifactRecord
+    from triage.model import ArtifactRecord
 
     schema = json.loads((Path(__file__).parents[2] / "triage/data/summary.schema.json").read_text("utf-8"))
     arts = schema["properties"]["artifacts"]["properties"]

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from triage.analyze.findings import Context, _finding, _short, evidence
-from triage.analyze.records import CommandHistory, Finding, Record
+from triage.model import CommandHistory, Finding, Record
 from triage.parsers.linux.accounts import LinuxAccount, ShadowEntry
 from triage.parsers.linux.cron import CronJob
 from triage.parsers.linux.live import LiveProcess

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, HostFact, Issue, Record, UserAccount
+from triage.model import ArtifactRecord, HostFact, Issue, Record, UserAccount
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.linux.text import LineStats, lines, stat_issues
 

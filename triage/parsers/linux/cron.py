@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.linux.text import LineStats, file_modified, lines, stat_issues, volume_path
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from systemd import journal as sd_journal
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.linux.logevents import LogEvent, classify, event_class
 

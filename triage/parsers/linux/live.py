@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 
 MAX_SNAPSHOT_BYTES = 64 << 20

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from triage.analyze.records import ArtifactRecord
+from triage.model import ArtifactRecord
 
 # category -> what it proves (also the report's wording)
 CATEGORIES = {

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.linux.clock import MONTHS, YearClock, host_zone
 from triage.parsers.linux.text import LineStats, file_modified, lines, stat_issues

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.history import shell_of
 from triage.parsers.linux.text import LineStats, lines, stat_issues

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.linux.clock import MONTHS, YearClock, host_zone
 from triage.parsers.linux.logevents import LogEvent, classify, event_class

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import ParseInput
 
 MAX_LINE_CHARS = 8192
@@ -32,7 +32,7 @@ class _Capped(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buf: Any) -> int:
         if self.left <= 0:
             self.cut = bool(self.inner.read(1))
             return 0
@@ -76,7 +76,7 @@ def lines(item: ParseInput, stats: LineStats, *, max_lines: int | None = None,
         stats.error = f"cannot open: {exc}"
         return
     with raw:
-        buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[type-var]
+        buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
         stream: IO[bytes] = buffered
         capped = None
         if buffered.peek(2)[:2] == b"\x1f\x8b":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 
 UTMP = struct.Struct("<hxxi32s4s32s256shhiii16s20s")
