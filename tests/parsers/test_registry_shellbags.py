@@ -111,7 +111,7 @@ def test_mru_positions_and_hostile_item_bytes():
 
 
 def test_shellbags_summary_section_validates_and_renders():
-    from triage.analyze.host import AnalysisData
+    from triage.analyze.state import AnalysisData
     from triage.analyze.summary import build_summary, validate
     from triage.report.html import render
 

@@ -45,7 +45,7 @@ from triage.model import (
 from triage.units import iso, utc_now
 
 if TYPE_CHECKING:
-    from triage.analyze.host import AnalysisData
+    from triage.analyze.state import AnalysisData
 
 SCHEMA_VERSION = "1.0"
 EVENTS_PER_CATEGORY = 200
