@@ -20,6 +20,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,13 @@ def payload(data: str) -> str:
 
 
 class Searcher:
-    """literals -> for a batch of texts, the set of literal indices found in each."""
+    """literals -> for a batch of texts, the literal indices found in each text that holds any
+    (text index -> set; most texts hold none and are left out)."""
 
     def __init__(self, literals: Sequence[str]) -> None:
         self.literals = list(literals)
 
-    def search(self, texts: Sequence[str]) -> list[set[int]]:
+    def search(self, texts: Sequence[str]) -> dict[int, set[int]]:
         raise NotImplementedError
 
 
@@ -59,9 +61,9 @@ class AhoSearcher(Searcher):
             self.automaton.add_word(lit, i)
         self.automaton.make_automaton()
 
-    def search(self, texts: Sequence[str]) -> list[set[int]]:
+    def search(self, texts: Sequence[str]) -> dict[int, set[int]]:
         it = self.automaton.iter
-        return [{i for _, i in it(t.lower())} for t in texts]
+        return {k: found for k, t in enumerate(texts) if (found := {i for _, i in it(t.lower())})}
 
 
 class HyperscanSearcher(Searcher):
@@ -76,19 +78,27 @@ class HyperscanSearcher(Searcher):
             if cache is not None:
                 _save(self.db, cache)
 
-    def search(self, texts: Sequence[str]) -> list[set[int]]:
-        parts = [t.encode("utf-8", "surrogatepass") for t in texts]
-        starts = []
-        pos = 0
-        for p in parts:
-            starts.append(pos)
-            pos += len(p) + 1
-        found: list[set[int]] = [set() for _ in parts]
+    def search(self, texts: Sequence[str]) -> dict[int, set[int]]:
+        joined = "\x00".join(texts)
+        if joined.isascii():  # the usual case: one copy, and character offsets are byte offsets
+            buf = joined.encode("ascii")
+            sizes: Any = map(len, texts)
+        else:
+            parts = [t.encode("utf-8", "surrogatepass") for t in texts]
+            buf = b"\x00".join(parts)
+            sizes = map(len, parts)
+        starts = list(accumulate(sizes, lambda pos, n: pos + n + 1, initial=0))
+        found: dict[int, set[int]] = {}
 
         def on_match(lit: int, start: int, end: int, flags: int, ctx: Any) -> None:
-            found[bisect.bisect_right(starts, end - 1) - 1].add(lit)
+            k = bisect.bisect_right(starts, end - 1) - 1
+            lits = found.get(k)
+            if lits is None:
+                found[k] = {lit}
+            else:
+                lits.add(lit)
 
-        self.db.scan(b"\x00".join(parts), match_event_handler=on_match)
+        self.db.scan(buf, match_event_handler=on_match)
         return found
 
 
