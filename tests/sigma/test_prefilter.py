@@ -56,8 +56,9 @@ def test_prefilter_loses_no_match(sigmahq, corpus, searcher, monkeypatch):
 @pytest.mark.parametrize("searcher", ["hyperscan", "aho"])
 def test_batched_search_is_per_record_search(sigmahq, corpus, searcher, monkeypatch):
     """The parser pre-filters a batch of records in one search (one joined text): every record gets
-    the candidates it gets alone, also when non-ASCII records in the batch make byte offsets differ
-    from character offsets."""
+    the candidates it gets alone, in an ASCII batch (scanned whole, matches before EventData
+    dropped) and when non-ASCII records in the batch make byte offsets differ from character
+    offsets."""
     rs, _ = sigmahq
     if searcher == "hyperscan" and prefilter.hyperscan is None:
         pytest.skip("hyperscan is not installed on this platform")
@@ -79,5 +80,6 @@ def test_batched_search_is_per_record_search(sigmahq, corpus, searcher, monkeypa
         batch = [odd, *texts[: len(texts) // 2], odd, *texts[len(texts) // 2:]]
         alone = [b.candidates(t) for t in batch]
         assert b.candidates_many(batch) == alone
+        assert b.candidates_many(texts) == [c for t, c in zip(batch, alone, strict=True) if t is not odd]
         with_candidates += sum(c is not None and c != list(b.always) for c in alone)
     assert len(by_bucket) > 20 and with_candidates > 50

@@ -259,8 +259,7 @@ class Bucket:
         keys, need, always = self.keys, self.need, self.always
         only_always = list(always) if always else None  # shared: callers only read it
         out: list[list[int] | None] = [only_always] * len(texts)
-        mark = PAYLOAD  # prefilter.payload, inlined: a call per record cost as much as the search
-        for k, found in self.searcher.search([t[i:] if (i := t.find(mark)) > 0 else t for t in texts]).items():
+        for k, found in self.searcher.search(texts, PAYLOAD).items():
             seen: set[tuple[int, int]] = set()
             for lit in found:
                 seen.update(keys[lit])
