@@ -80,12 +80,16 @@ def flatten(record: dict[str, Any]) -> dict[str, str | None]:
 
 def _payload(data: dict[str, Any], out: dict[str, str | None], user: bool) -> None:
     for k, v in data.items():
+        if type(v) is str:  # most values: no call to _text
+            if k != "#attributes":
+                out[k] = v
+            continue
         if k == "#attributes":
             continue
         if user and isinstance(v, dict) and "#text" not in v:
             for k2, v2 in v.items():  # UserData is one element holding the fields
                 if k2 != "#attributes":
-                    out.setdefault(k2, _text(v2))
+                    out.setdefault(k2, v2 if type(v2) is str else _text(v2))
             continue
         out[k] = _text(v)
 
