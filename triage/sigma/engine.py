@@ -131,7 +131,7 @@ class Engine:
     """A rule set ready to evaluate. Thread-safe for matching (buckets are built under a lock)."""
 
     ruleset: RuleSet
-    _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
+    _buckets: dict[tuple[str, str, str | None], Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

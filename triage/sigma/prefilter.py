@@ -78,7 +78,7 @@ class HyperscanSearcher(Searcher):
     def __init__(self, literals: Sequence[str], cache: Path | None = None) -> None:
         super().__init__(literals)
         self.sizes = [len(lit.encode("utf-8")) for lit in self.literals]
-        self.db = _load(cache) if cache is not None else None
+        self.db: Any = _load(cache) if cache is not None else None
         if self.db is None:
             self.db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             n = len(self.literals)
