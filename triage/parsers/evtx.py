@@ -278,6 +278,8 @@ class _LogReader:
         # error ends the for, is reported, and the loop resumes on the same iterator.
         system = SystemDecoder(self.sigma)
         hits = self.hits
+        sigma_queue: list = hits.queue if hits is not None else []
+        sigma_batch = hits.batch if hits is not None else 0
         head_text = tail_text = "\x00"  # matches no record
         head_len = tail_len = 1
         pair: Pair | None = None
@@ -348,8 +350,10 @@ class _LogReader:
                             kmin = kmin or ts_key(tmin)
                             if key < kmin:
                                 tmin, kmin = ts, key
-                    if p.sigma is not None:
-                        hits.add(p.sigma, rec["event_record_id"], ts, data)  # type: ignore[union-attr]
+                    if p.sigma is not None:  # queued for the Sigma pre-filter (triage.sigma.hits)
+                        sigma_queue.append((p.sigma, rec["event_record_id"], ts, data))
+                        if len(sigma_queue) >= sigma_batch:
+                            hits.flush()  # type: ignore[union-attr]
                     if p.notable:
                         rid = rec["event_record_id"]
                         try:
