@@ -342,6 +342,7 @@ class _Plan:
 
 
 def _plan(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]) -> _Plan:
+    from triage.analyze.member_stream import member_stream
     from triage.parsers import IMPORT_ERRORS, ParseInput, all_parsers
 
     parsers = []
@@ -373,7 +374,7 @@ def _plan(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]
     mats = [_Materializer(reader, entry, companions.get(entry.bundle_path, []), chosen, options)
             for entry, _, chosen in work]
     items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
-                        options=dict(options)) for (entry, rel, _), mat in zip(work, mats, strict=True)]
+                        options=dict(options), stream=lambda m=mat: member_stream(m)) for (entry, rel, _), mat in zip(work, mats, strict=True)]
     return _Plan(work, mats, items)
 
 

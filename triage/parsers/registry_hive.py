@@ -484,9 +484,7 @@ def open_hive(path: Path, companion_names: list[str], *, replay: bool = True,
     with open(path, "rb") as f:
         data = f.read()
     base = read_base_block(data[:BASE_BLOCK_SIZE])
-    if base.hbins_size + BASE_BLOCK_SIZE > len(data):
-        notes.append(("warning", f"hive is truncated: base block says {base.hbins_size + BASE_BLOCK_SIZE} bytes, "
-                                 f"file has {len(data)}"))
+    _note_truncation(base, data, notes)
     logs = find_logs(path, companion_names)
     restored: Replay | None = None
     if base.dirty:
@@ -509,6 +507,27 @@ def open_hive(path: Path, companion_names: list[str], *, replay: bool = True,
     hive = Hive.from_bytes(data, restored.base_after if restored and restored.base_after else base)
     hive.replay = restored
     return OpenedHive(hive, notes)
+
+
+def _note_truncation(base: BaseBlock, data: bytes, notes: list[tuple[str, str]]) -> None:
+    if base.hbins_size + BASE_BLOCK_SIZE > len(data):
+        notes.append(("warning", f"hive is truncated: base block says {base.hbins_size + BASE_BLOCK_SIZE} bytes, "
+                                 f"file has {len(data)}"))
+
+
+def open_clean_hive(data: bytes) -> OpenedHive | None:
+    """The hive in ``data`` when it is clean, opened from memory: what :func:`open_hive` gives for the
+    same bytes (a clean hive's logs are never read). None when it is dirty: its logs may need a
+    replay, which works on files (:func:`open_hive` on a private copy with its logs).
+
+    Why: python-registry holds the whole hive in memory anyway; writing it to a temporary file
+    first, with its logs beside it, only to read it back cost a batch worker more than opening it."""
+    base = read_base_block(data[:BASE_BLOCK_SIZE])
+    if base.dirty:
+        return None
+    notes: list[tuple[str, str]] = []
+    _note_truncation(base, data, notes)
+    return OpenedHive(Hive.from_bytes(data, base), notes)
 
 
 def companion_names(companions: list[Any]) -> list[str]:
