@@ -36,7 +36,15 @@ class _KnownBase:
 
 
 class BasedNK(_KnownBase, NKRecord):
-    """A key record that knows its hive's cell base."""
+    """A key record that knows its hive's cell base, and keeps its name once read (modules look a
+    key's name up again and again: the subkey index, stack keys, services of two control sets)."""
+
+    _triage_name: str | None = None
+
+    def name(self) -> str:
+        if self._triage_name is None:
+            self._triage_name = NKRecord.name(self)
+        return self._triage_name
 
 
 class BasedVK(_KnownBase, VKRecord):
