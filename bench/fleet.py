@@ -141,7 +141,11 @@ def analyze_run(py: str, inputs: list[Path], out: Path, jobs: int) -> dict:
                                  "--jobs", str(jobs)])
     return {"wall_s": wall, "analysis_s": analysis_seconds(stdout), "cpu_s": cpu_seconds(out / "fleet.sqlite"),
             "cpu_parent_s": cpu_parent, "cpu_all_s": cpu_parent + cpu_seconds(out / "fleet.sqlite"), "rss": worker_memory(out / "fleet.sqlite"), "stdout": stdout,
-            "hosts": len(inputs), "load": (load_before, os.getloadavg())}
+            "hosts": count_bundles(inputs), "load": (load_before, os.getloadavg())}
+
+
+def count_bundles(inputs: list[Path]) -> int:
+    return sum(1 for p in inputs for _ in (p.rglob("*.zip") if p.is_dir() else [p]))
 
 
 def main() -> int:
@@ -166,7 +170,7 @@ def main() -> int:
     bundle_bytes = sum(p.stat().st_size for p in built.bundles.rglob("*.zip"))
     base_n = min(args.baseline_hosts or len(hosts_dirs), len(hosts_dirs))
 
-    results = {2: analyze_run(py, hosts_dirs, work / "out-jobs2", 2),
+    results = {2: analyze_run(py, [built.bundles], work / "out-jobs2", 2),
                1: analyze_run(py, hosts_dirs[:base_n], work / "out-jobs1", 1)}
     # incremental re-run over the same store: every bundle is known, nothing is analyzed again
     rerun_s, rerun_out, _ = run([py, "-m", "triage", "analyze", str(built.bundles), "--output",
