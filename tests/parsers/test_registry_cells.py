@@ -123,6 +123,7 @@ def test_hive_opened_from_the_stream_gives_what_the_file_gives(corpus: Path, rel
     """A batch worker opens a clean hive from the member's stream (no temporary copy); the records
     and issues are those of the file route, and a dirty hive still goes the file route (log replay)."""
     import dataclasses
+    import functools
 
     from triage.parsers.base import input_from_file
     from triage.parsers.registry import RegistryParser
@@ -139,7 +140,7 @@ def test_hive_opened_from_the_stream_gives_what_the_file_gives(corpus: Path, rel
         return path
 
     by_file = list(RegistryParser().parse(item))
-    streamed = dataclasses.replace(item, stream=lambda: open(path, "rb"), materialize=materialize)
+    streamed = dataclasses.replace(item, stream=functools.partial(open, path, "rb"), materialize=materialize)
     by_stream = list(RegistryParser().parse(streamed))
     assert by_stream == by_file
     assert by_file  # records or at least an issue saying why not
