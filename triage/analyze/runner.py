@@ -101,6 +101,7 @@ class Plan:
 
 
 def plan_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]) -> Plan:
+    from triage.analyze.member_stream import member_stream
     from triage.parsers import IMPORT_ERRORS, ParseInput, all_parsers
 
     parsers = []
@@ -132,7 +133,8 @@ def plan_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str
     mats = [Materializer(reader, entry, companions.get(entry.bundle_path or "", []), chosen, options)
             for entry, _, chosen in work]
     items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
-                        options=dict(options)) for (entry, rel, _), mat in zip(work, mats, strict=True)]
+                        options=dict(options), stream=lambda m=mat: member_stream(m))
+             for (entry, rel, _), mat in zip(work, mats, strict=True)]
     return Plan(work, mats, items)
 
 
