@@ -7,6 +7,7 @@ a short traceback), never the host.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections import defaultdict
@@ -133,7 +134,7 @@ def plan_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str
     mats = [Materializer(reader, entry, companions.get(entry.bundle_path or "", []), chosen, options)
             for entry, _, chosen in work]
     items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
-                        options=dict(options), stream=lambda m=mat: member_stream(m))
+                        options=dict(options), stream=functools.partial(member_stream, mat))
              for (entry, rel, _), mat in zip(work, mats, strict=True)]
     return Plan(work, mats, items)
 
