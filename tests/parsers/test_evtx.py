@@ -437,7 +437,7 @@ def _record_json(provider: str | None, eid, channel: str | None, computer: str |
 def test_system_decoder_on_odd_and_hostile_records():
     """The cheap System reader agrees with a full JSON decode, including escapes, qualifiers, nulls,
     EventData keys that mimic System ones, and records that are not JSON at all."""
-    from triage.parsers.evtx import UNPARSED, _SystemDecoder
+    from triage.parsers.evtx_system import UNPARSED, SystemDecoder
 
     cases = [
         ("Microsoft-Windows-Security-Auditing", 4624, "Security", "HOST-A", {"LogonType": "3"}),
@@ -451,7 +451,7 @@ def test_system_decoder_on_odd_and_hostile_records():
         ("Microsoft-Windows-Security-Auditing", 4624, "Security", "HOST-B",
          {"Channel": "Security", "Computer": "HOST-A", "Security": None}),
     ]
-    decoder = _SystemDecoder()
+    decoder = SystemDecoder()
     for provider, eid, channel, computer, data in cases * 2:
         head, tail = decoder.decode(_record_json(provider, eid, channel, computer, data))
         want_eid = eid["#text"] if isinstance(eid, dict) else eid

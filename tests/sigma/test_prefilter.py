@@ -51,3 +51,35 @@ def test_prefilter_loses_no_match(sigmahq, corpus, searcher, monkeypatch):
         checked += 1
         matched += bool(every)
     assert checked > 10_000 and matched > 10
+
+
+@pytest.mark.parametrize("searcher", ["hyperscan", "aho"])
+def test_batched_search_is_per_record_search(sigmahq, corpus, searcher, monkeypatch):
+    """The parser pre-filters a batch of records in one search (one joined text): every record gets
+    the candidates it gets alone, in an ASCII batch (scanned whole, matches before EventData
+    dropped) and when non-ASCII records in the batch make byte offsets differ from character
+    offsets."""
+    rs, _ = sigmahq
+    if searcher == "hyperscan" and prefilter.hyperscan is None:
+        pytest.skip("hyperscan is not installed on this platform")
+    if searcher == "aho":
+        monkeypatch.setattr(prefilter, "hyperscan", None)
+    from triage.sigma.engine import Engine
+
+    eng = Engine(rs)
+    by_bucket: dict = {}
+    for data in _records(corpus, limit=400):
+        fields = flatten(json.loads(data))
+        b = eng.bucket(fields.get("Channel"), fields.get("EventID"), fields.get("Provider_Name"))
+        if b is not None:
+            by_bucket.setdefault(b, []).append(data)
+    with_candidates = 0
+    for b, texts in by_bucket.items():
+        # a non-ASCII record first and in the middle: the records after it start at other byte offsets
+        odd = '{"Event":{"EventData":{"Note":"caf\u00e9 \u2603 \U0001F600 \ud800"}}}'
+        batch = [odd, *texts[: len(texts) // 2], odd, *texts[len(texts) // 2:]]
+        alone = [b.candidates(t) for t in batch]
+        assert b.candidates_many(batch) == alone
+        assert b.candidates_many(texts) == [c for t, c in zip(batch, alone, strict=True) if t is not odd]
+        with_candidates += sum(c is not None and c != list(b.always) for c in alone)
+    assert len(by_bucket) > 20 and with_candidates > 50

@@ -122,11 +122,14 @@ def test_sigma_findings_in_every_output(regression_run, tmp_path):
     require_chromium()
     with open_page(host_dir / "report.html", tmp_path) as page:
         assert page.errors == []
+        page.click("#sigma summary")  # the per-rule section opens collapsed under the verdict and findings
         table = page.query_selector("#t-sigma")
         assert table is not None and m["title"] in table.inner_text()
-        link = table.query_selector(f"a[href='#{'sigma-' + m['rule_id']}']")
+        from triage.report.sigma import anchor
+
+        link = table.query_selector(f"a[href='#{anchor(m['rule_id'])}']")
         link.click()
-        details = page.query_selector(f"#sigma-{m['rule_id']}")
+        details = page.query_selector(f"#{anchor(m['rule_id'])}")
         assert details.get_attribute("open") is not None  # fragment navigation opens the rule's records
         assert str(m["records"][0]["record_id"]) in details.inner_text()
         page.screenshot(path=str(tmp_path / "report-sigma.png"), full_page=False)

@@ -18,6 +18,7 @@ Batch runs over many bundles do not use this (their pool already runs one bundle
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -62,7 +63,14 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     if fork:
-        pool.submit(int).result()  # forks every worker now (a fork pool starts them all at once)
+        # Frozen while forking: the workers' collector then never walks the objects they inherit
+        # (a compiled Sigma set is ~10^5 of them), which costs CPU and copies every page it
+        # touches (Python's gc docs advise freeze() before fork()). The parent unfreezes at once.
+        gc.freeze()
+        try:
+            pool.submit(int).result()  # forks every worker now (a fork pool starts them all at once)
+        finally:
+            gc.unfreeze()
     return pool
 
 

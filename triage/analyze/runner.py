@@ -7,6 +7,7 @@ a short traceback), never the host.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections import defaultdict
@@ -101,6 +102,7 @@ class Plan:
 
 
 def plan_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str, Any]) -> Plan:
+    from triage.analyze.member_stream import member_stream
     from triage.parsers import IMPORT_ERRORS, ParseInput, all_parsers
 
     parsers = []
@@ -137,7 +139,8 @@ def plan_bundle(reader: Any, data: AnalysisData, strict: bool, options: dict[str
     mats = [Materializer(reader, entry, companions.get(entry.bundle_path or "", []), chosen, options)
             for entry, _, chosen in work]
     items = [ParseInput(entry=entry, rel_path=rel, companions=mat.companions, open=mat.open, materialize=mat,
-                        options=dict(options)) for (entry, rel, _), mat in zip(work, mats, strict=True)]
+                        options=dict(options), stream=functools.partial(member_stream, mat))
+             for (entry, rel, _), mat in zip(work, mats, strict=True)]
     return Plan(work, mats, items)
 
 

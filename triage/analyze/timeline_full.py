@@ -30,7 +30,7 @@ from typing import Any
 from triage.analyze.timeline import COLUMNS, csv_safe, iso_us, rows
 from triage.model import ConnectivityEvent, Event, EventLogStats, Finding, Record
 from triage.parsers import evtx_types
-from triage.parsers.evtx import _payload, _SystemDecoder, created_time, record_time
+from triage.parsers.evtx_system import SystemDecoder, created_time, payload, record_time
 
 FULL_COLUMNS = COLUMNS + ("channel", "provider", "event_id", "record_id", "computer", "data")
 RUN_ROWS = 20_000          # rows sorted in memory before a run is spilled (bounds the peak memory)
@@ -97,11 +97,11 @@ def record_row(rec: dict[str, Any], bundle_path: str, user: str | None, host: st
     ts = created_time(data) or record_time(rec["timestamp"])
     if ts is None:
         return None
-    system = system or _SystemDecoder()
+    system = system or SystemDecoder()
     head, tail = system.decode(data)
     provider, eid, channel, computer = head.provider, head.event_id, tail.channel, tail.computer
     try:
-        values = _payload(data)
+        values = payload(data)
     except (ValueError, KeyError, TypeError, AttributeError):
         values = {}
     spec = head.spec
@@ -133,7 +133,7 @@ def _log_rows(reader: Any, stats: EventLogStats, host: str, tmp_dir: Path,
         with reader.open(bp) as src, open(copy, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
         records = PyEvtxParser(str(copy)).records_json()
-        system = _SystemDecoder()
+        system = SystemDecoder()
         errors = 0
         while errors < MAX_READ_ERRORS:
             try:

@@ -227,7 +227,7 @@ def _task_options(item: BundleInput, options: dict) -> dict:
 def _pool(jobs: int, memory_limit: int | None, max_tasks_per_child: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("forkserver")
     # Import the analyzer once in the fork server: every recycled worker then starts warm.
-    ctx.set_forkserver_preload(["triage.fleet.batch", "triage.analyze.host"])
+    ctx.set_forkserver_preload(["triage.fleet.batch", "triage.fleet.preload"])
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=max_tasks_per_child,
                                initializer=_init_worker, initargs=(memory_limit,))
 

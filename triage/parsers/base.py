@@ -31,6 +31,9 @@ class ParseInput:
     open: returns a fresh read-only binary stream of the member, streamed from the zip.
     materialize: returns a private temp path holding a copy of the file with its companions beside it
       under their original names (for libraries that need a path; never the bundle itself).
+    stream: when given, a fresh stream for one front-to-back read (no seeking) that never makes a
+      temporary copy first, for a parser that reads the whole file into memory anyway (a clean hive);
+      None: use ``open``.
     """
 
     entry: ManifestEntry
@@ -39,6 +42,7 @@ class ParseInput:
     open: Callable[[], IO[bytes]]
     materialize: Callable[[], Path]
     options: dict = field(default_factory=dict)
+    stream: Callable[[], IO[bytes]] | None = None
 
     @property
     def bundle_path(self) -> str:

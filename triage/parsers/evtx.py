@@ -5,7 +5,7 @@ signature, also those beyond the file header's chunk count, which is stale in mo
 a live system (python-evtx trusts that count and misses records; it is also ~1000x slower).
 
 Machine logons (4624 of SYSTEM / LOCAL SERVICE / NETWORK SERVICE as service or system logons, and
-of the DWM/UMFD virtual accounts) are counted but not typed: see ``_MACHINE_LOGON``; the option
+of the DWM/UMFD virtual accounts) are counted but not typed: see ``evtx_system.MACHINE_LOGON``; the option
 ``evtx_all_logons`` types them too.
 
 Cost model: the whole analysis must stay within 2x of bare engine iteration, so per record the
@@ -26,22 +26,33 @@ EventLogStats.first/last are the earliest/latest record times (not file order: l
 from __future__ import annotations
 
 import bisect
-import json
 import re
 import struct
 from collections import Counter
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from evtx import PyEvtxParser
 
 from triage.model import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
-from triage.parsers import evtx_events as ee
-from triage.parsers import evtx_types
 from triage.parsers.base import ParseInput, Parser
+from triage.parsers.evtx_scripts import Script, ScriptBlocks
+from triage.parsers.evtx_system import (
+    CHANNEL_MARK,
+    MACHINE_LOGON,
+    RECENT_LAYOUTS,
+    SECURITY_MARK,
+    VERSION_MARK,
+    Head,
+    Pair,
+    SystemDecoder,
+    Tail,
+    created_time,
+    payload,
+    record_time,
+)
 from triage.timeconv import key_datetime, ts_key
 
 FILE_MAGIC = b"ElfFile\x00"
@@ -52,246 +63,12 @@ CHUNK_SIZE = 65536
 MAX_RECORD_ISSUES = 1000
 # Consecutive engine errors after which the file is given up (guards against a non-advancing engine).
 MAX_CONSECUTIVE_ERRORS = 100_000
-UNPARSED = "<unparsed>"
 # Engine worker threads per file (0 = one per core). One: the pipeline is bound by the Python side
 # (~100k records/s against the engine's ~200k/s on one thread), so more engine threads only contend
 # for the cores, and the analyzer already runs files and bundles in parallel. Option evtx_threads.
 DEFAULT_ENGINE_THREADS = 1
 
-# 4624 logons of the machine itself: service/system logons (type 5/0) of SYSTEM, LOCAL SERVICE,
-# NETWORK SERVICE, and the Desktop Window Manager / font driver virtual accounts (S-1-5-90-*,
-# S-1-5-96-*, type 2) at every boot. They are most of a Security log (97% of the corpus' 4624s) and
-# carry no investigative content: counted in the statistics, not typed as Events, unless the
-# option evtx_all_logons is set. TargetUserSid precedes LogonType in the 4624 template.
-_MACHINE_LOGON = re.compile(
-    r'"TargetUserSid":"(?:S-1-5-(?:18|19|20)"[^{}]*?"LogonType":"?[05]"?[,}]'
-    r'|S-1-5-9[06]-[0-9-]+"[^{}]*?"LogonType":"?2"?[,}])')
 _CHUNK_NO = re.compile(r"chunk number (\d+)", re.I)
-_JSON = json.JSONDecoder()  # raw_decode: no whitespace regex around a part that has none
-
-
-_PROVIDER = '"Provider":{"#attributes":{'
-_NAME = '"Name":"'
-_EVENTID = '"EventID":'
-_QUALIFIED_ID = '"#text":'
-_VERSION = ',"Version":'
-_CHANNEL = '"Channel":'
-_SECURITY = ',"Security":'
-# Decoded-prefix caches are emptied when they grow past this (a hostile log with unique prefixes).
-MAX_CACHE = 4096
-# System layouts (head and tail texts) remembered besides the last one, tried before decoding.
-RECENT_LAYOUTS = 4
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Head:
-    """What the start of a System block says: provider, event id, and how the table types it
-    (looked up once per distinct head, not per record).
-
-    eq=False: instances are shared through the prefix caches and hashed by identity in the hot loop
-    (a generated __hash__ would cost more than the rest of the per-record work)."""
-
-    provider: str | None
-    event_id: int | str
-    spec: ee.Spec | None = None
-    connectivity: Any = None
-    script: bool = False
-    notable: bool = False
-    skip: re.Pattern[str] | None = None  # routine records of this id (evtx_types.SKIP), not typed
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Tail:
-    """Channel and Computer of a System block, and the (category, description) that makes every
-    record of that channel notable, if any."""
-
-    channel: str | None
-    computer: str | None
-    by_channel: tuple[str, str] | None = None
-    notable: bool = False
-
-
-_BAD = _Tail(None, None)  # marker: this prefix is not laid out as expected
-
-
-def _make_head(provider: str | None, eid: int | str) -> _Head:
-    norm = ee.normalize_provider(provider)
-    spec = ee.NOTABLE.get((norm, eid)) or evtx_types.SPECS.get((norm, eid))
-    conn = ee.CONNECTIVITY.get((norm, eid))
-    script = eid == ee.POWERSHELL_SCRIPT_EVENT and norm in ee.POWERSHELL_SCRIPT_PROVIDERS
-    return _Head(provider, eid, spec, conn, script, bool(spec or conn or script), evtx_types.SKIP.get((norm, eid)))
-
-
-def _make_tail(channel: str | None, computer: str | None) -> _Tail:
-    by_channel = ee.NOTABLE_CHANNELS.get((channel or "").lower())
-    return _Tail(channel, computer, by_channel, by_channel is not None)
-
-
-def _decode_head(head: str) -> _Head | _Tail:
-    """'{"Event":{..,"System":{"Provider":{"#attributes":{"Name":"X",..}},"EventID":N,..' -> _Head.
-
-    Plain string searches: a JSON string never contains an unescaped '"Key":', so what is found is
-    structure, not text. Escaped names or any other layout -> _BAD (the record is decoded with json).
-    """
-    p = head.find(_PROVIDER, 0, 200)
-    if p < 0:
-        return _BAD
-    p += len(_PROVIDER)
-    provider = None
-    if head.startswith(_NAME, p):
-        end = head.find('"', p + len(_NAME))
-        if end < 0 or "\\" in head[p + len(_NAME):end]:
-            return _BAD
-        provider, p = head[p + len(_NAME):end], end
-    i = head.find(_EVENTID, p)
-    if i < 0:
-        return _BAD
-    i += len(_EVENTID)
-    if head.startswith("{", i):
-        i = head.find(_QUALIFIED_ID, i)
-        if i < 0:
-            return _BAD
-        i += len(_QUALIFIED_ID)
-    j = i
-    while head[j:j + 1].isdigit():
-        j += 1
-    if j == i or head[j:] not in ("", "}"):
-        return _BAD
-    return _make_head(provider, int(head[i:j]))
-
-
-def _decode_tail(tail: str) -> _Tail:
-    """'"Channel":"Security","Computer":"HOST"' -> _Tail; anything else -> _BAD."""
-    try:
-        obj = json.loads("{" + tail + "}")
-    except ValueError:
-        return _BAD
-    if not isinstance(obj, dict) or set(obj) != {"Channel", "Computer"}:
-        return _BAD
-    channel, computer = obj["Channel"], obj["Computer"]
-    if not all(v is None or isinstance(v, str) for v in (channel, computer)):
-        return _BAD
-    return _make_tail(channel, computer)
-
-
-def _payload(data: str) -> dict[str, Any]:
-    """EventData/UserData of a record as a flat dict, decoding only that part of the JSON when the
-    record is laid out as usual (System, then EventData or UserData, last): about 2x cheaper than
-    decoding the whole record, which is the fallback."""
-    for marker in ('},"EventData":', '},"UserData":'):
-        k = data.find(marker)
-        if k > 0 and data.endswith("}}"):
-            part = data[k + len(marker):-2]
-            try:
-                obj, end = _JSON.raw_decode(part)
-            except ValueError:
-                break
-            if end != len(part):
-                break
-            return ee.payload_data(obj) if marker[3] == "E" else ee.payload_data(None, obj)
-    return ee.event_data(json.loads(data)["Event"])
-
-
-def _cache(cache: dict, key: str, decode: Any) -> Any:
-    if len(cache) >= MAX_CACHE:
-        cache.clear()
-    value = cache[key] = decode(key)
-    return value
-
-
-def _slow_system(data: str) -> tuple[_Head, _Tail]:
-    """System fields of a record the fast path could not read, with json.loads."""
-    try:
-        system = json.loads(data)["Event"]["System"]
-        provider = (system.get("Provider") or {}).get("#attributes", {}).get("Name")
-        channel, computer = system.get("Channel"), system.get("Computer")
-        head = _make_head(provider if isinstance(provider, str) else None, int(ee.text(system.get("EventID"))))
-        return head, _make_tail(channel if isinstance(channel, str) else None,
-                                computer if isinstance(computer, str) else None)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return _Head(None, UNPARSED), _Tail(None, None)
-
-
-class _SystemDecoder:
-    """(head, tail) of each record's System block, cheaply.
-
-    System is laid out <head: Provider, EventID> ,"Version" ... <tail: "Channel","Computer"> ,"Security".
-    Consecutive records mostly repeat the previous head and tail, so those are compared first (two
-    prefix compares); otherwise the parts are sliced and looked up in caches of decoded parts.
-    Anything laid out otherwise is decoded with json.loads.
-    """
-
-    def __init__(self, sigma: Any = None) -> None:
-        self.sigma = sigma  # a triage.sigma Engine: each pair gets the bucket of rules it can meet
-        self.heads: dict[str, _Head | _Tail] = {}
-        self.tails: dict[str, _Tail] = {}
-        self.head_text = self.tail_text = "\x00"  # matches no record
-        self.head: _Head | _Tail | None = None
-        self.tail: _Tail | None = None
-        self.pairs: dict[tuple, _Pair] = {}
-
-    def pair(self, data: str) -> _Pair:
-        """The counting object for this record's System values (one per distinct provider, event
-        id, channel and computer, however many prefix texts decode to them)."""
-        head, tail = self.decode(data)
-        key = (head.provider, head.event_id, tail.channel, tail.computer)
-        found = self.pairs.get(key)
-        if found is None:
-            found = self.pairs[key] = _Pair(head, tail)
-            if self.sigma is not None and not found.unparsed:
-                found.sigma = self.sigma.bucket(tail.channel, head.event_id, head.provider)
-        return found
-
-    def counts(self) -> dict[tuple[Any, str | None, str | None], int]:
-        """Records per (event id, channel, computer)."""
-        out: Counter = Counter()
-        for p in self.pairs.values():
-            if p.n:
-                out[(p.head.event_id, p.tail.channel, p.tail.computer)] += p.n
-        return dict(out)
-
-    def decode(self, data: str) -> tuple[_Head, _Tail]:
-        if data.startswith(self.head_text) and data.startswith(_VERSION, len(self.head_text)):
-            head, a = self.head, len(self.head_text)
-        else:
-            a = data.find(_VERSION, 0, 4096)
-            head = None
-            if a > 0:
-                text = data[:a]
-                head = self.heads.get(text) or _cache(self.heads, text, _decode_head)
-                if head is not _BAD:
-                    self.head_text, self.head = text, head
-        # The first '"Channel":' after the head is System's: the keys in between are fixed and a
-        # JSON string cannot hold an unescaped '"Channel":'.
-        c = data.find(_CHANNEL, a) if a > 0 else -1
-        if c > 0 and data.startswith(self.tail_text, c) and data.startswith(_SECURITY, c + len(self.tail_text)):
-            tail = self.tail
-        else:
-            e = data.find(_SECURITY, c) if c > 0 else -1
-            tail = None
-            if e > 0:
-                text = data[c:e]
-                tail = self.tails.get(text) or _cache(self.tails, text, _decode_tail)
-                if tail is not _BAD:
-                    self.tail_text, self.tail = text, tail
-        if head is None or tail is None or head is _BAD or tail is _BAD:
-            return _slow_system(data)
-        return head, tail  # type: ignore[return-value]
-
-
-class _Pair:
-    """The (head, tail) of a run of records and how many records had it: the hot loop counts on
-    this object (one attribute increment) instead of hashing a key per record."""
-
-    __slots__ = ("head", "tail", "n", "notable", "unparsed", "sigma")
-
-    def __init__(self, head: _Head, tail: _Tail) -> None:
-        self.head, self.tail, self.n = head, tail, 0
-        self.sigma: Any = None  # the Sigma rules records of this kind can match (None: none)
-        self.notable = head.notable or tail.notable
-        self.unparsed = head.event_id == UNPARSED
-
-
 def _is_panic(exc: BaseException) -> bool:
     """A Rust panic inside the engine surfaces as pyo3's PanicException, a BaseException (so that
     ``except Exception`` does not swallow it): for a parser it is bad input, reported, not fatal."""
@@ -310,30 +87,6 @@ def _listed_records(chunk_header: bytes) -> int:
     return last - first + 1
 
 
-_CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
-
-
-def created_time(data: str) -> datetime | None:
-    """System/TimeCreated/@SystemTime of a record's JSON (the event's time), or None."""
-    i = data.find(_CREATED, 0, 4096)
-    if i < 0:
-        return None
-    i += len(_CREATED)
-    j = data.find('"', i, i + 40)
-    if j < 0:
-        return None
-    return record_time(data[i:j])
-
-
-def record_time(text: str) -> datetime | None:
-    """pyevtx-rs record time ('2022-02-05T21:49:54.1807942Z UTC') -> aware UTC datetime, truncated
-    to the microsecond (Python 3.11's fromisoformat reads 'Z' and truncates extra digits)."""
-    try:
-        return datetime.fromisoformat(text.removesuffix(" UTC"))
-    except ValueError:
-        return key_datetime(ts_key(text))
-
-
 def channel_from_name(rel_path: str) -> str | None:
     """'.../Microsoft-Windows-VPN%4Operational.evtx' -> 'Microsoft-Windows-VPN/Operational' (the
     file name is the channel name with '/' stored as '%4'); used only when a log has no records."""
@@ -341,95 +94,6 @@ def channel_from_name(rel_path: str) -> str | None:
     if not name.lower().endswith(".evtx"):
         return None
     return name[:-5].replace("%4", "/") or None
-
-
-@dataclass
-class _Script:
-    """A PowerShell 4104 script block being reassembled from MessageNumber/MessageTotal parts."""
-
-    script_block_id: str
-    total: int
-    first_record: int
-    timestamp: datetime
-    computer: str | None
-    channel: str
-    provider: str | None
-    path: str | None = None
-    parts: dict[int, str] = field(default_factory=dict)
-    record_ids: list[int] = field(default_factory=list)
-
-
-class ScriptBlocks:
-    """Reassembles PowerShell 4104 script blocks of one log: a long script is logged as
-    MessageTotal records sharing a ScriptBlockId, MessageNumber 1..N, each with a slice of the text.
-
-    add() returns the one 'powershell_script' Event when the last missing part arrives; flush()
-    returns the blocks still incomplete at the end of the log (parts rolled out or never written),
-    flagged complete=False with the missing part numbers. Duplicate parts are ignored.
-    """
-
-    def __init__(self, item: ParseInput) -> None:
-        self.item = item
-        self.pending: dict[str, _Script] = {}
-
-    def add(self, values: dict[str, Any], rid: int, ts: datetime, computer: str | None, channel: str,
-            provider: str | None) -> Event | None:
-        sbid = ee.clean(ee.text(values.get("ScriptBlockId"))) or f"record-{rid}"
-        number = ee.as_int(ee.text(values.get("MessageNumber"))) or 1
-        total = max(ee.as_int(ee.text(values.get("MessageTotal"))) or 1, 1)
-        part = ee.text(values.get("ScriptBlockText"))
-        script = self.pending.get(sbid)
-        if script is None:
-            script = self.pending[sbid] = _Script(sbid, total, rid, ts, computer, channel, provider)
-        script.path = script.path or ee.clean(ee.text(values.get("Path")))
-        if number not in script.parts:
-            script.parts[number] = part if isinstance(part, str) else ""
-            script.record_ids.append(rid)
-            if rid < script.first_record:
-                script.first_record, script.timestamp = rid, ts
-        if len(script.parts) >= script.total:
-            del self.pending[sbid]
-            return self.event(script)
-        return None
-
-    def merge(self, other: _Script) -> Event | None:
-        """Fold in the parts of a block that a later window of the same log found (the windows are
-        merged in file order, so this is what add() would have done record by record)."""
-        script = self.pending.get(other.script_block_id)
-        if script is None:
-            script = self.pending[other.script_block_id] = other
-        else:
-            script.path = script.path or other.path
-            for (number, part), rid in zip(other.parts.items(), other.record_ids, strict=False):
-                if number not in script.parts:
-                    script.parts[number] = part
-                    script.record_ids.append(rid)
-                    if rid < script.first_record and rid == other.first_record:
-                        script.first_record, script.timestamp = rid, other.timestamp
-        if len(script.parts) >= script.total:
-            del self.pending[script.script_block_id]
-            return self.event(script)
-        return None
-
-    def flush(self) -> list[Event]:
-        out = [self.event(s) for s in self.pending.values()]
-        self.pending.clear()
-        return out
-
-    def event(self, s: _Script) -> Event:
-        numbers = sorted(s.parts)
-        missing = [n for n in range(1, s.total + 1) if n not in s.parts]
-        complete = not missing
-        text = "".join(s.parts[n] for n in numbers)
-        fields = {"script_block_id": s.script_block_id, "script_block": text, "path": s.path,
-                  "message_total": s.total, "parts_found": len(numbers), "complete": complete,
-                  "missing_parts": missing[:100], "record_ids": sorted(s.record_ids)}
-        preview = " ".join(text.split())[:100]
-        state = "" if complete else f", {len(numbers)} of {s.total} parts found"
-        desc = f"PowerShell script block {s.script_block_id} ({s.total} part{'s' * (s.total > 1)}{state}): {preview}"
-        return Event(source=self.item.source(f"record {s.first_record}"), timestamp=s.timestamp, channel=s.channel,
-                     provider=s.provider, event_id=ee.POWERSHELL_SCRIPT_EVENT, record_id=s.first_record,
-                     computer=s.computer, category="powershell_script", description=desc, fields=fields)
 
 
 @dataclass
@@ -441,7 +105,7 @@ class Partial:
     errors: int
     first: str | None
     last: str | None
-    scripts: dict[str, _Script]
+    scripts: dict[str, Script]
 
 
 def _last_rid(rec: Any) -> int | None:
@@ -612,12 +276,14 @@ class _LogReader:
         # a timestamp prefix compare; everything else only for notable records. The for loop sits
         # inside the try so that the per-record cost has no exception-handler setup; an engine
         # error ends the for, is reported, and the loop resumes on the same iterator.
-        system = _SystemDecoder(self.sigma)
+        system = SystemDecoder(self.sigma)
         hits = self.hits
+        sigma_queue: list = hits.queue if hits is not None else []
+        sigma_batch = hits.batch if hits is not None else 0
         head_text = tail_text = "\x00"  # matches no record
         head_len = tail_len = 1
-        pair: _Pair | None = None
-        recent: list[tuple[str, int, str, int, _Pair]] = []  # earlier layouts, most recent first
+        pair: Pair | None = None
+        recent: list[tuple[str, int, str, int, Pair]] = []  # earlier layouts, most recent first
         tmin = tmax = ""
         pmin, pmax = "\uffff", ""
         kmin: str | None = None
@@ -625,7 +291,7 @@ class _LogReader:
         errors = consecutive = 0
         rec: Any = None  # after an engine error: the last record read (for 'after record N')
         read_at_error = -1  # records read when the previous error came (consecutive errors)
-        version, channel, security = _VERSION, _CHANNEL, _SECURITY
+        version, channel, security = VERSION_MARK, CHANNEL_MARK, SECURITY_MARK
         while True:
             try:
                 for rec in records:
@@ -684,8 +350,10 @@ class _LogReader:
                             kmin = kmin or ts_key(tmin)
                             if key < kmin:
                                 tmin, kmin = ts, key
-                    if p.sigma is not None:
-                        hits.add(p.sigma, rec["event_record_id"], ts, data)  # type: ignore[union-attr]
+                    if p.sigma is not None:  # queued for the Sigma pre-filter (triage.sigma.hits)
+                        sigma_queue.append((p.sigma, rec["event_record_id"], ts, data))
+                        if len(sigma_queue) >= sigma_batch:
+                            hits.flush()  # type: ignore[union-attr]
                     if p.notable:
                         rid = rec["event_record_id"]
                         try:
@@ -763,11 +431,11 @@ class _LogReader:
 
     # -- typing ----------------------------------------------------------------------------------
 
-    def _notable(self, head: _Head, tail: _Tail, rid: int, ts_text: str, data: str) -> Record | None:
+    def _notable(self, head: Head, tail: Tail, rid: int, ts_text: str, data: str) -> Record | None:
         """The typed record of one notable record (None: a machine logon, or a script part that
         does not complete its block)."""
         eid = head.event_id
-        if eid == 4624 and not self.all_logons and _MACHINE_LOGON.search(data) is not None:
+        if eid == 4624 and not self.all_logons and MACHINE_LOGON.search(data) is not None:
             return None
         if head.skip is not None and not self.all_logons and head.skip.search(data) is not None:
             return None
@@ -775,7 +443,7 @@ class _LogReader:
         ts = created_time(data) or written
         if ts is None:
             raise ValueError(f"unreadable record time {ts_text!r}")
-        values = _payload(data)
+        values = payload(data)
         if written is not None and abs((written - ts).total_seconds()) >= 1:
             # exported or damaged logs: the header's written time is zero or off; the event's own
             # TimeCreated is the time, the header's is kept beside it

@@ -44,6 +44,7 @@ from triage.parsers.registry_hive import (
     USRCLASS,
     HiveError,
     companion_names,
+    open_clean_hive,
     open_hive,
 )
 from triage.parsers.registry_software import parse_software
@@ -92,10 +93,17 @@ class RegistryParser(Parser):
 
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
         opts = item.options or {}
+        max_bytes = int(opts.get("max_hive_bytes", DEFAULT_MAX_HIVE_BYTES))
         try:
-            path = item.materialize()
-            opened = open_hive(path, companion_names(item.companions), replay=bool(opts.get("replay_logs", True)),
-                               max_bytes=int(opts.get("max_hive_bytes", DEFAULT_MAX_HIVE_BYTES)))
+            opened = None
+            if item.stream is not None:  # a clean hive is opened from memory, no temporary copy
+                with item.stream() as fh:
+                    data = fh.read(max_bytes + 1)
+                opened = open_clean_hive(data) if len(data) <= max_bytes else None
+                del data
+            if opened is None:  # dirty (logs to replay) or above the cap: the file route says what to do
+                opened = open_hive(item.materialize(), companion_names(item.companions),
+                                   replay=bool(opts.get("replay_logs", True)), max_bytes=max_bytes)
         except HiveError as exc:
             yield item.issue(f"unreadable hive: {exc}")
             return

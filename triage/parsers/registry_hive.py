@@ -25,8 +25,9 @@ from typing import Any
 
 from Registry import Registry  # python-registry: import error here marks the parser unsupported
 from Registry.Registry import RegistryKey
-from Registry.RegistryParse import HBINCell, NKRecord, VKRecord
+from Registry.RegistryParse import HBINCell
 
+from triage.parsers.registry_cells import BasedNK, BasedVK, based, hbin_base, read_value
 from triage.units import from_filetime
 
 REGF_MAGIC = b"regf"
@@ -265,6 +266,10 @@ class Hive:
     _seen: set[tuple[str, str]] = field(default_factory=set, repr=False)
     _children: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
     _value_maps: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # key offset -> (parent key, stored name) for keys reached through subkeys(); path() composes
+    # from it instead of walking python-registry's parent pointers once per key
+    _parents: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)
+    _paths: dict[int, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes, base: BaseBlock) -> Hive:
@@ -331,8 +336,10 @@ class Hive:
         out: list[Any] = []
         bad: list[str] = []
 
+        hbase = 0  # where cell offsets start (set below, under the guard)
+
         def walk(list_rel: int, depth: int) -> None:
-            cell = HBINCell(self.reg._buf, nk.abs_offset_from_hbin_offset(list_rel), nk)
+            cell = HBINCell(self.reg._buf, hbase + list_rel, nk)
             lid, base = cell.data_id(), cell.data_offset()
             step = {b"lf": 8, b"lh": 8, b"li": 4, b"ri": 4}.get(lid)
             if step is None:
@@ -348,15 +355,16 @@ class Hive:
                         if depth < 2:
                             walk(rel, depth + 1)
                         continue
-                    child = HBINCell(self.reg._buf, nk.abs_offset_from_hbin_offset(rel), nk)
-                    rec = NKRecord(self.reg._buf, child.data_offset(), nk)
-                    rec.name()
+                    child = HBINCell(self.reg._buf, hbase + rel, nk)
+                    rec = based(BasedNK, self.reg._buf, child.data_offset(), nk, hbase)
+                    self._parents.setdefault(rec.offset(), (key, rec.name()))
                     out.append(RegistryKey(rec))
                 except Exception as exc:
                     bad.append(f"{type(exc).__name__}: {exc}")
 
         try:
             if nk.subkey_number():
+                hbase = hbin_base(nk)
                 walk(nk.unpack_dword(0x1C), 0)
         except Exception as exc:
             bad.append(f"{type(exc).__name__}: {exc}")
@@ -365,7 +373,36 @@ class Hive:
         return out
 
     def path(self, key: Any) -> str:
-        """Full logical path of a key: root_name + the stored names below the root."""
+        """Full logical path of a key: root_name + the stored names below the root. A key reached
+        through :meth:`subkeys` gets its parent's path plus its name (the same names python-registry
+        would collect by following the parent pointers up, without re-reading every ancestor)."""
+        try:
+            off = key._nkrecord.offset()
+        except Exception:
+            off = None
+        if off is None:
+            return self._library_path(key)
+        names: list[str] = []
+        seen = {off}
+        cur, cur_off = key, off
+        while cur_off not in self._paths:  # up to an ancestor whose path is known (bounded by seen)
+            step = self._parents.get(cur_off)
+            if step is None:  # not reached through subkeys() (the root): python-registry's walk
+                self._paths[cur_off] = self._library_path(cur)
+                break
+            parent, name = step
+            names.append(name)
+            cur, cur_off = parent, parent._nkrecord.offset()
+            if cur_off in seen:  # a subkey list that points back up (hostile hive)
+                return self._library_path(key)
+            seen.add(cur_off)
+        text = self._paths[cur_off]
+        for name in reversed(names):
+            text = f"{text}\\{name}"
+        self._paths[off] = text
+        return text
+
+    def _library_path(self, key: Any) -> str:
         try:
             parts = key.path().split("\\")[1:]  # python-registry includes the root key's own name
         except Exception:
@@ -386,18 +423,23 @@ class Hive:
         bad: list[str] = []
         try:
             count = min(nk.values_number(), MAX_LIST_ENTRIES) if nk.values_number() else 0
-            list_abs = nk.abs_offset_from_hbin_offset(nk.unpack_dword(0x28)) + 4 if count else 0
+            base = hbin_base(nk)
+            list_abs = base + nk.unpack_dword(0x28) + 4 if count else 0
         except Exception as exc:
-            count, list_abs = 0, 0
+            count, list_abs, base = 0, 0, 0
             bad.append(f"{type(exc).__name__}: {exc}")
         for i in range(count):
             try:
                 rel = struct.unpack_from("<I", self.reg._buf, list_abs + 4 * i)[0]
-                cell = HBINCell(self.reg._buf, nk.abs_offset_from_hbin_offset(rel), nk)
-                vk = VKRecord(self.reg._buf, cell.data_offset(), nk)
-                name = vk.name() if vk.has_name() else ""
-                vtype = vk.data_type()
-                raw = vk.raw_data()
+                fast = read_value(self.reg._buf, base, base + rel + 4)
+                if fast is not None:
+                    name, vtype, raw = fast
+                else:  # an unusual or damaged value: python-registry reads it (or says why not)
+                    cell = HBINCell(self.reg._buf, base + rel, nk)
+                    vk = based(BasedVK, self.reg._buf, cell.data_offset(), nk, base)
+                    name = vk.name() if vk.has_name() else ""
+                    vtype = vk.data_type()
+                    raw = vk.raw_data()
             except Exception as exc:
                 bad.append(f"{type(exc).__name__}: {exc}")
                 continue
@@ -442,9 +484,7 @@ def open_hive(path: Path, companion_names: list[str], *, replay: bool = True,
     with open(path, "rb") as f:
         data = f.read()
     base = read_base_block(data[:BASE_BLOCK_SIZE])
-    if base.hbins_size + BASE_BLOCK_SIZE > len(data):
-        notes.append(("warning", f"hive is truncated: base block says {base.hbins_size + BASE_BLOCK_SIZE} bytes, "
-                                 f"file has {len(data)}"))
+    _note_truncation(base, data, notes)
     logs = find_logs(path, companion_names)
     restored: Replay | None = None
     if base.dirty:
@@ -467,6 +507,27 @@ def open_hive(path: Path, companion_names: list[str], *, replay: bool = True,
     hive = Hive.from_bytes(data, restored.base_after if restored and restored.base_after else base)
     hive.replay = restored
     return OpenedHive(hive, notes)
+
+
+def _note_truncation(base: BaseBlock, data: bytes, notes: list[tuple[str, str]]) -> None:
+    if base.hbins_size + BASE_BLOCK_SIZE > len(data):
+        notes.append(("warning", f"hive is truncated: base block says {base.hbins_size + BASE_BLOCK_SIZE} bytes, "
+                                 f"file has {len(data)}"))
+
+
+def open_clean_hive(data: bytes) -> OpenedHive | None:
+    """The hive in ``data`` when it is clean, opened from memory: what :func:`open_hive` gives for the
+    same bytes (a clean hive's logs are never read). None when it is dirty: its logs may need a
+    replay, which works on files (:func:`open_hive` on a private copy with its logs).
+
+    Why: python-registry holds the whole hive in memory anyway; writing it to a temporary file
+    first, with its logs beside it, only to read it back cost a batch worker more than opening it."""
+    base = read_base_block(data[:BASE_BLOCK_SIZE])
+    if base.dirty:
+        return None
+    notes: list[tuple[str, str]] = []
+    _note_truncation(base, data, notes)
+    return OpenedHive(Hive.from_bytes(data, base), notes)
 
 
 def companion_names(companions: list[Any]) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triage.sigma.compile import atoms, specialize
-from triage.sigma.load import CompiledRule, RuleSet, load_rules, ruleset_by_key
+from triage.sigma.load import CompiledRule, RuleSet, cache_dir, load_rules, ruleset_by_key
 from triage.sigma.match import Bucket, Event, Test, build, make_bucket
 
 # System fields that EventData must not shadow (a 104's UserData has its own 'Channel').
@@ -80,12 +80,16 @@ def flatten(record: dict[str, Any]) -> dict[str, str | None]:
 
 def _payload(data: dict[str, Any], out: dict[str, str | None], user: bool) -> None:
     for k, v in data.items():
+        if type(v) is str:  # most values: no call to _text
+            if k != "#attributes":
+                out[k] = v
+            continue
         if k == "#attributes":
             continue
         if user and isinstance(v, dict) and "#text" not in v:
             for k2, v2 in v.items():  # UserData is one element holding the fields
                 if k2 != "#attributes":
-                    out.setdefault(k2, _text(v2))
+                    out.setdefault(k2, v2 if type(v2) is str else _text(v2))
             continue
         out[k] = _text(v)
 
@@ -127,17 +131,21 @@ class Engine:
     """A rule set ready to evaluate. Thread-safe for matching (buckets are built under a lock)."""
 
     ruleset: RuleSet
-    _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
+    _buckets: dict[tuple[str, str, str | None], Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._atoms = {i: ([frozenset(g) for g in r.atoms] if r.atoms is not None else None)
                        for i, r in enumerate(self.ruleset.rules)}
-        by_ch: dict[str | None, list[int]] = {}
+        # (channel, event id) -> rules (None: any): a bucket visits only the rules that name its
+        # channel and event id, not every rule of a channel (Security has over a thousand)
+        by_key: dict[tuple[str | None, str | None], list[int]] = {}
         for i, r in enumerate(self.ruleset.rules):
             for ch in (r.channels if r.channels is not None else [None]):
-                by_ch.setdefault(ch, []).append(i)
-        self._by_channel = by_ch
+                for eid in (r.event_ids if r.event_ids is not None else [None]):
+                    by_key.setdefault((ch, eid), []).append(i)
+        self._by_key = by_key
+        self._cache_dir = cache_dir()
 
     @property
     def rules(self) -> list[CompiledRule]:
@@ -163,10 +171,10 @@ class Engine:
         channel, eid, provider = key
         trees: dict[int, Any] = {}
         groups: dict[int, list[frozenset] | None] = {}
-        for i in sorted(set(self._by_channel.get(channel, []) + self._by_channel.get(None, []))):
+        by_key = self._by_key
+        for i in sorted({i for k in ((channel, eid), (channel, None), (None, eid), (None, None))
+                         for i in by_key.get(k, ())}):
             r = self.rules[i]
-            if r.event_ids is not None and eid not in r.event_ids:
-                continue
             by_provider = provider is not None and "provider_name" in r.fields
             if (not by_provider and r.event_ids is not None and len(r.event_ids) == 1 and r.channels is not None
                     and len(r.channels) == 1):
@@ -178,9 +186,7 @@ class Engine:
                 continue
             trees[i] = tree
             groups[i] = atoms(tree)
-        from triage.sigma.load import cache_dir
-
-        return make_bucket(sorted(trees), _LazyTests(trees), groups, cache_dir(),
+        return make_bucket(sorted(trees), _LazyTests(trees), groups, self._cache_dir,
                            f"{self.ruleset.key}/{channel}/{eid}/{provider}")
 
     def match_fields(self, fields: dict[str, str | None]) -> list[CompiledRule]:

@@ -116,7 +116,7 @@ def _tuples(x: Any) -> Any:
 
 @dataclass(frozen=True)
 class Source:
-    path: Path      # the file
+    path: str       # the file (text, not Path: a pack of thousands is discovered for every bundle)
     rel: str        # shown to users: relative to the folder given
     origin: str
 
@@ -132,7 +132,7 @@ def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> tuple
     roots.extend((Path(p), "user") for p in extra)
     for root, origin in roots:
         if root.is_file():
-            out.append(Source(root, root.name, origin))
+            out.append(Source(str(root), root.name, origin))
         elif root.is_dir():
             found: list[str] = []
             for folder, dirs, files in os.walk(root):  # no links followed; cheaper than rglob + sort of Paths
@@ -140,7 +140,7 @@ def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> tuple
                 found.extend(os.path.join(folder, f) for f in files if f.lower().endswith(RULE_SUFFIXES))
             base = len(str(root).rstrip(os.sep)) + 1
             for f in sorted(found):
-                out.append(Source(Path(f), f[base:].replace(os.sep, "/"), origin))
+                out.append(Source(f, f[base:].replace(os.sep, "/"), origin))
         else:
             missing.append(Skipped(path=str(root), origin=origin, reason="no such file or folder"))
     return out, missing
@@ -190,8 +190,7 @@ def ruleset_by_key(key: str | None) -> RuleSet | None:
 def _signature(sources: Sequence[Source]) -> tuple | None:
     """(path, size, mtime) of every source, or None when one cannot be stat'ed."""
     try:
-        return tuple((p, s.origin, st.st_size, st.st_mtime_ns) for s in sources
-                     for p in (str(s.path),) for st in (os.stat(p),))
+        return tuple((s.path, s.origin, st.st_size, st.st_mtime_ns) for s in sources for st in (os.stat(s.path),))
     except OSError:
         return None
 
@@ -212,7 +211,8 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     readable: list[Source] = []
     for s in sources:
         try:
-            texts.append(s.path.read_bytes())
+            with open(s.path, "rb") as fh:
+                texts.append(fh.read())
             readable.append(s)
         except OSError as exc:
             missing.append(Skipped(path=s.rel, origin=s.origin, reason=f"unreadable: {exc}"))

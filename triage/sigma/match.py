@@ -17,7 +17,7 @@ from typing import Any
 
 from triage.sigma import prefilter
 from triage.sigma.compile import RAW, Node
-from triage.sigma.prefilter import ahocorasick, payload
+from triage.sigma.prefilter import PAYLOAD, ahocorasick
 
 # Lower-case names of the System fields (triage.sigma.engine.flatten): keyword searches skip them.
 SYSTEM_FIELDS = frozenset({
@@ -217,13 +217,24 @@ def build(node: Node) -> Test:
     return test_raw
 
 
+# atom -> raw_form(atom): a rule set's literals recur in bucket after bucket (every (channel, event id,
+# provider) a log holds gets its own), and json.dumps per literal was most of building one. Bounded by
+# the literals of the rule sets loaded in this process.
+_RAW_FORMS: dict[str, str] = {}
+
+
 def raw_form(atom: str) -> str:
     """An atom as it appears in the engine's JSON text of a record (quotes, backslashes and control
     characters escaped as JSON escapes them; the text is lower-cased before the search). Atoms
     marked RAW are JSON text already (a number with its delimiters)."""
-    if atom.startswith(RAW):
-        return atom[len(RAW):].lower()
-    return json.dumps(atom, ensure_ascii=False)[1:-1].lower()
+    form = _RAW_FORMS.get(atom)
+    if form is None:
+        if atom.startswith(RAW):
+            form = atom[len(RAW):].lower()
+        else:
+            form = json.dumps(atom, ensure_ascii=False)[1:-1].lower()
+        _RAW_FORMS[atom] = form
+    return form
 
 
 @dataclass(eq=False)  # hashed by identity: the parser queues records per bucket
@@ -246,11 +257,9 @@ class Bucket:
         if self.searcher is None:
             return [list(self.always) if self.always else None for _ in texts]
         keys, need, always = self.keys, self.need, self.always
-        out: list[list[int] | None] = []
-        for found in self.searcher.search([payload(t) for t in texts]):
-            if not found:
-                out.append(list(always) if always else None)
-                continue
+        only_always = list(always) if always else None  # shared: callers only read it
+        out: list[list[int] | None] = [only_always] * len(texts)
+        for k, found in self.searcher.search(texts, PAYLOAD).items():
             seen: set[tuple[int, int]] = set()
             for lit in found:
                 seen.update(keys[lit])
@@ -258,8 +267,9 @@ class Bucket:
             for rule, _ in seen:
                 counts[rule] = counts.get(rule, 0) + 1
             cands = [r for r, n in counts.items() if n >= need[r]]
-            cands.extend(always)
-            out.append(sorted(cands) if cands else None)
+            if cands:
+                cands.extend(always)
+                out[k] = sorted(cands)
         return out
 
     def candidates(self, data: str) -> list[int] | None:

@@ -20,6 +20,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,26 @@ PAYLOAD = '"EventData":'
 
 
 def payload(data: str) -> str:
-    k = data.find(PAYLOAD)
-    return data[k:] if k > 0 else data
+    """The part of a record's JSON text the pre-filter searches: from EventData on (whole without)."""
+    return _after([data], PAYLOAD)[0]
+
+
+def _after(texts: Sequence[str], mark: str) -> list[str]:
+    """Each text from the first occurrence of ``mark`` on (whole when it has none past its start)."""
+    if not mark:
+        return list(texts)
+    return [t[i:] if (i := t.find(mark)) > 0 else t for t in texts]
 
 
 class Searcher:
-    """literals -> for a batch of texts, the set of literal indices found in each."""
+    """literals -> for a batch of texts, the literal indices found in each text that holds any
+    (text index -> set; most texts hold none and are left out). With ``after``, only occurrences
+    that begin at or after the first ``after`` in a text count (see :func:`payload`)."""
 
     def __init__(self, literals: Sequence[str]) -> None:
         self.literals = list(literals)
 
-    def search(self, texts: Sequence[str]) -> list[set[int]]:
+    def search(self, texts: Sequence[str], after: str = "") -> dict[int, set[int]]:
         raise NotImplementedError
 
 
@@ -59,15 +69,16 @@ class AhoSearcher(Searcher):
             self.automaton.add_word(lit, i)
         self.automaton.make_automaton()
 
-    def search(self, texts: Sequence[str]) -> list[set[int]]:
+    def search(self, texts: Sequence[str], after: str = "") -> dict[int, set[int]]:
         it = self.automaton.iter
-        return [{i for _, i in it(t.lower())} for t in texts]
+        return {k: found for k, t in enumerate(_after(texts, after)) if (found := {i for _, i in it(t.lower())})}
 
 
 class HyperscanSearcher(Searcher):
     def __init__(self, literals: Sequence[str], cache: Path | None = None) -> None:
         super().__init__(literals)
-        self.db = _load(cache) if cache is not None else None
+        self.sizes = [len(lit.encode("utf-8")) for lit in self.literals]
+        self.db: Any = _load(cache) if cache is not None else None
         if self.db is None:
             self.db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             n = len(self.literals)
@@ -76,19 +87,41 @@ class HyperscanSearcher(Searcher):
             if cache is not None:
                 _save(self.db, cache)
 
-    def search(self, texts: Sequence[str]) -> list[set[int]]:
-        parts = [t.encode("utf-8", "surrogatepass") for t in texts]
-        starts = []
-        pos = 0
-        for p in parts:
-            starts.append(pos)
-            pos += len(p) + 1
-        found: list[set[int]] = [set() for _ in parts]
+    def search(self, texts: Sequence[str], after: str = "") -> dict[int, set[int]]:
+        """One scan over the batch joined by NUL. An ASCII batch (nearly all) is scanned whole, in
+        one copy (character offsets are byte offsets): where ``after`` starts is looked up only in
+        the texts with a match, and a match that begins before it is dropped (a literal's length
+        says where it began). Cutting every text at ``after`` first cost more than the search."""
+        joined = "\x00".join(texts)
+        lazy = bool(after) and joined.isascii()
+        if lazy:
+            buf = joined.encode("ascii")
+            sizes: Any = map(len, texts)
+        else:
+            parts = [t.encode("utf-8", "surrogatepass") for t in _after(texts, after)]
+            buf = b"\x00".join(parts)
+            sizes = map(len, parts)
+        starts = list(accumulate(sizes, lambda pos, n: pos + n + 1, initial=0))
+        found: dict[int, set[int]] = {}
+        begins: dict[int, int] = {}  # text -> offset in buf where its counted part begins
+        lengths = self.sizes
 
         def on_match(lit: int, start: int, end: int, flags: int, ctx: Any) -> None:
-            found[bisect.bisect_right(starts, end - 1) - 1].add(lit)
+            k = bisect.bisect_right(starts, end - 1) - 1
+            if lazy:
+                begin = begins.get(k)
+                if begin is None:
+                    i = texts[k].find(after)
+                    begin = begins[k] = starts[k] + (i if i > 0 else 0)
+                if end - lengths[lit] < begin:
+                    return
+            lits = found.get(k)
+            if lits is None:
+                found[k] = {lit}
+            else:
+                lits.add(lit)
 
-        self.db.scan(b"\x00".join(parts), match_event_handler=on_match)
+        self.db.scan(buf, match_event_handler=on_match)
         return found
 
 
