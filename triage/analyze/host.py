@@ -840,6 +840,7 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     pool worker beside the summary; pickling the host's records there and back cost more.)"""
     from triage.analyze import findings as findings_mod
     from triage.analyze import summary as summary_mod
+    from triage.analyze.findings_artifacts import ALL_RULES
 
     data.hostname = _pick_hostname(data)
 
@@ -847,7 +848,7 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     t0 = time.perf_counter()
     data.windows = findings_mod.network_windows(data.records, data.issues)
     try:
-        data.findings.extend(findings_mod.evaluate(data.records, hostname=data.hostname))
+        data.findings.extend(findings_mod.evaluate(data.records, hostname=data.hostname, rules=ALL_RULES))
     except Exception as exc:
         if strict:
             raise

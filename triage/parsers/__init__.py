@@ -21,6 +21,13 @@ _MODULES = (
     "triage.parsers.recyclebin",
     "triage.parsers.history",
     "triage.parsers.startup",
+    "triage.parsers.defender_mplog",
+    "triage.parsers.defender_history",
+    "triage.parsers.setupapi",
+    "triage.parsers.windows_timeline",
+    "triage.parsers.ps_transcript",
+    "triage.parsers.job_files",
+    "triage.parsers.wmi_repository",
 )
 
 IMPORT_ERRORS: dict[str, str] = {}
