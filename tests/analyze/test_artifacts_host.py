@@ -74,3 +74,29 @@ def test_host_with_usrclass_shows_shellbags_muicache_and_user_com_servers(make_h
     assert all(x["user"] for x in arts["shellbags"]["entries"])
     page = res.report_path.read_text("utf-8")
     assert '<table id="t-art-shellbags">' in page
+
+
+def test_host_with_extra_artifacts_shows_defender_setupapi_timeline(make_hosts, tmp_path_factory):
+    """The same --extra-artifacts host: the windows-triage profile collects its Defender MPLog,
+    setupapi.dev.log and users' ActivitiesCache.db (with -wal); they reach summary.json (schema-valid),
+    the timeline (UTC rows; setupapi's local times stay out), the report, executions and findings."""
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-extra"), extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-extra"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    validate(s)
+    arts = s["artifacts"]
+    assert arts["setupapi_devices"]["total"] in (25, 26)  # the Windows 10 or the Windows 11 log
+    assert arts["defender_mplog"]["total"] > 0 and arts["timeline_activities"]["total"] > 0
+    tl_users = {x["user"] for x in arts["timeline_activities"]["entries"]}
+    assert tl_users and None not in tl_users
+    rows = [json.loads(line) for line in res.timeline_path.read_text("utf-8").splitlines()]
+    by_source = Counter(r["source"] for r in rows)
+    assert by_source["defender_mplog"] == arts["defender_mplog"]["total"]
+    assert by_source["timeline_activities"] > 0 and by_source["setupapi_devices"] == 0
+    detections = [x for x in arts["defender_mplog"]["entries"] if x["kind"] == "detection"]
+    found = {f["title"] for f in s["findings"] if f["rule"] == "defender_detection"}
+    assert {f"Defender detection: {x['threat']}" for x in detections} <= found and found
+    assert any(e["source"] == "timeline_activities" for e in s["executions"])
+    page = res.report_path.read_text("utf-8")
+    for name in ("defender_mplog", "setupapi_devices", "timeline_activities"):
+        assert f'<table id="t-art-{name}">' in page

@@ -108,6 +108,8 @@ def read_values(data: bytes) -> tuple[list[tuple[int, Any]], str | None]:
             value = raw
         out.append((kind, value))
         pos = (pos + 8 + size + 7) & ~7
+    if pos < len(data):
+        return out, f"value header at offset {pos} cut short: the file ends past the end of its last value"
     return out, None
 
 
