@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
+from _corpus import need
 
 from triage.analyze.findings import evaluate
 from triage.analyze.findings_artifacts import ALL_RULES
@@ -30,11 +30,6 @@ HISTORY = f"{WIN10}/Scans/History/Service/DetectionHistory"
 REL_HISTORY = "ProgramData/Microsoft/Windows Defender/Scans/History/Service/DetectionHistory"
 
 
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"corpus file missing: {path}")
-    return path
-
 
 def _mplog(path: Path) -> list:
     rel = f"ProgramData/Microsoft/Windows Defender/Support/{path.name}"
@@ -47,7 +42,7 @@ def _history(path: Path) -> list:
 
 
 def test_mplog_win10_detections_remediations_scans(corpus):
-    recs = _mplog(_need(corpus / MPLOG10))
+    recs = _mplog(need(corpus / MPLOG10))
     assert not [r for r in recs if isinstance(r, Issue)]
     kinds = [r.kind for r in recs]
     assert (kinds.count("detection"), kinds.count("remediation"), kinds.count("scan"),
@@ -69,7 +64,7 @@ def test_mplog_win10_detections_remediations_scans(corpus):
 
 
 def test_mplog_server2022(corpus, truth):
-    recs = _mplog(_need(corpus / MPLOG22))
+    recs = _mplog(need(corpus / MPLOG22))
     det = [r for r in recs if r.kind == "detection"]
     assert [r.threat for r in det] == ["Trojan:JS/SharpShooter.A", "HackTool:JS/Jsprat", "Backdoor:PowerShell/Powercat.A",
                                        "Backdoor:PHP/Remoteshell.V", "Trojan:Win32/Tiggre!rfn"]
@@ -79,7 +74,7 @@ def test_mplog_server2022(corpus, truth):
 
 
 def test_detection_history_matches_truth_and_mplog(corpus, truth):
-    files = sorted(p for p in _need(corpus / HISTORY).rglob("*") if p.is_file())
+    files = sorted(p for p in need(corpus / HISTORY).rglob("*") if p.is_file())
     assert len(files) == 14
     mplog_times = {(r.threat, r.logged) for r in _mplog(corpus / MPLOG10) if r.kind == "detection"}
     for path in files:
@@ -95,7 +90,7 @@ def test_detection_history_matches_truth_and_mplog(corpus, truth):
 
 
 def test_detection_history_powercat_entry(corpus):
-    (d,) = _history(_need(corpus / HISTORY / "02" / "0F3D5CDF-677A-4AF9-BDE9-54E0ACD9900D"))
+    (d,) = _history(need(corpus / HISTORY / "02" / "0F3D5CDF-677A-4AF9-BDE9-54E0ACD9900D"))
     assert d.threat == "Backdoor:PowerShell/Powercat.A" and d.category == 6
     assert d.resources == ("file:C:\\TMP\\nc.ps1",)
     assert d.user == "DESKTOP-TMKU40H\\TestUser"
@@ -108,7 +103,7 @@ def test_detection_history_powercat_entry(corpus):
 
 
 def test_defender_findings(corpus):
-    recs = _history(_need(corpus / HISTORY / "02" / "0F3D5CDF-677A-4AF9-BDE9-54E0ACD9900D"))
+    recs = _history(need(corpus / HISTORY / "02" / "0F3D5CDF-677A-4AF9-BDE9-54E0ACD9900D"))
     recs += _mplog(corpus / MPLOG22)
     fs = [f for f in evaluate(recs, hostname="h", rules=ALL_RULES) if f.rule == "defender_detection"]
     titles = {f.title for f in fs}
@@ -121,7 +116,7 @@ def test_defender_findings(corpus):
 
 
 def test_damaged_detection_history_gives_issues(corpus, tmp_path):
-    src = _need(corpus / HISTORY / "02" / "0F3D5CDF-677A-4AF9-BDE9-54E0ACD9900D").read_bytes()
+    src = need(corpus / HISTORY / "02" / "0F3D5CDF-677A-4AF9-BDE9-54E0ACD9900D").read_bytes()
     cut = tmp_path / "00" / "CUT"
     cut.parent.mkdir()
     cut.write_bytes(src[:0x6F0 + 4])  # inside the resource set: the threat and the file survive

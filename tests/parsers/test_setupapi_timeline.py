@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _corpus import need
 
 from triage.analyze.records import Issue
 from triage.parsers.base import input_from_file
@@ -23,11 +24,6 @@ SETUPAPI = ("setupapi/museum-win10-rathbunvm/setupapi.dev.log", "setupapi/museum
 TL_REL = "Users/TestUser/AppData/Local/ConnectedDevicesPlatform/L.TestUser/ActivitiesCache.db"
 
 
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"corpus file missing: {path}")
-    return path
-
 
 def _setupapi(path: Path) -> list:
     return list(SetupApiParser().parse(input_from_file(path, "Windows/INF/setupapi.dev.log")))
@@ -35,7 +31,7 @@ def _setupapi(path: Path) -> list:
 
 @pytest.mark.parametrize("rel", SETUPAPI)
 def test_setupapi_sections_match_truth(corpus, truth, rel):
-    recs = _setupapi(_need(corpus / rel))
+    recs = _setupapi(need(corpus / rel))
     assert not [r for r in recs if isinstance(r, Issue)]
     t = truth[rel]
     assert len(recs) == t["section_count"]
@@ -47,7 +43,7 @@ def test_setupapi_sections_match_truth(corpus, truth, rel):
 
 
 def test_setupapi_usb_storage_and_cut_log(corpus, tmp_path):
-    src = _need(corpus / SETUPAPI[0]).read_text("utf-8")
+    src = need(corpus / SETUPAPI[0]).read_text("utf-8")
     usb = (">>>  [Device Install (Hardware initiated) - USBSTOR\\Disk&Ven_SanDisk&Prod_Cruzer&Rev_1.00\\4C530001&0]\r\n"
            ">>>  Section start 2022/02/07 09:15:02.118\r\n     ump: Creating Install Process: DrvInst.exe\r\n")
     p = tmp_path / "setupapi.dev.log"
@@ -71,7 +67,7 @@ def _timeline(db: Path) -> list:
 @pytest.mark.parametrize("name,view", [("museum-win10-aptsimulatorvm", "without_wal"),
                                        ("museum-win10-rathbunvm", "with_wal")])
 def test_timeline_matches_truth(corpus, truth, tmp_path, name, view):
-    src = _need(corpus / "timeline" / name)
+    src = need(corpus / "timeline" / name)
     for f in src.iterdir():  # materialize() hands parsers a private copy; do the same here
         shutil.copyfile(f, tmp_path / f.name)
     recs = _timeline(tmp_path / "ActivitiesCache.db")
@@ -86,7 +82,7 @@ def test_timeline_matches_truth(corpus, truth, tmp_path, name, view):
 
 
 def test_timeline_entries_rathbun(corpus, tmp_path):
-    for f in _need(corpus / "timeline" / "museum-win10-rathbunvm").iterdir():
+    for f in need(corpus / "timeline" / "museum-win10-rathbunvm").iterdir():
         shutil.copyfile(f, tmp_path / f.name)
     recs = [r for r in _timeline(tmp_path / "ActivitiesCache.db") if isinstance(r, TimelineActivity)]
     notepad = [r for r in recs if r.content and "win10.txt" in r.content]
