@@ -100,3 +100,25 @@ def test_host_with_extra_artifacts_shows_defender_setupapi_timeline(make_hosts, 
     page = res.report_path.read_text("utf-8")
     for name in ("defender_mplog", "setupapi_devices", "timeline_activities"):
         assert f'<table id="t-art-{name}">' in page
+
+
+@pytest.mark.chromium
+def test_extra_artifact_tables_in_chromium(make_hosts, tmp_path_factory, tmp_path):
+    """The new sections render in real headless Chromium: no script errors or requests, one row per
+    listed entry, and the filter box narrows the Defender table to one threat's lines."""
+    from _chromium import open_page, require_chromium
+
+    require_chromium()
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-extra"), extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-extra"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    with open_page(res.report_path, tmp_path) as page:
+        assert page.errors == [] and page.requests == []
+        for name in ("defender_mplog", "setupapi_devices", "timeline_activities"):
+            rows = page.query_selector_all(f"#t-art-{name} tbody tr")
+            assert len(rows) == s["artifacts"][name]["listed"] > 0
+        threat = next(x["threat"] for x in s["artifacts"]["defender_mplog"]["entries"] if x["kind"] == "detection")
+        page.fill('input[data-table="t-art-defender_mplog"]', threat)
+        visible = page.evaluate("Array.from(document.querySelectorAll('#t-art-defender_mplog tbody tr'))"
+                                ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
+        assert visible and all(threat in v for v in visible)
