@@ -117,7 +117,7 @@ class DefenderMpLogParser(Parser):
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
         max_chars = int(item.options.get("max_line_chars", MAX_LINE_CHARS))
         max_lines = int(item.options.get("max_lines", MAX_LINES))
-        stats, issues = LineStats(), []
+        stats, issues = LineStats(), list[Issue]()
         bad_times = 0
         for number, line in bounded_lines(item, max_chars, max_lines, stats, issues):
             z = line.find("Z ", 19, 28) if line[:4].isdigit() else -1

@@ -54,7 +54,7 @@ class ShellHistoryParser(Parser):
             user = "SYSTEM"  # the LocalSystem profile: services and SYSTEM tasks that ran PowerShell
         max_chars = int(item.options.get("max_line_chars", DEFAULT_MAX_LINE_CHARS))
         max_lines = int(item.options.get("max_lines", DEFAULT_MAX_LINES))
-        stats, issues = LineStats(), []
+        stats, issues = LineStats(), list[Issue]()
         for number, line in bounded_lines(item, max_chars, max_lines, stats, issues):
             yield CommandHistory(source=item.source(f"line {number}"), shell=shell, user=user,
                                  line_number=number, command=line)

@@ -109,7 +109,7 @@ class PowerShellTranscriptParser(Parser):
     patterns = ("*/powershell_transcript.*.txt", "powershell_transcript.*.txt")
 
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
-        stats, issues = LineStats(), []
+        stats, issues = LineStats(), list[Issue]()
         header: dict[str, str] = {}
         in_header = False
         seen_header = False

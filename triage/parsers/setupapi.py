@@ -80,7 +80,7 @@ class SetupApiParser(Parser):
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
         max_chars = int(item.options.get("max_line_chars", MAX_LINE_CHARS))
         max_lines = int(item.options.get("max_lines", MAX_LINES))
-        stats, issues = LineStats(), []
+        stats, issues = LineStats(), list[Issue]()
         current: dict | None = None
         for number, line in bounded_lines(item, max_chars, max_lines, stats, issues):
             if not line.startswith((">>>", "<<<")):

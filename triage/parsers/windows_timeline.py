@@ -112,13 +112,16 @@ def pick_app(app_id: str | None) -> tuple[str | None, str | None]:
         return (app_id[:1024] if app_id else None), None
     if not isinstance(entries, list):
         return None, None
-    apps = [(e.get("application"), e.get("platform")) for e in entries[:16] if isinstance(e, dict)]
-    apps = [(a, p) for a, p in apps if isinstance(a, str) and a]
+    apps: list[tuple[str, str | None]] = []
+    for e in entries[:16]:
+        if isinstance(e, dict) and isinstance(e.get("application"), str) and e["application"]:
+            platform = e.get("platform")
+            apps.append((e["application"], platform if isinstance(platform, str) else None))
     for pref in ("windows_win32", "x_exe_path", "packageId"):
         for a, p in apps:
             if p == pref:
                 return resolve_app(a)[:1024], p
-    return (apps[0][0][:1024], apps[0][1] if isinstance(apps[0][1], str) else None) if apps else (None, None)
+    return (apps[0][0][:1024], apps[0][1]) if apps else (None, None)
 
 
 def _payload(raw: Any) -> dict[str, Any]:
