@@ -161,7 +161,7 @@ def decode_detection(data: bytes) -> tuple[dict[str, Any], list[str]]:
     out: dict[str, Any] = {"threat": _at(threat_set, 1, T_STRING), "category": None, "resources": []}
     if head and isinstance(head[0][1], int):
         out["threat_id"] = head[0][1]
-    guid = next((v for k, v in head if k == T_GUID), None)
+    guid = next((v for k, v in head if k == T_GUID and isinstance(v, bytes) and len(v) == 16), None)
     if guid:
         out["detection_id"] = "{" + str(uuid.UUID(bytes_le=guid)).upper() + "}"
     if len(threat_set) > 4 and isinstance(threat_set[4][1], int):
