@@ -147,3 +147,13 @@ def test_mplog_hostile_lines(tmp_path):
     assert [r.threat for r in det] == ["Evil:Win32/X"]
     msgs = " | ".join(r.message for r in recs if isinstance(r, Issue))
     assert "impossible time" in msgs and "longer than" in msgs
+
+
+def test_detection_history_behavior_entry(corpus):
+    """A behaviour detection: no file, no user (stored empty: kept as None), the process 'Unknown', no
+    initial-detection time in the file, only the remediation time."""
+    (d,) = _history(need(corpus / HISTORY / "00" / "513F108E-C674-4D19-AE23-79C9AD68A0E6"))
+    assert d.threat == "Behavior:Win32/AccessibilityEscalation.F" and d.category == 46
+    assert d.resources[0] == "behavior:pid:1364:237165111778183"
+    assert (d.user, d.process, d.detected) == (None, "Unknown", None)
+    assert d.remediated == datetime(2022, 3, 10, 21, 3, 28, 517178, tzinfo=UTC)
