@@ -122,3 +122,25 @@ def test_extra_artifact_tables_in_chromium(make_hosts, tmp_path_factory, tmp_pat
         visible = page.evaluate("Array.from(document.querySelectorAll('#t-art-defender_mplog tbody tr'))"
                                 ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
         assert visible and all(threat in v for v in visible)
+
+
+def test_host_with_detection_history_collected_and_parsed(make_hosts, tmp_path_factory):
+    """A host whose Defender folder holds the Windows 10 APTSimulator set (make-host-tree seed 2 places it):
+    every DetectionHistory file is collected under its nested folder, parsed into one entry each, and each
+    detected threat is a defender_detection finding with the file as evidence."""
+    hosts = make_hosts(seed=2, filler_mb=1, extra_artifacts=True)
+    placed = list((hosts / "host-000").glob("ProgramData/Microsoft/Windows Defender/Scans/History/Service/"
+                                            "DetectionHistory/*/*"))
+    if not placed:
+        pytest.skip("make-host-tree placed no DetectionHistory files on this seed")
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-seed2"), seed=2, extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-seed2"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    validate(s)
+    det = s["artifacts"]["defender_detections"]
+    assert det["total"] == len(placed)
+    assert {x["bundle_path"].rsplit("/", 1)[-1] for x in det["entries"]} == {p.name for p in placed}
+    threats = {x["threat"] for x in det["entries"]}
+    found = [f for f in s["findings"] if f["rule"] == "defender_detection"]
+    assert {f"Defender detection: {t}" for t in threats} <= {f["title"] for f in found}
+    assert any("DetectionHistory" in ev["bundle_path"] for f in found for ev in f["evidence"])
