@@ -129,6 +129,12 @@ def _wmi_seeds() -> list[bytes]:
     return [b"\0" * 512 + inst + b"\0" * 64 + bind, inst.decode("latin-1").encode("utf-16-le")]
 
 
+def _bits_seeds() -> list[bytes]:
+    """No BITS queue in the corpus: UTF-16 job strings between binary bytes, as qmgr0.dat keeps them."""
+    strings = ("Updates", "C:\\Users\\Public\\a.exe", "https://198.51.100.7/a.exe", "\\\\srv\\s\\b.ttf")
+    return [b"".join(b"\x01\x02" * 9 + x.encode("utf-16-le") + b"\0\0" for x in strings)]
+
+
 def _bundle_seeds() -> list[bytes]:
     """Two real bundles written by the collector's own writer from small corpus files: one closed
     (central directory, manifest) and the same cut short (as after kill -9)."""
@@ -229,6 +235,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            _text_seeds),
     Target("wmi_repository", _parser_target("triage.parsers.wmi_repository", "WmiRepositoryParser",
                                             "Windows/System32/wbem/Repository/OBJECTS.DATA"), _wmi_seeds),
+    Target("bits_queue", _parser_target("triage.parsers.bits_queue", "BitsQueueParser",
+                                        "ProgramData/Microsoft/Network/Downloader/qmgr0.dat"), _bits_seeds),
 )}
 
 

@@ -28,6 +28,7 @@ _MODULES = (
     "triage.parsers.ps_transcript",
     "triage.parsers.job_files",
     "triage.parsers.wmi_repository",
+    "triage.parsers.bits_queue",
 )
 
 IMPORT_ERRORS: dict[str, str] = {}
