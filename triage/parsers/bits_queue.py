@@ -16,7 +16,7 @@ compressed, which this scan cannot see (an ESE reader such as libesedb would be 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -56,7 +56,8 @@ class BitsTransfer(ArtifactRecord):
         return f"BITS queue URL {self.url} -> {', '.join(self.local_paths[:2]) or '?'}"
 
 
-def scan_strings(read, limit: int = MAX_BYTES, chunk_size: int = CHUNK) -> tuple[list[tuple[int, str]], bool]:
+def scan_strings(read: Callable[[int], bytes], limit: int = MAX_BYTES,
+                 chunk_size: int = CHUNK) -> tuple[list[tuple[int, str]], bool]:
     """(offset, text) of the UTF-16LE strings of a stream read in chunks; True when the limit cut it.
 
     Consecutive buffers overlap by more than the longest string: a string is taken from a buffer only

@@ -202,7 +202,8 @@ class DefenderDetectionHistoryParser(Parser):
         yield DefenderDetection(
             source=item.source("values"), threat=fields.get("threat"), threat_id=fields.get("threat_id"),
             detection_id=fields.get("detection_id"), category=fields.get("category"),
-            resources=tuple(fields["resources"]), user=fields.get("user") or None, process=fields.get("process") or None,
+            resources=tuple(fields["resources"]), user=fields.get("user") or None,
+            process=fields.get("process") or None,
             detected=fields.get("detected"), remediated=fields.get("remediated"),
             status_changed=fields.get("status_changed"), sha256=fields.get("sha256"), sha1=fields.get("sha1"),
             md5=fields.get("md5"))

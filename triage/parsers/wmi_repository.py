@@ -19,7 +19,7 @@ says so by carrying the raw strings and the byte offset, for an analyst to check
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -96,7 +96,8 @@ def _needles() -> list[tuple[bytes, str]]:
     return out
 
 
-def scan(read, limit: int = MAX_BYTES) -> tuple[list[tuple[str, int, list[str]]], str | None]:
+def scan(read: Callable[[int], bytes],
+         limit: int = MAX_BYTES) -> tuple[list[tuple[str, int, list[str]]], str | None]:
     """(kind, absolute offset, strings after the class name) for each hit; ``read(n)`` streams the file."""
     needles = _needles()
     overlap = WINDOW + max(len(n) for n, _ in needles)
