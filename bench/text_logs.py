@@ -6,7 +6,8 @@ Windows 10 setupapi.dev.log repeated K times (default 20: ~12 MB and ~23 MB), an
 OBJECTS.DATA of random bytes with one consumer instance near the end. Figures (best of N, interleaved):
   baseline   the same file decoded and iterated line by line with io.TextIOWrapper (text logs), or
              read in 1 MiB chunks (OBJECTS.DATA) -- what any reader pays;
-  parser     the triage parser over the same file (records built, bounded line reader);
+  parser     the triage parser over the same file (records built, bounded line reader; byte scans
+             for OBJECTS.DATA and a 64 MiB qmgr0.dat of random bytes with 64 URLs);
   peak       tracemalloc peak of one parser run: memory stays flat whatever the file size.
 """
 
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from triage.parsers.base import input_from_file  # noqa: E402
+from triage.parsers.bits_queue import BitsQueueParser  # noqa: E402
 from triage.parsers.defender_mplog import DefenderMpLogParser  # noqa: E402
 from triage.parsers.setupapi import SetupApiParser  # noqa: E402
 from triage.parsers.wmi_repository import WmiRepositoryParser  # noqa: E402
@@ -100,12 +102,19 @@ def main() -> int:
             for _ in range(64):
                 f.write(os.urandom(1 << 20))
             f.write(INSTANCE)
+        qmgr = d / "qmgr0.dat"
+        with qmgr.open("wb") as f:
+            for i in range(64):
+                f.write(os.urandom(1 << 20))
+                f.write(f"https://198.51.100.{i}/a.exe".encode("utf-16-le") + b"\0\0")
         cases = [
             ("MPLog", mplog, bare_lines, run_parser(DefenderMpLogParser(), "ProgramData/Microsoft/Windows Defender/"
                                                     "Support/MPLog-1.log")),
             ("setupapi.dev.log", setupapi, bare_lines, run_parser(SetupApiParser(), "Windows/INF/setupapi.dev.log")),
             ("OBJECTS.DATA scan", objects, bare_chunks, run_parser(WmiRepositoryParser(),
                                                                    "Windows/System32/wbem/Repository/OBJECTS.DATA")),
+            ("qmgr0.dat scan", qmgr, bare_chunks, run_parser(BitsQueueParser(),
+                                                             "ProgramData/Microsoft/Network/Downloader/qmgr0.dat")),
         ]
         print(f"scale {args.scale}, best of {args.rounds} (baseline and parser interleaved)")
         for name, path, base, parse in cases:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from triage.analyze.records import Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.bits_queue import _UTF16, CHUNK, BitsQueueParser, BitsTransfer, scan_strings
+from triage.parsers.bits_queue import _URL, _UTF16, CHUNK, BitsQueueParser, BitsTransfer, scan_urls
 
 REL = "ProgramData/Microsoft/Network/Downloader/qmgr0.dat"
 
@@ -49,13 +49,18 @@ def test_urls_and_local_paths(tmp_path):
 
 
 def test_chunked_scan_equals_whole_buffer_scan():
+    """URLs found chunk by chunk with needles == URL-shaped strings of one regex pass over the whole buffer."""
     url = "https://198.51.100.7/payload.exe".encode("utf-16-le")
     size = 20_000  # small chunks: the same code path as 1 MiB ones, many boundaries per input
-    for shift in range(0, 9000, 97):  # the URL and a 2040-character string across a boundary
-        data = os.urandom(size - shift) + url + b"\x00\x00" + ("A" * 2040).encode("utf-16-le") + os.urandom(9000)
+    for shift in range(0, 9000, 97):  # the URL, a path and a 2040-character string across a boundary
+        data = (os.urandom(size - shift) + url + b"\x00\x00" + _u("C:\\Temp\\p.exe")
+                + ("A" * 2040).encode("utf-16-le") + os.urandom(9000) + _u("ftp://h/x"))
         reference = [(m.start(), m.group().decode("utf-16-le")) for m in _UTF16.finditer(data)]
-        got, cut = scan_strings(io.BytesIO(data).read, chunk_size=size)
-        assert got == reference and not cut, shift
+        ref_urls = [(o, t) for o, t in reference if _URL.match(t)]
+        got, cut = scan_urls(io.BytesIO(data).read, chunk_size=size)
+        assert [(o, t) for o, t, _ in got] == ref_urls and not cut, shift
+        for o, _t, near in got:
+            assert near == tuple(t for ro, t in reference if abs(ro - o) <= 2048 + 80 and t.startswith("C:\\")), shift
 
 
 def test_limits_and_empty(tmp_path):
