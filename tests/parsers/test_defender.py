@@ -157,3 +157,16 @@ def test_detection_history_behavior_entry(corpus):
     assert d.resources[0] == "behavior:pid:1364:237165111778183"
     assert (d.user, d.process, d.detected) == (None, "Unknown", None)
     assert d.remediated == datetime(2022, 3, 10, 21, 3, 28, 517178, tzinfo=UTC)
+
+
+def test_exclusion_change_finding(corpus, tmp_path):
+    """Corpus MPLogs only log empty exclusion lists (2 bytes): no finding. A non-empty one is medium."""
+    real = _mplog(need(corpus / MPLOG10)) + _mplog(corpus / MPLOG22)
+    assert [r.text for r in real if r.kind == "exclusion_change"][0] == "Path exclusion changed, new size in bytes: 2"
+    assert not [f for f in evaluate(real, hostname="h", rules=ALL_RULES) if f.rule == "defender_exclusion_added"]
+    p = tmp_path / "MPLog-2.log"
+    p.write_bytes(b"\xff\xfe" + "2024-05-01T10:00:00.123Z Path exclusion changed, new size in bytes: 58\r\n"
+                  .encode("utf-16-le"))
+    (f,) = [f for f in evaluate(_mplog(p), hostname="h", rules=ALL_RULES) if f.rule == "defender_exclusion_added"]
+    assert f.severity == "medium" and f.title == "Defender path exclusions set" and f.attack == ("T1562.001",)
+    assert f.when == datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC) and f.evidence[0]["locator"] == "line 1"

@@ -9,6 +9,7 @@ user-writable place needs no rule here: job_files.py yields an ``Autorun(categor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from triage.analyze.findings import RULES, Context, Rule, _finding, _short
@@ -46,6 +47,22 @@ def rule_defender_detection(ctx: Context) -> Iterator[Finding]:
                        e, e.logged, (), threat=e.threat, resources=list(e.resources[:10]))
 
 
+_EXCLUSION_SIZE = re.compile(r"(\w+) exclusion changed, new size in bytes:\s*(\d+)", re.IGNORECASE)
+
+
+def rule_defender_exclusion_added(ctx: Context) -> Iterator[Finding]:
+    """MPLog says a Defender exclusion list changed and is no longer empty (its new size is more than the
+    2 bytes of an empty list). Why: intruders exclude their tool folders before dropping tools (T1562.001);
+    admins do it too, so this is a reason to look, at medium, with the time of the change. The list itself
+    is in the registry (Defender\\Exclusions) and Defender's 5007 events."""
+    for e in ctx.of(DefenderLogEntry):
+        m = _EXCLUSION_SIZE.search(e.text) if e.kind == "exclusion_change" else None
+        if m and int(m.group(2)) > 2:
+            yield _finding("defender_exclusion_added", "medium", f"Defender {m.group(1).lower()} exclusions set",
+                           f"Defender MPLog: {m.group(1)} exclusion list changed to {m.group(2)} bytes (not empty)",
+                           e, e.logged, ("T1562.001",), line=e.text)
+
+
 def rule_wmi_consumer(ctx: Context) -> Iterator[Finding]:
     """A WMI CommandLineEventConsumer / ActiveScriptEventConsumer with a command or script in the
     repository. Why: permanent WMI subscriptions are fileless persistence (T1546.003) that no Run key,
@@ -63,6 +80,7 @@ def rule_wmi_consumer(ctx: Context) -> Iterator[Finding]:
 
 ARTIFACT_RULES: tuple[tuple[str, Rule], ...] = (
     ("defender_detection", rule_defender_detection),
+    ("defender_exclusion_added", rule_defender_exclusion_added),
     ("wmi_consumer", rule_wmi_consumer),
 )
 ALL_RULES: tuple[tuple[str, Rule], ...] = RULES + ARTIFACT_RULES
