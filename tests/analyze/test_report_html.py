@@ -29,7 +29,8 @@ def _hostile_summary(summary: dict) -> dict:
         if isinstance(obj, dict):
             for k, v in obj.items():
                 if isinstance(v, str) and k not in ("severity", "generated", "when", "start", "end", "first",
-                                                    "last", "timestamp", "last_write", "schema_version"):
+                                                    "last", "timestamp", "last_write", "schema_version", "time",
+                                                    "effective_end"):
                     obj[k] = v + EVIL
                 else:
                     poison(v)
@@ -41,7 +42,7 @@ def _hostile_summary(summary: dict) -> dict:
                     poison(v)
 
     for key in ("host", "autoruns", "executions", "event_logs", "events", "browser", "downloads", "findings",
-                "coverage", "issues", "yara"):
+                "coverage", "issues", "yara", "network", "sigma", "artifacts", "verdict"):
         poison(s[key])
     s["bundle"]["name"] += EVIL
     s["bundle"]["verify_problems"] = [EVIL]
@@ -72,16 +73,21 @@ def test_report_renders_in_chromium(analysis, tmp_path):
         assert page.inner_text("#hostname") == s["host"]["hostname"]
         cards = page.query_selector_all("#findings .finding")
         rows = page.query_selector_all("#findings tr.finding-row")
-        assert len(cards) + len(rows) == len(s["findings"]) > 0
+        # duplicates (same rule, title, severity) are grouped; every finding keeps its anchor
+        groups = {(f["rule"], f["title"], f["severity"]) for f in s["findings"]}
+        assert len(cards) + len(rows) == len(groups) > 0
+        for f in s["findings"]:
+            assert page.query_selector(f"#findings #finding-{f['id'].lower()}") is not None
         titles = [c.inner_text() for c in cards]
         assert any("Updater" in t and "C:\\Users\\Public\\u.exe" in t for t in titles)
-        # findings come before everything else on the page
+        # the verdict, then the findings, come before everything else on the page
         order = page.evaluate("Array.from(document.querySelectorAll('main > section')).map(x => x.id)")
-        assert order[0] == "findings"
+        assert order[:2] == ["verdict", "findings"]
         for sev, n in s["verdict"]["by_severity"].items():
             assert page.inner_text(f'.pill[data-severity="{sev}"]').startswith(f"{n} ")
         assert len(page.query_selector_all("#activity svg rect.bar")) == len(s["activity"]["bins"])
-        # the table filter works (inline JS ran)
+        # the table filter works (inline JS ran), in the collapsed section once opened
+        page.click("#autoruns summary")
         page.fill('input[data-table="t-autoruns"]', "Updater")
         visible = page.evaluate("Array.from(document.querySelectorAll('#t-autoruns tbody tr'))"
                                 ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
@@ -125,3 +131,10 @@ def test_bidi_and_control_characters_are_made_visible():
     assert e("invoice\u202egpj.exe") == "invoice[U+202E]gpj.exe"
     assert e("a\x00b\x1bc") == "a\ufffdb\ufffdc"
     assert e('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
+
+
+def test_paths_wrap_at_separators_not_mid_name():
+    from triage.report.escape import ep
+
+    assert ep("C:\\Users\\<b>/x") == "C:\\<wbr>Users\\<wbr>&lt;b&gt;/<wbr>x"
+    assert ep("a\u202eb/c") == "a[U+202E]b/<wbr>c"

@@ -137,3 +137,8 @@ def test_links_stay_relative_and_inside(rel):
     out = index.href(rel)
     assert not out.startswith(("/", "javascript:")) and ".." not in out.split("/")
     assert json.dumps(out)  # plain text
+
+
+def test_index_shows_bidi_overrides_instead_of_obeying_them():
+    assert index.esc("invoice\u202egpj.exe") == "invoice[U+202E]gpj.exe"
+    assert index.esc(None) == "" and index.esc("<b>") == "&lt;b&gt;"

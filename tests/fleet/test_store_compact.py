@@ -74,8 +74,9 @@ def _v1_store(fleet, path: Path) -> None:
                 " cpu_s, peak_rss_bytes, worker, collection_started_utc, collection_finished_utc")
         for r in new.execute(f"SELECT {cols} FROM bundles"):
             conn.execute(f"INSERT INTO bundles ({cols}) VALUES ({','.join('?' * 16)})", tuple(r))
+        v1_tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         for table in FACTS:
-            if table == "events":
+            if table == "events" or table not in v1_tables:  # tables added after schema 1 (artifact_items)
                 continue
             names = ROW_COLUMNS[table]
             rows = new.execute(f"SELECT host_id, bundle_id, {', '.join(names)} FROM {table} ORDER BY id").fetchall()
@@ -97,7 +98,8 @@ def migrated(fleet, tmp_path_factory):
     path = tmp_path_factory.mktemp("v1") / "fleet.sqlite"
     _v1_store(fleet, path)
     old = sqlite3.connect(path)
-    counts = {t: old.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in FACTS}
+    v1_tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    counts = {t: old.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in FACTS if t in v1_tables}
     old.close()
     v1_bytes = _store_bytes(path)
     conn = open_store(path)

@@ -82,6 +82,12 @@ def _recycle_seeds() -> list[bytes]:
     return [v1, v2]
 
 
+def _srum_seeds() -> list[bytes]:
+    """Every corpus SRUDB.dat is larger than the seed cap: its first pages (header, catalog, the id map's
+    first pages) seed the ESE reader instead."""
+    return [p.read_bytes()[:MAX_SEED_BYTES] for p in sorted(CORPUS.glob("srum/*/SRUDB.dat"))[:2]]
+
+
 def _task_seeds() -> list[bytes]:
     xml = ('<?xml version="1.0" encoding="UTF-16"?>\r\n<Task version="1.2" '
            'xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task"><RegistrationInfo><Date>'
@@ -237,6 +243,17 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
                                             "Windows/System32/wbem/Repository/OBJECTS.DATA"), _wmi_seeds),
     Target("bits_queue", _parser_target("triage.parsers.bits_queue", "BitsQueueParser",
                                         "ProgramData/Microsoft/Network/Downloader/qmgr0.dat"), _bits_seeds),
+    Target("lnk", _parser_target("triage.parsers.lnk", "LnkParser",
+                                 "Users/u/AppData/Roaming/Microsoft/Windows/Recent/a.lnk"), _corpus("lnk/*/*.lnk")),
+    Target("jumplist_automatic", _parser_target(
+        "triage.parsers.jumplist", "JumpListParser",
+        "Users/u/AppData/Roaming/Microsoft/Windows/Recent/AutomaticDestinations/1b4dd67f29cb1962.automaticDestinations-ms"),
+        _corpus("jumplists/*/*.automaticDestinations-ms")),
+    Target("jumplist_custom", _parser_target(
+        "triage.parsers.jumplist", "JumpListParser",
+        "Users/u/AppData/Roaming/Microsoft/Windows/Recent/CustomDestinations/5afe4de1b92fc382.customDestinations-ms"),
+        _corpus("jumplists/*/*.customDestinations-ms")),
+    Target("srum", _parser_target("triage.parsers.srum", "SrumParser", "Windows/System32/sru/SRUDB.dat"), _srum_seeds),
 )}
 
 

@@ -11,8 +11,10 @@ import pytest
 
 from triage.analyze.records import Autorun, Issue
 from triage.parsers.base import input_from_file
+from triage.parsers.lnk import LNK_HEADER, read_link
 from triage.parsers.startup import StartupFolderParser
-from triage.parsers.startup_lnk import LNK_CLSID, parse_lnk
+
+LNK_CLSID = LNK_HEADER[4:]
 
 USER_STARTUP = "Users/tony/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup"
 COMMON_STARTUP = "ProgramData/Microsoft/Windows/Start Menu/Programs/Startup"
@@ -95,9 +97,9 @@ def test_user_shortcut_target_and_arguments(tmp_path):
 
 
 def test_unicode_link_info_and_env_block():
-    link = parse_lnk(make_lnk("C:\\Users\\Zoë\\ü.exe", unicode_info=True))
+    link = read_link(make_lnk("C:\\Users\\Zoë\\ü.exe", unicode_info=True))
     assert link.target == "C:\\Users\\Zoë\\ü.exe"
-    env = parse_lnk(make_lnk(None, "/c start", env_target="%APPDATA%\\evil\\run.cmd"))
+    env = read_link(make_lnk(None, "/c start", env_target="%APPDATA%\\evil\\run.cmd"))
     assert env.target == "%APPDATA%\\evil\\run.cmd" and env.arguments == "/c start"
 
 
@@ -112,20 +114,24 @@ def test_common_folder_script_and_desktop_ini(tmp_path):
     assert _parse(ini, f"{USER_STARTUP}/desktop.ini") == []
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"MZ" + bytes(100), make_lnk("C:\\x.exe", "-a")[:90],
-    make_lnk("C:\\x.exe", "a" * 10)[:-12],
+@pytest.mark.parametrize("data, command", [
+    (b"", None), (b"MZ" + bytes(100), None), (make_lnk("C:\\x.exe", "-a")[:90], None),
+    # liblnk refuses the cut string; LnkParse3 keeps the 6 characters that are there (the Issue says so)
+    (make_lnk("C:\\x.exe", "a" * 10)[:-12], "C:\\x.exe aaaaaa"),
     # LinkInfo claiming to be far larger than the file
-    make_lnk("C:\\x.exe")[:0x4C] + struct.pack("<7I", 0xFFFFFF, 0x1C, 1, 0x1C, 0x2D, 0, 0x2E),
+    (make_lnk("C:\\x.exe")[:0x4C] + struct.pack("<7I", 0xFFFFFF, 0x1C, 1, 0x1C, 0x2D, 0, 0x2E), None),
 ], ids=["empty", "not-lnk", "truncated-linkinfo", "truncated-strings", "huge-linkinfo"])
-def test_broken_shortcuts_give_issue_and_still_an_autorun(tmp_path, data):
+def test_broken_shortcuts_give_issue_and_still_an_autorun(tmp_path, data, command):
     p = tmp_path / "bad.lnk"
     p.write_bytes(data)
     out = _parse(p, f"{USER_STARTUP}/bad.lnk")
     issues = [o for o in out if isinstance(o, Issue)]
     autoruns = [o for o in out if isinstance(o, Autorun)]
     assert issues and len(autoruns) == 1
-    assert autoruns[0].command.endswith("bad.lnk")
+    if command is None:   # nothing readable: the command is the shortcut file itself
+        assert autoruns[0].command.endswith("bad.lnk")
+    else:
+        assert autoruns[0].command == command and "LnkParse3" in issues[0].message
 
 
 def test_patterns():

@@ -598,7 +598,10 @@ class _YaraJob:
                     data.issues.append(obj)
                 else:
                     hits.append(obj)
-            data.yara_hits = hits = self.module.settle_hive_hits(hits)  # hive hits a decoded value confirms
+            hits = self.module.settle_hive_hits(hits)  # hive hits a decoded value confirms
+            from triage.scan.yara_process import attribute
+
+            data.yara_hits = hits = attribute(hits, self.bundle_path)  # hits on volatile data: which process
             data.findings.extend(self.module.findings_from_hits(hits))
         except Exception as exc:
             if strict:

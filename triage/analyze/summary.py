@@ -18,7 +18,6 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from triage import __version__
 from triage.analyze.records import (
@@ -40,6 +39,7 @@ from triage.analyze.records import (
     Source,
     UserAccount,
 )
+from triage.analyze.window_visits import domain_of as _domain
 from triage.bundle.manifest import COLLECTED, FAILED, MISSING, PARTIAL
 from triage.units import iso, utc_now
 
@@ -249,14 +249,6 @@ def _events(records: list[Record]) -> tuple[list[dict[str, Any]], dict[str, dict
     return kept, counts
 
 
-def _domain(url: str) -> str | None:
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return host.lower() if host else None
-
-
 def _browser(records: list[Record]) -> list[dict[str, Any]]:
     domains: dict[str, Counter] = defaultdict(Counter)
     for v in records:
@@ -318,6 +310,10 @@ def _network(data: AnalysisData) -> dict[str, Any]:
     for r in data.records:
         if isinstance(r, ConnectivityEvent):
             conn[r.kind] += 1
+    from triage.analyze.network import log_span
+    from triage.analyze.window_visits import domains_in_window
+
+    log_end = log_span(data.records)[1]
     wins = []
     for w in data.windows:
         ev = jsonable(w.get("evidence", []))
@@ -327,7 +323,8 @@ def _network(data: AnalysisData) -> dict[str, Any]:
             reason += f" (from: {start_ev['description']})"
         raw = w.get("_raw")
         wins.append({"start": iso(w.get("start")), "end": iso(w.get("end")), "reason": reason,
-                     "events_during": getattr(raw, "events_during", None), "evidence": ev})
+                     "events_during": getattr(raw, "events_during", None), "evidence": ev,
+                     "domains": domains_in_window(data.records, w.get("start"), w.get("end"), log_end)})
     return {"computed": bool(data.network_known), "off_network_windows": wins,
             "connectivity_events": sum(conn.values()), "connectivity_by_kind": dict(conn)}
 
@@ -498,6 +495,9 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
             "yara_enabled": bool(data.yara_enabled),
         },
     }
+    from triage.analyze import verdict
+
+    summary["verdict"] = verdict.compute(summary)
     return summary
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -27,34 +26,36 @@ from pathlib import Path
 from urllib.parse import quote
 
 from triage import __version__
+from triage.analyze import verdict
+from triage.analyze.verdict import parse_time as _ts
 from triage.fleet import score
 from triage.fleet.stacking import STACKS
+from triage.report import style
+from triage.report.escape import e
 from triage.units import iso, utc_now
 
-SEVERITY_COLORS = {"critical": "#8e0000", "high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d",
-                   "info": "#90a4ae"}
+SEVERITY_COLORS = style.SEV_COLORS
+VERDICTS = verdict.LEVELS
 CHART_HOSTS = 60          # hosts drawn in the activity chart (highest scores first)
 RARE_ROWS = 50            # rows per rare-items table
 TOP_FINDINGS = 3
 PAGE = 50                 # host rows per page (the first page is also static HTML)
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
-CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0;width:100%}th,td{border:1px solid #ddd;padding:3px 6px;
-vertical-align:top;text-align:left}th{background:#f3f3f3}td.num{text-align:right;white-space:nowrap}
-code{font:12px/1.3 ui-monospace,Consolas,monospace;word-break:break-all}
-.sev{display:inline-block;padding:0 5px;border-radius:3px;color:#fff;font-size:11px}
-.muted{color:#777}.bad{color:#b00020}summary{cursor:pointer}
-.legend span{margin-right:1em}svg text{font:11px system-ui,sans-serif}
+CSS = style.BASE_CSS + """
+body{padding:0 28px 40px}h1{font-size:24px;margin:18px 0 .2em;color:var(--accent)}
+h2{font-size:17px;margin-top:1.6em;border-bottom:1px solid var(--line);color:var(--accent);display:block}
+table{margin:.5em 0;background:var(--card)}
+.legend span{margin-right:1em}
 #filters{margin:.4em 0;display:flex;flex-wrap:wrap;gap:.6em;align-items:center}#filters input[type=search]{width:14em}
 .flag{color:#8a4b00;font-size:12px}
 """
 
 
 def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """The report's escaping (triage.report.escape.e): control characters and bidirectional
+    overrides in host names, commands and paths are shown, not obeyed."""
+    return e(value)
 
 
 def href(rel_path: str) -> str:
@@ -68,16 +69,6 @@ def _sev(severity: str | None) -> str:
     return f'<span class="sev" style="background:{color}">{esc(severity or "?")}</span>'
 
 
-def _ts(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 def _host_links(conn: sqlite3.Connection) -> dict[int, str]:
     """host id -> relative path of the report of its newest analyzed bundle."""
     links = {}
@@ -85,6 +76,11 @@ def _host_links(conn: sqlite3.Connection) -> dict[int, str]:
                           " ORDER BY collection_finished_utc, id"):
         links[r["host_id"]] = f"{r['host_dir']}/report.html"
     return links
+
+
+def _verdict(level: int) -> str:
+    name = VERDICTS[level]
+    return f'<span class="verdict-badge verdict-{name}">{esc(verdict.LABELS[name])}</span>'
 
 
 def _host_cell(name: str, host_id: int, links: dict[int, str]) -> str:
@@ -176,6 +172,7 @@ function row(h){var r=el('tr');r.appendChild(el('td',h[0],'num'));var c=el('td')
 if(h[2]){var a=el('a',h[1]);a.setAttribute('href',h[2]);c.appendChild(a);}else c.appendChild(el('span',h[1]));
 c.appendChild(el('br'));c.appendChild(el('span',S[h[3]],'muted'));
 if(h[9]>=0){c.appendChild(el('br'));c.appendChild(el('span',S[h[9]],'flag'));}r.appendChild(c);
+var v=D.verdicts[h[11]],vc=el('td');vc.appendChild(el('span',v[1],'verdict-badge verdict-'+v[0]));r.appendChild(vc);
 r.appendChild(el('td',h[4],'num'));var t=el('td');if(!h[7].length)t.appendChild(el('span','none','muted'));
 h[7].forEach(function(x,i){if(i)t.appendChild(el('br'));t.appendChild(sev(x[0]));t.appendChild(document.createTextNode(' '+S[x[1]]+' '));
 t.appendChild(el('span',S[x[2]],'muted'));});r.appendChild(t);var w=el('td');w.appendChild(why(h));r.appendChild(w);return r;}
@@ -229,7 +226,8 @@ def _host_rows(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> dict[int, 
     shared = score.shared_counts(conn)
     text = dict(conn.execute("SELECT id, value FROM strings WHERE id IN (SELECT rule FROM findings_rows"
                              " UNION SELECT severity FROM findings_rows)").fetchall())
-    per: dict[int, dict] = {h["id"]: {"found": [], "rules": set(), "worst": -1, "off": 0} for h in hosts}
+    per: dict[int, dict] = {h["id"]: {"found": [], "rules": set(), "worst": -1, "off": 0, "pairs": []}
+                            for h in hosts}
     names = dict(conn.execute("SELECT id, value FROM strings WHERE id IN (SELECT title FROM findings_rows"
                               " UNION SELECT reason FROM findings_rows)").fetchall())
     for host_id, rule, sev, title, reason, off in conn.execute(
@@ -241,6 +239,7 @@ def _host_rows(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> dict[int, 
             1.0 / shared.get((rule, sev, title, reason), 1), score.MIN_SHARE)
         p["found"].append((weight, text.get(sev), names.get(title), names.get(reason)))
         p["rules"].add(text.get(rule) or "")
+        p["pairs"].append((text.get(rule) or "", text.get(sev) or ""))
         p["worst"] = max(p["worst"], _sev_index(text.get(sev)))
         if off:
             p["off"] |= 1
@@ -249,6 +248,8 @@ def _host_rows(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> dict[int, 
             per[host_id]["off"] |= 2
     for p in per.values():
         p["top"] = sorted(p["found"], key=lambda f: -f[0])[:TOP_FINDINGS]
+        # the same decision as the host's summary.json verdict (triage.analyze.verdict), over its findings
+        p["verdict"] = VERDICTS.index(verdict.level_of(p["pairs"]))
     return per
 
 
@@ -265,7 +266,7 @@ def _hosts_section(conn: sqlite3.Connection, hosts: list[sqlite3.Row], links: di
              + "</select><label><input id='f-off' type='checkbox'> found while off the network</label>"
              "<button id='prev' type='button'>&larr; previous</button><button id='next' type='button'>next &rarr;"
              "</button><span id='page-info' class='muted'></span></div>",
-             "<table id='host-table'><thead><tr><th>#</th><th>host</th><th>score</th><th>top findings</th>"
+             "<table id='host-table'><thead><tr><th>#</th><th>host</th><th>verdict</th><th>score</th><th>top findings</th>"
              "<th>why this score</th></tr></thead><tbody id='host-rows'>"]
     for rank, h in enumerate(hosts, 1):
         p = per[h["id"]]
@@ -276,7 +277,7 @@ def _hosts_section(conn: sqlite3.Connection, hosts: list[sqlite3.Row], links: di
                      [[_sev_index(sev), strings(title), strings(reason)] for _, sev, title, reason in p["top"]],
                      [[strings(e["origin"]), strings(e["rule"]), _sev_index(e["severity"]), e["weight"], e["count"],
                        e.get("shared_by"), e["points"]] for e in explained],
-                     strings(h["identity_note"]) if h["identity_note"] else -1, p["off"]])
+                     strings(h["identity_note"]) if h["identity_note"] else -1, p["off"], p["verdict"]])
         if rank > PAGE:
             continue
         tops = "<br>".join(f"{_sev(sev)} {esc(title)} <span class='muted'>{esc(reason)}</span>"
@@ -290,13 +291,15 @@ def _hosts_section(conn: sqlite3.Connection, hosts: list[sqlite3.Row], links: di
                "</table></details>" if rows else "<span class='muted'>no scored findings</span>")
         flag = f"<br><span class='flag'>{esc(h['identity_note'])}</span>" if h["identity_note"] else ""
         parts.append(f"<tr><td class='num'>{rank}</td><td>{_host_cell(h['name'], h['id'], links)}<br>"
-                     f"<span class='muted'>{esc(h['os'])}</span>{flag}</td><td class='num'>{h['score']:g}</td>"
+                     f"<span class='muted'>{esc(h['os'])}</span>{flag}</td><td>{_verdict(p['verdict'])}</td>"
+                     f"<td class='num'>{h['score']:g}</td>"
                      f"<td>{tops or '<span class=muted>none</span>'}</td><td>{why}</td></tr>")
     parts.append("</tbody></table>")
     if len(hosts) > PAGE:
         parts.append(f"<noscript><p class='muted'>The {PAGE} highest-scored of {len(hosts)} hosts; every host is"
                      " in fleet.sqlite (table hosts).</p></noscript>")
-    payload = {"page": PAGE, "severities": list(SEVERITIES), "colors": [SEVERITY_COLORS[s] for s in SEVERITIES],
+    payload = {"page": PAGE, "severities": list(SEVERITIES),
+               "verdicts": [[v, verdict.LABELS[v]] for v in VERDICTS], "colors": [SEVERITY_COLORS[s] for s in SEVERITIES],
                "strings": strings.values, "hosts": data}
     parts.append(f"<script type='application/json' id='fleet-data'>{_json_for_html(payload)}</script>")
     parts.append(f"<script>{SCRIPT}</script>")

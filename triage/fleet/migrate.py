@@ -28,7 +28,9 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                 " AND name NOT LIKE 'sqlite_autoindex%'").fetchall():
         conn.execute(f'DROP INDEX "{name}"')
-    for table in store.FACTS:
+    v1 = [t for t in store.FACTS if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                                 (t,)).fetchone()]  # tables added after schema 1 are new
+    for table in v1:
         conn.execute(f'ALTER TABLE "{table}" RENAME TO "v1_{table}"')
     host_cols = {r[1] for r in conn.execute("PRAGMA table_info(hosts)")}
     for col, kind in (("declared_name", "TEXT"), ("machine_sid", "TEXT"), ("machine_key", "TEXT"),
@@ -41,7 +43,7 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
     for statement in store.SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    for table, columns in store.ROW_COLUMNS.items():
+    for table, columns in ((t, store.ROW_COLUMNS[t]) for t in v1):
         old = _V1_EVENTS if table == "events" else columns
         per_bundle: dict[tuple, list] = defaultdict(list)
         for r in conn.execute(f'SELECT host_id, bundle_id, {", ".join(old)} FROM "v1_{table}" ORDER BY id'):

@@ -40,6 +40,12 @@ STACKS: dict[str, tuple[str, str, str, str, str, str]] = {
                "browser, user, domain, visits, bundle_path", "info"),
     "yara": ("YARA rule", "yara_hits", "rule", "r.rule IS NOT NULL",
              "rule, namespace, target, bundle_path", "high"),
+    "srum_app": ("application in SRUM (network / resource use)", "artifact_items", "item_norm",
+                 f"r.artifact IN {_ids('srum_network', 'srum_app_usage')}",
+                 "artifact, item, user, bundle_path, locator", "low"),
+    "opened_target": ("LNK / JumpList target (file or program opened)", "artifact_items", "item_norm",
+                      f"r.artifact IN {_ids('lnk_files', 'jumplists')}", "artifact, item, user, bundle_path, locator",
+                      "info"),
 }
 
 MIN_FLEET_FOR_RARE = 5  # with fewer hosts, "on one host" says nothing

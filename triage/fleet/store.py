@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from triage.fleet.artifact_items import artifact_item_rows
 from triage.fleet.identity import HostIdentity, identity_of, mark_copies, resolve_host
 from triage.fleet.normalize import basename, domain_of, normalize_command, normalize_path
 from triage.units import iso, utc_now
@@ -101,6 +102,7 @@ FACTS: dict[str, FactTable] = {t.name: t for t in (
                              " md5:s modified_utc:t")),
     FactTable("findings", _cols("origin:t rule:s severity:s title:s reason:s evidence:s when_utc:t off_network:i")),
     FactTable("issues", _cols("severity:s message:s bundle_path:s locator:s")),
+    FactTable("artifact_items", _cols("artifact:s item:s item_norm:s user:s bundle_path:s locator:s")),
 )}
 
 # Columns filled from a summary, per table (host_id and bundle_id come first, added when inserting).
@@ -190,6 +192,8 @@ CREATE INDEX IF NOT EXISTS findings_rule ON findings_rows (rule, host_id);
 CREATE INDEX IF NOT EXISTS findings_bundle ON findings_rows (bundle_id);
 CREATE INDEX IF NOT EXISTS offnet_bundle ON off_network_windows_rows (bundle_id);
 CREATE INDEX IF NOT EXISTS issues_bundle ON issues_rows (bundle_id);
+CREATE INDEX IF NOT EXISTS artifact_items_stack ON artifact_items_rows (item_norm, host_id);
+CREATE INDEX IF NOT EXISTS artifact_items_bundle ON artifact_items_rows (bundle_id);
 CREATE INDEX IF NOT EXISTS bundles_evidence ON bundles (evidence_key);
 """
 
@@ -541,6 +545,7 @@ def summary_rows(s: dict, files: Iterable[dict] = ()) -> dict[str, list[tuple]]:
     out["issues"] = [
         (i.get("severity"), _text(i.get("message")), i.get("bundle_path"), i.get("locator"))
         for i in _dicts(s.get("issues"))]
+    out["artifact_items"] = artifact_item_rows(s.get("artifacts"))
     out["files"] = [
         (f.get("path"), normalize_path(f.get("path")), basename(f.get("path")), f.get("bundle_path"),
          f.get("artifact"), f.get("user"), _int(f.get("size")), (f.get("sha256") or "").lower() or None,

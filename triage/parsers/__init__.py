@@ -29,6 +29,9 @@ _MODULES = (
     "triage.parsers.job_files",
     "triage.parsers.wmi_repository",
     "triage.parsers.bits_queue",
+    "triage.parsers.lnk",
+    "triage.parsers.jumplist",
+    "triage.parsers.srum",
 )
 
 IMPORT_ERRORS: dict[str, str] = {}

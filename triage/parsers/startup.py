@@ -1,7 +1,7 @@
 """The 'startup_folder' parser: files in a user's or the common Startup folder run at logon.
 
 Every file there is one Autorun(category='startup_folder'): for a .lnk shortcut the command is its
-target plus arguments (read with the bounded reader in startup_lnk), for anything else (.bat, .vbs,
+target plus arguments (read with the project's one LNK reader, lnk.read_link), for anything else (.bat, .vbs,
 .exe, .url...) the command is the file itself. desktop.ini (folder display settings) starts nothing and
 is skipped. last_write is the file's modification time from the manifest entry.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from triage.analyze.records import Autorun, Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.startup_lnk import LnkError, parse_lnk
+from triage.parsers.lnk import LnkError, read_link
 from triage.parsers.tasks import manifest_time, windows_path
 from triage.units import iso
 
@@ -53,7 +53,7 @@ class StartupFolderParser(Parser):
                 yield item.issue(f"shortcut larger than {cap} bytes: target not read", severity="warning")
             else:
                 try:
-                    link = parse_lnk(data)
+                    link = read_link(data)
                 except LnkError as exc:
                     yield item.issue(f"not a readable shortcut: {exc}", severity="warning")
                     link = None
@@ -64,6 +64,7 @@ class StartupFolderParser(Parser):
                     details.update({k: v for k, v in {
                         "lnk_target": link.target, "lnk_arguments": link.arguments,
                         "lnk_working_dir": link.working_dir, "lnk_description": link.description,
+                        "lnk_network_path": link.network_path, "lnk_machine_id": link.machine_id,
                         "lnk_relative_path": link.relative_path, "lnk_icon_location": link.icon_location,
                         "lnk_env_target": link.env_target, "lnk_show_command": link.show_command,
                         "lnk_target_created": iso(link.target_created),

@@ -143,6 +143,8 @@ class YaraHit:
     confirmed: for a hive hit, whether a decoded value of the same hive matched the same rule
       (:func:`settle_hive_hits`); an unconfirmed hive hit counts :data:`SEVERITY_STEPS_IN_HIVE`
       severities lower than its rule says.
+    process: for a hit in volatile/processes.json (or connections.json), the pid, name and image of
+      the process whose entry matched (:func:`triage.scan.yara_process.attribute`).
     """
 
     rule: str
@@ -158,6 +160,7 @@ class YaraHit:
     when: datetime | None = None
     hive: bool = False
     confirmed: bool = False
+    process: dict[str, Any] | None = None  # a hit on volatile data: the process it matched (yara_process)
 
     @property
     def rule_severity(self) -> str:
@@ -189,6 +192,7 @@ class YaraHit:
             "severity": self.severity,
             "hive": self.hive,
             "confirmed": self.confirmed,
+            "process": self.process,
         }
 
 

@@ -1,0 +1,93 @@
+"""Escaping, time formatting and safe anchor ids for the report: everything that turns summary text
+into markup goes through here.
+
+Every string that came from a bundle is hostile until escaped: :func:`e` escapes it for text or a
+quoted attribute value and makes control and bidirectional-override characters visible, so
+'invoice\\u202egpj.exe' cannot pose as 'invoiceexe.jpg'. Anchor ids are derived (a digest or a
+filtered slug), never raw bundle text, so a hostile name cannot forge or break a link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from typing import Any
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SLUG = re.compile(r"[^a-z0-9_-]")
+
+
+class Raw(str):
+    """Markup already escaped (made here, never taken from the bundle)."""
+
+
+def e(value: Any) -> str:
+    """HTML-escape anything for text or a quoted attribute value. Control characters show as U+FFFD
+    and bidirectional overrides as a visible [U+202E] marker, so names cannot disguise themselves."""
+    if value is None:
+        return ""
+    text = _CONTROL.sub("\ufffd", str(value))
+    text = _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    return html.escape(text, quote=True)
+
+
+def ep(value: Any) -> str:
+    """:func:`e` for a path, a registry key or a URL: a line may break after each separator, so a
+    long path wraps at its folders instead of mid-name."""
+    return e(value).replace("/", "/<wbr>").replace("\\", "\\<wbr>")
+
+
+def sev(value: Any) -> str:
+    """A severity from the summary, or 'info' for anything unknown (never raw text in a class)."""
+    s = str(value or "").lower()
+    s = {"informational": "info"}.get(s, s)
+    return s if s in SEVERITIES else "info"
+
+
+def ts(value: Any) -> Raw:
+    """ISO time shortened for tables ('2024-05-01 13:04:05Z'), escaped."""
+    if not value:
+        return Raw("")
+    s = str(value).replace("T", " ")
+    if "." in s and s.endswith("Z"):
+        s = s.split(".")[0] + "Z"
+    return Raw(f'<span class="ts">{e(s)}</span>')
+
+
+def json_island(obj: Any) -> str:
+    """JSON for a <script type="application/json"> block: '<', '>', '&' and line separators escaped,
+    so '</script>' in a value cannot end the block."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def plural(n: Any, word: str, many: str | None = None) -> str:
+    """'1 record', '2 records', '0 records'; ``many`` for irregular plurals."""
+    count = n if isinstance(n, int) else 0
+    return f"{n} {word if count == 1 else (many or word + 's')}"
+
+
+def slug(value: Any, limit: int = 60) -> str:
+    """A lower-case [a-z0-9_-] slug of a name we made (an artifact name, a finding id)."""
+    return _SLUG.sub("-", str(value).lower())[:limit]
+
+
+def digest_id(prefix: str, *parts: Any) -> str:
+    """A stable id for an element from hostile parts: a prefix and a 12-hex digest, nothing else."""
+    h = hashlib.sha256("\x00".join("" if p is None else str(p) for p in parts).encode("utf-8", "replace"))
+    return f"{prefix}-{h.hexdigest()[:12]}"
+
+
+def record_anchor(ev: dict[str, Any]) -> str:
+    """The id of an evidence record's row in the records view (same record, same id, wherever cited)."""
+    return digest_id("rec", ev.get("bundle_path"), ev.get("locator"), ev.get("time") or ev.get("timestamp"))
+
+
+def finding_anchor(finding_id: Any) -> str:
+    return "finding-" + slug(finding_id, 24)
