@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from evtx import PyEvtxParser  # noqa: E402
 
-from triage.analyze.records import EventLogStats, Issue  # noqa: E402
+from triage.model import EventLogStats, Issue  # noqa: E402
 from triage.parsers.base import input_from_file  # noqa: E402
 from triage.parsers.evtx import DEFAULT_ENGINE_THREADS, EvtxParser  # noqa: E402
 

@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO / "tests" / "hostile"))
 
 import craft  # noqa: E402
 
-from triage.ship import crypto  # noqa: E402
+from triage.bundle.sidecar import write_sidecar  # noqa: E402
+from triage.ship import encrypt, keys  # noqa: E402
 from triage.units import parse_size  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"
@@ -77,17 +78,17 @@ def start_server(store: Path) -> tuple[subprocess.Popen, str]:
 
 
 def encrypted(work: Path, size: int) -> Path:
-    _, pub = crypto.generate_key_pair()
-    path = work / crypto.encrypted_name()
+    _, pub = keys.generate_key_pair()
+    path = work / encrypt.encrypted_name()
     block = os.urandom(1 << 20)
     with open(path, "xb") as fh:
-        w = crypto.EncryptingWriter(fh, [pub], "bench-host_20260101T000000Z.zip")
+        w = encrypt.EncryptingWriter(fh, [pub], "bench-host_20260101T000000Z.zip")
         left = size
         while left > 0:
             w.write(block[:min(left, len(block))])
             left -= len(block)
         w.close()
-    crypto.write_sidecar(path, w.sha256)
+    write_sidecar(path, w.sha256)
     return path
 
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 import pyfwnt  # noqa: E402
 import pyscca  # noqa: E402
 
-from triage.analyze.records import Execution  # noqa: E402
+from triage.model import Execution  # noqa: E402
 from triage.parsers.base import input_from_file  # noqa: E402
 from triage.parsers.prefetch import PrefetchParser  # noqa: E402
 

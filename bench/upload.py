@@ -14,7 +14,6 @@ server's receipt. curl is given the SHA-256 up front (the server requires it); c
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -28,7 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from triage.ship import crypto  # noqa: E402
+from triage.bundle.reader import file_sha256  # noqa: E402
+from triage.bundle.sidecar import write_sidecar  # noqa: E402
+from triage.ship import encrypt, keys  # noqa: E402
 from triage.units import parse_size  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"
@@ -36,18 +37,18 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 
 def make_bundle(directory: Path, size: int) -> Path:
-    _, pub = crypto.generate_key_pair()
-    path = directory / crypto.encrypted_name()
+    _, pub = keys.generate_key_pair()
+    path = directory / encrypt.encrypted_name()
     block = os.urandom(1 << 20)
     with open(path, "xb") as fh:
-        w = crypto.EncryptingWriter(fh, [pub], "bench-host_20260101T000000Z.zip")
+        w = encrypt.EncryptingWriter(fh, [pub], "bench-host_20260101T000000Z.zip")
         left = size
         while left > 0:
             n = min(left, len(block))
             w.write(block[:n])
             left -= n
         w.close()
-    crypto.write_sidecar(path, w.sha256)
+    write_sidecar(path, w.sha256)
     return path
 
 
@@ -61,14 +62,6 @@ def start_server(store: Path) -> tuple[subprocess.Popen, str]:
         proc.kill()
         raise SystemExit(f"server did not start: {line} {proc.stderr.read()}")
     return proc, m.group(1)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess]:
@@ -105,7 +98,7 @@ def main() -> int:
         breakdown = None
         # Alternate the two methods and keep each one's best round: a shared machine's load swings a lot.
         for _round in range(args.rounds):
-            curl_copy = src / crypto.encrypted_name()      # same bytes, new name each time (store is write-once)
+            curl_copy = src / encrypt.encrypted_name()      # same bytes, new name each time (store is write-once)
             os.link(bundle, curl_copy)
             t, r = timed(["curl", "-sS", "--fail-with-body", "-T", str(curl_copy),
                           "-H", f"Authorization: Bearer {TOKEN}", "-H", f"X-Content-SHA256: {sha}",
@@ -113,7 +106,7 @@ def main() -> int:
             if r.returncode != 0 or json.loads(r.stdout)["receipt"]["sha256"] != sha:
                 raise SystemExit(f"curl upload failed: {r.stdout} {r.stderr}")
             t_curl = min(t_curl, t)
-            ours = src / crypto.encrypted_name()
+            ours = src / encrypt.encrypted_name()
             os.link(bundle, ours)
             os.link(bundle.with_name(bundle.name + ".sha256"), ours.with_name(ours.name + ".sha256"))
             t, r = timed([sys.executable, "-m", "triage", "upload", str(ours), "--to", url, "--token", TOKEN,
@@ -121,7 +114,7 @@ def main() -> int:
             if r.returncode != 0:
                 raise SystemExit(f"triage upload failed: {r.stderr}")
             receipt = json.loads(r.stdout)
-            if not receipt["sha256"] == sha == _sha256(work / "store" / "bench" / ours.name):
+            if not receipt["sha256"] == sha == file_sha256(work / "store" / "bench" / ours.name):
                 raise SystemExit("stored bundle does not match")
             if t < t_triage:
                 t_triage = t

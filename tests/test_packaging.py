@@ -7,11 +7,14 @@ import configparser
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from triage.cli import COMMANDS
+
+# not "from conftest import REPO": with tests/portable on the same command line, that name is its conftest
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_every_rule_and_profile_directory_is_installed():

@@ -1,6 +1,6 @@
 """Command-line entry point.
 
-Each sub-command lives in its own module and is imported only when it runs, so that
+Each sub-command lives in its own module of :mod:`triage.commands` and is imported only when it runs, so that
 ``triage collect`` never pays for (or ships) the analyzer's imports. A module provides
 ``configure(parser)`` to add its arguments and ``run(args) -> int`` to do the work.
 """
@@ -10,24 +10,28 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from triage import __version__
 from triage import exit_codes as X
+from triage.commands import UsageError
 from triage.terminal import safe
+
+__all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "collect": ("triage.collect.command", "collect artifacts from a host or mounted volume into a bundle"),
-    "verify": ("triage.bundle.command_verify", "verify a bundle's structure and every file's hash"),
-    "recover": ("triage.bundle.command_recover", "rebuild a verifiable bundle from an interrupted one"),
-    "profiles": ("triage.profile_command", "list collection profiles or show one resolved"),
-    "analyze": ("triage.analyze.command", "analyze bundles: per-host summary, findings, timeline, fleet view"),
-    "fleet": ("triage.fleet.export", "fleet tools: export the fleet store and timelines as Parquet"),
-    "rules": ("triage.scan.command", "check YARA rules (compile and lint)"),
-    "keygen": ("triage.ship.command_keygen", "make an analyst key pair for encrypted bundles"),
-    "decrypt": ("triage.ship.command_decrypt", "decrypt an encrypted bundle"),
-    "upload": ("triage.ship.command_upload", "upload a bundle to an intake server (resumable)"),
-    "serve": ("triage.ship.command_serve", "run the intake server that receives uploaded bundles"),
+    "collect": ("triage.commands.collect", "collect artifacts from a host or mounted volume into a bundle"),
+    "verify": ("triage.commands.verify", "verify a bundle's structure and every file's hash"),
+    "recover": ("triage.commands.recover", "rebuild a verifiable bundle from an interrupted one"),
+    "profiles": ("triage.commands.profiles", "list collection profiles or show one resolved"),
+    "analyze": ("triage.commands.analyze", "analyze bundles: per-host summary, findings, timeline, fleet view"),
+    "fleet": ("triage.commands.fleet", "fleet tools: export the fleet store and timelines as Parquet"),
+    "rules": ("triage.commands.rules", "check YARA rules (compile and lint)"),
+    "keygen": ("triage.commands.keygen", "make an analyst key pair for encrypted bundles"),
+    "decrypt": ("triage.commands.decrypt", "decrypt an encrypted bundle"),
+    "upload": ("triage.commands.upload", "upload a bundle to an intake server (resumable)"),
+    "serve": ("triage.commands.serve", "run the intake server that receives uploaded bundles"),
 }
 
 
@@ -44,16 +48,12 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
     """Return the parser for one sub-command and its module."""
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(prog=f"triage {name}", description=COMMANDS[name][1])
     module.configure(parser)
     return parser, module
-
-
-class UsageError(Exception):
-    """Raised by a command for a command line it cannot act on; ``main`` prints it and exits USAGE."""
 
 
 def main(argv: list[str] | None = None) -> int:

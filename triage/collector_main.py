@@ -22,8 +22,9 @@ FORBIDDEN_MODULES = (
     "yara", "pefile", "Registry", "regipy", "evtx", "Evtx", "pyscca", "pyfwnt", "jsonschema",
     "dask", "distributed", "aiohttp", "tkinter", "isal",
     "triage.analyze", "triage.parsers", "triage.scan", "triage.fleet", "triage.report",
-    "triage.ship.server", "triage.ship.command_serve", "triage.ship.command_keygen",
-    "triage.ship.command_decrypt", "triage.ship.command_upload",
+    "triage.ship.server", "triage.commands.serve", "triage.commands.keygen",
+    "triage.commands.decrypt", "triage.commands.upload", "triage.commands.analyze", "triage.commands.fleet",
+    "triage.commands.rules",
 )
 
 

@@ -7,7 +7,9 @@ a typo must be an error that names the bad value, never a silent default.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+
+from triage.timeconv import from_filetime, from_webkit  # noqa: F401 -- re-exported: one home in timeconv
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -79,31 +81,3 @@ def from_epoch(seconds: float | None) -> datetime | None:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
-
-
-_FILETIME_EPOCH_DELTA = 116444736000000000  # 100 ns intervals between 1601-01-01 and 1970-01-01
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
-
-
-def from_filetime(value: int | None) -> datetime | None:
-    """Windows FILETIME (100 ns since 1601-01-01 UTC) -> aware UTC datetime; 0/None/absurd -> None."""
-    if not value or value < _FILETIME_EPOCH_DELTA // 2 or value > 0x7FFFFFFFFFFFFFFF:
-        return None
-    try:  # integer arithmetic: a float round trip can be a microsecond off
-        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
-    except OverflowError:
-        return None
-
-
-def from_webkit(value: int | None) -> datetime | None:
-    """Chrome/WebKit time (microseconds since 1601-01-01 UTC) -> aware UTC datetime; 0/None -> None."""
-    if not value or value <= 0:
-        return None
-    return from_filetime(int(value) * 10)
-
-
-def from_prtime(value: int | None) -> datetime | None:
-    """Firefox PRTime (microseconds since 1970-01-01 UTC) -> aware UTC datetime; 0/None -> None."""
-    if not value or value <= 0:
-        return None
-    return from_epoch(int(value) / 1_000_000)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from triage.analyze import findings as F
-from triage.analyze.records import (
+from triage.model import (
     Autorun,
     BrowserDownload,
     CommandHistory,

@@ -194,7 +194,7 @@ def test_safe_names():
 def test_materialize_brings_companions_and_cleans_up(bundle, tmp_path, monkeypatch):
     """A hive with .LOG1/.LOG2 companions is materialized with them beside it under their original
     base names, read-only, in a private temp dir that cleanup removes; open() streams the same bytes."""
-    from triage.analyze.host import _Materializer
+    from triage.analyze.materialize import Materializer
     from triage.bundle.reader import BundleReader
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
@@ -205,7 +205,7 @@ def test_materialize_brings_companions_and_cleans_up(bundle, tmp_path, monkeypat
                 comps.setdefault(e.companion_of, []).append(e)
         primary_bp, companions = next((bp, c) for bp, c in comps.items() if bp.lower().endswith("ntuser.dat"))
         primary = next(e for e in reader.entries if e.bundle_path == primary_bp)
-        mat = _Materializer(reader, primary, companions)
+        mat = Materializer(reader, primary, companions)
         path = mat()
         assert path.parent.parent == tmp_path and path.name == primary.path.replace("\\", "/").split("/")[-1]
         names = sorted(p.name for p in path.parent.iterdir())
@@ -221,7 +221,7 @@ def test_materialize_brings_companions_and_cleans_up(bundle, tmp_path, monkeypat
 @pytest.mark.parametrize("hostile", ["..\\..\\..\\..\\etc\\x", "C:\\a\\..", "/", "", "a/../../b<script>.LOG1",
                                      "C:\\Users\\x\\NTUSER.DAT\x00.LOG1", "\u202e\u202egnp.exe"])
 def test_materialize_hostile_names_stay_inside(bundle, tmp_path, monkeypatch, hostile):
-    from triage.analyze.host import _Materializer
+    from triage.analyze.materialize import Materializer
     from triage.bundle.manifest import ManifestEntry
     from triage.bundle.reader import BundleReader
 
@@ -233,7 +233,7 @@ def test_materialize_hostile_names_stay_inside(bundle, tmp_path, monkeypatch, ho
                              outcome="collected")
         comp = ManifestEntry(path=hostile + ".LOG1", volume="C", bundle_path=real.bundle_path, artifact="x",
                              priority=0, outcome="collected", role="companion", companion_of=real.bundle_path)
-        mat = _Materializer(reader, fake, [comp, comp])
+        mat = Materializer(reader, fake, [comp, comp])
         path = mat()
         made = list((tmp_path / "t").rglob("*"))
         assert all(p.resolve().is_relative_to((tmp_path / "t").resolve()) for p in made)
@@ -269,8 +269,8 @@ def test_per_file_caps_stop_a_runaway_parser(tmp_path):
     """A parser that never stops yielding loses its file (an Issue), not the host."""
     import itertools
 
-    from triage.analyze.host import AnalysisData, _run_parser
-    from triage.analyze.records import HostFact
+    from triage.analyze.runner import AnalysisData, run_parser
+    from triage.model import HostFact
     from triage.parsers.base import input_from_file
 
     class Endless:
@@ -286,7 +286,7 @@ def test_per_file_caps_stop_a_runaway_parser(tmp_path):
     item = input_from_file(f)
     item.options["max_records_per_file"] = 1000
     data = AnalysisData(bundle_path=tmp_path / "b.zip")
-    _run_parser(Endless(), item, data, strict=True)
+    run_parser(Endless(), item, data, strict=True)
     assert len(data.records) == 1000 and data.records_per_parser["endless"] == 1000
     assert any("per-file cap" in i.message for i in data.issues)
 
@@ -294,7 +294,7 @@ def test_per_file_caps_stop_a_runaway_parser(tmp_path):
 def test_spilled_and_streamed_members_give_the_same_analysis(bundle, tmp_path, monkeypatch):
     """Big deflated members are inflated to private temp files (prefetched in a thread); the result
     must equal streaming every member from the zip, and no temp copy may outlive the analysis."""
-    import triage.analyze.host as host_mod
+    import triage.analyze.materialize as host_mod
 
     (tmp_path / "t").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t"))

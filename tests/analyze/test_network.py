@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from triage.analyze.network import MAX_EVIDENCE, OffNetworkWindow, in_window, off_network_windows
-from triage.analyze.records import ConnectivityEvent, Source
+from triage.model import ConnectivityEvent, Source
 from triage.parsers.base import input_from_file
 from triage.parsers.evtx import EvtxParser
 
@@ -144,7 +144,7 @@ MUSEUM_SETS = ("museum-win10-aptsimulatorvm", "museum-win10-rathbunvm", "museum-
 
 def test_log_span_from_stats():
     from triage.analyze.network import log_span
-    from triage.analyze.records import EventLogStats
+    from triage.model import EventLogStats
 
     src = Source(bundle_path="files/C/x.evtx")
     stats = [EventLogStats(source=src, channel="A", records=1, errors=0, first=at(5), last=at(9)),

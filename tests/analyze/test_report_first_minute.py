@@ -19,7 +19,7 @@ import pytest
 from _analyze_host import PLANT, analyzed_once, collected_bundle
 from _chromium import open_page, require_chromium
 
-from triage.analyze import verdict
+from triage import verdict
 from triage.analyze.summary import validate
 from triage.report.html import render, write_report
 
@@ -220,8 +220,8 @@ def test_many_windows_are_bounded_and_collapsed(analysis):
 
 
 def test_domains_counted_inside_a_window_only():
-    from triage.analyze.records import BrowserVisit, Source
     from triage.analyze.window_visits import domains_in_window
+    from triage.model import BrowserVisit, Source
 
     def visit(hour: int, url: str, n: int) -> BrowserVisit:
         return BrowserVisit(source=Source(bundle_path="files/C/Users/a/History", locator=f"visits.id={n}"),

@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 from _analyze_host import PLANT, analyzed_once, collected_bundle
 
-from triage.analyze.host import AnalysisData
-from triage.analyze.records import Event, Source
+from triage.analyze.state import AnalysisData
 from triage.analyze.summary import EVENTS_PER_CATEGORY, build_summary, load_schema, validate
+from triage.model import Event, Source
 
 
 @pytest.fixture(scope="module")

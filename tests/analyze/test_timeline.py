@@ -6,7 +6,8 @@ import csv
 import json
 from datetime import UTC, datetime, timedelta
 
-from triage.analyze.records import (
+from triage.analyze.timeline import COLUMNS, csv_safe, record_times, write_timeline
+from triage.model import (
     Autorun,
     BrowserDownload,
     EventLogStats,
@@ -16,7 +17,6 @@ from triage.analyze.records import (
     Source,
     UserAccount,
 )
-from triage.analyze.timeline import COLUMNS, csv_safe, record_times, write_timeline
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 

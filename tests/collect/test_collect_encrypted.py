@@ -7,6 +7,7 @@ import hashlib
 
 from triage.bundle.verify import verify_bundle
 from triage.cli import main
+from triage.commands.verify import verify_path
 
 
 def test_collect_encrypted_round_trip(make_hosts, tmp_path):
@@ -23,7 +24,7 @@ def test_collect_encrypted_round_trip(make_hosts, tmp_path):
     tbe = out / files[0]
     assert "host-000" not in tbe.name  # file names hidden: the host name travels inside
     assert (out / files[1]).read_text().split()[0] == hashlib.sha256(tbe.read_bytes()).hexdigest()
-    assert verify_bundle(tbe).ok
+    assert verify_path(tbe).ok
     plain = tmp_path / "plain"
     plain.mkdir()
     assert main(["decrypt", "--key", str(keys / "analyst.key"), "--output", str(plain), str(tbe)]) == 0

@@ -156,3 +156,38 @@ def test_stacking_counts_on_200_hosts(tmp_path):
     assert sorted(it.item for it in items) == sorted(f"only{h}.exe" for h in range(1, 201))
     assert all(it.hosts == 1 for it in items)
     assert {it.hosts for it in stacking.stack(conn, "executable_name") if it.item.startswith("e")} == {200}
+
+
+def test_an_autostart_on_most_of_a_small_fleet_is_not_rare(make_hosts, tmp_path_factory):
+    """Six hosts built here from one real analyzed host's summary: an updater autostart on five of
+    them, a planted one on one. Even with --rare-threshold 5 the updater is not rare (rarity is
+    relative to the fleet's size), the planted one is."""
+    from _analyze_host import PLANT, analyzed_once, collected_bundle
+
+    from triage.fleet.store import open_store, record_bundle
+
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles"), plant=(PLANT,))
+    base = analyzed_once(bundle, tmp_path_factory.mktemp("analysis"), strict=True).summary
+    conn = open_store(tmp_path_factory.mktemp("small-fleet") / "fleet.sqlite")
+    updater = "C:\\Users\\%user%\\AppData\\Local\\Vendor\\Update\\VendorUpdate.exe /c"
+    planted = "C:\\Users\\Public\\dropper.exe"
+    for i in range(6):
+        name = f"small-{i}"
+        extra = [{"category": "run", "location": "HKU\\u\\Software\\Microsoft\\Windows\\CurrentVersion\\Run",
+                  "name": "VendorUpdate", "command": updater, "user": "u", "last_write": None, "flags": [],
+                  "details": {}, "bundle_path": "files/C/Users/u/NTUSER.DAT", "locator": "Run\\VendorUpdate"}]
+        if i == 5:
+            extra = [{**extra[0], "name": "Dropper", "command": planted, "locator": "Run\\Dropper"}]
+        summary = {**base, "autoruns": list(base["autoruns"]) + extra,
+                   "bundle": {**base["bundle"], "collection": {**base["bundle"]["collection"], "hostname": name}}}
+        record_bundle(conn, {"path": f"/b/{name}.zip", "sha256": f"{i:064x}", "analyzer_version": "t",
+                             "status": "ok", "host_dir": f"hosts/{name}", "host": name}, summary)
+    conn.commit()
+    assert stacking.fleet_hosts(conn) == 6
+    threshold = stacking.rare_threshold("5", 6)
+    assert threshold == 2  # capped: fewer than half of six hosts
+    stacking.record_rare(conn, 5)  # even a caller passing the raw 5 gets the cap
+    rare = {r[0]: r[1] for r in conn.execute("SELECT item, hosts FROM rare_items WHERE kind = 'autorun'")}
+    assert rare.get(normalize_command(planted)) == 1
+    assert normalize_command(updater) not in rare
+    conn.close()

@@ -10,7 +10,7 @@ import os
 import uuid
 from pathlib import Path
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.bits_queue import _URL, _UTF16, CHUNK, BitsQueueParser, BitsTransfer, scan_urls
 

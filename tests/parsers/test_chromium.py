@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue
+from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.chromium import (
     DANGER_TYPE,

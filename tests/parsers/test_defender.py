@@ -14,7 +14,7 @@ from _corpus import need
 
 from triage.analyze.findings import evaluate
 from triage.analyze.findings_artifacts import ALL_RULES
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.defender_history import (
     DefenderDetection,

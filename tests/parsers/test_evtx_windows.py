@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import EventLogStats, Issue
+from triage.model import EventLogStats, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.evtx import EvtxParser
 from triage.parsers.evtx_windows import ChunkWindow, LogSource, merge_windows, submit_windows, window_job

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue
+from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.firefox import FirefoxHistoryParser, file_uri_to_path
 from triage.units import iso

@@ -14,7 +14,7 @@ from pathlib import Path
 import olefile
 import pytest
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.jumplist import MAX_PATH_CHARS, JumpListEntry, JumpListParser, parse_destlist
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.lnk import LnkError, LnkFile, LnkParser, link_location, mac_of_droid, read_link
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pefile
 import pytest
 
-from triage.analyze.records import Issue, PEInfo
+from triage.model import Issue, PEInfo
 from triage.parsers.base import input_from_file
 from triage.parsers.pe import PEParser, plausible_compile_time
 from triage.units import iso

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Execution, Issue
+from triage.model import Execution, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.prefetch import PrefetchParser, executable_full_path
 from triage.units import iso

@@ -10,7 +10,7 @@ import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
-from triage.analyze.records import Issue, RecycleBinItem
+from triage.model import Issue, RecycleBinItem
 from triage.parsers.base import input_from_file
 from triage.parsers.recyclebin import RecycleBinParser, sid_from_path
 from triage.units import iso

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import ArtifactRecord, Autorun, HostFact, Issue, UserAccount
+from triage.model import ArtifactRecord, Autorun, HostFact, Issue, UserAccount
 from triage.parsers.base import input_from_file
 from triage.parsers.registry import RegistryParser
 from triage.parsers.registry_amcache import AmcacheExecution

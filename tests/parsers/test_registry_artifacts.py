@@ -33,10 +33,10 @@ from regipy.plugins.system.external.ShimCacheParser import get_shimcache_entries
 from regipy.plugins.system.shimcache import ShimCachePlugin
 from regipy.registry import RegistryHive
 
-from triage.analyze.host import AnalysisData
-from triage.analyze.records import Issue
+from triage.analyze.state import AnalysisData
 from triage.analyze.summary import build_summary, validate
 from triage.analyze.timeline import rows
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.registry import RegistryParser
 from triage.parsers.registry_bam import BamEntry
@@ -343,7 +343,7 @@ def test_report_has_a_filterable_table_per_artifact(summary):
     page = render(summary)
     for name in ("shimcache", "bam", "userassist"):
         assert f'id="artifact-{name}"' in page
-        assert f'data-table="t-art-{name}"' in page and f'<table id="t-art-{name}">' in page
+        assert f'data-table="t-art-{name}"' in page and f'<table id="t-art-{name}"' in page
     assert "ShimCache (AppCompatCache)" in page and "File modified" in page
 
 

@@ -16,7 +16,7 @@ import pytest
 from regipy.plugins.system.lsa_packages import LSAPackagesPlugin
 from regipy.registry import RegistryHive
 
-from triage.analyze.records import Autorun, Issue
+from triage.model import Autorun, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.registry import RegistryParser
 from triage.parsers.registry_asep import decode_startup_approved, packed_catalog_path

@@ -21,7 +21,7 @@ from regipy.constants import KNOWN_GUIDS
 from regipy.plugins.usrclass.shellbags_usrclass import ShellBagUsrclassPlugin
 from regipy.registry import RegistryHive
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.registry import RegistryParser
 from triage.parsers.registry_shellbags import ShellBag, _mru_positions
@@ -111,7 +111,7 @@ def test_mru_positions_and_hostile_item_bytes():
 
 
 def test_shellbags_summary_section_validates_and_renders():
-    from triage.analyze.host import AnalysisData
+    from triage.analyze.state import AnalysisData
     from triage.analyze.summary import build_summary, validate
     from triage.report.html import render
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from _corpus import need
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.setupapi import SetupApiParser, SetupApiSection
 from triage.parsers.windows_timeline import TimelineActivity, WindowsTimelineParser, pick_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from triage.analyze.records import CommandHistory, Issue
+from triage.model import CommandHistory, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.history import ShellHistoryParser, shell_of
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers import srum
 from triage.parsers.base import input_from_file
 from triage.parsers.srum import SrumAppUsage, SrumIdMapEntry, SrumNetworkUsage, SrumParser

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Autorun, Issue
+from triage.model import Autorun, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.lnk import LNK_HEADER, read_link
 from triage.parsers.startup import StartupFolderParser

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Autorun, Issue
+from triage.model import Autorun, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.tasks import TaskXmlParser
 

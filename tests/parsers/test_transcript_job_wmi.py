@@ -14,7 +14,7 @@ from pathlib import Path
 
 from triage.analyze.findings import evaluate
 from triage.analyze.findings_artifacts import ALL_RULES
-from triage.analyze.records import Autorun, CommandHistory, Issue
+from triage.model import Autorun, CommandHistory, Issue
 from triage.parsers.base import input_from_file
 from triage.parsers.job_files import JobFileParser, decode_job
 from triage.parsers.ps_transcript import PowerShellTranscriptParser, TranscriptSession

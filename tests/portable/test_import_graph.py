@@ -8,11 +8,12 @@ own table of contents is checked in test_build_linux.py.
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from _import_statements import import_statements
 
 from triage.collector_main import COLLECTOR_COMMANDS, FORBIDDEN_MODULES, is_forbidden
 
@@ -34,22 +35,11 @@ def _module_file(name: str) -> Path | None:
 
 def _imports(name: str, path: Path) -> set[str]:
     """Every module named by an import statement anywhere in the file (lazy imports included)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                mod = f"{base}.{node.module}" if node.module else base
-            else:
-                mod = node.module or ""
-            found.add(mod)
-            # 'from triage.bundle import manifest' names a sub-module too
-            found.update(f"{mod}.{alias.name}" for alias in node.names if _module_file(f"{mod}.{alias.name}"))
+    for module, names, _line in import_statements(path, name):
+        found.add(module)
+        # 'from triage.bundle import manifest' names a sub-module too
+        found.update(f"{module}.{n}" for n in names if _module_file(f"{module}.{n}"))
     return {m for m in found if m}
 
 
@@ -77,7 +67,7 @@ def collector_graph() -> tuple[set[str], set[str]]:
 
 def test_static_graph_has_no_analyzer_module():
     triage_modules, _ = collector_graph()
-    assert "triage.collect.command" in triage_modules and "triage.bundle.verify" in triage_modules
+    assert "triage.commands.collect" in triage_modules and "triage.bundle.verify" in triage_modules
     assert sorted(m for m in triage_modules if is_forbidden(m)) == []
 
 
@@ -90,11 +80,11 @@ def test_static_graph_third_party_is_the_collectors_only():
 
 def test_the_static_walk_sees_lazy_imports():
     """The walk must see imports inside functions, or the checks above could pass vacuously."""
-    imports = _imports("triage.collect.command", _module_file("triage.collect.command"))
-    assert {"triage.collect.images", "triage.collect.vss", "triage.ship.crypto", "triage.ship.client"} <= imports
+    imports = _imports("triage.commands.collect", _module_file("triage.commands.collect"))
+    assert {"triage.collect.images", "triage.collect.vss", "triage.ship.encrypt", "triage.ship.client"} <= imports
     # and it does catch an analyzer import when one is there
     assert is_forbidden("triage.parsers.evtx") and is_forbidden("yara") and not is_forbidden("yaml")
-    assert any(is_forbidden(m) for m in _imports("triage.analyze.command", _module_file("triage.analyze.command")))
+    assert any(is_forbidden(m) for m in _imports("triage.commands.analyze", _module_file("triage.commands.analyze")))
 
 
 _PROBE = r"""

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from _host_tree_inventory import hive_logs, is_attack_set, load_make_host_tree, placeable_files
 
-from triage.analyze.records import Issue, Source
+from triage.model import Issue, Source
 from triage.parsers.base import input_from_file
 from triage.scan.yara import YaraHit, YaraScanner, findings_from_hits, settle_hive_hits
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from _host_tree_inventory import is_attack_set
 
-from triage.analyze.records import (
+from triage.model import (
     Autorun,
     BrowserVisit,
     CommandHistory,

@@ -56,7 +56,7 @@ def test_real_yara_hit_on_the_process_list_names_the_process(snapshot, tmp_path)
     import dataclasses
     import json
 
-    from triage.analyze.records import Source
+    from triage.model import Source
     from triage.scan.yara import YaraScanner
 
     rule = tmp_path / "marker.yar"

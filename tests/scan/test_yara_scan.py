@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from triage.analyze.records import Event, Issue, Source
 from triage.bundle.manifest import ManifestEntry
 from triage.bundle.reader import BundleReader
 from triage.cli import main
+from triage.model import Event, Issue, Source
 from triage.scan.rules import cache_dir, compile_rules
 from triage.scan.yara import YaraHit, YaraScanner, findings_from_hits
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from shiptools import ENV, REPO, TOKEN_A, TOKEN_B, Server, triage
 
-from triage.ship import crypto
+from triage.ship import keys
 
 
 def start_server(store: Path, *extra: str, tokens: bool = True) -> Server:
@@ -74,4 +74,4 @@ def analyst_keys(tmp_path_factory):
     d = tmp_path_factory.mktemp("keys")
     r = triage("keygen", "--out", d / "analyst")
     assert r.returncode == 0, r.stderr
-    return crypto.load_private_key(d / "analyst.key"), crypto.load_public_key(d / "analyst.pub"), d
+    return keys.load_private_key(d / "analyst.key"), keys.load_public_key(d / "analyst.pub"), d

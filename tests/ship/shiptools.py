@@ -13,21 +13,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.ship import crypto
+from triage.bundle.reader import file_sha256 as sha256_file  # noqa: F401 -- the ship tests import it from here
+from triage.bundle.sidecar import write_sidecar
+from triage.ship import encrypt
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN_A = "case-a-token-0123456789abcdef"
 TOKEN_B = "case-b-token-fedcba9876543210"
 ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
        "PYTHONUNBUFFERED": "1"}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def triage(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
@@ -70,17 +64,17 @@ def make_encrypted(dest_dir: Path, plain_size: int, public_key, seed: int = 0,
                    segment_size: int = 64 << 10) -> Path:
     """An encrypted bundle of ``plain_size`` pseudo-random bytes (+ sidecar), quick to make in any size."""
     dest_dir.mkdir(parents=True, exist_ok=True)
-    path = dest_dir / crypto.encrypted_name()
+    path = dest_dir / encrypt.encrypted_name()
     block = hashlib.sha256(str(seed).encode()).digest() * 2048          # 64 KiB, seed-dependent
     with open(path, "xb") as fh:
-        w = crypto.EncryptingWriter(fh, [public_key], f"host-{seed:03d}_20260101T000000Z.zip", segment_size)
+        w = encrypt.EncryptingWriter(fh, [public_key], f"host-{seed:03d}_20260101T000000Z.zip", segment_size)
         left = plain_size
         while left > 0:
             n = min(left, len(block))
             w.write(block[:n])
             left -= n
         w.close()
-    crypto.write_sidecar(path, w.sha256)
+    write_sidecar(path, w.sha256)
     return path
 
 

@@ -26,7 +26,7 @@ from shiptools import (
 )
 
 from triage.bundle.verify import verify_bundle
-from triage.ship import crypto
+from triage.ship import decrypt, encrypt
 from triage.ship import protocol as P
 
 AUTH_A = {"Authorization": f"Bearer {TOKEN_A}"}
@@ -372,7 +372,7 @@ def test_size_limits(serve, analyst_keys, tmp_path):
 def test_encrypted_real_bundle_end_to_end(shared_server, real_bundle, analyst_keys, tmp_path):
     """Suspect host: encrypt + upload. Analyst: the stored .tbe decrypts to the original, verifiable bundle."""
     priv, pub, _ = analyst_keys
-    enc = crypto.encrypt_file(real_bundle, tmp_path, [pub])
+    enc = encrypt.encrypt_file(real_bundle, tmp_path, [pub])
     r = _upload(shared_server.url, enc)
     assert r.returncode == 0, r.stderr
     receipt = json.loads(r.stdout)
@@ -380,6 +380,6 @@ def test_encrypted_real_bundle_end_to_end(shared_server, real_bundle, analyst_ke
     stored = shared_server.store / "a" / enc.name
     out = tmp_path / "analyst"
     out.mkdir()
-    plain = crypto.decrypt_file(stored, out, priv)
+    plain = decrypt.decrypt_file(stored, out, priv)
     assert plain.path.name == real_bundle.name and plain.sha256 == sha256_file(real_bundle)
     assert verify_bundle(plain.path).ok

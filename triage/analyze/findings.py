@@ -18,10 +18,19 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from triage.analyze.records import (
+from triage.analyze.network import log_span
+from triage.analyze.ranking import (  # noqa: F401 - re-exported: rules and tests read them here
+    MAX_MERGED_EVIDENCE,
+    merge_duplicates,
+    rank,
+    sort_findings,
+)
+from triage.model import (  # noqa: F401 - SEVERITIES/SEVERITY_RANK re-exported for the rules and tests
+    SEVERITIES,
+    SEVERITY_RANK,
     Autorun,
     BrowserDownload,
     CommandHistory,
@@ -34,9 +43,6 @@ from triage.analyze.records import (
     Source,
 )
 from triage.units import iso
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 # Places any user can write to: binaries started from here are how commodity malware persists.
 USER_WRITABLE = re.compile(
@@ -334,7 +340,7 @@ def rule_execution_odd_place(ctx: Context) -> Iterator[Finding]:
         yield _finding("execution_odd_place", sev, f"Executed from an unusual location: {_short(x.executable, 60)}",
                        f"{x.kind} shows {x.executable} ran from '{_short(path)}'"
                        + (f" ({x.run_count} runs)" if x.run_count else ""), x, _first_run(x), ("T1204",),
-                       path=path, run_count=x.run_count)
+                       path=path, run_count=x.run_count, raw_path=x.raw_path)
 
 
 def rule_download_then_run(ctx: Context) -> Iterator[Finding]:
@@ -480,46 +486,16 @@ RULES: tuple[tuple[str, Rule], ...] = (
 )
 
 
-MAX_MERGED_EVIDENCE = 20
-
-
-def merge_duplicates(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per (rule, severity, title, reason): the same service install or command line
-    logged a thousand times is one reason to look, with its places as evidence (capped), the earliest
-    time, and the count in the reason."""
-    groups: dict[tuple[str, str, str, str], list[Finding]] = {}
-    for f in findings:
-        groups.setdefault((f.rule, f.severity, f.title, f.reason), []).append(f)
-    out = []
-    for group in groups.values():
-        if len(group) == 1:
-            out.append(group[0])
-            continue
-        times = [f.when for f in group if f.when is not None]
-        first = min(group, key=lambda f: f.when or datetime.max.replace(tzinfo=UTC))
-        evidence = [ev for f in group for ev in f.evidence][:MAX_MERGED_EVIDENCE]
-        out.append(replace(first, evidence=tuple(evidence), when=min(times) if times else None,
-                           reason=f"{first.reason} (seen {len(group)} times)"))
-    return out
-
-
 def evaluate(records: Iterable[Record], *, hostname: str = "",
              rules: Iterable[tuple[str, Rule]] = RULES) -> list[Finding]:
-    """Run every rule over the host's records; duplicates merged; sorted by severity then time."""
+    """Run every rule over the host's records, then rank them (triage.analyze.ranking: duplicates
+    merged, known-benign noise marked and lowered, same-binary findings grouped, severity order)."""
+    records = records if isinstance(records, list) else list(records)
     ctx = Context.build(records, hostname)
     out: list[Finding] = []
     for _name, rule in rules:
         out.extend(rule(ctx))
-    return sort_findings(merge_duplicates(out))
-
-
-def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    far = datetime.max.replace(tzinfo=UTC)
-
-    def key(f: Finding):
-        return (SEVERITY_RANK.get(f.severity, 9), f.when if f.when else far, f.rule)
-
-    return sorted(findings, key=key)
+    return rank(out, records)
 
 
 # --- off-network windows -------------------------------------------------------------------------
@@ -591,15 +567,6 @@ def in_windows(when: datetime | None, windows: list[dict[str, Any]],
     return None if unknown else False
 
 
-def network_known() -> bool:
-    """Whether off-network windows can be computed at all (the network module is installed)."""
-    try:
-        from triage.analyze import network  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def mark_off_network(findings: list[Finding], windows: list[dict[str, Any]],
                      known: bool = True, log_end: datetime | None = None) -> list[Finding]:
     """Set ``off_network`` on each finding from its time. None when unknown: the finding has no
@@ -610,10 +577,3 @@ def mark_off_network(findings: list[Finding], windows: list[dict[str, Any]],
         return [f if f.off_network is not None or f.when is None else replace(f, off_network=False)
                 for f in findings]
     return [replace(f, off_network=in_windows(f.when, windows, log_end)) for f in findings]
-
-
-def log_span(records: Iterable[Record]) -> tuple[datetime | None, datetime | None]:
-    """Earliest first and latest last record time over the host's event logs."""
-    firsts = [r.first for r in records if isinstance(r, EventLogStats) and r.first]
-    lasts = [r.last for r in records if isinstance(r, EventLogStats) and r.last]
-    return (min(firsts) if firsts else None, max(lasts) if lasts else None)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from triage.analyze.findings import RULES, Context, Rule, _finding, _short
-from triage.analyze.records import Finding
+from triage.model import Finding
 from triage.parsers.defender_history import DefenderDetection
 from triage.parsers.defender_mplog import DefenderLogEntry
 from triage.parsers.wmi_repository import WmiPersistence

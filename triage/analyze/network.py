@@ -3,7 +3,7 @@
 Why: activity while a laptop is off the corporate network (no domain network, no VPN) escapes the
 network sensors (proxy, IDS, EDR network telemetry), so findings in such a window deserve a flag.
 
-Evidence model, from :class:`~triage.analyze.records.ConnectivityEvent` records:
+Evidence model, from :class:`~triage.model.ConnectivityEvent` records:
   * NetworkProfile 10000 'connected' with category 'domain' (Category 2, DomainAuthenticated): that
     network is on. The same network connected again with another category, or 'disconnected', is off.
     A network is identified by its profile GUID (details['guid']), else by its name.
@@ -28,7 +28,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from triage.analyze.records import ConnectivityEvent, EventLogStats, Source
+from triage.model import ConnectivityEvent, EventLogStats, Source
 from triage.units import iso
 
 STATE_KINDS = frozenset({"connected", "disconnected", "vpn_connected", "vpn_disconnected"})

@@ -20,7 +20,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from triage import __version__
-from triage.analyze.records import (
+from triage.analyze.window_visits import domain_of as _domain
+from triage.bundle.manifest import COLLECTED, FAILED, MISSING, PARTIAL
+from triage.model import (
+    SEVERITIES,
     ArtifactRecord,
     Autorun,
     BrowserDownload,
@@ -39,12 +42,10 @@ from triage.analyze.records import (
     Source,
     UserAccount,
 )
-from triage.analyze.window_visits import domain_of as _domain
-from triage.bundle.manifest import COLLECTED, FAILED, MISSING, PARTIAL
 from triage.units import iso, utc_now
 
 if TYPE_CHECKING:
-    from triage.analyze.host import AnalysisData
+    from triage.analyze.state import AnalysisData
 
 SCHEMA_VERSION = "1.0"
 EVENTS_PER_CATEGORY = 200
@@ -94,7 +95,8 @@ def record_dict(rec: Any) -> dict[str, Any]:
 def finding_dict(f: Finding, index: int) -> dict[str, Any]:
     return {"id": f"F{index:04d}", "rule": f.rule, "severity": f.severity, "title": f.title,
             "reason": f.reason, "evidence": jsonable(list(f.evidence)) or [f.source.to_dict()],
-            "when": iso(f.when), "off_network": f.off_network, "attack": list(f.attack)}
+            "when": iso(f.when), "off_network": f.off_network, "attack": list(f.attack), "noise": f.noise,
+            "count": f.count}
 
 
 def _host(data: AnalysisData) -> dict[str, Any]:
@@ -199,17 +201,21 @@ def _autoruns(records: list[Record]) -> list[dict[str, Any]]:
 
 
 def _executions(records: list[Record]) -> list[dict[str, Any]]:
+    from triage.analyze.volumes import artifact_device_path
+
     out = []
     for x in records:
         if isinstance(x, Execution):
-            out.append({"executable": x.executable, "path": x.path, "run_count": x.run_count,
+            out.append({"executable": x.executable, "path": x.path, "raw_path": x.raw_path, "run_count": x.run_count,
                         "last_runs": [iso(t) for t in x.last_runs], "source": x.kind, "sha1": x.sha1,
                         "bundle_path": x.source.bundle_path, "locator": x.source.locator})
         elif isinstance(x, ArtifactRecord):
             seen = x.execution()
             if seen is not None:
                 exe, path, runs, times = seen
-                out.append({"executable": exe, "path": path, "run_count": runs,
+                raw = artifact_device_path(x)
+                out.append({"executable": exe, "path": path, "raw_path": raw if raw != path else None,
+                            "run_count": runs,
                             "last_runs": [iso(t) for t in times], "source": x.artifact, "sha1": None,
                             "bundle_path": x.source.bundle_path, "locator": x.source.locator})
     out.sort(key=lambda d: (d["last_runs"][0] if d["last_runs"] else ""), reverse=True)
@@ -442,7 +448,7 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
 
 
 def _sigma(data: AnalysisData) -> dict[str, Any]:
-    from triage.sigma.findings import section
+    from triage.analyze.sigma_findings import section
 
     return jsonable(section(data.records, data.sigma_ruleset, data.windows))
 
@@ -459,8 +465,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
         "generated": iso(utc_now()),
         "host": _host(data),
         "bundle": _bundle(data),
-        "verdict": {"findings": len(findings), "by_severity": {s: sev.get(s, 0) for s in
-                                                              ("critical", "high", "medium", "low", "info")},
+        "verdict": {"findings": len(findings), "by_severity": {s: sev.get(s, 0) for s in SEVERITIES},
                     "issues": len(data.issues)},
         "autoruns": _autoruns(data.records),
         "executions": _executions(data.records),
@@ -495,7 +500,7 @@ def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[
             "yara_enabled": bool(data.yara_enabled),
         },
     }
-    from triage.analyze import verdict
+    from triage import verdict
 
     summary["verdict"] = verdict.compute(summary)
     return summary

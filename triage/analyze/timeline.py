@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triage.analyze.records import (
+from triage.model import (
     ArtifactRecord,
     Autorun,
     BrowserDownload,
@@ -36,7 +36,7 @@ from triage.analyze.records import (
     SigmaMatch,
     UserAccount,
 )
-from triage.units import iso
+from triage.parsers.evtx_types import WHEN as EVENT_WHEN
 
 COLUMNS = ("datetime", "timestamp_desc", "message", "timestamp", "source", "record_type", "bundle_path",
            "locator", "user", "host")
@@ -46,6 +46,12 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _EXEC_DESC = {"prefetch": "Prefetch last run", "amcache": "Amcache entry (program seen)",
               "shimcache": "ShimCache entry last modified", "bam": "BAM last run"}
 _FACT_DESC = {"install_date": "OS installed", "last_shutdown": "Last shutdown"}
+
+
+def iso_us(t: datetime) -> str:
+    """'YYYY-MM-DDTHH:MM:SS.ffffffZ': every row's time with the same precision (microseconds), so
+    that pandas (format='ISO8601') and Timesketch's importer read every row alike."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _desc_fallback(rec: Record, name: str) -> str:
@@ -65,7 +71,7 @@ def record_times(rec: Record) -> list[tuple[datetime, str]]:
             out.append((rec.last_write, "Task file modified" if rec.category == "task" and
                         not rec.location.upper().startswith("HK") else "Registry key last write"))
     elif isinstance(rec, Event):
-        out.append((rec.timestamp, "Event logged"))
+        out.append((rec.timestamp, EVENT_WHEN.get(rec.category, "Event logged")))
     elif isinstance(rec, ConnectivityEvent):
         out.append((rec.timestamp, "Network state changed"))
     elif isinstance(rec, BrowserVisit):
@@ -159,7 +165,7 @@ def rows(records: Iterable[Record], host: str) -> Iterator[dict[str, Any]]:
         msg = record_message(rec)
         src = rec.source
         for t, desc in times:
-            yield {"dt": t, "datetime": iso(t), "timestamp_desc": desc, "message": msg,
+            yield {"dt": t, "datetime": iso_us(t), "timestamp_desc": desc, "message": msg,
                    "timestamp": int(t.timestamp() * 1_000_000), "source": _source_name(rec),
                    "record_type": rec.record_type, "bundle_path": src.bundle_path, "locator": src.locator,
                    "user": src.user, "host": host}
@@ -175,7 +181,7 @@ def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
         if t.tzinfo is None:
             continue
         shown = ", ".join(f"{k}={_cut(v, 120)}" for k, v in (s.get("fields") or {}).items())
-        yield {"dt": t, "datetime": iso(t), "timestamp_desc": "Event time (Sigma match)",
+        yield {"dt": t, "datetime": iso_us(t), "timestamp_desc": "Event time (Sigma match)",
                "message": f"[sigma {m.level}] {m.title} - {m.channel} {s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
                "timestamp": int(t.timestamp() * 1_000_000), "source": f"sigma:{m.rule_id}",
                "record_type": m.record_type, "bundle_path": m.source.bundle_path,

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from triage.analyze.records import BrowserVisit, Record
+from triage.model import BrowserVisit, Record
 from triage.units import iso
 
 MAX_DOMAINS = 50

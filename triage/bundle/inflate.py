@@ -20,7 +20,7 @@ import io
 import struct
 import zipfile
 import zlib
-from typing import IO, Any
+from typing import IO, Any, cast
 
 # Optional: 3-4x faster inflate and CRC (python-isal wheels exist for Linux, Windows, macOS). Looked
 # up by name on first use, not imported by a statement: the portable collector (which verifies
@@ -75,10 +75,11 @@ def data_offset(fh: IO[bytes], info: zipfile.ZipInfo) -> int:
 def open_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """A read-only stream of one member of the zip ``zf`` opened from ``path``: MemberStream where
     it pays (:func:`wants_fast`), zipfile's own reader otherwise."""
+    # both are io.RawIOBase binary streams, which typeshed does not count as IO[bytes]
     if wants_fast(info):
-        return MemberStream(path, info)
+        return cast(IO[bytes], MemberStream(path, info))
     try:
-        return CheckedZipStream(zf.open(info))
+        return cast(IO[bytes], CheckedZipStream(zf.open(info)))
     except (NotImplementedError, RuntimeError, zlib.error) as exc:  # unknown method, encrypted member
         raise zipfile.BadZipFile(f"{info.filename}: cannot be read: {exc}") from None
 
@@ -90,7 +91,7 @@ class CheckedZipStream(io.RawIOBase):
 
     def __init__(self, inner: IO[bytes]) -> None:
         super().__init__()
-        self._inner = inner
+        self._inner: Any = inner  # zipfile's ZipExtFile (it has peek(), which IO[bytes] does not declare)
         self.name = getattr(inner, "name", None)
 
     def readable(self) -> bool:

@@ -11,15 +11,18 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from triage.model import Outcome
+
 # Outcomes of one file
-COLLECTED = "collected"          # whole file in the bundle, hashes computed while it was read
-PARTIAL = "partial"              # file changed size while read (growing log): what was read is kept and hashed
-MISSING = "missing"              # pattern matched nothing / file vanished between listing and reading
-FAILED = "failed"                # could not be read (locked, permission, I/O error); error says why
-SKIPPED_BUDGET = "skipped_budget"  # did not fit the global --max-size / --max-time budget
-SKIPPED_SIZE = "skipped_size"    # larger than the artifact's per-file cap
-SKIPPED_DUPLICATE = "skipped_duplicate"  # e.g. a shadow-copy file identical to the live copy
-SKIPPED_INTERRUPTED = "skipped_interrupted"  # planned, not reached: the collection was interrupted
+# (plain strings, as the manifest stores them; triage.model.Outcome says what each means)
+COLLECTED = Outcome.COLLECTED.value
+PARTIAL = Outcome.PARTIAL.value
+MISSING = Outcome.MISSING.value
+FAILED = Outcome.FAILED.value
+SKIPPED_BUDGET = Outcome.SKIPPED_BUDGET.value
+SKIPPED_SIZE = Outcome.SKIPPED_SIZE.value
+SKIPPED_DUPLICATE = Outcome.SKIPPED_DUPLICATE.value
+SKIPPED_INTERRUPTED = Outcome.SKIPPED_INTERRUPTED.value
 
 OUTCOMES = (COLLECTED, PARTIAL, MISSING, FAILED, SKIPPED_BUDGET, SKIPPED_SIZE, SKIPPED_DUPLICATE,
             SKIPPED_INTERRUPTED)

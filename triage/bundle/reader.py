@@ -12,14 +12,14 @@ import os
 import shutil
 import zipfile
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from triage.bundle import COLLECTION_NAME, JOURNAL_PREFIX, MANIFEST_NAME
 from triage.bundle import limits as L
 from triage.bundle.inflate import open_member
 from triage.bundle.manifest import ManifestEntry
 from triage.bundle.names import is_safe_member, safe_segment
-from triage.bundle.scan import read_member, scan_members
+from triage.bundle.scan import LocalMember, read_member, scan_members
 
 START_NAME = "meta/collection-start.json"
 
@@ -41,7 +41,7 @@ class BundleReader:
         self.complete = True
         self.collection: dict = {}
         self.entries: list[ManifestEntry] = []
-        self._scanned = None
+        self._scanned: dict[str, LocalMember] | None = None
         self.not_a_zip = False   # no ZIP local header at the start: not a bundle at all, not an interrupted one
         try:
             self.zip = zipfile.ZipFile(self.path, "r")
@@ -181,7 +181,7 @@ class BundleReader:
         m = self._scan().get(bundle_path)
         if m is None:
             raise KeyError(bundle_path)
-        return _IterStream(self.path, m)
+        return cast(IO[bytes], _IterStream(self.path, m))  # a RawIOBase binary stream
 
     def extract(self, bundle_path: str, dest_dir: str | os.PathLike, name: str | None = None) -> Path:
         """Copy one member into ``dest_dir`` under a sanitised base name; never outside dest_dir."""

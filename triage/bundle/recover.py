@@ -18,6 +18,7 @@ from triage.bundle.limits import READ_ERRORS, clip
 from triage.bundle.manifest import HAS_DATA, ManifestEntry
 from triage.bundle.names import is_safe_member
 from triage.bundle.reader import START_NAME, BundleReader
+from triage.bundle.sidecar import write_sidecar
 from triage.bundle.writer import BundleWriter, json_bytes
 from triage.units import iso, utc_now
 
@@ -77,7 +78,7 @@ def recover_bundle(src: str | Path, output_dir: str | Path | None = None) -> tup
             w.add_bytes(LOG_NAME, f"{iso(utc_now())} INFO    recovered from {src.name}\n".encode())
             w.add_bytes(COLLECTION_NAME, json_bytes(record))
             sha = w.close()
-    dest.with_name(dest.name + ".sha256").write_text(f"{sha}  {dest.name}\n", encoding="utf-8")
+    write_sidecar(dest, sha)
     return dest, record
 
 

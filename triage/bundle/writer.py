@@ -146,7 +146,8 @@ class BundleWriter:
         info = zipfile.ZipInfo(name, date_time=date_time)
         info.compress_type = self.compression
         if self.level is not None:
-            info._compresslevel = self.level  # zipfile reads it when opening the member for writing
+            # zipfile reads it when opening the member for writing (public as compress_level from 3.13 only)
+            info._compresslevel = self.level  # type: ignore[attr-defined]
         info.file_size = size_hint or 0
         info.external_attr = 0o644 << 16
         return info

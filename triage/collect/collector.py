@@ -19,7 +19,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +28,7 @@ from triage.bundle import BUNDLE_FORMAT_VERSION, COLLECTION_NAME, FILES_PREFIX, 
 from triage.bundle import manifest as M
 from triage.bundle.names import member_name, safe_segment
 from triage.bundle.reader import START_NAME
+from triage.bundle.sidecar import write_sidecar
 from triage.bundle.writer import BundleWriter, CollectionInterrupted, json_bytes, read_chunks
 from triage.collect.expand import Planned, plan
 from triage.collect.source import FileMeta, FileSource
@@ -105,7 +106,7 @@ def _host_record(options: CollectOptions, sources: list[FileSource], hostname: s
         "collector_host": {
             "hostname": platform.node(), "os": platform.platform(), "machine": platform.machine(),
         },
-        "timezone": {"name": local.tzname(), "utc_offset_seconds": int(local.utcoffset().total_seconds())},
+        "timezone": {"name": local.tzname(), "utc_offset_seconds": int((local.utcoffset() or timedelta(0)).total_seconds())},
         "clock": {"system_utc": iso(now), "system_local": local.isoformat(),
                   "reference_time": iso(options.reference_time),
                   "skew_seconds": (now - options.reference_time).total_seconds() if options.reference_time else None,
@@ -285,8 +286,7 @@ class Collector:
             record_plain = sha
             sha = outer
             self.log("info", f"plain bundle SHA-256 {record_plain}; encrypted file SHA-256 {sha}")
-        sidecar = written_path.with_name(written_path.name + ".sha256")
-        sidecar.write_text(f"{sha}  {written_path.name}\n", encoding="utf-8")
+        sidecar = write_sidecar(written_path, sha)
         return CollectResult(written_path, sha, sidecar, self.entries, record, status, self.warnings)
 
     def _write_volatile(self, writer: BundleWriter) -> None:
@@ -296,7 +296,8 @@ class Collector:
             self.seq += 1
             e = M.ManifestEntry(path=f"live:{name}", volume="volatile", bundle_path=member, artifact="LiveResponse",
                                 priority=0, outcome=M.COLLECTED, size=res.size, read_method="live_api",
-                                seq=self.seq, **{k: v for k, v in res.hashes.items()})
+                                seq=self.seq, md5=res.hashes.get("md5"), sha1=res.hashes.get("sha1"),
+                                sha256=res.hashes.get("sha256"))
             e.times = {"captured": iso(utc_now())}
             writer.journal(e.to_json())
             self.entries.append(e)
@@ -321,8 +322,8 @@ class Collector:
             self.entries.append(e)
             bar.update(meta.size)
             return e
-        reason = None
-        outcome = None
+        reason: str | None = None
+        outcome = ""
         if art.max_file_size is not None and meta.size > art.max_file_size:
             outcome, reason = M.SKIPPED_SIZE, f"{human_size(meta.size)} exceeds the artifact's cap {human_size(art.max_file_size)}"
         elif opt.max_time is not None and time.monotonic() - t0 > opt.max_time:

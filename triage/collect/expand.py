@@ -8,6 +8,7 @@ the target.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import re
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ class Lister:
             self.cache[rel] = list(self.source.listdir(rel))
         return self.cache[rel]
 
-    def match(self, rel: str, pattern: str) -> list[DirEntry]:
+    def match(self, rel: str, pattern: str) -> builtins.list[DirEntry]:
         entries = self.list(rel)
         if self.source.case_sensitive:
             return [e for e in entries if fnmatch.fnmatchcase(e.name, pattern)]

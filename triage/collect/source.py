@@ -106,7 +106,7 @@ class DirectorySource:
             "modified": iso(from_epoch(st.st_mtime)),
             "accessed": iso(from_epoch(st.st_atime)),
             "changed": iso(from_epoch(st.st_ctime)),
-            "born": iso(from_epoch(st.st_birthtime)) if hasattr(st, "st_birthtime") else None,
+            "born": iso(from_epoch(birth)) if (birth := getattr(st, "st_birthtime", None)) is not None else None,
         }
         return FileMeta(size=st.st_size, times=times, owner=_owner(st.st_uid),
                         mode=statmod.filemode(st.st_mode), extra={"inode": st.st_ino, "device": st.st_dev})

@@ -98,7 +98,8 @@ def dns_cache() -> dict:
         text = out.stdout.decode("utf-8", "replace")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"available": False, "reason": str(exc)}
-    records, current = [], {}
+    records: list[dict[str, str]] = []
+    current: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()
         if ". :" in line or line.endswith(":"):

@@ -295,7 +295,7 @@ class SkipIdenticalToLive:
             return None
         volume = getattr(source, "live_volume", None)
         live = self.live.get(volume)
-        if live is None:
+        if live is None or volume is None:
             return None
         if meta is None:
             meta, rel = rel_or_meta, self._find_rel(source, planned, rel_or_meta)
@@ -303,6 +303,8 @@ class SkipIdenticalToLive:
                 return None
         else:
             rel = rel_or_meta
+        if rel is None:
+            return None
         try:
             live_meta = live.stat(rel)
         except (OSError, ValueError):

@@ -104,6 +104,8 @@ def analyzer_version(options: dict) -> str:
     h.update(b"yara=%d;" % bool(options.get("yara", True)))
     h.update(b"strict=%d;" % bool(options.get("strict", False)))
     h.update(f"sigma={options.get('sigma_key') if options.get('sigma', True) else 'off'};".encode())
+    if options.get("timeline") == "full":  # the full timeline is another output: not reused from highlights
+        h.update(b"timeline=full;")
     for rule in sorted(options.get("rules") or ()):
         h.update(rule.encode() + b"\0")
         rp = Path(rule)
@@ -167,7 +169,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
                                   rules=tuple(options.get("rules") or ()), yara=bool(options.get("yara", True)),
                                   strict=bool(options.get("strict", False)),
                                   options={"background": bool(options.get("background", True)),
-                                           **{k: options[k] for k in ("sigma", "sigma_paths", "sigma_builtin", "sigma_key")
+                                           **{k: options[k] for k in ("sigma", "sigma_paths", "sigma_builtin", "sigma_key", "timeline")
                                               if k in options}},
                                   yara_scanner=_yara_scanner(tuple(options.get("rules") or ()))
                                   if options.get("yara", True) else None)

@@ -13,10 +13,8 @@ Nothing is read from the bundles: the export needs only the fleet directory.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sqlite3
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +77,7 @@ def export_table(conn: sqlite3.Connection, table: str, dest: Path) -> int:
             arrays = []
             for field, values in zip(schema, columns, strict=True):
                 if pa.types.is_string(field.type):
-                    values = [_text(v) for v in values]
+                    values = tuple(_text(v) for v in values)
                 arrays.append(pa.array(values, type=field.type))
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             count += len(rows)
@@ -148,33 +146,3 @@ def _safe(name: str) -> str:
     """A host name as one path segment (names are hostile: no separators, no dot-dot, bounded)."""
     text = "".join(c if c.isalnum() or c in "-_. ()" else "_" for c in name)[:100].strip(". ")
     return text or "_"
-
-
-def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["export"], help="export: write the fleet as Parquet")
-    p.add_argument("fleet_dir", metavar="FLEET_DIR", help="a directory 'triage analyze --output' wrote")
-    p.add_argument("--parquet", metavar="DIR", required=True, help="where to write the Parquet files")
-    p.add_argument("--no-timelines", action="store_true", help="tables only, not the hosts' timelines")
-
-
-def run(args: argparse.Namespace) -> int:
-    fleet_dir = Path(args.fleet_dir)
-    if not (fleet_dir / "fleet.sqlite").is_file():
-        print(f"triage fleet: no fleet.sqlite in {fleet_dir}", file=sys.stderr)
-        return 2
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        print("triage fleet export: needs pyarrow (pip install 'triage[export]')", file=sys.stderr)
-        return 2
-    from triage.fleet.store import open_store
-
-    open_store(fleet_dir / "fleet.sqlite").close()  # an old store is migrated before it is read
-    result = export_parquet(fleet_dir, Path(args.parquet), timelines=not args.no_timelines)
-    for table, n in result.tables.items():
-        print(f"{table:<20} {n:>9} rows  {Path(args.parquet) / (table + '.parquet')}")
-    print(f"{'timeline':<20} {result.timeline_rows:>9} rows  {result.timeline_hosts} host(s) under"
-          f" {Path(args.parquet) / 'timeline'}")
-    for issue in result.issues[:20]:
-        print(f"  issue: {issue}")
-    return 0

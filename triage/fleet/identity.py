@@ -67,10 +67,12 @@ def _digest(parts: Iterable[str]) -> str:
 
 def identity_of(summary: dict, declared: str, files: Iterable[dict] = ()) -> HostIdentity:
     """The identity facts of one analyzed bundle (summary.json + manifest entries)."""
-    host = summary.get("host") if isinstance(summary.get("host"), dict) else {}
+    raw_host = summary.get("host")
+    host: dict = raw_host if isinstance(raw_host, dict) else {}
     reported = host.get("hostname") if isinstance(host.get("hostname"), str) else None
     sid = machine_sid(host.get("users"))
-    install = host.get("install_date") if isinstance(host.get("install_date"), str) else ""
+    raw_install = host.get("install_date")
+    install: str = raw_install if isinstance(raw_install, str) else ""
     machine_key = _digest(("machine", sid, install, (reported or "").upper())) if sid else None
     hashes = sorted({str(f.get("sha256")).lower() for f in files if isinstance(f, dict) and f.get("sha256")})
     evidence_key = _digest(hashes) if hashes else None
@@ -106,6 +108,7 @@ def resolve_host(conn: sqlite3.Connection, ident: HostIdentity, os_name: str | N
         " VALUES (?,?,?,?,?,?,?)",
         (name, ident.declared, ident.reported, os_name, ident.machine_sid, ident.machine_key, note)).lastrowid
     conn.execute("UPDATE hosts SET machine_id = id WHERE id = ?", (host_id,))
+    assert host_id is not None, "an INSERT always sets lastrowid"
     return int(host_id)
 
 

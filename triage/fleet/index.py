@@ -25,14 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from triage import __version__
-from triage.analyze import verdict
-from triage.analyze.verdict import parse_time as _ts
+from triage import __version__, verdict
 from triage.fleet import score
 from triage.fleet.stacking import STACKS
+from triage.model import SEVERITIES as MODEL_SEVERITIES
 from triage.report import style
-from triage.report.escape import e
+from triage.report.escape import escape as esc
 from triage.units import iso, utc_now
+from triage.verdict import parse_time as _ts
 
 SEVERITY_COLORS = style.SEV_COLORS
 VERDICTS = verdict.LEVELS
@@ -40,7 +40,7 @@ CHART_HOSTS = 60          # hosts drawn in the activity chart (highest scores fi
 RARE_ROWS = 50            # rows per rare-items table
 TOP_FINDINGS = 3
 PAGE = 50                 # host rows per page (the first page is also static HTML)
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITIES = tuple(reversed(MODEL_SEVERITIES))  # least urgent first: the filter's "X or worse" is an index
 
 CSS = style.BASE_CSS + """
 body{padding:0 28px 40px}h1{font-size:24px;margin:18px 0 .2em;color:var(--accent)}
@@ -50,12 +50,6 @@ table{margin:.5em 0;background:var(--card)}
 #filters{margin:.4em 0;display:flex;flex-wrap:wrap;gap:.6em;align-items:center}#filters input[type=search]{width:14em}
 .flag{color:#8a4b00;font-size:12px}
 """
-
-
-def esc(value: object) -> str:
-    """The report's escaping (triage.report.escape.e): control characters and bidirectional
-    overrides in host names, commands and paths are shown, not obeyed."""
-    return e(value)
 
 
 def href(rel_path: str) -> str:
@@ -248,7 +242,7 @@ def _host_rows(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> dict[int, 
             per[host_id]["off"] |= 2
     for p in per.values():
         p["top"] = sorted(p["found"], key=lambda f: -f[0])[:TOP_FINDINGS]
-        # the same decision as the host's summary.json verdict (triage.analyze.verdict), over its findings
+        # the same decision as the host's summary.json verdict (triage.verdict), over its findings
         p["verdict"] = VERDICTS.index(verdict.level_of(p["pairs"]))
     return per
 

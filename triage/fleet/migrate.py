@@ -52,7 +52,8 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
             if table != "events":
                 store.load_rows(conn, host_id, bundle_id, {table: rows})
                 continue
-            events, found = [], []
+            events: list[tuple] = []
+            found: list[tuple] = []
             for n, r in enumerate(rows):
                 record = dict(zip(_V1_EVENTS, r, strict=True))
                 try:

@@ -11,6 +11,7 @@ kept beside the normalised one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -52,6 +53,11 @@ def _user_folder(m: re.Match) -> str:
     return m.group(0) if name in _KEEP_PROFILES else m.group(1) + "%user%"
 
 
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that inserts ``text`` as it is (no backslash or group processing)."""
+    return lambda _m: text
+
+
 def normalize_path(path: str | None) -> str:
     """Lower-case Windows path with env vars, device prefixes and user names folded."""
     if not path:
@@ -59,7 +65,7 @@ def normalize_path(path: str | None) -> str:
     p = path.strip().strip('"').replace("/", "\\").lower()
     p = _ENV_RE.sub(lambda m: _ENV[m.group(0)], p)
     for rx, repl in _PREFIXES:
-        p = rx.sub(lambda _m, r=repl: r, p)
+        p = rx.sub(_literal(repl), p)
     return _USERS.sub(_user_folder, p)
 
 
@@ -76,7 +82,7 @@ def _normalize_command(command: str) -> str:
     c = command.strip().replace('"', "").lower()
     c = _ENV_RE.sub(lambda m: _ENV[m.group(0)], c)
     for rx, repl in _PREFIXES:
-        c = rx.sub(lambda _m, r=repl: r, c)
+        c = rx.sub(_literal(repl), c)
     c = _USERS.sub(_user_folder, c)
     return _SPACE.sub(" ", c).strip()
 

@@ -96,16 +96,24 @@ def stack(conn: sqlite3.Connection, kind: str, max_hosts: int | None = None) -> 
 
 
 def rare_threshold(spec: str | int | None, total_hosts: int) -> int:
-    """'--rare-threshold': a host count ('1') or a share of the fleet ('2%'); default 1% (at least 1)."""
+    """'--rare-threshold': a host count ('1') or a share of the fleet ('2%'); default 1% (at least 1).
+    Never more than majority_cap(total_hosts): what most of the fleet has is not rare."""
     if spec is None or spec == "":
         return max(1, math.floor(total_hosts * 0.01))
     text = str(spec).strip()
     if text.endswith("%"):
-        return max(1, math.floor(total_hosts * float(text[:-1]) / 100))
+        return min(max(1, math.floor(total_hosts * float(text[:-1]) / 100)), majority_cap(total_hosts))
     value = int(text)
     if value < 1:
         raise ValueError(f"--rare-threshold must be at least 1 host: {spec!r}")
-    return value
+    return min(value, majority_cap(total_hosts))
+
+
+def majority_cap(total_hosts: int) -> int:
+    """The most hosts a rare item may be on: fewer than half the fleet (at least 1). Why: rarity is
+    relative to the fleet's size; '--rare-threshold 5' on a 6-host fleet would otherwise call an
+    autostart that 5 of 6 hosts share (the build image's updater) rare."""
+    return max(1, (total_hosts - 1) // 2)
 
 
 def record_rare(conn: sqlite3.Connection, threshold: int) -> dict[str, list[StackItem]]:
@@ -117,6 +125,7 @@ def record_rare(conn: sqlite3.Connection, threshold: int) -> dict[str, list[Stac
     if total < MIN_FLEET_FOR_RARE:
         conn.commit()
         return rare
+    threshold = min(threshold, majority_cap(total))
     names = {r[0]: r[1] for r in conn.execute("SELECT id, name FROM hosts")}
     found = []
     for kind, (label, table, col, where, cols, severity) in STACKS.items():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, ClassVar
 
-from triage.analyze.records import Issue, Record, Source
+from triage.model import Issue, Record, Source
 
 if TYPE_CHECKING:
     from triage.bundle.manifest import ManifestEntry
@@ -42,14 +42,16 @@ class ParseInput:
 
     @property
     def bundle_path(self) -> str:
-        return self.entry.bundle_path
+        bundle_path = self.entry.bundle_path
+        assert bundle_path is not None, "a parser is only given members stored in the bundle"
+        return bundle_path
 
     @property
     def user(self) -> str | None:
         return self.entry.user
 
     def source(self, locator: str | None = None) -> Source:
-        return Source(bundle_path=self.entry.bundle_path, locator=locator, user=self.entry.user)
+        return Source(bundle_path=self.bundle_path, locator=locator, user=self.entry.user)
 
     def issue(self, message: str, severity: str = "error", locator: str | None = None) -> Issue:
         return Issue(severity=severity, message=message, source=self.source(locator))

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
+from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.sqlite_util import (
     MAX_PATH_CHARS,
@@ -28,7 +28,7 @@ from triage.parsers.sqlite_util import (
     tables,
 )
 from triage.parsers.userpath import user_from_path
-from triage.parsers.wintime import unix_utc, webkit_utc
+from triage.timeconv import unix_utc, webkit_utc
 
 # ui::PageTransition core types (transition & 0xFF), ui/base/page_transition_types.h
 TRANSITION_CORE = {

@@ -38,9 +38,11 @@ from typing import Any
 
 from evtx import PyEvtxParser
 
-from triage.analyze.records import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
+from triage.model import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
 from triage.parsers import evtx_events as ee
+from triage.parsers import evtx_types
 from triage.parsers.base import ParseInput, Parser
+from triage.timeconv import key_datetime, ts_key
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -95,6 +97,7 @@ class _Head:
     connectivity: Any = None
     script: bool = False
     notable: bool = False
+    skip: re.Pattern[str] | None = None  # routine records of this id (evtx_types.SKIP), not typed
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -113,9 +116,10 @@ _BAD = _Tail(None, None)  # marker: this prefix is not laid out as expected
 
 def _make_head(provider: str | None, eid: int | str) -> _Head:
     norm = ee.normalize_provider(provider)
-    spec, conn = ee.NOTABLE.get((norm, eid)), ee.CONNECTIVITY.get((norm, eid))
+    spec = ee.NOTABLE.get((norm, eid)) or evtx_types.SPECS.get((norm, eid))
+    conn = ee.CONNECTIVITY.get((norm, eid))
     script = eid == ee.POWERSHELL_SCRIPT_EVENT and norm in ee.POWERSHELL_SCRIPT_PROVIDERS
-    return _Head(provider, eid, spec, conn, script, bool(spec or conn or script))
+    return _Head(provider, eid, spec, conn, script, bool(spec or conn or script), evtx_types.SKIP.get((norm, eid)))
 
 
 def _make_tail(channel: str | None, computer: str | None) -> _Tail:
@@ -306,16 +310,6 @@ def _listed_records(chunk_header: bytes) -> int:
     return last - first + 1
 
 
-def ts_key(s: str) -> str:
-    """pyevtx-rs timestamp text ('2022-02-05T21:49:54.18Z UTC', 1-7 fraction digits or none) ->
-    fixed-width 'YYYY-MM-DDTHH:MM:SS.fffffff' that sorts as time."""
-    if len(s) > 20 and s[19] == ".":
-        z = s.find("Z", 20)
-        frac = s[20:z] if z > 0 else s[20:]
-        return f"{s[:19]}.{frac[:7].ljust(7, '0')}"
-    return f"{s[:19]}.0000000"
-
-
 _CREATED = '"TimeCreated":{"#attributes":{"SystemTime":"'
 
 
@@ -329,14 +323,6 @@ def created_time(data: str) -> datetime | None:
     if j < 0:
         return None
     return record_time(data[i:j])
-
-
-def key_datetime(key: str) -> datetime | None:
-    """ts_key text -> aware UTC datetime truncated to the microsecond (None if it is not a time)."""
-    try:
-        return datetime.fromisoformat(key[:26] + "+00:00")
-    except ValueError:
-        return None
 
 
 def record_time(text: str) -> datetime | None:
@@ -783,6 +769,8 @@ class _LogReader:
         eid = head.event_id
         if eid == 4624 and not self.all_logons and _MACHINE_LOGON.search(data) is not None:
             return None
+        if head.skip is not None and not self.all_logons and head.skip.search(data) is not None:
+            return None
         written = record_time(ts_text)
         ts = created_time(data) or written
         if ts is None:
@@ -803,6 +791,8 @@ class _LogReader:
         if head.spec is not None:
             spec = head.spec
             fields = spec.extract(values)
+            if "record_written" in values:  # the header's time, where it differs from TimeCreated
+                fields["record_written"] = values["record_written"]
             return Event(source=source, timestamp=ts, channel=channel, provider=provider, event_id=eid,
                          record_id=rid, computer=computer, category=spec.category,
                          description=spec.describe(fields), fields=fields)

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage.parsers.evtx_template import template
+
 LOGON_TYPES = {
     0: "System", 2: "Interactive", 3: "Network", 4: "Batch", 5: "Service", 7: "Unlock",
     8: "NetworkCleartext", 9: "NewCredentials", 10: "RemoteInteractive", 11: "CachedInteractive",
@@ -211,6 +213,16 @@ class Spec:
         return out
 
 
+_SID_NAMES = {"S-1-5-18": "NT AUTHORITY\\SYSTEM", "S-1-5-19": "NT AUTHORITY\\LOCAL SERVICE",
+              "S-1-5-20": "NT AUTHORITY\\NETWORK SERVICE"}
+
+
+def sid_name(sid: Any) -> str | None:
+    """Well-known SID -> account name; another SID as is; the null SID S-1-0-0 -> None."""
+    s = clean(sid)
+    return None if not isinstance(s, str) or s == "S-1-0-0" else _SID_NAMES.get(s, s)
+
+
 def _s(value: Any) -> str:
     return "?" if value is None else str(value)
 
@@ -265,10 +277,14 @@ def _group_change(scope: str) -> Spec:
                 f"{_s(f['group_name'])} by {_s(f['by'])}", _GROUP_FIELDS, extra=_group_extra)
 
 
+_4688_message = template("process {image} started by {user}[ with command line {command_line}][ (parent {parent})]")
+
+
 def _4688_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
     # TargetUserName is set (Windows 10+) when the new process runs as another account than the subject.
-    f["user"] = account(f.pop("target_domain"), f.pop("target_user")) or account(f.get("subject_domain"),
-                                                                                f.get("subject_user"))
+    # A kernel-started process (Registry, smss.exe) has subject '-' and only the SID S-1-5-18.
+    f["user"] = (account(f.pop("target_domain"), f.pop("target_user"))
+                 or account(f.get("subject_domain"), f.get("subject_user")) or sid_name(f.get("subject_sid")))
 
 
 def _sysmon1_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
@@ -333,8 +349,8 @@ NOTABLE: dict[tuple[str, int], Spec] = {
                                                                           f.get("subject_user"))))),
     # --- services, tasks
     ("service control manager", 7045): Spec(
-        "service_install", lambda f: f"service {_s(f['service_name'])} installed: {_s(f['image_path'])} "
-        f"({_s(f['start_type'])}, {_s(f['account'])})",
+        "service_install", template("service {service_name} installed: {image_path}[ ({start_type}][, runs as "
+                                    "{account}][)]"),
         {"service_name": "ServiceName", "image_path": "ImagePath", "service_type": "ServiceType",
          "start_type": "StartType", "account": "AccountName"}, extra=_service_extra),
     ("microsoft-windows-security-auditing", 4697): Spec(
@@ -376,14 +392,15 @@ NOTABLE: dict[tuple[str, int], Spec] = {
     ("microsoft-windows-security-auditing", 4756): _group_change("universal"),
     # --- processes
     ("microsoft-windows-security-auditing", 4688): Spec(
-        "process", lambda f: f"process {_s(f['image'])} started by {_s(f['user'])}: {_s(f['command_line'])}",
+        "process", lambda f: _4688_message(f) + ("" if f.get("command_line") else " (command line not audited)"),
         {"image": "NewProcessName", "command_line": "CommandLine", "parent": "ParentProcessName",
-         "subject_user": "SubjectUserName", "subject_domain": "SubjectDomainName", "target_user": "TargetUserName",
+         "subject_user": "SubjectUserName", "subject_sid": "SubjectUserSid", "subject_domain": "SubjectDomainName", "target_user": "TargetUserName",
          "target_domain": "TargetDomainName", "logon_id": "SubjectLogonId", "pid": "NewProcessId",
          "parent_pid": "ProcessId", "token_elevation": "TokenElevationType", "integrity_level": "MandatoryLabel"},
         ("pid", "parent_pid"), _4688_extra),
     ("microsoft-windows-sysmon", 1): Spec(
-        "process", lambda f: f"process {_s(f['image'])} started by {_s(f['user'])}: {_s(f['command_line'])}",
+        "process", template("process {image} started by {user}[ with command line {command_line}][ (parent "
+                            "{parent})]"),
         {"image": "Image", "command_line": "CommandLine", "parent": "ParentImage",
          "parent_command_line": "ParentCommandLine", "user": "User", "hashes": "Hashes", "pid": "ProcessId",
          "parent_pid": "ParentProcessId", "process_guid": "ProcessGuid", "parent_process_guid": "ParentProcessGuid",

@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from triage.analyze.records import EventLogStats, Issue, Record, SigmaMatch
+from triage.model import EventLogStats, Issue, Record, SigmaMatch
 from triage.parsers.base import ParseInput
 from triage.parsers.evtx import CHUNK_SIZE, HEADER_SIZE, MAX_RECORD_ISSUES, Partial, _LogReader
 
@@ -167,7 +167,7 @@ def merge_windows(item: ParseInput, futures: list[tuple[int, int, Future]],
     reader = _LogReader(item)
     try:
         chunks = yield from reader.preamble()
-        if chunks is False:
+        if isinstance(chunks, bool):  # False: the log cannot be read (preamble said why)
             return
         counts: Counter = Counter()
         sigma: list[SigmaMatch] = []

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from triage.analyze.records import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
+from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.chromium import enum_name
 from triage.parsers.sqlite_util import (
@@ -30,7 +30,7 @@ from triage.parsers.sqlite_util import (
     tables,
 )
 from triage.parsers.userpath import user_from_path
-from triage.parsers.wintime import prtime_utc, unix_utc
+from triage.timeconv import prtime_utc, unix_utc
 
 BROWSER = "firefox"
 # nsINavHistoryService TRANSITION_* values stored in moz_historyvisits.visit_type
@@ -184,5 +184,5 @@ class FirefoxHistoryParser(Parser):
                 source=item.source(f"moz_downloads.id={did}"), browser=BROWSER, user=user,
                 start=prtime_utc(as_int(start)), end=prtime_utc(as_int(end)), url=src or None,
                 target_path=file_uri_to_path(target), received_bytes=as_int(cur),
-                total_bytes=as_int(maxb) if as_int(maxb) is None or as_int(maxb) >= 0 else None,
+                total_bytes=total if (total := as_int(maxb)) is None or total >= 0 else None,
                 danger_type=None, state=enum_name(DOWNLOAD_STATE, state))

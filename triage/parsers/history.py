@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from triage.analyze.records import CommandHistory, Issue, Record
+from triage.model import CommandHistory, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.textlines import LineStats, bounded_lines, cut_issues
 from triage.parsers.userpath import user_from_path

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from triage.analyze.records import Autorun, Issue, Record
+from triage.model import Autorun, Issue, Record
 from triage.parsers.base import ParseInput, Parser, read_small
 from triage.parsers.tasks import manifest_time, windows_path
 

@@ -32,7 +32,7 @@ from typing import ClassVar
 
 import olefile
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.jumplist_appids import app_name
 from triage.parsers.lnk import LNK_HEADER, MAX_LNK_BYTES, LinkFacts, LnkError, read_capped, read_link

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import pylnk
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.tasks import manifest_time, windows_path
 from triage.parsers.wintime import filetime_utc

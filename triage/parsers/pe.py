@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import pefile
 
-from triage.analyze.records import Issue, PEInfo, Record
+from triage.model import Issue, PEInfo, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.wintime import unix_utc
+from triage.timeconv import unix_utc
 
 DEFAULT_MAX_PE_SIZE = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024

@@ -10,21 +10,19 @@ are small and capped here), so no temporary copy of evidence is written.
 from __future__ import annotations
 
 import io
-import struct
 from collections.abc import Iterator
 
 import pyscca
 
-from triage.analyze.records import Execution, Issue, Record
+from triage.model import Execution, Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.wintime import filetime_utc
+from triage.parsers.mam import MAM_SIGNATURE, MAX_DECOMPRESSED_SIZE, mam_size
+from triage.timeconv import filetime_utc
 
-MAM_SIGNATURE = b"MAM\x04"
 SCCA_SIGNATURE = b"SCCA"
 # Real prefetch files are tens to hundreds of KiB (a few MiB at worst, decompressed). Anything far
 # bigger is not a prefetch file or is built to exhaust memory.
 MAX_FILE_SIZE = 16 * 1024 * 1024
-MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024
 MAX_LAST_RUNS = 8
 # The executable name in the header is cut to 29 characters (60 bytes of UTF-16 with its NUL).
 EXECUTABLE_NAME_CHARS = 29
@@ -74,13 +72,9 @@ class PrefetchParser(Parser):
             yield item.issue(f"larger than {MAX_FILE_SIZE} bytes: not parsed as prefetch", severity="warning")
             return
         if data[:4] == MAM_SIGNATURE:
-            if len(data) < 8:
-                yield item.issue("MAM-compressed prefetch header cut short")
-                return
-            (decompressed,) = struct.unpack_from("<I", data, 4)
-            if decompressed > MAX_DECOMPRESSED_SIZE:
-                yield item.issue(f"MAM header claims {decompressed} decompressed bytes (limit "
-                                 f"{MAX_DECOMPRESSED_SIZE}): not decompressed")
+            size, why = mam_size(data, MAX_DECOMPRESSED_SIZE)
+            if size is None:
+                yield item.issue(f"MAM-compressed prefetch: {why}")
                 return
         elif data[4:8] != SCCA_SIGNATURE:
             yield item.issue(f"not a prefetch file (signature {data[:8].hex()})")

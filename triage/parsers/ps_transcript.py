@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, CommandHistory, Issue, Record
+from triage.model import ArtifactRecord, CommandHistory, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.textlines import LineStats, bounded_lines, cut_issues
 from triage.parsers.userpath import user_from_path

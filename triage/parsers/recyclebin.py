@@ -13,9 +13,9 @@ import re
 import struct
 from collections.abc import Iterator
 
-from triage.analyze.records import Issue, Record, RecycleBinItem
+from triage.model import Issue, Record, RecycleBinItem
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.wintime import filetime_utc
+from triage.timeconv import filetime_utc
 
 _HEADER = struct.Struct("<qQQ")  # version, original size, deletion FILETIME
 V1_PATH_BYTES = 520

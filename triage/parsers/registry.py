@@ -1,6 +1,6 @@
 """The 'registry' parser: SYSTEM, SOFTWARE, SAM, SECURITY, every NTUSER.DAT / UsrClass.dat, Amcache.hve.
 
-What it yields (triage.analyze.records): HostFact (computer name, time zone, last shutdown, control
+What it yields (triage.model): HostFact (computer name, time zone, last shutdown, control
 set, domain, OS product/build/UBR/version/edition, install date, owner), UserAccount (ProfileList, SAM),
 Autorun (Run keys of HKLM, WOW6432Node and every user, Explorer\\Run policies, services and drivers,
 Winlogon, IFEO / SilentProcessExit, AppInit_DLLs, the TaskCache), Execution(kind='amcache'), and Issue
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers import registry_autoruns as ar
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.registry_accounts import parse_sam

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from triage.analyze.records import Issue, Record, UserAccount
+from triage.model import Issue, Record, UserAccount
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 
 

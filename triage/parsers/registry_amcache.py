@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import PureWindowsPath
 from typing import Any, ClassVar
 
-from triage.analyze.records import Execution, Issue, Record
+from triage.model import Execution, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 from triage.parsers.registry_hive import from_filetime
 
@@ -46,10 +46,11 @@ def parse_amcache(ctx: Context) -> Iterator[Record | Issue]:
     if inv is not None:
         for sub in hive.subkeys(inv)[:MAX_ENTRIES]:
             v = hive.value_map(sub)
-            path = v.get("lowercaselongpath") if isinstance(v.get("lowercaselongpath"), str) else None
-            name = v.get("name") if isinstance(v.get("name"), str) and v.get("name") else (
+            raw_path, raw_name = v.get("lowercaselongpath"), v.get("name")
+            path = raw_path if isinstance(raw_path, str) else None
+            name: str = raw_name if isinstance(raw_name, str) and raw_name else (
                 PureWindowsPath(path).name if path else sub.name())
-            details = {k: v[k] for k in ("publisher", "version", "productname", "linkdate", "size", "binarytype",
+            details: dict[str, Any] = {k: v[k] for k in ("publisher", "version", "productname", "linkdate", "size", "binarytype",
                                          "programid", "isoscomponent") if k in v and v[k] not in ("", None)}
             count += 1
             yield AmcacheExecution(source=ctx.item.source(hive.path(sub)), kind="amcache", executable=name,
@@ -63,8 +64,8 @@ def parse_amcache(ctx: Context) -> Iterator[Record | Issue]:
                 path = v.get("15") if isinstance(v.get("15"), str) else None
                 mod = v.get("17")
                 details = {"volume_id": vol.name(), "entry_id": sub.name()}
-                if isinstance(mod, int) and from_filetime(mod):
-                    details["file_modified"] = from_filetime(mod).isoformat().replace("+00:00", "Z")
+                if isinstance(mod, int) and (modified := from_filetime(mod)) is not None:
+                    details["file_modified"] = modified.isoformat().replace("+00:00", "Z")
                 count += 1
                 yield AmcacheExecution(source=ctx.item.source(hive.path(sub)), kind="amcache",
                                        executable=PureWindowsPath(path).name if path else sub.name(), path=path,

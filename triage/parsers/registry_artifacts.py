@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers.registry_asep import (
     parse_ntuser_aseps,
     parse_software_aseps,

@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers.registry_autoruns import CV, MAX_SUBKEYS, NTCV, Context
 
 DEFAULT_LSA = {"msv1_0", "kerberos", "schannel", "wdigest", "tspkg", "pku2u", "cloudap", "negoextender", "livessp",
@@ -115,7 +115,8 @@ def winsock(ctx: Context, ccs: str) -> Iterator[Record | Issue]:
                     path, vname = packed_catalog_path(vals.get("packedcatalogitem")), "PackedCatalogItem"
                 else:
                     path, vname = vals.get("librarypath") or "", "LibraryPath"
-                name = vals.get("displaystring") if isinstance(vals.get("displaystring"), str) else entry.name()
+                shown = vals.get("displaystring")
+                name = shown if isinstance(shown, str) else entry.name()
                 yield ctx.autorun(category="winsock", key=entry, name=name, value_name=vname, command=path,
                                   details={"catalog": catalog, "wow64": cat_key.name().lower().endswith("64"),
                                            "control_set": ccs})

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from triage.analyze.records import Autorun, Issue, Record
+from triage.model import Autorun, Issue, Record
 from triage.parsers.base import ParseInput
 from triage.parsers.registry_hive import Hive
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 from triage.parsers.registry_shimcache import _basename, control_sets
 from triage.units import from_filetime
@@ -50,15 +50,18 @@ class BamEntry(ArtifactRecord):
     key_path: str
     sequence_number: int | None = None
     version: int | None = None
+    device_path_field: ClassVar[str] = "executable"  # an NT device path: analyze/volumes.py gives its letter
+    resolved_path: str | None = None                  # 'C:\\Windows\\...' where the volume is known
 
     def times(self) -> list[tuple[datetime, str]]:
         return [(self.last_run, f"{self.moderator.upper()} last run")] if self.last_run else []
 
     def execution(self) -> tuple[str, str | None, int | None, tuple[datetime, ...]] | None:
-        return (_basename(self.executable), self.executable, None, (self.last_run,) if self.last_run else ())
+        return (_basename(self.executable), self.resolved_path or self.executable, None,
+                (self.last_run,) if self.last_run else ())
 
     def message(self) -> str:
-        return f"{self.moderator.upper()}: {self.executable} run by {self.sid} ({self.control_set})"
+        return f"{self.moderator.upper()}: {self.resolved_path or self.executable} run by {self.sid} ({self.control_set})"
 
 
 def parse_bam(ctx: Context) -> Iterator[Record | Issue]:

@@ -428,7 +428,7 @@ class Hive:
 
 @dataclass
 class OpenedHive:
-    hive: Hive | None
+    hive: Hive
     notes: list[tuple[str, str]]  # (severity, message) about opening: dirty, replay, size...
 
 

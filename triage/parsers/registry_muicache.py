@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import Context
 
 USRCLASS_KEY = "Local Settings\\Software\\Microsoft\\Windows\\Shell\\MuiCache"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import Context
 
 BAGMRU_KEYS = ("Local Settings\\Software\\Microsoft\\Windows\\Shell\\BagMRU",  # UsrClass.dat

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import Context
 from triage.units import from_filetime
 
@@ -311,7 +311,8 @@ class ShimCacheEntry(ArtifactRecord):
         return (_basename(self.path), self.path, None, ()) if self.path and self.executed else None
 
     def message(self) -> str:
-        flag = {True: ", executed flag set", False: ", executed flag not set"}.get(self.executed, "")
+        flags: dict[bool | None, str] = {True: ", executed flag set", False: ", executed flag not set"}
+        flag = flags.get(self.executed, "")
         return f"ShimCache #{self.position} {self.path}{flag} ({self.control_set})"
 
 
@@ -324,7 +325,7 @@ def control_sets(ctx: Context) -> list[str]:
     names = sorted(k.name() for k in (hive.subkeys(root) if root is not None else [])
                    if k.name().lower().startswith("controlset") and k.name()[10:].isdigit())
     cur = current_control_set(ctx)
-    return ([cur] if cur in names else []) + [n for n in names if n != cur]
+    return ([cur] if cur is not None and cur in names else []) + [n for n in names if n != cur]
 
 
 def parse_shimcache(ctx: Context) -> Iterator[Record | Issue]:

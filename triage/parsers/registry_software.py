@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import PureWindowsPath
 from typing import Any
 
-from triage.analyze.records import HostFact, Issue, Record, UserAccount
+from triage.model import HostFact, Issue, Record, UserAccount
 from triage.parsers import registry_autoruns as ar
 from triage.parsers.registry_autoruns import NTCV, Context
 from triage.parsers.registry_hive import from_filetime

@@ -10,7 +10,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from triage.analyze.records import Autorun, HostFact, Issue, Record
+from triage.model import Autorun, HostFact, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 from triage.parsers.registry_hive import as_int32, from_filetime
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from triage.analyze.records import Issue, Record
+from triage.model import Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, NTCV, Context
 from triage.parsers.registry_taskcache_times import dynamic_info
 from triage.units import iso

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, NTCV, Context
 from triage.parsers.wintime import filetime_utc
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 from triage.parsers.registry_shimcache import control_sets
 from triage.units import from_filetime
@@ -119,7 +119,7 @@ def _filetime_value(hive: Any, key: Any) -> datetime | None:
     return None
 
 
-def _property_times(hive: Any, instance: Any) -> dict[str, datetime | None]:
+def _property_times(hive: Any, instance: Any) -> dict[str, Any]:
     props = hive.subkey(instance, "Properties")
     store = hive.subkey(props, DEVICE_PROPERTIES) if props is not None else None
     out: dict[str, datetime | None] = {}
@@ -160,7 +160,8 @@ def mounted_devices(hive: Any) -> dict[str, list[str]]:
 
 def _mounts_for(serial: str, device: str, mounts: dict[str, list[str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     needle = f"#{device.lower()}#{serial.lower()}#"
-    letters, guids = [], []
+    letters: list[str] = []
+    guids: list[str] = []
     for text, labels in mounts.items():
         if needle in text:
             for label in labels:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
 from triage.units import from_filetime
 

@@ -100,7 +100,7 @@ class _SafeCursor(sqlite3.Cursor):
 class _SafeConnection(sqlite3.Connection):
     """Connection whose cursors (``execute`` included) are :class:`_SafeCursor`."""
 
-    def cursor(self, factory=_SafeCursor):  # type: ignore[override]
+    def cursor(self, factory=_SafeCursor):
         return super().cursor(factory)
 
     def execute(self, *args, **kwargs):  # the C execute makes a plain cursor: go through ours

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import pyesedb
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.srum_tables import (
     APP_RESOURCE_USAGE,

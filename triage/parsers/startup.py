@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from triage.analyze.records import Autorun, Issue, Record
+from triage.model import Autorun, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.lnk import LnkError, read_link
 from triage.parsers.tasks import manifest_time, windows_path

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from triage.analyze.records import Autorun, Issue, Record
+from triage.model import Autorun, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 
 DEFAULT_MAX_TASK_BYTES = 1 << 20
@@ -114,7 +114,7 @@ def parse_task_xml(root: ET.Element) -> dict[str, Any]:
         "run_level": _text(principal, "RunLevel"), "logon_type": _text(principal, "LogonType"),
         "hidden": _bool(_text(settings, "Hidden")), "enabled": _bool(_text(settings, "Enabled")),
         "triggers": triggers, "actions": actions,
-        "actions_context": (_child(root, "Actions").get("Context") if _child(root, "Actions") is not None else None),
+        "actions_context": actions_el.get("Context") if (actions_el := _child(root, "Actions")) is not None else None,
     }
 
 

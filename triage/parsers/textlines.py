@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from triage.analyze.records import Issue
+from triage.model import Issue
 from triage.parsers.base import ParseInput
 
 _BOMS = (

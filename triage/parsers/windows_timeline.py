@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from triage.analyze.records import ArtifactRecord, Issue, Record
+from triage.model import ArtifactRecord, Issue, Record
 from triage.parsers.base import ParseInput, Parser
 from triage.parsers.sqlite_util import SQLITE_MAGIC, as_int, capped_text, columns, open_private_copy, tables
 from triage.parsers.userpath import user_from_path

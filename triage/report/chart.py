@@ -11,9 +11,9 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from triage.analyze.verdict import parse_time as parse
-from triage.analyze.verdict import window_end
 from triage.report.escape import e
+from triage.verdict import parse_time as parse
+from triage.verdict import window_end
 
 MIN_BAND = 8.0
 W, H, L, R, T, B = 1180, 190, 48, 12, 14, 30

@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from triage.model import SEVERITIES
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -34,6 +34,10 @@ def e(value: Any) -> str:
     text = _CONTROL.sub("\ufffd", str(value))
     text = _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
     return html.escape(text, quote=True)
+
+
+escape = e
+"""The same guard under a descriptive name, for pages other than the report (the fleet index)."""
 
 
 def ep(value: Any) -> str:

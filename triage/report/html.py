@@ -18,13 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from triage.model import SEVERITIES
 from triage.report import chart, coverage, evidence, findings, offnetwork, sections, sigma, verdict
 from triage.report.escape import Raw, e, json_island, plural, ts
 from triage.report.script import JS, REPORT_CSS
 from triage.report.style import BASE_CSS, SEV_COLORS
 from triage.report.tables import MAX_ROWS, section
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 CSS = BASE_CSS + REPORT_CSS
 
 __all__ = ["CSS", "Raw", "e", "render", "write_report"]

@@ -15,12 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from triage.analyze.verdict import in_span, window_end
-from triage.analyze.verdict import parse_time as parse
 from triage.report import chart
 from triage.report.escape import e, ep, finding_anchor, plural, record_anchor, sev, ts
 from triage.report.style import severity_badge
 from triage.report.tables import MAX_ROWS, is_iso, section, table
+from triage.verdict import in_span, window_end
+from triage.verdict import parse_time as parse
 
 MAX_ITEMS = 3000  # per window, for the chart; the table lists the first MAX_ROWS
 OPEN_WINDOWS = 3

@@ -1,12 +1,12 @@
 """The verdict block, first on the page: the level and why, first and last malicious activity,
 off-network windows with their findings, top findings grouped by rule, and what is missing.
-The decision itself is made in the analysis (:mod:`triage.analyze.verdict`); this renders it."""
+The decision itself is made in the analysis (:mod:`triage.verdict`); this renders it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from triage.analyze import verdict as decide
+from triage import verdict as decide
 from triage.report.escape import e, finding_anchor, plural, sev, ts
 from triage.report.style import VERDICT_COLORS, severity_badge
 from triage.report.tables import table

@@ -29,7 +29,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from triage.model import SEVERITIES
+
 REQUIRED_META = ("description", "severity", "attack", "reference", "date")
 MIN_ATOM = 4
 NOCASE_MIN = 6
@@ -378,8 +379,7 @@ def _regex_items(src: str) -> list[tuple[str, str, int]]:
                 j += 1
             _attach_quant(items, src[i:j], depth)
             i = j
-        elif c == "{" and re.match(r"\{\d*,?\d*\}", src[i:]):
-            m = re.match(r"\{\d*,?\d*\}\??", src[i:])
+        elif c == "{" and (m := re.match(r"\{\d*,?\d*\}\??", src[i:])):
             _attach_quant(items, m.group(0), depth)
             i += len(m.group(0))
         elif c == ".":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yara
 
-from triage.analyze.records import Issue, Source
+from triage.model import Issue, Source
 
 RULE_SUFFIXES = (".yar", ".yara")
 PACK_PREFIX = "pack/"

@@ -53,35 +53,32 @@ bundle are known, and :func:`findings_from_hits` applies it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import re
-import struct
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yara
 
-from triage.analyze.records import (
+from triage.bundle.manifest import HAS_DATA
+from triage.model import (
     Autorun,
     BrowserDownload,
     BrowserVisit,
     CommandHistory,
     Event,
-    Finding,
     Issue,
     Record,
     Source,
 )
-from triage.bundle.manifest import HAS_DATA
-from triage.scan.lint import SEVERITIES
+from triage.parsers.mam import MAM_SIGNATURE, decompress_mam
 from triage.scan.rules import CompiledRules, compile_rules
+from triage.scan.yara_findings import findings_from_hits, settle_hive_hits
+from triage.scan.yara_hit import HIVE_NAMES, YaraHit, hive_of, is_hive, lowered, preview
 
 DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = 60                     # seconds per file (yara counts whole seconds)
@@ -89,122 +86,9 @@ PARALLEL_MIN_FILES = 16
 BATCH_BYTES = 4 * 1024 * 1024           # small files travel to a worker in batches of about this much
 BATCH_FILES = 64
 MAX_STRINGS_PER_HIT = 20                 # matched-string instances kept per hit
-PREVIEW_BYTES = 64
-MAX_EVIDENCE_PER_FINDING = 50
-MAX_DECOMPRESSED_PREFETCH = 64 * 1024 * 1024
-MAM_SIGNATURE = b"MAM\x04"
 # Event fields that hold decoded commands or scripts (the evtx parser's names).
 EVENT_TEXT_FIELDS = ("script_block", "command_line", "parent_command_line", "image_path",
                      "service_file_name", "host_application", "command", "task_xml", "details", "payload")
-# File names Windows gives its registry hives (System32\config, RegBack, user profiles, Amcache...).
-# Both the name and the "regf" magic must say hive before a hit's severity is lowered: a web script
-# renamed SYSTEM or one that starts with "regf" keeps its severity (neither alone makes a hive).
-HIVE_NAMES = frozenset({"system", "software", "sam", "security", "default", "components", "drivers",
-                        "elam", "bbi", "bcd", "bcd-template", "userdiff", "ntuser.dat", "usrclass.dat",
-                        "amcache.hve", "syscache.hve"})
-HIVE_MAGIC = b"regf"
-_HIVE_LOG = re.compile(r"\.log[12]?$", re.IGNORECASE)
-SEVERITY_STEPS_IN_HIVE = 2               # unconfirmed raw-hive hits count this many severities lower
-
-
-def hive_of(bundle_path: str) -> str | None:
-    """The hive a path names (itself, or the hive whose transaction log it is), by file name only;
-    None when the name is not one of :data:`HIVE_NAMES`."""
-    base = _HIVE_LOG.sub("", bundle_path)
-    name = base.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower()
-    return base if name in HIVE_NAMES else None
-
-
-def is_hive(bundle_path: str, head: bytes) -> bool:
-    """Whether a file is a registry hive or hive log: a hive's name and the regf magic in its first
-    bytes (transaction logs of both formats start with a copy of the hive's base block)."""
-    return head[:4] == HIVE_MAGIC and hive_of(bundle_path) is not None
-
-
-def lowered(severity: str, steps: int = SEVERITY_STEPS_IN_HIVE) -> str:
-    """A severity ``steps`` levels lower, never below 'low' ('info' stays 'info')."""
-    if severity == "info" or severity not in SEVERITIES:
-        return severity
-    return SEVERITIES[min(SEVERITIES.index(severity) + steps, SEVERITIES.index("low"))]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class YaraHit:
-    """One rule matching one scanned buffer.
-
-    source: the bundle member (and, for decoded content, the record's locator) that matched.
-    target: 'file' (the member's bytes) or 'decoded' (text a parser decoded, or a decompressed file).
-    artifact / field: for decoded content, the record type and the field scanned, e.g.
-      ('windows/evtx/event', 'script_block').
-    strings: (identifier, offset in the scanned buffer, preview of the matched bytes), at most
-      MAX_STRINGS_PER_HIT; strings_truncated says whether more were left out.
-    when: the record's time when the decoded content has one (UTC), else None.
-    hive: a raw-file hit inside a registry hive or hive log (:func:`is_hive`).
-    confirmed: for a hive hit, whether a decoded value of the same hive matched the same rule
-      (:func:`settle_hive_hits`); an unconfirmed hive hit counts :data:`SEVERITY_STEPS_IN_HIVE`
-      severities lower than its rule says.
-    process: for a hit in volatile/processes.json (or connections.json), the pid, name and image of
-      the process whose entry matched (:func:`triage.scan.yara_process.attribute`).
-    """
-
-    rule: str
-    namespace: str
-    tags: tuple[str, ...]
-    meta: dict[str, Any]
-    source: Source
-    target: str
-    strings: tuple[tuple[str, int, str], ...] = ()
-    strings_truncated: bool = False
-    artifact: str | None = None
-    field: str | None = None
-    when: datetime | None = None
-    hive: bool = False
-    confirmed: bool = False
-    process: dict[str, Any] | None = None  # a hit on volatile data: the process it matched (yara_process)
-
-    @property
-    def rule_severity(self) -> str:
-        """The severity the rule's meta gives ('medium' when it gives none or an unknown one)."""
-        sev = str(self.meta.get("severity", "")).lower()
-        return sev if sev in SEVERITIES else "medium"
-
-    @property
-    def severity(self) -> str:
-        """The severity this hit counts with: the rule's, lowered for an unconfirmed hive hit."""
-        sev = self.rule_severity
-        return lowered(sev) if self.hive and not self.confirmed else sev
-
-    def to_dict(self) -> dict[str, Any]:
-        from triage.units import iso
-
-        return {
-            "rule": self.rule,
-            "namespace": self.namespace,
-            "tags": list(self.tags),
-            "meta": dict(self.meta),
-            "where": self.source.to_dict(),
-            "target": self.target,
-            "artifact": self.artifact,
-            "field": self.field,
-            "when": iso(self.when),
-            "strings": [{"identifier": i, "offset": o, "data": d} for i, o, d in self.strings],
-            "strings_truncated": self.strings_truncated,
-            "severity": self.severity,
-            "hive": self.hive,
-            "confirmed": self.confirmed,
-            "process": self.process,
-        }
-
-
-def preview(data: bytes) -> str:
-    """Readable preview of matched bytes: UTF-16LE text shown as text, others with \\x escapes."""
-    cut = data[:PREVIEW_BYTES]
-    if len(cut) >= 4 and len(cut) % 2 == 0 and not any(cut[1::2]):
-        text = cut.decode("utf-16-le", "backslashreplace")
-    else:
-        text = cut.decode("latin-1")
-    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
-    return text + ("..." if len(data) > PREVIEW_BYTES else "")
 
 
 def _match_tuples(matches: Sequence[Any]) -> list[tuple[str, str, tuple[str, ...], dict, tuple, bool]]:
@@ -229,21 +113,6 @@ def _hits(tuples, source: Source, target: str, **extra) -> Iterator[YaraHit]:
                       strings=strings, strings_truncated=truncated, **extra)
 
 
-def _decompress_mam(data: bytes) -> tuple[bytes | None, str | None]:
-    """Decompressed Windows 10+ prefetch (MAM\\x04 + uint32 size + LZXpress Huffman); (None, why)."""
-    if len(data) < 8:
-        return None, "MAM header cut short"
-    (size,) = struct.unpack_from("<I", data, 4)
-    if size > MAX_DECOMPRESSED_PREFETCH:
-        return None, f"MAM header claims {size} decompressed bytes: not decompressed"
-    try:
-        import pyfwnt
-
-        return pyfwnt.lzxpress_huffman_decompress(data[8:], size), None
-    except Exception as exc:  # libfwnt raises IOError/ValueError/RuntimeError on damaged data
-        return None, f"MAM decompression failed: {exc}"
-
-
 def _scan_buffer(rules: yara.Rules, data: bytes | None, timeout: int, source: Source, target: str,
                  filepath: str | None = None, **extra) -> Iterator[YaraHit | Issue]:
     """Scan bytes, or a whole file on disk by path (yara maps it: no copy into Python)."""
@@ -254,7 +123,8 @@ def _scan_buffer(rules: yara.Rules, data: bytes | None, timeout: int, source: So
             matches = rules.match(data=data, timeout=timeout)
     except yara.TimeoutError:
         yield Issue(severity="warning", message=f"YARA scan timed out after {timeout}s "
-                    f"({len(data)} bytes, {target}): rules may be incomplete for it", source=source)
+                    f"({os.path.getsize(filepath) if filepath is not None else len(data or b'')} bytes, {target}): "
+                    "rules may be incomplete for it", source=source)
         return
     except yara.Error as exc:
         yield Issue(severity="error", message=f"YARA scan failed: {exc}", source=source)
@@ -279,7 +149,7 @@ def _scan_member(rules: yara.Rules, data: bytes, cap: int, timeout: int,
         if filepath is not None:
             with open(filepath, "rb") as fh:
                 data = fh.read(cap)
-        decoded, why = _decompress_mam(data)
+        decoded, why = decompress_mam(data)
         dsource = Source(bundle_path=source.bundle_path, locator="decompressed prefetch", user=source.user)
         if decoded is None:
             yield Issue(severity="warning", message=f"prefetch not scanned decompressed: {why}",
@@ -484,6 +354,7 @@ class YaraScanner:
 
         fd, tmp = tempfile.mkstemp(suffix=".yarc", prefix="triage-yara-")
         os.close(fd)
+        assert self.rules is not None, "only called once the rules compiled"
         self.rules.save(tmp)
         self.compiled.cache_path = Path(tmp)
         return tmp
@@ -542,7 +413,8 @@ class YaraScanner:
 
     def scan_records(self, records: Iterable[Record]) -> Iterator[YaraHit | Issue]:
         """Scan the decoded text of typed records; a hit's source is the record's source."""
-        if self.rules is None:
+        rules = self.rules
+        if rules is None:
             return
         cache: dict[str, list[tuple]] = {}
         fragments: dict[tuple[str, str], dict[int, Event]] = defaultdict(dict)
@@ -556,7 +428,7 @@ class YaraScanner:
             tuples = cache.get(text)
             if tuples is None:
                 try:
-                    tuples = _match_tuples(self.rules.match(data=text.encode("utf-8", "surrogatepass"),
+                    tuples = _match_tuples(rules.match(data=text.encode("utf-8", "surrogatepass"),
                                                             timeout=self.timeout))
                 except yara.TimeoutError:
                     yield Issue(severity="warning", message=f"YARA scan of {fld} timed out after "
@@ -639,70 +511,6 @@ def scan_paths_parallel(paths: Iterable[str | Path], *, jobs: int = 2, root: str
                         scanner: YaraScanner | None = None) -> Iterator[YaraHit | Issue]:
     """Module-level convenience: scan plain files with the pack (or ``scanner``'s rules)."""
     yield from (scanner or YaraScanner()).scan_paths_parallel(paths, jobs=jobs, root=root)
-
-
-# ---------------------------------------------------------------- findings
-
-def settle_hive_hits(hits: Iterable[YaraHit]) -> list[YaraHit]:
-    """The hits with ``confirmed`` set on raw hive hits that a decoded value of the same hive (or,
-    for a hive log, of the hive it belongs to) matched with the same rule. Call it on all hits of
-    one bundle (file scan and decoded scan together); running it again changes nothing."""
-    hits = list(hits)
-    decoded = {(h.namespace, h.rule, (hive_of(h.source.bundle_path) or "").lower())
-               for h in hits if h.target == "decoded"}
-    out = []
-    for h in hits:
-        if h.hive and not h.confirmed and \
-                (h.namespace, h.rule, (hive_of(h.source.bundle_path) or "").lower()) in decoded:
-            h = dataclasses.replace(h, confirmed=True)
-        out.append(h)
-    return out
-
-
-def findings_from_hits(hits: Iterable[YaraHit]) -> list[Finding]:
-    """One Finding per rule (namespace + name), its evidence every place it matched (capped).
-
-    Severity and ATT&CK ids come from the rule's meta ('severity', 'attack'); a rule without a valid
-    severity is 'medium'. A rule that matched only raw registry hive bytes, with no decoded value of
-    the hive confirming it, counts lower (see the module docstring); the finding takes the strongest
-    severity among its hits. ``when`` is the earliest record time among the hits, if any has one.
-    """
-    order = {s: i for i, s in enumerate(SEVERITIES)}
-    groups: dict[tuple[str, str], list[YaraHit]] = defaultdict(list)
-    for h in settle_hive_hits(hits):
-        groups[(h.namespace, h.rule)].append(h)
-    findings: list[Finding] = []
-    for (ns, rule), group in groups.items():
-        first = group[0]
-        meta = first.meta
-        attack = tuple(a.strip() for a in str(meta.get("attack", "")).split(",") if a.strip())
-        places = sorted({(h.source.bundle_path, h.source.locator or "") for h in group})
-        evidence = []
-        for h in group[:MAX_EVIDENCE_PER_FINDING]:
-            evidence.append({"bundle_path": h.source.bundle_path, "locator": h.source.locator,
-                             "target": h.target, "field": h.field,
-                             "strings": [f"{i}@{o}: {d}" for i, o, d in h.strings[:5]],
-                             **({"hive": True, "confirmed": h.confirmed} if h.hive else {})})
-        severity = min((h.severity for h in group), key=lambda s: order.get(s, 9))
-        note = ""
-        if severity != first.rule_severity and all(h.hive and not h.confirmed for h in group):
-            note = (f"; only in raw registry hive bytes, no decoded value of the hive matched: severity "
-                    f"{severity} instead of the rule's {first.rule_severity}")
-        times = [h.when for h in group if h.when is not None]
-        where = places[0][0] + (f" ({places[0][1]})" if places[0][1] else "")
-        more = f" and {len(places) - 1} more place(s)" if len(places) > 1 else ""
-        findings.append(Finding(
-            source=first.source,
-            rule=f"yara:{ns}:{rule}",
-            severity=severity,
-            title=str(meta.get("description") or f"YARA rule {rule} matched"),
-            reason=f"YARA rule {rule} ({ns}) matched {where}{more}{note}",
-            evidence=tuple(evidence),
-            when=min(times) if times else None,
-            attack=attack,
-        ))
-    findings.sort(key=lambda f: (order.get(f.severity, 9), f.rule))
-    return findings
 
 
 __all__ = ["DEFAULT_MAX_FILE_SIZE", "DEFAULT_TIMEOUT", "EVENT_TEXT_FIELDS", "HIVE_NAMES", "YaraHit",

@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 
 from triage import __version__
+from triage.bundle.sidecar import sidecar_path, sidecar_words
 from triage.ship import protocol as P
 from triage.units import parse_size
 
@@ -237,8 +238,7 @@ class Uploader:
         self._save_receipt(receipt)
         if self.options.remove_after_upload:
             self.path.unlink()
-            side = self.path.with_name(self.path.name + ".sha256")
-            side.unlink(missing_ok=True)
+            sidecar_path(self.path).unlink(missing_ok=True)
             self.log(f"receipt confirmed; removed local {self.path.name}")
         return receipt
 
@@ -406,10 +406,10 @@ class Uploader:
         received and refuses to store anything that does not match, and if that happens the file is
         hashed here to tell a damaged local bundle from a damaged transfer.
         """
-        side = self.path.with_name(self.path.name + ".sha256")
+        side = sidecar_path(self.path)
         recorded = None
         if side.is_file():
-            words = side.read_text(errors="replace").split()
+            words = sidecar_words(self.path)
             recorded = words[0].lower() if words and P.is_sha256(words[0].lower()) else None
             if recorded is None:
                 raise UploadError(f"{side.name} is not a SHA-256 sidecar")

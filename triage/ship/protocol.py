@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 API = "/v1"
 CHUNK_HASH_HEADER = "X-Chunk-SHA256"
@@ -61,7 +62,7 @@ def case_problem(case_id: str) -> str | None:
     return None
 
 
-def is_sha256(text: object) -> bool:
+def is_sha256(text: object) -> TypeGuard[str]:
     return isinstance(text, str) and bool(_SHA256.fullmatch(text))
 
 

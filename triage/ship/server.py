@@ -29,24 +29,23 @@ import os
 import shutil
 import socket
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from triage import __version__
+from triage.bundle.sidecar import write_sidecar
 from triage.ship import protocol as P
-from triage.ship.crypto import is_encrypted, verify_encrypted
+from triage.ship.connections import ConnectionWatch
+from triage.ship.custody import custody_line, cut, last_line_sha256
+from triage.ship.received import fsync_file, verify_received, write_json_atomic
+from triage.ship.request_body import HTTPProblem, parse_small_json
 from triage.units import iso, utc_now
 
 log = logging.getLogger("triage.serve")
 _BLOCK = 256 << 10
 MAX_JSON_BODY = 64 << 10        # an upload request is a few hundred bytes of JSON
-MAX_JSON_DEPTH = 16             # ... one object deep; deeper nesting is refused before parsing
-MAX_FIELD_CHARS = 512           # a custody-log or reply string from the client or the bundle, cut
-MAX_PROBLEMS_SHOWN = 100        # verification problems in a reply or receipt
-MAX_CUSTODY_LINE = 16 << 10     # a custody line never grows past this, whatever the input
 SPACE_CHECK_EVERY = 16 << 20    # free space re-checked every this many bytes of a streamed body
 
 
@@ -65,14 +64,6 @@ class ServerConfig:
     body_timeout: float = 60.0                # a request body may pause this long between bytes
     min_free_bytes: int = 64 << 20            # every write leaves at least this much free in the store
     extra: dict = field(default_factory=dict)
-
-
-class HTTPProblem(Exception):
-    """Raised inside handlers: becomes a JSON error response with this status."""
-
-    def __init__(self, status: int, message: str, **details) -> None:
-        super().__init__(message)
-        self.status, self.message, self.details = status, message, details
 
 
 def _json(status: int, body: dict) -> web.Response:
@@ -150,7 +141,7 @@ class IntakeServer:
         case: P.CaseToken = request["case"]
         body = parse_small_json(await self._read_small(request, MAX_JSON_BODY))
         name, size, sha, chunk_size = (body.get(k) for k in ("name", "size", "sha256", "chunk_size"))
-        self._check_name(name)
+        name = self._check_name(name)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise HTTPProblem(400, "size must be a non-negative integer")
         if size > self.config.max_bundle_size:
@@ -170,7 +161,7 @@ class IntakeServer:
         async with self._lock(uid):
             meta = self._load_meta(uid)
             created = meta is None
-            if created:
+            if meta is None:
                 self._expire_staging()
                 pending = self._pending_uploads()
                 mine = [m for m in pending if m["token_fingerprint"] == case.fingerprint]
@@ -190,7 +181,7 @@ class IntakeServer:
                 (d / "chunks").mkdir(parents=True, exist_ok=True)
                 with open(d / name, "wb") as fh:       # sparse until the chunks fill it
                     fh.truncate(size)
-                _write_json_atomic(d / "meta.json", meta)
+                write_json_atomic(d / "meta.json", meta)
                 log.info("upload %s started: %s/%s (%d bytes) from %s", uid, case.case_id, name, size,
                          request.remote)
         return _json(201 if created else 200, self._status_body(meta))
@@ -352,8 +343,8 @@ class IntakeServer:
         name, sha = meta["name"], meta["sha256"]
         if digest is not None and digest != sha:
             self._hash_mismatch(request, case, meta, workdir, digest)
-        (workdir / f"{name}.sha256").write_text(f"{sha}  {name}\n")
-        await asyncio.to_thread(_fsync, assembled)
+        write_sidecar(workdir / name, sha)
+        await asyncio.to_thread(fsync_file, assembled)
         verification = await asyncio.to_thread(verify_received, assembled)
         if verification.get("sha256") != sha:
             self._hash_mismatch(request, case, meta, workdir, verification.get("sha256"))
@@ -363,7 +354,7 @@ class IntakeServer:
             with contextlib.suppress(OSError):
                 shutil.rmtree(workdir / "chunks", ignore_errors=True)
                 os.replace(workdir, dest)
-                _write_json_atomic(dest / "rejection.json", {"meta": meta, "verification": verification})
+                write_json_atomic(dest / "rejection.json", {"meta": meta, "verification": verification})
             self._custody("rejected", request, case, name=name, size=assembled.stat().st_size
                           if assembled.exists() else None, sha256=sha, reason="verification failed",
                           problems=verification["problems"][:20],
@@ -382,8 +373,7 @@ class IntakeServer:
             return answer
         os.chmod(final, 0o444)
         size = final.stat().st_size
-        side = case_dir / f"{name}.sha256"
-        side.write_text(f"{sha}  {name}\n")
+        side = write_sidecar(case_dir / name, sha)
         os.chmod(side, 0o444)
         now = iso(utc_now())
         receipt = {
@@ -394,7 +384,7 @@ class IntakeServer:
             "upload_id": meta["id"], "verification": verification,
             "server": {"software": f"triage {__version__}", "host": self.hostname},
         }
-        _write_json_atomic(case_dir / f"{name}.receipt.json", receipt)
+        write_json_atomic(case_dir / f"{name}.receipt.json", receipt)
         self._custody("stored", request, case, name=name, size=size, sha256=sha, upload_id=meta["id"])
         if self.config.queue_dir is not None:
             self._enqueue(final, receipt)
@@ -412,10 +402,12 @@ class IntakeServer:
                           "start again", received_sha256=got, restart=True)
 
     # ---------------------------------------------------------------------------------- helpers
-    def _check_name(self, name) -> None:
+    def _check_name(self, name: object) -> str:
+        """The name, when it is an acceptable bundle name (a string: name_problem says so); else 400."""
         problem = P.name_problem(name)
-        if problem:
-            raise HTTPProblem(400, f"bad bundle name: {problem}")
+        if problem or not isinstance(name, str):
+            raise HTTPProblem(400, f"bad bundle name: {problem or 'not a string'}")
+        return name
 
     def _meta_for(self, request: web.Request) -> dict:
         uid = request.match_info["upload_id"]
@@ -500,7 +492,7 @@ class IntakeServer:
         """X-Forwarded-For, only from a trusted TLS terminator (``--trust-forwarded``): anyone else can
         write any address there, and it must not land in receipts or the custody log as a fact."""
         value = request.headers.get("X-Forwarded-For")
-        return _cut(value) if (value and self.config.trust_forwarded) else None
+        return str(cut(value)) if (value and self.config.trust_forwarded) else None
 
     def _custody(self, event: str, request, case: P.CaseToken, **fields) -> None:
         """Append one event to custody.jsonl; each line carries the SHA-256 of the previous line."""
@@ -518,11 +510,13 @@ class IntakeServer:
         self._custody_prev = hashlib.sha256(line).hexdigest()
 
     def _enqueue(self, final: Path, receipt: dict) -> None:
+        if self.config.queue_dir is None:
+            return
         q = Path(self.config.queue_dir)
         q.mkdir(parents=True, exist_ok=True)
         ticket = {"bundle": str(final), "case": receipt["case"], "sha256": receipt["sha256"],
                   "received_utc": receipt["received_utc"]}
-        _write_json_atomic(q / f"{int(time.time() * 1000)}-{receipt['sha256'][:16]}.json", ticket)
+        write_json_atomic(q / f"{int(time.time() * 1000)}-{receipt['sha256'][:16]}.json", ticket)
 
     def _expire_staging(self) -> None:
         """Forget uploads with no activity (no chunk written, no marker added) for staging_ttl seconds,
@@ -555,210 +549,6 @@ class IntakeServer:
                     log.warning("staging expiry failed: %s", exc)
 
 
-class ConnectionWatch:
-    """Header timeout: every connection must deliver a request's headers within ``timeout`` seconds of
-    opening, or of its previous response. aiohttp has no such timeout, so a client that opens a
-    connection and sends headers one byte a minute would hold it for ever; :meth:`sweep`, called
-    every second or so, closes those. Bodies have their own timeout (``body_timeout``)."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.deadline: dict[object, float | None] = {}    # None: a request is being handled
-
-    def started(self, protocol: object) -> None:
-        self.deadline[protocol] = None
-
-    def finished(self, protocol: object) -> None:
-        self.deadline[protocol] = time.monotonic() + self.timeout
-
-    def sweep(self, connections: list) -> int:
-        now = time.monotonic()
-        live = set(connections)
-        for gone in [p for p in self.deadline if p not in live]:
-            del self.deadline[gone]
-        closed = 0
-        for conn in live:
-            if conn not in self.deadline:
-                self.deadline[conn] = now + self.timeout
-            elif (d := self.deadline[conn]) is not None and now > d:
-                transport = getattr(conn, "transport", None)
-                if transport is not None:
-                    transport.close()
-                    closed += 1
-                del self.deadline[conn]
-        return closed
-
-
-def _cut(value: object, limit: int = MAX_FIELD_CHARS) -> object:
-    """Strings cut to ``limit`` characters (length noted), lists to 20 items: client- or bundle-supplied
-    text in the custody log and in replies stays bounded."""
-    if isinstance(value, str) and len(value) > limit:
-        return f"{value[:limit]}... ({len(value)} characters)"
-    if isinstance(value, list):
-        return [_cut(v, limit) for v in value[:20]]
-    return value
-
-
-def custody_line(record: dict, prev: str | None) -> bytes:
-    """One custody line: the record with every field bounded, chained to ``prev``; never longer than
-    MAX_CUSTODY_LINE (if it would be, the free-text fields are shortened further, then dropped)."""
-    fields = {k: _cut(v) for k, v in record.items()}
-    for limit in (MAX_FIELD_CHARS, 64):
-        line = (json.dumps({**fields, "prev_sha256": prev}, sort_keys=True) + "\n").encode()
-        if len(line) <= MAX_CUSTODY_LINE:
-            return line
-        fields = {k: _cut(v, limit) for k, v in fields.items()}
-    fields.pop("problems", None)
-    fields["truncated"] = True
-    return (json.dumps({**fields, "prev_sha256": prev}, sort_keys=True) + "\n").encode()
-
-
-def last_line_sha256(path: Path) -> str | None:
-    """SHA-256 of the last line of ``path`` (None for a missing or empty file), whatever its length:
-    the start of the line is found by reading backwards, then the line is hashed forwards in blocks.
-    Why: after a restart the chain continues from this hash; reading a fixed tail (64 KiB) chained
-    the next line to a wrong hash whenever the last line was longer, and the whole log looked
-    tampered."""
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return None
-    with fh:
-        end = fh.seek(0, os.SEEK_END)
-        if end == 0:
-            return None
-        pos = end - 1            # skip the final newline of the last line
-        start = 0
-        while pos > 0:
-            step = min(1 << 16, pos)
-            fh.seek(pos - step)
-            block = fh.read(step)
-            k = block.rfind(b"\n")
-            if k >= 0:
-                start = pos - step + k + 1
-                break
-            pos -= step
-        fh.seek(start)
-        h = hashlib.sha256()
-        while block := fh.read(1 << 20):
-            h.update(block)
-        return h.hexdigest()
-
-
-def verify_custody_log(path: str | Path) -> tuple[int, list[str]]:
-    """Check custody.jsonl's hash chain: (lines checked, problems). Each line's ``prev_sha256`` must be
-    the SHA-256 of the line before it, so an edited, removed or reordered line shows up."""
-    problems: list[str] = []
-    prev = None
-    n = 0
-    try:
-        with open(path, "rb") as fh:
-            for n, line in enumerate(fh, 1):
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    problems.append(f"line {n}: not JSON")
-                    prev = hashlib.sha256(line).hexdigest()
-                    continue
-                if not isinstance(record, dict) or record.get("prev_sha256") != prev:
-                    problems.append(f"line {n}: chain broken (prev_sha256 does not match line {n - 1})")
-                prev = hashlib.sha256(line).hexdigest()
-    except OSError as exc:
-        problems.append(str(exc))
-    return n, problems
-
-
-def parse_small_json(raw: bytes) -> dict:
-    """An upload request's JSON object; 400 for anything else, including nesting deeper than
-    MAX_JSON_DEPTH (checked on the text before parsing: the parser recurses, and a deep enough
-    document would raise RecursionError, a 500)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for c in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == 0x5C:
-                escaped = True
-            elif c == 0x22:
-                in_string = False
-        elif c == 0x22:
-            in_string = True
-        elif c in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                raise HTTPProblem(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-        elif c in (0x5D, 0x7D):
-            depth -= 1
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise HTTPProblem(400, "body must be JSON {name, size, sha256, chunk_size}") from None
-    if not isinstance(body, dict):
-        raise HTTPProblem(400, "body must be a JSON object")
-    return body
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def verify_received(path: Path) -> dict:
-    """Check a received bundle: encrypted -> structure (the server never holds a decryption key);
-    plain -> ``triage.bundle.verify.verify_bundle`` (every member's hash), or, if that module is
-    not installed, a CRC check of every ZIP member."""
-    if is_encrypted(path):
-        r = verify_encrypted(path)
-        return {"kind": "encrypted", "verifier": "triage.ship.crypto.verify_encrypted (structure)",
-                "ok": r.ok, "problems": r.problems, "checked": r.segments, "sha256": r.sha256}
-    try:
-        from triage.bundle.verify import verify_bundle
-    except ImportError:
-        verify_bundle = None
-    if verify_bundle is not None:
-        try:
-            r = verify_bundle(path)
-            problems = list(getattr(r, "problems", []))
-            return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": bool(r.ok),
-                    "incomplete": bool(getattr(r, "incomplete", False)),
-                    "problems": [_cut(str(p), 300) for p in problems[:MAX_PROBLEMS_SHOWN]],
-                    "problem_count": len(problems), "checked": getattr(r, "checked", 0),
-                    "sha256": getattr(r, "sha256", None) or _sha256(path)}
-        except Exception as exc:   # a verifier crash must not take the server down; it is a rejection
-            return {"kind": "zip", "verifier": "triage.bundle.verify.verify_bundle", "ok": False,
-                    "problems": [_cut(f"verifier error: {type(exc).__name__}: {exc}", 300)], "checked": 0,
-                    "sha256": _sha256(path)}
-    try:
-        with zipfile.ZipFile(path) as z:
-            bad = z.testzip()
-            n = len(z.infolist())
-        problems = [f"CRC mismatch in member {bad}"] if bad else []
-        return {"kind": "zip", "verifier": "zipfile CRC", "ok": not problems, "problems": problems,
-                "checked": n, "sha256": _sha256(path)}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        return {"kind": "zip", "verifier": "zipfile CRC", "ok": False, "problems": [f"not a valid ZIP: {exc}"],
-                "checked": 0, "sha256": _sha256(path)}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 async def serve(config: ServerConfig, host: str, port: int, ssl_context=None,
                 ready=None) -> None:
     """Run until cancelled (SIGINT/SIGTERM handled by the caller). ``ready(url)`` is called once listening."""
@@ -768,7 +558,7 @@ async def serve(config: ServerConfig, host: str, port: int, ssl_context=None,
     housekeeping = asyncio.ensure_future(server.housekeeping(runner))
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
-    sockets = site._server.sockets if site._server else []   # the real port when --port 0
+    sockets = getattr(site._server, "sockets", None) or []   # the real port when --port 0
     actual = sockets[0].getsockname()[1] if sockets else port
     scheme = "https" if ssl_context else "http"
     shown = f"[{host}]" if ":" in host else host

@@ -12,10 +12,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from triage.analyze.records import SigmaMatch
-from triage.parsers.evtx import key_datetime, ts_key
+from triage.model import SigmaMatch
 from triage.sigma.engine import Engine, event, flatten
 from triage.sigma.match import Bucket
+from triage.timeconv import key_datetime, ts_key
 
 MAX_SAMPLES = 25
 # Records queued before a pre-filter pass (bounded memory: ~1.5 KiB of JSON text each).

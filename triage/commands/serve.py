@@ -57,7 +57,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     if args.check_custody:
-        from triage.ship.server import verify_custody_log
+        from triage.ship.custody import verify_custody_log
 
         log_path = Path(args.store) / "custody.jsonl"
         count, problems = verify_custody_log(log_path)

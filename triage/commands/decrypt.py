@@ -12,7 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from triage.ship.crypto import DecryptError, decrypt_file, load_private_key, private_key_is_encrypted
+from triage.ship.crypto import DecryptError
+from triage.ship.decrypt import decrypt_file
+from triage.ship.keys import load_private_key, private_key_is_encrypted
 from triage.ship.passphrase import add_passphrase_arguments, passphrase_from_args
 from triage.terminal import safe
 

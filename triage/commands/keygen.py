@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from triage.ship.crypto import generate_key_pair, key_id, save_key_pair
+from triage.ship.keys import generate_key_pair, key_id, save_key_pair
 from triage.ship.passphrase import add_passphrase_arguments, passphrase_from_args
 
 

@@ -53,6 +53,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="address-space cap per local worker, e.g. 4GiB (a bundle exceeding it fails alone)")
     p.add_argument("--max-tasks-per-child", type=int, default=32, metavar="N",
                    help="recycle a local worker process after N bundles (bounded memory; default 32)")
+    p.add_argument("--timeline", choices=("highlights", "full"), default="highlights",
+                   help="timeline.jsonl/csv per host: the typed highlights (default) or every event-log record "
+                        "too (full; for Timesketch; bigger and slower)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines or closing table")
     p.add_argument("--json", action="store_true",
                    help="print the run as one JSON object on stdout (bundles, report paths, ranking, exit code)")
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"force": args.force, "rules": [str(Path(r).resolve()) for r in args.rules],
                "yara": not args.no_yara, "strict": False, "sigma": not args.no_sigma,
                "sigma_paths": [str(Path(r).resolve()) for r in args.sigma],
-               "sigma_builtin": not args.no_builtin_sigma}
+               "sigma_builtin": not args.no_builtin_sigma, "timeline": args.timeline}
     rule_lines = _rule_problems(options)
     for line in rule_lines:
         print(f"triage analyze: {line}", file=sys.stderr)

@@ -1,6 +1,6 @@
-"""The verdict: what a responder needs in the first minute, decided once in the analysis layer.
+"""The verdict: what a responder needs in the first minute, decided once from a summary.
 
-Why here and not in the report: the per-host report, the fleet's index.html and analysts' own
+Why a module of its own, below the analysis, the report and the fleet: the per-host report, the fleet's index.html and analysts' own
 scripts must agree on whether a host is "compromise likely", so the decision is made once, from
 the summary's own sections, and stored in summary.json ``verdict`` (documented in the schema).
 
@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from triage.model import SEVERITIES
 from triage.units import iso
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 LEVELS = ("compromise_likely", "suspicious", "nothing_found")
 LABELS = {"compromise_likely": "compromise likely", "suspicious": "suspicious", "nothing_found": "nothing found"}
 DECIDING = ("critical", "high", "medium")

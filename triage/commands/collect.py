@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from triage import exit_codes as X
+from triage.bundle.sidecar import sidecar_path
 from triage.terminal import safe
 from triage.units import human_size, parse_duration, parse_size
 
@@ -65,8 +66,8 @@ def _duration(text: str) -> float:
 
 
 def _sources(args, profile_os: str):
-    from triage.cli import UsageError
     from triage.collect.source import DirectorySource
+    from triage.commands import UsageError
 
     if args.target:
         root = Path(args.target)
@@ -131,7 +132,7 @@ def run(args) -> int:
         return X.USAGE
     if args.encrypt_to:
         try:  # keys are loaded now: a bad --encrypt-to fails before anything is collected
-            from triage.ship.crypto import encrypted_output
+            from triage.ship.encrypt import encrypted_output
 
             options.open_output = encrypted_output(args.encrypt_to)
         except ImportError as exc:
@@ -252,7 +253,7 @@ class Outcome:
 
     def to_dict(self) -> dict:
         return {"bundle": str(self.bundle), "sha256": self.sha256,
-                "sidecar": str(self.bundle.with_name(self.bundle.name + ".sha256")),
+                "sidecar": str(sidecar_path(self.bundle)),
                 "status": "partial" if self.partial else "complete", "collector_status": self.status,
                 "totals": self.totals,
                 "skipped_budget": {"files": self.budget_skipped, "bytes": self.budget_skipped_bytes},

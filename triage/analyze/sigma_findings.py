@@ -1,6 +1,6 @@
 """One finding per (Sigma rule, host), and the summary's ``sigma`` section.
 
-The per-log :class:`~triage.analyze.records.SigmaMatch` records are summed per rule id (a rule's Sysmon
+The per-log :class:`~triage.model.SigmaMatch` records are summed per rule id (a rule's Sysmon
 and Security variants, and every log it matched in, make one finding): total count, first and last
 time, and the first matched records as evidence, each naming its log, record number and time. Every
 finding keeps the rule's author and where the rule came from (the DRL 1.1 asks that the author travels
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from triage.analyze.records import Finding, Record, SigmaMatch, Source
+from triage.model import Finding, Record, SigmaMatch, Source
 
 # Evidence records kept per finding (all are counted).
 MAX_EVIDENCE = 50
