@@ -12,7 +12,7 @@ import codecs
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from triage.model import Issue
 from triage.parsers.base import ParseInput
@@ -52,7 +52,7 @@ def bounded_lines(item: ParseInput, max_chars: int, max_lines: int, stats: LineS
         issues.append(item.issue(f"cannot open file: {exc}"))
         return
     with raw:
-        buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[type-var]
+        buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(cast(io.RawIOBase, raw))
         encoding = detect_encoding(buffered.peek(4)[:4])
         text = io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline=None)
         try:
