@@ -77,3 +77,74 @@ def test_host_with_usrclass_shows_shellbags_muicache_and_user_com_servers(make_h
     assert all(x["user"] for x in arts["shellbags"]["entries"])
     page = res.report_path.read_text("utf-8")
     assert '<table id="t-art-shellbags"' in page
+
+
+def test_host_with_extra_artifacts_shows_defender_setupapi_timeline(make_hosts, tmp_path_factory):
+    """The same --extra-artifacts host: the windows-triage profile collects its Defender MPLog,
+    setupapi.dev.log and users' ActivitiesCache.db (with -wal); they reach summary.json (schema-valid),
+    the timeline (UTC rows; setupapi's local times stay out), the report, executions and findings."""
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-extra"), extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-extra"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    validate(s)
+    arts = s["artifacts"]
+    assert arts["setupapi_devices"]["total"] in (25, 26)  # the Windows 10 or the Windows 11 log
+    assert arts["defender_mplog"]["total"] > 0 and arts["timeline_activities"]["total"] > 0
+    tl_users = {x["user"] for x in arts["timeline_activities"]["entries"]}
+    assert tl_users and None not in tl_users
+    rows = [json.loads(line) for line in res.timeline_path.read_text("utf-8").splitlines()]
+    by_source = Counter(r["source"] for r in rows)
+    assert by_source["defender_mplog"] == arts["defender_mplog"]["total"]
+    assert by_source["timeline_activities"] > 0 and by_source["setupapi_devices"] == 0
+    detections = [x for x in arts["defender_mplog"]["entries"] if x["kind"] == "detection"]
+    found = {f["title"] for f in s["findings"] if f["rule"] == "defender_detection"}
+    assert {f"Defender detection: {x['threat']}" for x in detections} <= found and found
+    assert any(e["source"] == "timeline_activities" for e in s["executions"])
+    page = res.report_path.read_text("utf-8")
+    for name in ("defender_mplog", "setupapi_devices", "timeline_activities"):
+        assert f'<table id="t-art-{name}"' in page
+
+
+@pytest.mark.chromium
+def test_extra_artifact_tables_in_chromium(make_hosts, tmp_path_factory, tmp_path):
+    """The new sections render in real headless Chromium: no script errors or requests, one row per
+    listed entry, and (section opened) the filter box narrows the Defender table to one threat's lines."""
+    from _chromium import open_page, require_chromium
+
+    require_chromium()
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-extra"), extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-extra"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    with open_page(res.report_path, tmp_path) as page:
+        assert page.errors == [] and page.requests == []
+        for name in ("defender_mplog", "setupapi_devices", "timeline_activities"):
+            rows = page.query_selector_all(f"#t-art-{name} tbody tr")
+            assert len(rows) == s["artifacts"][name]["listed"] > 0
+        threat = next(x["threat"] for x in s["artifacts"]["defender_mplog"]["entries"] if x["kind"] == "detection")
+        page.click("#artifact-defender_mplog summary")  # sections start collapsed: open it as an analyst would
+        page.fill('input[data-table="t-art-defender_mplog"]', threat)
+        visible = page.evaluate("Array.from(document.querySelectorAll('#t-art-defender_mplog tbody tr'))"
+                                ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
+        assert visible and all(threat in v for v in visible)
+
+
+def test_host_with_detection_history_collected_and_parsed(make_hosts, tmp_path_factory):
+    """A host whose Defender folder holds the Windows 10 APTSimulator set (make-host-tree seed 2 places it):
+    every DetectionHistory file is collected under its nested folder, parsed into one entry each, and each
+    detected threat is a defender_detection finding with the file as evidence."""
+    hosts = make_hosts(seed=2, filler_mb=1, extra_artifacts=True)
+    placed = list((hosts / "host-000").glob("ProgramData/Microsoft/Windows Defender/Scans/History/Service/"
+                                            "DetectionHistory/*/*"))
+    if not placed:
+        pytest.skip("make-host-tree placed no DetectionHistory files on this seed")
+    bundle = collected_bundle(make_hosts, tmp_path_factory.mktemp("bundles-seed2"), seed=2, extra_artifacts=True)
+    res = analyzed_once(bundle, tmp_path_factory.mktemp("analysis-seed2"), strict=True)
+    s = json.loads(res.summary_path.read_text("utf-8"))
+    validate(s)
+    det = s["artifacts"]["defender_detections"]
+    assert det["total"] == len(placed)
+    assert {x["bundle_path"].rsplit("/", 1)[-1] for x in det["entries"]} == {p.name for p in placed}
+    threats = {x["threat"] for x in det["entries"]}
+    found = [f for f in s["findings"] if f["rule"] == "defender_detection"]
+    assert {f"Defender detection: {t}" for t in threats} <= {f["title"] for f in found}
+    assert any("DetectionHistory" in ev["bundle_path"] for f in found for ev in f["evidence"])

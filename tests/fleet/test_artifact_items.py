@@ -11,11 +11,12 @@ import json
 
 import pytest
 from _analyze_host import analyzed_once, collected_bundle
+from _fleet_items import load_machines
 
 from triage.fleet import stacking
 from triage.fleet.artifact_items import artifact_item_rows
 from triage.fleet.normalize import normalize_path
-from triage.fleet.store import load_rows, open_store, summary_rows
+from triage.fleet.store import open_store, summary_rows
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +56,7 @@ def test_rare_srum_app_and_lnk_target(summary, tmp_path):
     others = _without(others, "lnk_files", "target", target)
     others = _without(others, "jumplists", "target", target)
     conn = open_store(tmp_path / "fleet.sqlite")
-    for i in range(6):
-        hid = conn.execute("INSERT INTO hosts (name) VALUES (?)", (f"m{i}",)).lastrowid
-        conn.execute("UPDATE hosts SET machine_id = id WHERE id = ?", (hid,))
-        bid = conn.execute("INSERT INTO bundles (sha256, analyzer_version, path, status, host_id)"
-                           " VALUES (?, 't', 'p', 'ok', ?)", (str(i), hid)).lastrowid
-        load_rows(conn, hid, bid, {"artifact_items": artifact_item_rows((summary if i == 0 else others)["artifacts"])})
-    conn.commit()
+    load_machines(conn, [summary] + [others] * 5)
     apps = {it.item: it.hosts for it in stacking.stack(conn, "srum_app")}
     assert apps[normalize_path(app)] == 1 and max(apps.values()) == 6
     targets = {it.item: it.hosts for it in stacking.stack(conn, "opened_target")}

@@ -129,6 +129,45 @@ def _linux_seeds(kind: str) -> Callable[[], list[bytes]]:
     return seeds
 
 
+def _head(*globs: str, size: int = 64 << 10) -> Callable[[], list[bytes]]:
+    """The first ``size`` bytes of large corpus text logs (whole files make slow mutations)."""
+    def seeds() -> list[bytes]:
+        return [p.read_bytes()[:size] for g in globs for p in sorted(CORPUS.glob(g)) if p.is_file()]
+    return seeds
+
+
+def _job_seeds() -> list[bytes]:
+    """No .job file in the corpus: one laid out per MS-TSCH (fixed section, strings, one trigger)."""
+    def u(s: str) -> bytes:
+        return struct.pack("<H", len(s) + 1) + (s + "\0").encode("utf-16-le")
+    var = b"\0\0" + u("C:\\Users\\Public\\a.exe") + u("-x") + u("C:\\") + u("me") + u("") + b"\0\0" + b"\0\0"
+    var += struct.pack("<H", 1) + struct.pack("<10HIIII6H", 48, 0, 2024, 1, 2, 0, 0, 0, 9, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0)
+    fixed = struct.pack("<HH16sHHHHHHIIIII8H", 0x0601, 1, b"\1" * 16, 70, 68 + len(var) - 50, 0, 0, 0, 0, 32, 0, 0,
+                        0x41300, 0, 2024, 1, 2, 2, 3, 4, 5, 6)
+    return [fixed + var, fixed]
+
+
+def _text_seeds() -> list[bytes]:
+    """A PowerShell transcript (UTF-8 and UTF-16) and an OBJECTS.DATA-like blob with a consumer instance."""
+    t = ("**********************\r\nWindows PowerShell transcript start\r\nStart time: 20240102030405\r\n"
+         "Username: H\\u\r\nMachine: H (Microsoft Windows NT 10.0)\r\n**********************\r\n"
+         "PS C:\\> whoami\r\nh\\u\r\nPS>iex $x\r\n**********************\r\n"
+         "Windows PowerShell transcript end\r\nEnd time: 20240102030500\r\n")
+    return [t.encode(), b"\xff\xfe" + t.encode("utf-16-le")]
+
+
+def _wmi_seeds() -> list[bytes]:
+    inst = b"CommandLineEventConsumer\0\0\0\x08Updater\0\0powershell.exe -enc AAAA\0"
+    bind = b'__FilterToConsumerBinding\0\0CommandLineEventConsumer.Name="Updater"\0__EventFilter.Name="F"\0'
+    return [b"\0" * 512 + inst + b"\0" * 64 + bind, inst.decode("latin-1").encode("utf-16-le")]
+
+
+def _bits_seeds() -> list[bytes]:
+    """No BITS queue in the corpus: UTF-16 job strings between binary bytes, as qmgr0.dat keeps them."""
+    strings = ("Updates", "C:\\Users\\Public\\a.exe", "https://198.51.100.7/a.exe", "\\\\srv\\s\\b.ttf")
+    return [b"".join(b"\x01\x02" * 9 + x.encode("utf-16-le") + b"\0\0" for x in strings)]
+
+
 def _bundle_seeds() -> list[bytes]:
     """Two real bundles written by the collector's own writer from small corpus files: one closed
     (central directory, manifest) and the same cut short (as after kill -9)."""
@@ -222,6 +261,23 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
                                            "volatile/processes.json"), _linux_seeds("live")),
     Target("task_xml", _parser_target("triage.parsers.tasks", "TaskXmlParser", "Windows/System32/Tasks/Updater"),
            _task_seeds),
+    Target("defender_mplog", _parser_target("triage.parsers.defender_mplog", "DefenderMpLogParser",
+                                            "ProgramData/Microsoft/Windows Defender/Support/MPLog-1.log"),
+           _head("defender/*/MPLog-*.log", "defender/*/Support/MPLog-*.log")),
+    Target("defender_history", _parser_target("triage.parsers.defender_history", "DefenderDetectionHistoryParser",
+                                              "ProgramData/Microsoft/Windows Defender/Scans/History/Service/"
+                                              "DetectionHistory/00/X"),
+           _corpus("defender/*/Scans/History/Service/DetectionHistory/*/*")),
+    Target("setupapi", _parser_target("triage.parsers.setupapi", "SetupApiParser", "Windows/INF/setupapi.dev.log"),
+           _head("setupapi/*/setupapi.dev.log")),
+    Target("task_job", _parser_target("triage.parsers.job_files", "JobFileParser", "Windows/Tasks/a.job"), _job_seeds),
+    Target("powershell_transcript", _parser_target("triage.parsers.ps_transcript", "PowerShellTranscriptParser",
+                                                   "Users/u/Documents/PowerShell_transcript.H.x.20240102030405.txt"),
+           _text_seeds),
+    Target("wmi_repository", _parser_target("triage.parsers.wmi_repository", "WmiRepositoryParser",
+                                            "Windows/System32/wbem/Repository/OBJECTS.DATA"), _wmi_seeds),
+    Target("bits_queue", _parser_target("triage.parsers.bits_queue", "BitsQueueParser",
+                                        "ProgramData/Microsoft/Network/Downloader/qmgr0.dat"), _bits_seeds),
     Target("lnk", _parser_target("triage.parsers.lnk", "LnkParser",
                                  "Users/u/AppData/Roaming/Microsoft/Windows/Recent/a.lnk"), _corpus("lnk/*/*.lnk")),
     Target("jumplist_automatic", _parser_target(

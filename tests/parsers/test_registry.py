@@ -471,3 +471,24 @@ def test_randomly_damaged_hives_never_raise(corpus, tmp_path):
             p.write_bytes(bytes(buf))
             out = _parse(p, "Users/x/NTUSER.DAT", logs=False)
             assert all(isinstance(o, Issue | Autorun | ArtifactRecord) for o in out)
+
+
+def test_task_cache_times_from_dynamic_info(hivex_records):
+    """The planted 36-byte DynamicInfo (version 3): registration, last run and last success as UTC times,
+    each a timeline row; the task without DynamicInfo has no entry."""
+    from datetime import UTC, datetime, timedelta
+
+    from triage.parsers.registry_taskcache_times import TaskCacheTimes, dynamic_info
+
+    (t,) = _of(hivex_records, TaskCacheTimes)
+    assert (t.task_path, t.task_id) == ("\\Updater", "{11111111-2222-3333-4444-555555555555}")
+    epoch = datetime(1601, 1, 1, tzinfo=UTC)
+    assert t.created == epoch + timedelta(seconds=13_300_000_000) == datetime(2022, 6, 18, 4, 26, 40, tzinfo=UTC)
+    assert t.last_run == t.last_successful_run == epoch + timedelta(seconds=13_310_000_000)
+    assert (t.task_state, t.last_result) == (0, "0x00000000")
+    assert t.source.locator.endswith("\\Schedule\\TaskCache\\Tasks\\{11111111-2222-3333-4444-555555555555}\\DynamicInfo")
+    assert [d for _, d in t.times()] == ["Scheduled task registered", "Scheduled task last run",
+                                         "Scheduled task last successful run"]
+    assert dynamic_info(b"\x03\x00\x00\x00" + b"\xff" * 10) is None  # cut value: nothing guessed
+    assert dynamic_info(struct.pack("<IQQII", 3, 0, 2**63, 1, 0x41303)) == {
+        "created": None, "last_run": None, "task_state": 1, "last_result": "0x00041303"}

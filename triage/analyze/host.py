@@ -233,6 +233,7 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     pool worker beside the summary; pickling the host's records there and back cost more.)"""
     from triage.analyze import findings as findings_mod
     from triage.analyze import summary as summary_mod
+    from triage.analyze.findings_artifacts import ALL_RULES
     from triage.analyze.volumes import resolve_records
 
     data.hostname = _pick_hostname(data)
@@ -245,7 +246,7 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
         from triage.analyze import linux_findings
 
         data.findings.extend(findings_mod.evaluate(data.records, hostname=data.hostname,
-                                                   rules=findings_mod.RULES + linux_findings.RULES))
+                                                   rules=ALL_RULES + linux_findings.RULES))
     except Exception as exc:
         if strict:
             raise

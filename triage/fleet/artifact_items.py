@@ -9,7 +9,7 @@ entry. ``STACKED`` says which field of which artifact is the item; adding an art
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from triage.fleet.normalize import normalize_path
@@ -20,6 +20,18 @@ STACKED: dict[str, str] = {
     "srum_app_usage": "app",
     "lnk_files": "target",
     "jumplists": "target",
+    "defender_detections": "threat",
+    "defender_mplog": "threat",
+    "setupapi_devices": "target",
+    "bits_transfers": "url",
+    "wmi_persistence": "command",
+}
+# items that are not paths are compared case-insensitively as they are (a threat name's '/' or a URL's
+# '//' must not become a path separator)
+NOT_PATHS: dict[str, Callable[[str], str]] = {
+    "defender_detections": str.lower,
+    "defender_mplog": str.lower,
+    "bits_transfers": str.lower,
 }
 MAX_ITEMS_PER_ARTIFACT = 20_000  # per bundle: a hostile summary cannot flood the store
 
@@ -37,7 +49,7 @@ def artifact_item_rows(artifacts: Any) -> list[tuple[Any, ...]]:
             item = e.get(field)
             if not isinstance(item, str) or not item.strip():
                 continue
-            norm = normalize_path(item)
+            norm = NOT_PATHS.get(name, normalize_path)(item.strip())
             key = (norm, e.get("user"))
             if key in seen:
                 continue

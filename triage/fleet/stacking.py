@@ -46,6 +46,16 @@ STACKS: dict[str, tuple[str, str, str, str, str, str]] = {
     "opened_target": ("LNK / JumpList target (file or program opened)", "artifact_items", "item_norm",
                       f"r.artifact IN {_ids('lnk_files', 'jumplists')}", "artifact, item, user, bundle_path, locator",
                       "info"),
+    "defender_threat": ("Defender threat (DetectionHistory / MPLog)", "artifact_items", "item_norm",
+                        f"r.artifact IN {_ids('defender_detections', 'defender_mplog')}",
+                        "artifact, item, user, bundle_path, locator", "info"),
+    "device_install": ("device / driver install (setupapi.dev.log)", "artifact_items", "item_norm",
+                       f"r.artifact IN {_ids('setupapi_devices')}", "artifact, item, user, bundle_path, locator",
+                       "info"),
+    "bits_url": ("BITS queue URL", "artifact_items", "item_norm", f"r.artifact IN {_ids('bits_transfers')}",
+                 "artifact, item, user, bundle_path, locator", "low"),
+    "wmi_command": ("WMI consumer command", "artifact_items", "item_norm", f"r.artifact IN {_ids('wmi_persistence')}",
+                    "artifact, item, user, bundle_path, locator", "medium"),
 }
 
 MIN_FLEET_FOR_RARE = 5  # with fewer hosts, "on one host" says nothing

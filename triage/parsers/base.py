@@ -106,3 +106,16 @@ def input_from_file(path: str | Path, rel_path: str | None = None, *, user: str 
                           companion_of=entry.bundle_path, user=user) for c in companions]
     return ParseInput(entry=entry, rel_path=rel, companions=comp, open=lambda: open(path, "rb"),
                       materialize=lambda: path)
+
+
+def read_small(item: ParseInput, cap: int, what: str) -> bytes | Issue:
+    """The whole member when it is at most ``cap`` bytes (small binary artifacts are decoded in memory);
+    otherwise the Issue saying why not (unreadable: error; over the cap: warning)."""
+    try:
+        with item.open() as f:
+            data = f.read(cap + 1)
+    except OSError as exc:
+        return item.issue(f"cannot read {what}: {exc}")
+    if len(data) > cap:
+        return item.issue(f"{what} larger than {cap} bytes: not parsed", "warning")
+    return data

@@ -583,3 +583,9 @@ def normalize_provider(name: str | None) -> str:
 
 NOTABLE_IDS: frozenset[int] = frozenset({eid for _, eid in NOTABLE} | {eid for _, eid in CONNECTIVITY}
                                         | {POWERSHELL_SCRIPT_EVENT})
+
+# WMI-Activity 5857-5861 live in their own module (issue 15); imported last, as it builds on Spec.
+from triage.parsers.evtx_wmi import WMI_ACTIVITY  # noqa: E402
+
+NOTABLE.update(WMI_ACTIVITY)
+NOTABLE_IDS = NOTABLE_IDS | frozenset(eid for _, eid in WMI_ACTIVITY)

@@ -25,6 +25,7 @@ from triage.parsers.registry_muicache import parse_muicache
 from triage.parsers.registry_networklist import parse_networklist
 from triage.parsers.registry_shellbags import parse_shellbags
 from triage.parsers.registry_shimcache import parse_shimcache
+from triage.parsers.registry_taskcache_times import parse_task_cache_times
 from triage.parsers.registry_usb import parse_mountpoints2, parse_usb
 from triage.parsers.registry_userassist import parse_userassist
 
@@ -38,6 +39,7 @@ SYSTEM_EMITTERS: tuple[tuple[str, Emitter], ...] = (
 )
 SOFTWARE_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("network_profiles", parse_networklist),
+    ("task_cache_times", parse_task_cache_times),
     ("autostarts", parse_software_aseps),
 )
 NTUSER_EMITTERS: tuple[tuple[str, Emitter], ...] = (

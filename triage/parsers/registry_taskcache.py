@@ -18,11 +18,12 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from triage.model import Issue, Record
 from triage.parsers.registry_autoruns import MAX_SUBKEYS, NTCV, Context
-from triage.parsers.registry_hive import from_filetime
+from triage.parsers.registry_taskcache_times import dynamic_info
 from triage.units import iso
 
 MAX_TREE_DEPTH = 32
@@ -104,16 +105,9 @@ def decode_actions(data: bytes) -> dict[str, Any]:
 
 
 def decode_dynamic_info(data: bytes) -> dict[str, Any]:
-    """DynamicInfo: u32 version, FILETIME created, FILETIME last run, u32 state, u32 last error code,
-    (version 3) FILETIME last successful run. Times are ISO-8601 UTC strings."""
-    if len(data) < 28:
-        return {}
-    version, created, last_run, state, error = struct.unpack_from("<IQQII", data)
-    out = {"created": iso(from_filetime(created)), "last_run": iso(from_filetime(last_run)),
-           "task_state": state, "last_error": error}
-    if len(data) >= 36:
-        out["last_successful_run"] = iso(from_filetime(struct.unpack_from("<Q", data, 28)[0]))
-    return {k: v for k, v in out.items() if v is not None}
+    """DynamicInfo (see registry_taskcache_times.py) with ISO-8601 UTC strings, for an autorun's details."""
+    info = dynamic_info(data) or {}
+    return {k: iso(v) if isinstance(v, datetime) else v for k, v in info.items() if v is not None}
 
 
 def _tree(ctx: Context, key: Any, path: str, depth: int, out: dict[str, dict[str, Any]], budget: list[int]) -> None:

@@ -24,6 +24,7 @@ from triage.parsers.base import ParseInput, Parser
 DEFAULT_MAX_TASK_BYTES = 1 << 20
 MAX_TRIGGERS = 64
 _DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_TASKS_DIR = re.compile(r"windows/(?:system32|syswow64)/tasks/", re.IGNORECASE)
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -136,7 +137,11 @@ def windows_path(item: ParseInput) -> str:
 
 class TaskXmlParser(Parser):
     name = "task_xml"
-    patterns = ("windows/system32/tasks/*",)
+    patterns = ("windows/system32/tasks/*", "windows/syswow64/tasks/*")
+
+    @classmethod
+    def matches(cls, rel_path: str) -> bool:
+        return super().matches(rel_path) and not rel_path.lower().endswith(".job")  # job_files.py reads those
 
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
         cap = int((item.options or {}).get("max_task_bytes", DEFAULT_MAX_TASK_BYTES))
@@ -158,9 +163,8 @@ class TaskXmlParser(Parser):
             yield item.issue(f"not a readable task XML: {exc}")
             return
         location = windows_path(item)
-        low = item.rel_path.lower()
-        idx = low.find("windows/system32/tasks/")
-        name = "\\" + item.rel_path[idx + len("windows/system32/tasks/"):].replace("/", "\\") if idx >= 0 else location
+        m = _TASKS_DIR.search(item.rel_path)
+        name = "\\" + item.rel_path[m.end():].replace("/", "\\") if m else location
         details = {k: v for k, v in task.items() if k != "actions" and v not in (None, [], "")}
         com = [a for a in task["actions"] if a["type"] == "com_handler"]
         if com:
