@@ -4,6 +4,9 @@ is mapped to the process entry around it (pid, name, image)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,11 +14,20 @@ from triage.bundle.writer import json_bytes
 from triage.collect.volatile import processes
 from triage.scan.yara_process import element_spans, process_at
 
+MARKER = "triage-yara-process-marker"
+
 
 @pytest.fixture(scope="module")
-def snapshot() -> bytes:
-    """This machine's real process list, serialised as the collector writes volatile/processes.json."""
-    return json_bytes(processes())
+def snapshot() -> Iterator[bytes]:
+    """This machine's real process list, serialised as the collector writes volatile/processes.json,
+    taken while a real child process runs with a marker in its command line (so the YARA test has a
+    known process to find, whatever command line started pytest)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", MARKER])
+    try:
+        yield json_bytes(processes())
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_offset_inside_an_entry_names_that_process(snapshot):
@@ -51,8 +63,8 @@ def test_truncated_list(snapshot):
 
 
 def test_real_yara_hit_on_the_process_list_names_the_process(snapshot, tmp_path):
-    """YARA (the real scanner, a one-rule file) matches this test's file name in the snapshot: the
-    hit's offset leads to a process whose command line holds that name."""
+    """YARA (the real scanner, a one-rule file) matches the marker child's command line in the
+    snapshot: the hit's offset leads to that process."""
     import dataclasses
     import json
 
@@ -60,7 +72,7 @@ def test_real_yara_hit_on_the_process_list_names_the_process(snapshot, tmp_path)
     from triage.scan.yara import YaraScanner
 
     rule = tmp_path / "marker.yar"
-    rule.write_text('rule marker { strings: $a = "test_yara_process" condition: $a }')
+    rule.write_text('rule marker { strings: $a = "' + MARKER + '" condition: $a }')
     scanner = YaraScanner([rule], include_pack=False)
     hits = [h for h in scanner.scan_bytes(snapshot, Source(bundle_path="volatile/processes.json"))
             if getattr(h, "rule", None) == "marker"]
@@ -68,5 +80,5 @@ def test_real_yara_hit_on_the_process_list_names_the_process(snapshot, tmp_path)
     proc = process_at(snapshot, hits[0].strings[0][1], "volatile/processes.json")
     assert proc is not None
     entry = next(p for p in json.loads(snapshot) if p["pid"] == proc["pid"])
-    assert "test_yara_process" in " ".join(entry.get("cmdline") or [])
+    assert MARKER in " ".join(entry.get("cmdline") or [])
     assert dataclasses.replace(hits[0], process=proc).to_dict()["process"]["pid"] == proc["pid"]
