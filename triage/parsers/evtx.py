@@ -283,6 +283,8 @@ class _LogReader:
         hits = self.hits
         sigma_queue: list = hits.queue if hits is not None else []
         sigma_batch = hits.batch if hits is not None else 0
+        # records are queued only for pairs with Sigma rules, which exist only when hits does
+        sigma_flush = hits.flush if hits is not None else sigma_queue.clear
         head_text = tail_text = "\x00"  # matches no record
         head_len = tail_len = 1
         # the layout of the last record decoded; until the first is, a placeholder no record reaches
@@ -358,7 +360,7 @@ class _LogReader:
                     if p.sigma is not None:  # queued for the Sigma pre-filter (triage.sigma.hits)
                         sigma_queue.append((p.sigma, rec["event_record_id"], ts, data))
                         if len(sigma_queue) >= sigma_batch:
-                            hits.flush()  # type: ignore[union-attr]
+                            sigma_flush()
                     if p.notable:
                         rid = rec["event_record_id"]
                         try:
