@@ -90,6 +90,13 @@ class Planned:
     ready: threading.Event = field(default_factory=threading.Event)
     spilled: int = 0
     users: int = 1
+    member: str = field(init=False)       # the log's member name in the bundle
+
+    def __post_init__(self) -> None:
+        # the plan queues only entries stored in the bundle; one without a member is a caller's bug
+        if self.entry.bundle_path is None:
+            raise ValueError(f"planned log {self.index} has no member in the bundle")
+        self.member = self.entry.bundle_path
 
 
 class EvtxFanout:
@@ -105,7 +112,7 @@ class EvtxFanout:
                  items: dict[int, Any], window_chunks: int, *, shared_copies: bool = False) -> None:
         self.bundle_path, self.pool, self.window_chunks = bundle_path, pool, window_chunks
         self.planned = {p.index: p for p in planned}
-        self.by_member = {p.entry.bundle_path: p for p in planned}
+        self.by_member = {p.member: p for p in planned}
         self.order = list(planned)
         self.items = items
         self.stop = threading.Event()
@@ -170,7 +177,7 @@ class EvtxFanout:
 
     def _copy_out(self, entry: ManifestEntry):
         """verify_bundle's hook: a file to receive this member's bytes (logs we plan for), or None."""
-        p = self.by_member.get(entry.bundle_path)
+        p = self.by_member.get(entry.bundle_path) if entry.bundle_path is not None else None
         if p is None or p.ready.is_set() or self.stop.is_set():
             return None
         try:
@@ -204,7 +211,7 @@ class EvtxFanout:
     def _stored_source(self, p: Planned):
         from triage.parsers.evtx_windows import LogSource
 
-        info = self._zip().getinfo(p.entry.bundle_path)
+        info = self._zip().getinfo(p.member)
         if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
             return None
         with open(self.bundle_path, "rb") as fh:
@@ -227,7 +234,7 @@ class EvtxFanout:
         stored = self._stored_source(p)
         if stored is not None:
             return stored
-        info = zf.getinfo(p.entry.bundle_path)
+        info = zf.getinfo(p.member)
         dest = self._new_copy(p, info.file_size)
         with open_member(str(self.bundle_path), zf, info) as src, open(dest, "xb") as out:
             shutil.copyfileobj(src, out, 1 << 20)

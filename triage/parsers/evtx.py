@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from evtx import PyEvtxParser
 
@@ -44,6 +44,7 @@ from triage.parsers.evtx_system import (
     MACHINE_LOGON,
     RECENT_LAYOUTS,
     SECURITY_MARK,
+    UNPARSED,
     VERSION_MARK,
     Head,
     Pair,
@@ -163,7 +164,7 @@ class _LogReader:
                     yield from self._silent_losses(chunks)
                 yield obj
 
-    def preamble(self) -> Generator[Issue, None, list[tuple[int, int, int]] | None | bool]:
+    def preamble(self) -> Generator[Issue, None, list[tuple[int, int, int]] | None | Literal[False]]:
         """File-level checks before the records: signature, header, chunk headers, truncation.
         Returns the chunk list (see :meth:`_chunk_headers`; None if unreadable), or False when the
         file cannot be read as an event log at all (the Issue saying why was yielded)."""
@@ -200,8 +201,10 @@ class _LogReader:
         threads = self.item.options.get("evtx_threads")
         try:
             with self.item.open() as fh:
-                it = PyEvtxParser(fh, number_of_threads=DEFAULT_ENGINE_THREADS if threads is None
-                                  else max(int(threads), 0)).records_json()
+                # the stub types __next__ Optional; the iterator ends with StopIteration, never None
+                it: Iterator[dict[str, Any]] = PyEvtxParser(  # type: ignore[assignment]
+                    fh, number_of_threads=DEFAULT_ENGINE_THREADS if threads is None
+                    else max(int(threads), 0)).records_json()
                 while True:
                     try:
                         rid = next(it)["event_record_id"]
@@ -280,9 +283,13 @@ class _LogReader:
         hits = self.hits
         sigma_queue: list = hits.queue if hits is not None else []
         sigma_batch = hits.batch if hits is not None else 0
+        # records are queued only for pairs with Sigma rules, which exist only when hits does
+        sigma_flush = hits.flush if hits is not None else sigma_queue.clear
         head_text = tail_text = "\x00"  # matches no record
         head_len = tail_len = 1
-        pair: Pair | None = None
+        # the layout of the last record decoded; until the first is, a placeholder no record reaches
+        # (the fast path needs a real head_text, which is only ever set together with pair)
+        pair = Pair(Head(None, UNPARSED), Tail(None, None))
         recent: list[tuple[str, int, str, int, Pair]] = []  # earlier layouts, most recent first
         tmin = tmax = ""
         pmin, pmax = "\uffff", ""
@@ -307,7 +314,7 @@ class _LogReader:
                             if (data.startswith(ht) and data.startswith(version, hl)
                                     and (c := data.find(channel, hl)) > 0 and data.startswith(tt, c)
                                     and data.startswith(security, c + tl)):
-                                if pair is not None and head_text != "\x00":
+                                if head_text != "\x00":  # pair is a real layout
                                     recent[k] = (head_text, head_len, tail_text, tail_len, pair)
                                 else:
                                     del recent[k]
@@ -315,7 +322,7 @@ class _LogReader:
                                 pair = p
                                 break
                         else:
-                            if pair is not None and head_text != "\x00":
+                            if head_text != "\x00":  # pair is a real layout
                                 recent.insert(0, (head_text, head_len, tail_text, tail_len, pair))
                                 del recent[RECENT_LAYOUTS:]
                             p = pair = system.pair(data)
@@ -353,7 +360,7 @@ class _LogReader:
                     if p.sigma is not None:  # queued for the Sigma pre-filter (triage.sigma.hits)
                         sigma_queue.append((p.sigma, rec["event_record_id"], ts, data))
                         if len(sigma_queue) >= sigma_batch:
-                            hits.flush()  # type: ignore[union-attr]
+                            sigma_flush()
                     if p.notable:
                         rid = rec["event_record_id"]
                         try:
@@ -435,6 +442,8 @@ class _LogReader:
         """The typed record of one notable record (None: a machine logon, or a script part that
         does not complete its block)."""
         eid = head.event_id
+        if not isinstance(eid, int):  # cannot happen: an UNPARSED head pairs with a plain tail, never notable
+            raise ValueError(f"record without a readable event id ({eid!r}) cannot be typed")
         if eid == 4624 and not self.all_logons and MACHINE_LOGON.search(data) is not None:
             return None
         if head.skip is not None and not self.all_logons and head.skip.search(data) is not None:

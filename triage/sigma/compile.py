@@ -19,7 +19,7 @@ rule and reports the reason.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from sigma.conditions import (
     ConditionAND,
@@ -138,7 +138,7 @@ def _string(kind: str, field: str | None, value: SigmaString, cased: bool) -> No
     if trail:
         parts = parts[:-1]
     if all(isinstance(p, str) for p in parts):
-        text = fold("".join(parts))
+        text = fold("".join(cast("list[str]", parts)))  # all() does not narrow the list's type
         if kind == "kw" and not lead and not trail:
             # a plain keyword is a full-text search term: contained anywhere in the record
             return (kind, field, "ct", text, cased)
@@ -189,10 +189,11 @@ def constraint(node: Node, field: str) -> frozenset | None:
             out = out & s
         return out
     if kind == "or":
-        sets = [constraint(c, field) for c in node[1]]
-        if any(s is None for s in sets):
+        alts = [constraint(c, field) for c in node[1]]
+        known = [s for s in alts if s is not None]
+        if len(known) < len(alts):  # a branch that allows any value: so does the whole 'or'
             return None
-        return frozenset().union(*sets)  # type: ignore[arg-type]
+        return frozenset().union(*known)
     if kind == "false":
         return frozenset()
     return None
@@ -285,10 +286,9 @@ def _literal(node: Node) -> str | None:
 def regex_literal(pattern: str, flags: int) -> str | None:
     """The longest run of literal characters every match of ``pattern`` must contain (top level of
     the pattern only; None when it has alternation at the top or no literal run)."""
-    try:
-        import re._parser as sre_parse  # Python 3.11+
-    except ImportError:  # pragma: no cover
-        import sre_parse  # type: ignore[no-redef]
+    # Python >= 3.11 (setup.cfg) has the parser here; typeshed has no stub for this private module,
+    # and its public alias sre_parse warns (deprecated) on import
+    import re._parser as sre_parse  # type: ignore[import-not-found]
     try:
         parsed = sre_parse.parse(pattern, flags)
     except Exception:
@@ -314,8 +314,12 @@ def specialize(node: Node, channel: str, event_id: str, provider: str | None = N
     form, so a branch for another event id costs nothing and does not weaken the pre-filter, and a rule
     that only names its provider is not evaluated on every record of another provider's events."""
     kind = node[0]
-    if kind == "f" and (node[1] in ("channel", "eventid") or (node[1] == "provider_name" and provider is not None)):
-        value = channel if node[1] == "channel" else event_id if node[1] == "eventid" else provider
+    value = None
+    if kind == "f":
+        name = node[1]
+        value = channel if name == "channel" else event_id if name == "eventid" else \
+            provider if name == "provider_name" else None
+    if value is not None:  # a test of channel, event id or (when given) provider: a constant here
         op, arg = node[2], node[3]
         if op == "num":
             ok = value == str(arg)

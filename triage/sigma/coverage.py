@@ -53,10 +53,10 @@ def render(rs: RuleSet) -> str:
     total = [sum(v[i] for v in per_tactic.values()) for i in range(3)]
     lines += [f"| **all** | **{total[0]}** | **{total[1]}** | **{total[2]}** |", "", "## Per technique", "",
               "| technique | tactic folders | rules | without Sysmon | example rules |", "|---|---|---:|---:|---|"]
-    for tech in sorted(techniques, key=lambda k: [int(x) if x.isdigit() else x for x in k[1:].split(".")]):
-        d = techniques[tech]
+    for tid in sorted(techniques, key=lambda k: [int(x) if x.isdigit() else x for x in k[1:].split(".")]):
+        d = techniques[tid]
         ex = "; ".join(sorted(set(d["titles"]))[:3])
-        lines.append(f"| {tech} | {', '.join(sorted(d['tactics']))} | {d['with']} | {d['without']} | {ex} |")
+        lines.append(f"| {tid} | {', '.join(sorted(d['tactics']))} | {d['with']} | {d['without']} | {ex} |")
     return "\n".join(lines) + "\n"
 
 

@@ -220,9 +220,9 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     if not missing and (signature := _signature(sources)) is not None:
         _BY_SIGNATURE[signature] = key
     cached = cache_dir() / f"{key}.json"
-    if use_cache and (rs := ruleset_by_key(key)) is not None:
-        return RuleSet(key=rs.key, rules=rs.rules, skipped=missing + rs.skipped, files=rs.files,
-                       loaded=rs.loaded, from_cache=True)
+    if use_cache and (stored := ruleset_by_key(key)) is not None:
+        return RuleSet(key=stored.key, rules=stored.rules, skipped=missing + stored.skipped, files=stored.files,
+                       loaded=stored.loaded, from_cache=True)
     rs = RuleSet(key=key, files=len(readable))
     rs.skipped.extend(missing)
     for s, t in zip(readable, texts, strict=True):

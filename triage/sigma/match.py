@@ -121,14 +121,20 @@ def _merged(children: tuple) -> list[Test]:
             out.append(build((kind, field, op, values[0], cased)))
             continue
         check = _multi(op, values)
+        # typed defs with default-bound arguments: the same function objects the lambdas were
         if kind == "kw":
-            pool = "raw" if cased else "low"
-            out.append(lambda e, check=check, pool=pool: any(
-                check(v) for k, v in getattr(e, pool).items() if v and k not in SYSTEM_FIELDS))
+            def kw_test(e: Event, check: Callable[[str], bool] = check,
+                        pool: str = "raw" if cased else "low") -> bool:
+                return any(check(v) for k, v in getattr(e, pool).items() if v and k not in SYSTEM_FIELDS)
+            out.append(kw_test)
         elif cased:
-            out.append(lambda e, check=check, field=field: (v := e.raw.get(field)) is not None and check(v))
+            def raw_test(e: Event, check: Callable[[str], bool] = check, field: str = field) -> bool:
+                return (v := e.raw.get(field)) is not None and check(v)
+            out.append(raw_test)
         else:
-            out.append(lambda e, check=check, field=field: (v := e.low.get(field)) is not None and check(v))
+            def low_test(e: Event, check: Callable[[str], bool] = check, field: str = field) -> bool:
+                return (v := e.low.get(field)) is not None and check(v)
+            out.append(low_test)
     return out + rest
 
 

@@ -27,7 +27,7 @@ from typing import Any
 try:
     import hyperscan
 except ImportError:  # pragma: no cover - platform without wheels: the fallback is used
-    hyperscan = None
+    hyperscan = None  # type: ignore[assignment]  # optional module: None says it is absent
 try:
     import ahocorasick
 except ImportError:  # pragma: no cover
@@ -130,7 +130,9 @@ def searcher(literals: Sequence[str], cache_dir: Path | None = None, key: str = 
     if hyperscan is not None and literals:
         cache = None
         if cache_dir is not None and key:
-            digest = hashlib.sha256(("\x00".join(literals) + key + hyperscan.__version__).encode()).hexdigest()
+            # the compiled database is tied to the library's version (its stub omits __version__)
+            version: str = hyperscan.__version__  # type: ignore[attr-defined]
+            digest = hashlib.sha256(("\x00".join(literals) + key + version).encode()).hexdigest()
             cache = cache_dir / f"hs-{digest[:32]}.db"
         try:
             return HyperscanSearcher(literals, cache)
