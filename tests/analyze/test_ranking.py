@@ -60,6 +60,31 @@ def test_installer_in_windows_temp_started_by_msiexec():
     assert F.evaluate([setup])[0].noise.startswith("installer or updater")
 
 
+@pytest.mark.parametrize(("path", "why"), [
+    ("\\VOLUME{01d6}\\WINDOWS\\TEMP\\{E548656A-DD6C-4578-AAE4-276B0C5E1E55}\\.BE\\VC_REDIST.X86.EXE", "WiX Burn"),
+    ("\\VOLUME{01d6}\\WINDOWS\\TEMP\\{68DCB2D9-21C8-4314-8FB2-691C563B7262}\\.CR\\TOOL.EXE", "WiX Burn"),
+    ("\\VOLUME{01d6}\\WINDOWS\\TEMP\\IS-ABC.TMP\\VSCODESETUP-X64-1.53.2.TMP", "its name says"),
+    ("\\VOLUME{01d6}\\WINDOWS\\TEMP\\X\\VC_REDIST.X64.EXE", "its name says"),
+])
+def test_installer_chains_in_windows_temp_are_noise(path, why):
+    name = path.rsplit("\\", 1)[1]
+    run = Execution(source=Source(bundle_path=f"files/C/Windows/Prefetch/{name}-1.pf"), kind="prefetch",
+                    executable=name, path=path, run_count=1, last_runs=())
+    (f,) = F.evaluate([run])
+    assert f.severity == NOISE_SEVERITY and why in f.noise
+
+
+def test_a_guid_folder_alone_or_an_unsigned_installer_name_stays_a_suspect():
+    plain = "\\VOLUME{01d6}\\WINDOWS\\TEMP\\{E548656A-DD6C-4578-AAE4-276B0C5E1E55}\\SVCHOST.EXE"
+    run = Execution(source=Source(bundle_path="files/C/Windows/Prefetch/SVCHOST.EXE-1.pf"), kind="prefetch",
+                    executable="SVCHOST.EXE", path=plain, run_count=1, last_runs=())
+    assert F.evaluate([run])[0].noise is None
+    setup = "\\VOLUME{01d6}\\WINDOWS\\TEMP\\X\\VC_REDIST.X64.EXE"
+    run = Execution(source=Source(bundle_path="files/C/Windows/Prefetch/VC_REDIST.X64.EXE-1.pf"), kind="prefetch",
+                    executable="VC_REDIST.X64.EXE", path=setup, run_count=1, last_runs=())
+    assert F.evaluate([run, _pe("files/C/Windows/Temp/X/VC_REDIST.X64.EXE", False)])[0].noise is None
+
+
 def test_same_binary_grouped_with_a_count():
     dll = "C:\\Users\\ann\\AppData\\Local\\Microsoft\\OneDrive\\22.089.0426.0003\\FileSyncShell64.dll"
     handlers = [Autorun(source=Source(bundle_path="files/C/Users/ann/AppData/Local/Microsoft/Windows/UsrClass.dat",

@@ -71,6 +71,13 @@ _WINDOWS_TEMP = _rx(r"[\\/]windows[\\/]temp[\\/]")
 _INSTALLER_NAME = _rx(r"(?:setup|install|unins\d*|update|upgrade|patch|dismhost|msi[0-9a-f]{0,8}|"
                       r"\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?)[^\\/]*\.(?:exe|tmp|msi|dll)$")
 _INSTALLER_PARENTS = ("msiexec.exe", "trustedinstaller.exe", "tiworker.exe")
+# Installer names that do not start with the word: 'VSCodeSetup-x64-1.53.2.tmp' (Inno Setup's copy),
+# 'vc_redist.x64.exe' / 'vcredist_x86.exe' (the Visual C++ runtime installers many setups chain).
+_INSTALLER_WORD = _rx(r"(?:setup|install|redist)[^\\/]*\.(?:exe|tmp|msi)$")
+# WiX Burn bootstrappers copy themselves to Temp\{GUID}\.cr (the 'clean room') and run the bundle
+# engine from Temp\{GUID}\.be: the layout of most modern installers' chained setups.
+_BURN = _rx(r"[\\/]windows[\\/]temp[\\/]\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}"
+            r"[\\/]\.(?:be|cr|ba\d*)[\\/][^\\/]+\.exe$")
 
 
 def _tail(path: str) -> str:
@@ -126,7 +133,11 @@ class NoiseJudge:
         if _WINDOWS_TEMP.search("\\" + tail) and signed is not False:
             if parents:
                 return f"installer in Windows\\Temp started by {', '.join(sorted(parents))}"
-            if _INSTALLER_NAME.search(ntpath.basename(tail)):
+            if _BURN.search("\\" + tail):
+                return ("installer chain unpacked into Windows\\Temp\\{GUID}\\.be or .cr (the layout of a WiX Burn "
+                        "bootstrapper's engine and clean-room copies)")
+            name = ntpath.basename(tail)
+            if _INSTALLER_NAME.search(name) or _INSTALLER_WORD.search(name):
                 return "installer or updater unpacked into Windows\\Temp (its name says setup/install/update)"
         return None
 
