@@ -19,3 +19,17 @@ def test_mypy_passes():
     run = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml")],
                          cwd=REPO, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+
+
+# What may still be exempt (other work in flight edits these); a module that leaves the list is
+# removed here too, so the list can only shrink.
+STILL_EXEMPT = {"triage.analyze.fanout", "triage.analyze.findings", "triage.parsers.evtx", "triage.sigma.*"}
+
+
+def test_exception_list_only_shrinks():
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    exempt = {m for o in config["tool"]["mypy"]["overrides"] if o.get("ignore_errors")
+              for m in ([o["module"]] if isinstance(o["module"], str) else o["module"])}
+    assert exempt <= STILL_EXEMPT, f"modules added to mypy's ignore_errors list: {sorted(exempt - STILL_EXEMPT)}"

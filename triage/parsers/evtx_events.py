@@ -162,6 +162,9 @@ def account(domain: Any, name: Any) -> str | None:
 # Notable events
 
 
+Extra = Callable[[dict[str, Any], dict[str, Any]], None]  # Spec.extra: (EventData, fields) -> more fields
+
+
 @dataclass(frozen=True)
 class Spec:
     """How one (provider, event id) becomes an Event.
@@ -175,7 +178,7 @@ class Spec:
     describe: Callable[[dict[str, Any]], str]
     fields: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
     ints: tuple[str, ...] = ()
-    extra: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+    extra: Extra | None = None
 
     def __post_init__(self) -> None:
         # Prepared once so that extract() is a tight loop: fields read from one key, then the
@@ -228,8 +231,22 @@ def _s(value: Any) -> str:
 
 
 def _logon_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
-    f["logon_type_name"] = LOGON_TYPES.get(f.get("logon_type")) if f.get("logon_type") is not None else None
+    lt = f.get("logon_type")
+    f["logon_type_name"] = LOGON_TYPES.get(lt) if isinstance(lt, int) else None
     f["account"] = account(f.get("target_domain"), f.get("target_user"))
+
+
+def _by_subject(data: dict[str, Any], f: dict[str, Any]) -> None:
+    """The acting account of Security events that log a subject besides their target."""
+    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+
+
+def _both(first: Extra, then: Extra) -> Extra:
+    """One Spec.extra from two, run in order (e.g. target fields, then the subject)."""
+    def run(data: dict[str, Any], f: dict[str, Any]) -> None:
+        first(data, f)
+        then(data, f)
+    return run
 
 
 def _from(f: dict[str, Any]) -> str:
@@ -259,12 +276,12 @@ _GROUP_FIELDS: dict[str, str | tuple[str, ...]] = {
 
 def _account_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
     f["account"] = account(f.get("target_domain"), f.get("target_user"))
-    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+    _by_subject(data, f)
 
 
 def _group_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
     f["group_name"] = account(f.get("group_domain"), f.get("group"))
-    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+    _by_subject(data, f)
 
 
 def _account_change(verb: str) -> Spec:
@@ -303,7 +320,7 @@ def _task_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
     cmds = task_commands(f.get("task_xml"))  # the XML stays: YARA and analysts read all of it
     f["commands"] = cmds
     f["command"] = cmds[0] if cmds else None
-    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+    _by_subject(data, f)
 
 
 def _rcm_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
@@ -345,8 +362,7 @@ NOTABLE: dict[tuple[str, int], Spec] = {
         {"subject_user": "SubjectUserName", "subject_domain": "SubjectDomainName", "logon_id": "SubjectLogonId",
          "target_user": "TargetUserName", "target_domain": "TargetDomainName", "target_server": "TargetServerName",
          "target_info": "TargetInfo", "process": "ProcessName", "ip": "IpAddress", "port": "IpPort"},
-        ("port",), lambda d, f: (_logon_extra(d, f), f.update(by=account(f.get("subject_domain"),
-                                                                          f.get("subject_user"))))),
+        ("port",), _both(_logon_extra, _by_subject)),
     # --- services, tasks
     ("service control manager", 7045): Spec(
         "service_install", template("service {service_name} installed: {image_path}[ ({start_type}][, runs as "
@@ -358,9 +374,7 @@ NOTABLE: dict[tuple[str, int], Spec] = {
         f"({_s(f['start_type'])}, {_s(f['account'])}) by {_s(f['by'])}",
         {"service_name": "ServiceName", "image_path": "ServiceFileName", "service_type": "ServiceType",
          "start_type": "ServiceStartType", "account": "ServiceAccount", "subject_user": "SubjectUserName",
-         "subject_domain": "SubjectDomainName"},
-        extra=lambda d, f: (_service_extra(d, f), f.update(by=account(f.get("subject_domain"),
-                                                                       f.get("subject_user"))))),
+         "subject_domain": "SubjectDomainName"}, extra=_both(_service_extra, _by_subject)),
     ("microsoft-windows-security-auditing", 4698): Spec(
         "task_created", lambda f: f"scheduled task {_s(f['task_name'])} created by {_s(f['by'])}: "
         f"{_s(f['command'])}",
@@ -452,13 +466,13 @@ NOTABLE: dict[tuple[str, int], Spec] = {
         {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
          "category_name": "Category Name", "path": "Path", "process": "Process Name", "user": "Detection User",
          "action": "Action Name", "detection_id": "Detection ID", "detection_time": "Detection Time"},
-        extra=lambda d, f: (_defender_extra(d, f), f.update(stage="detected"))),
+        extra=_both(_defender_extra, lambda d, f: f.update(stage="detected"))),
     ("microsoft-windows-windows defender", 1117): Spec(
         "defender", lambda f: f"Defender took action {_s(f['action'])} on {_s(f['threat_name'])} in {_s(f['path'])}",
         {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
          "category_name": "Category Name", "path": "Path", "process": "Process Name", "user": "Detection User",
          "action": "Action Name", "detection_id": "Detection ID", "detection_time": "Detection Time"},
-        extra=lambda d, f: (_defender_extra(d, f), f.update(stage="action"))),
+        extra=_both(_defender_extra, lambda d, f: f.update(stage="action"))),
     # --- VPN client events that are not connection state (failed attempt, profile changes)
     ("rasclient", 20227): Spec(
         "vpn", lambda f: f"VPN connection {_s(f['connection'])} failed (error {_s(f['code'])})",
@@ -511,7 +525,8 @@ def _ncsi(data: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "ncsi", "details": {
         "interface_guid": clean(text(data.get("InterfaceGuid"))), "if_luid": as_int(text(data.get("IfLuid"))),
         "family": as_int(text(data.get("Family"))), "capability": cap, "previous_capability": prev,
-        "capability_name": NCSI_CAPABILITIES.get(cap), "previous_capability_name": NCSI_CAPABILITIES.get(prev),
+        "capability_name": None if cap is None else NCSI_CAPABILITIES.get(cap),
+        "previous_capability_name": None if prev is None else NCSI_CAPABILITIES.get(prev),
         "change_reason": as_int(text(data.get("CapabilityChangeReason")))}}
 
 
