@@ -136,6 +136,7 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     try:
         plan = None
         if pool is not None:
+            assert reader is not None, "the pool is only started from an open reader"
             data.entries = list(reader.entries)
             plan = plan_bundle(reader, data, strict, opts)
             fan = start_fanout(reader, plan, pool, opts, shared_copies=bool(yara))
@@ -146,6 +147,7 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
             _verify_into(data, bundle_path, force, strict, None)
         if reader_error is not None:
             raise reader_error
+        assert reader is not None, "only a failed BundleReader() leaves it unset, and that raised above"
         data.collection = dict(reader.collection or {})
         data.bundle_sha256 = data.bundle_sha256 or getattr(reader, "sha256", None)
         bundle_issues = [Issue(severity="warning", message=f"bundle reader: {problem}",

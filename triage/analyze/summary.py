@@ -143,7 +143,8 @@ def _host(data: AnalysisData) -> dict[str, Any]:
 
 def _collection(coll: dict[str, Any]) -> dict[str, Any]:
     prof = coll.get("profile")
-    tool = coll.get("tool") if isinstance(coll.get("tool"), dict) else {}
+    raw_tool = coll.get("tool")
+    tool = raw_tool if isinstance(raw_tool, dict) else {}
     mode = coll.get("mode")
     return {
         "collector_version": tool.get("version") or coll.get("collector_version"),
@@ -203,7 +204,7 @@ def _autoruns(records: list[Record]) -> list[dict[str, Any]]:
 def _executions(records: list[Record]) -> list[dict[str, Any]]:
     from triage.analyze.volumes import artifact_device_path
 
-    out = []
+    out: list[dict[str, Any]] = []
     for x in records:
         if isinstance(x, Execution):
             out.append({"executable": x.executable, "path": x.path, "raw_path": x.raw_path, "run_count": x.run_count,
@@ -223,7 +224,7 @@ def _executions(records: list[Record]) -> list[dict[str, Any]]:
 
 
 def _event_logs(records: list[Record]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for s in records:
         if isinstance(s, EventLogStats):
             top = sorted((s.event_ids or {}).items(), key=lambda kv: -kv[1])[:20]
@@ -312,7 +313,7 @@ def _artifacts(records: list[Record]) -> dict[str, dict[str, Any]]:
 
 
 def _network(data: AnalysisData) -> dict[str, Any]:
-    conn = Counter()
+    conn: Counter[str] = Counter()
     for r in data.records:
         if isinstance(r, ConnectivityEvent):
             conn[r.kind] += 1
@@ -429,11 +430,11 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
     # day bins: merge into weeks when the span is still too long to draw
     if unit == "day" and len(counts) and (last - first).days > ACTIVITY_MAX_BINS * 7:
         unit = "week"
-        wk = Counter()
+        wk: Counter[datetime] = Counter()
         for d, n in counts.items():
             wk[d - timedelta(days=d.weekday())] += n
         counts = wk
-    fcount = Counter()
+    fcount: Counter[datetime] = Counter()
     for f in findings:
         if f.get("when"):
             t = datetime.fromisoformat(f["when"].replace("Z", "+00:00"))

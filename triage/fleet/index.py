@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -126,11 +127,11 @@ def _chart(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> str:
         t = _ts(f["when_utc"])
         if not t or t.year < 1990:
             continue
-        y = top + row_of[f["host_id"]] * row_h + row_h / 2
+        cy = top + row_of[f["host_id"]] * row_h + row_h / 2
         color = SEVERITY_COLORS.get((f["severity"] or "").lower(), "#607d8b")
         ring = ' stroke="#000" stroke-width="1.5"' if f["off_network"] else ""
         where = "off network" if f["off_network"] else ("on network" if f["off_network"] == 0 else "network unknown")
-        out.append(f'<circle cx="{x(t):.1f}" cy="{y:.1f}" r="4" fill="{color}"{ring}><title>'
+        out.append(f'<circle cx="{x(t):.1f}" cy="{cy:.1f}" r="4" fill="{color}"{ring}><title>'
                    f'{esc(f["when_utc"])} {esc(f["severity"])}: {esc(f["title"])} ({where})</title></circle>')
     axis_y = top + row_h * len(shown) + 14
     for k in range(5):
@@ -307,7 +308,7 @@ def _link(rel_path: str) -> str:
 
 
 def render_index(conn: sqlite3.Connection, *, rare_threshold: int, ioc_files: list[str],
-                 issues: list[str] = ()) -> str:
+                 issues: Sequence[str] = ()) -> str:
     hosts = conn.execute("SELECT id, name, os, score, score_explained, identity_note FROM hosts"
                          " WHERE id IN (SELECT host_id FROM bundles WHERE status = 'ok')"
                          " ORDER BY score DESC, name").fetchall()
@@ -359,9 +360,9 @@ def render_index(conn: sqlite3.Connection, *, rare_threshold: int, ioc_files: li
             continue
         parts.append("<table><tr><th>item</th><th>hosts</th><th>on</th></tr>")
         for r in rows[:RARE_ROWS]:
-            names = ", ".join(esc(n) for n in json.loads(r["host_names"] or "[]"))
+            seen_on = ", ".join(esc(n) for n in json.loads(r["host_names"] or "[]"))
             parts.append(f"<tr><td><code>{esc(r['item'])}</code></td><td class='num'>seen on {r['hosts']} of"
-                         f" {r['total_hosts']}</td><td>{names}</td></tr>")
+                         f" {r['total_hosts']}</td><td>{seen_on}</td></tr>")
         parts.append("</table>")
         if total > RARE_ROWS:
             parts.append(f"<p class='muted'>{total - RARE_ROWS} more in fleet.sqlite (table rare_items).</p>")

@@ -379,10 +379,11 @@ def _record_bundle(conn: sqlite3.Connection, result: dict, summary: dict | None,
          result.get("cpu_s"), result.get("peak_rss_bytes"), result.get("worker"),
          info.get("started"), info.get("finished"), info.get("evidence_key") if host_id else None),
     ).lastrowid
+    assert bid is not None, "an INSERT always sets lastrowid"
     insert_rows(conn, "issues", host_id, bid, [
         (i.get("severity", "error"), _text(i.get("message")), i.get("bundle_path"), i.get("locator"))
         for i in result.get("issues") or () if isinstance(i, dict)])
-    if host_id is None:
+    if host_id is None or rows is None:  # a bundle that failed has no host and no rows
         return bid
     load_rows(conn, host_id, bid, rows)
     mark_copies(conn, host_id, info.get("evidence_key"))
@@ -407,7 +408,8 @@ def load_rows(conn: sqlite3.Connection, host_id: int, bundle_id: int, rows: dict
 
 def host_info(summary: dict, files: Iterable[dict] = ()) -> dict:
     """What the bundles and hosts rows need from a summary (and the manifest, for the evidence key)."""
-    host = summary.get("host") if isinstance(summary.get("host"), dict) else {"hostname": summary.get("host")}
+    raw_host = summary.get("host")
+    host = raw_host if isinstance(raw_host, dict) else {"hostname": raw_host}
     collection = (summary.get("bundle") or {}).get("collection") or {}
     name = fleet_host_name(summary)
     ident = identity_of(summary, name or "", files)
@@ -482,7 +484,8 @@ def indicators(value: Any, out: set[str] | None = None) -> set[str]:
 
 
 def _event_rows(events: list[dict]) -> tuple[list[tuple], list[tuple[int, str]]]:
-    rows, found = [], []
+    rows: list[tuple] = []
+    found: list[tuple[int, str]] = []
     for n, e in enumerate(events):
         rows.append((_text(e.get("timestamp")), e.get("channel"), e.get("provider"), _int(e.get("event_id")),
                      _int(e.get("record_id")), e.get("computer"), e.get("category"), e.get("bundle_path"),
@@ -502,7 +505,7 @@ def summary_rows(s: dict, files: Iterable[dict] = ()) -> dict[str, list[tuple]]:
          stack_key(a.get("category"), a.get("name"), norm), a.get("user"), _text(a.get("last_write")),
          _text(a.get("details")), a.get("bundle_path"), a.get("locator"))
         for a in _dicts(s.get("autoruns")) for norm in (normalize_command(a.get("command")),)]
-    rows = []
+    rows: list[tuple] = []
     for e in _dicts(s.get("executions")):
         runs = e.get("last_runs") or []
         runs = runs if isinstance(runs, list) else [runs]
@@ -534,7 +537,8 @@ def summary_rows(s: dict, files: Iterable[dict] = ()) -> dict[str, list[tuple]]:
         (y.get("rule"), y.get("namespace"), _text(y.get("tags")), y.get("target") or y.get("path") or y.get("bundle_path"),
          _text({k: v for k, v in y.items() if k not in ("rule", "namespace", "tags")}), y.get("bundle_path"))
         for y in _dicts(s.get("yara"))]
-    network = s.get("network") if isinstance(s.get("network"), dict) else {}
+    raw_network = s.get("network")
+    network = raw_network if isinstance(raw_network, dict) else {}
     out["off_network_windows"] = [
         (_text(w.get("start")), _text(w.get("end")), _text(w.get("reason") or w.get("why")))
         for w in _dicts(network.get("off_network_windows"))]

@@ -23,12 +23,21 @@ is described by :data:`CONNECTIVITY`; VPN references:
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage.parsers.evtx_fields import (  # noqa: F401 - re-exported: the tables and parsers read them here
+    account,
+    as_int,
+    clean,
+    event_data,
+    key_values,
+    payload_data,
+    split_hashes,
+    task_commands,
+    text,
+)
 from triage.parsers.evtx_template import template
 
 LOGON_TYPES = {
@@ -45,121 +54,11 @@ FW_PROFILE_CURRENT = 0x80000000
 FW_PROFILE_NONE = 0x80000001
 
 
-def text(value: Any) -> Any:
-    """An EventData value as logged: an element with attributes renders as {'#text': ...}."""
-    if isinstance(value, dict):
-        return value.get("#text")
-    return value
-
-
-def event_data(event: dict[str, Any]) -> dict[str, Any]:
-    """Flat name -> value map of a record's EventData and UserData (values may still be {'#text':..}).
-
-    Named <Data Name=".."> values keep their names; unnamed classic values come as the list
-    ``Data``; UserData (e.g. LogFileCleared, TerminalServices EventXML) is flattened one level down.
-    """
-    return payload_data(event.get("EventData"), event.get("UserData"))
-
-
-def payload_data(ed: Any, ud: Any = None) -> dict[str, Any]:
-    """event_data() from the EventData / UserData objects themselves."""
-    if isinstance(ed, dict) and ud is None and "Data" not in ed and "#attributes" not in ed:
-        return ed  # the common case (Security, Sysmon, most manifest providers): already flat
-    out: dict[str, Any] = {}
-    if isinstance(ed, dict):
-        for k, v in ed.items():
-            if k == "#attributes":
-                continue
-            v = text(v)
-            if k == "Data" and not isinstance(v, list):
-                v = [] if v is None else [v]
-            out[k] = v
-    elif isinstance(ed, str | list):
-        out["Data"] = ed if isinstance(ed, list) else [ed]
-    if isinstance(ud, dict):
-        for child in ud.values():
-            if isinstance(child, dict):
-                for k, v in child.items():
-                    if k != "#attributes":
-                        out.setdefault(k, text(v))
-    return out
-
-
-def clean(value: Any) -> Any:
-    """'-', '' and whitespace-only strings -> None; other strings stripped; anything else kept."""
-    if isinstance(value, str):
-        v = value.strip()
-        return None if v in ("", "-") else v
-    return value
-
-
-def as_int(value: Any) -> int | None:
-    """Decimal or 0x-hex text or int -> int; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        v = value.strip()
-        try:
-            return int(v, 16) if v.lower().startswith("0x") else int(v)
-        except ValueError:
-            return None
-    return None
-
-
-def split_hashes(value: Any) -> dict[str, str]:
-    """Sysmon 'SHA1=..,MD5=..,SHA256=..,IMPHASH=..' -> {'sha1': .., 'md5': ..}."""
-    out: dict[str, str] = {}
-    if isinstance(value, str):
-        for part in value.split(","):
-            name, sep, digest = part.partition("=")
-            if sep and digest.strip():
-                out[name.strip().lower()] = digest.strip()
-    return out
-
-
-def key_values(blob: Any) -> dict[str, str]:
-    """'\\tName=Value' lines of classic PowerShell 400/403/600/800 payloads -> dict (first wins)."""
-    out: dict[str, str] = {}
-    items = blob if isinstance(blob, list) else [blob]
-    for item in items:
-        if not isinstance(item, str):
-            continue
-        for line in item.splitlines():
-            name, sep, value = line.strip().partition("=")
-            if sep and name and " " not in name and name not in out:
-                out[name] = value.strip()
-    return out
-
-
-_TASK_COMMAND = re.compile(r"<Command>(.*?)</Command>(?:\s*<Arguments>(.*?)</Arguments>)?", re.S)
-_TASK_COM = re.compile(r"<ClassId>(.*?)</ClassId>", re.S)
-
-
-def task_commands(task_xml: Any) -> list[str]:
-    """Exec actions (Command + Arguments) and COM handlers of a task definition XML, unescaped.
-
-    A regular expression rather than an XML parser: the XML is attacker-controlled and only these
-    two elements matter; nothing is expanded or fetched.
-    """
-    if not isinstance(task_xml, str):
-        return []
-    cmds = [html.unescape(f"{c.strip()} {(a or '').strip()}".strip()) for c, a in _TASK_COMMAND.findall(task_xml)]
-    cmds += [f"COM handler {html.unescape(c.strip())}" for c in _TASK_COM.findall(task_xml)]
-    return cmds
-
-
-def account(domain: Any, name: Any) -> str | None:
-    """'DOMAIN\\name' (or just name) from two cleaned fields."""
-    d, n = clean(domain), clean(name)
-    if n is None:
-        return None
-    return f"{d}\\{n}" if d else n
-
-
 # ---------------------------------------------------------------------------------------------
 # Notable events
+
+
+Extra = Callable[[dict[str, Any], dict[str, Any]], None]  # Spec.extra: (EventData, fields) -> more fields
 
 
 @dataclass(frozen=True)
@@ -175,7 +74,7 @@ class Spec:
     describe: Callable[[dict[str, Any]], str]
     fields: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
     ints: tuple[str, ...] = ()
-    extra: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+    extra: Extra | None = None
 
     def __post_init__(self) -> None:
         # Prepared once so that extract() is a tight loop: fields read from one key, then the
@@ -228,8 +127,22 @@ def _s(value: Any) -> str:
 
 
 def _logon_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
-    f["logon_type_name"] = LOGON_TYPES.get(f.get("logon_type")) if f.get("logon_type") is not None else None
+    lt = f.get("logon_type")
+    f["logon_type_name"] = LOGON_TYPES.get(lt) if isinstance(lt, int) else None
     f["account"] = account(f.get("target_domain"), f.get("target_user"))
+
+
+def _by_subject(data: dict[str, Any], f: dict[str, Any]) -> None:
+    """The acting account of Security events that log a subject besides their target."""
+    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+
+
+def _both(first: Extra, then: Extra) -> Extra:
+    """One Spec.extra from two, run in order (e.g. target fields, then the subject)."""
+    def run(data: dict[str, Any], f: dict[str, Any]) -> None:
+        first(data, f)
+        then(data, f)
+    return run
 
 
 def _from(f: dict[str, Any]) -> str:
@@ -259,12 +172,12 @@ _GROUP_FIELDS: dict[str, str | tuple[str, ...]] = {
 
 def _account_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
     f["account"] = account(f.get("target_domain"), f.get("target_user"))
-    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+    _by_subject(data, f)
 
 
 def _group_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
     f["group_name"] = account(f.get("group_domain"), f.get("group"))
-    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+    _by_subject(data, f)
 
 
 def _account_change(verb: str) -> Spec:
@@ -303,7 +216,7 @@ def _task_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
     cmds = task_commands(f.get("task_xml"))  # the XML stays: YARA and analysts read all of it
     f["commands"] = cmds
     f["command"] = cmds[0] if cmds else None
-    f["by"] = account(f.get("subject_domain"), f.get("subject_user"))
+    _by_subject(data, f)
 
 
 def _rcm_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
@@ -345,8 +258,7 @@ NOTABLE: dict[tuple[str, int], Spec] = {
         {"subject_user": "SubjectUserName", "subject_domain": "SubjectDomainName", "logon_id": "SubjectLogonId",
          "target_user": "TargetUserName", "target_domain": "TargetDomainName", "target_server": "TargetServerName",
          "target_info": "TargetInfo", "process": "ProcessName", "ip": "IpAddress", "port": "IpPort"},
-        ("port",), lambda d, f: (_logon_extra(d, f), f.update(by=account(f.get("subject_domain"),
-                                                                          f.get("subject_user"))))),
+        ("port",), _both(_logon_extra, _by_subject)),
     # --- services, tasks
     ("service control manager", 7045): Spec(
         "service_install", template("service {service_name} installed: {image_path}[ ({start_type}][, runs as "
@@ -358,9 +270,7 @@ NOTABLE: dict[tuple[str, int], Spec] = {
         f"({_s(f['start_type'])}, {_s(f['account'])}) by {_s(f['by'])}",
         {"service_name": "ServiceName", "image_path": "ServiceFileName", "service_type": "ServiceType",
          "start_type": "ServiceStartType", "account": "ServiceAccount", "subject_user": "SubjectUserName",
-         "subject_domain": "SubjectDomainName"},
-        extra=lambda d, f: (_service_extra(d, f), f.update(by=account(f.get("subject_domain"),
-                                                                       f.get("subject_user"))))),
+         "subject_domain": "SubjectDomainName"}, extra=_both(_service_extra, _by_subject)),
     ("microsoft-windows-security-auditing", 4698): Spec(
         "task_created", lambda f: f"scheduled task {_s(f['task_name'])} created by {_s(f['by'])}: "
         f"{_s(f['command'])}",
@@ -452,13 +362,13 @@ NOTABLE: dict[tuple[str, int], Spec] = {
         {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
          "category_name": "Category Name", "path": "Path", "process": "Process Name", "user": "Detection User",
          "action": "Action Name", "detection_id": "Detection ID", "detection_time": "Detection Time"},
-        extra=lambda d, f: (_defender_extra(d, f), f.update(stage="detected"))),
+        extra=_both(_defender_extra, lambda d, f: f.update(stage="detected"))),
     ("microsoft-windows-windows defender", 1117): Spec(
         "defender", lambda f: f"Defender took action {_s(f['action'])} on {_s(f['threat_name'])} in {_s(f['path'])}",
         {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
          "category_name": "Category Name", "path": "Path", "process": "Process Name", "user": "Detection User",
          "action": "Action Name", "detection_id": "Detection ID", "detection_time": "Detection Time"},
-        extra=lambda d, f: (_defender_extra(d, f), f.update(stage="action"))),
+        extra=_both(_defender_extra, lambda d, f: f.update(stage="action"))),
     # --- VPN client events that are not connection state (failed attempt, profile changes)
     ("rasclient", 20227): Spec(
         "vpn", lambda f: f"VPN connection {_s(f['connection'])} failed (error {_s(f['code'])})",
@@ -511,7 +421,8 @@ def _ncsi(data: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "ncsi", "details": {
         "interface_guid": clean(text(data.get("InterfaceGuid"))), "if_luid": as_int(text(data.get("IfLuid"))),
         "family": as_int(text(data.get("Family"))), "capability": cap, "previous_capability": prev,
-        "capability_name": NCSI_CAPABILITIES.get(cap), "previous_capability_name": NCSI_CAPABILITIES.get(prev),
+        "capability_name": None if cap is None else NCSI_CAPABILITIES.get(cap),
+        "previous_capability_name": None if prev is None else NCSI_CAPABILITIES.get(prev),
         "change_reason": as_int(text(data.get("CapabilityChangeReason")))}}
 
 
