@@ -28,10 +28,10 @@ sys.path.insert(0, str(REPO))
 
 from Registry import Registry  # noqa: E402
 
-from triage.parsers import registry_artifacts  # noqa: E402
 from triage.parsers.base import input_from_file  # noqa: E402
-from triage.parsers.registry import RegistryParser  # noqa: E402
-from triage.parsers.registry_hive import find_logs, read_base_block, replay_logs  # noqa: E402
+from triage.parsers.registry import artifacts as registry_artifacts  # noqa: E402
+from triage.parsers.registry.hive import find_logs, read_base_block, replay_logs  # noqa: E402
+from triage.parsers.registry.parser import RegistryParser  # noqa: E402
 
 CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
 HIVES = ["registry/win10-dirty-system/SYSTEM", "registry/win7-wks-win732bita/SYSTEM",
@@ -70,9 +70,9 @@ def without_artifacts(path: Path) -> tuple[int, float]:
 
 def emitters_alone(path: Path) -> tuple[int, float]:
     """Only the artifact emitters, on a hive opened (and replayed) beforehand."""
-    from triage.parsers.registry import profile_user, root_name
-    from triage.parsers.registry_autoruns import Context
-    from triage.parsers.registry_hive import NTUSER, SOFTWARE, SYSTEM, USRCLASS, companion_names, open_hive
+    from triage.parsers.registry.autoruns import Context
+    from triage.parsers.registry.hive import NTUSER, SOFTWARE, SYSTEM, USRCLASS, companion_names, open_hive
+    from triage.parsers.registry.parser import profile_user, root_name
 
     logs = tuple(p for p in path.parent.iterdir() if p.name.lower().startswith(path.name.lower() + ".log"))
     item = input_from_file(path, path.name, companions=logs)

@@ -13,7 +13,7 @@ from triage.analyze.volumes import VolumeMap, resolve_records
 from triage.model import Execution, Source
 from triage.parsers.base import input_from_file
 from triage.parsers.prefetch import PrefetchParser
-from triage.parsers.registry_bam import BamEntry
+from triage.parsers.registry.bam import BamEntry
 
 PREFETCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "prefetch"
 

@@ -231,7 +231,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("bundle", _bundle_run, _bundle_seeds),
     Target("evtx", _parser_target("triage.parsers.evtx", "EvtxParser", "Windows/System32/winevt/Logs/System.evtx"),
            _corpus("evtx/*/*.evtx", "evtx/truncated/*")),
-    Target("registry", _parser_target("triage.parsers.registry", "RegistryParser", "Users/u/NTUSER.DAT"),
+    Target("registry", _parser_target("triage.parsers.registry.parser", "RegistryParser", "Users/u/NTUSER.DAT"),
            _corpus("registry/*/*", "registry/corrupted/*")),
     Target("prefetch", _parser_target("triage.parsers.prefetch", "PrefetchParser",
                                       "Windows/Prefetch/CMD.EXE-4A81B364.pf"),

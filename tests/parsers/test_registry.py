@@ -18,10 +18,10 @@ import pytest
 
 from triage.model import ArtifactRecord, Autorun, HostFact, Issue, UserAccount
 from triage.parsers.base import input_from_file
-from triage.parsers.registry import RegistryParser
-from triage.parsers.registry_amcache import AmcacheExecution
-from triage.parsers.registry_hive import decode_utf16_to_nul, open_hive
-from triage.parsers.registry_taskcache import decode_actions
+from triage.parsers.registry.amcache import AmcacheExecution
+from triage.parsers.registry.hive import decode_utf16_to_nul, open_hive
+from triage.parsers.registry.parser import RegistryParser
+from triage.parsers.registry.taskcache import decode_actions
 from triage.units import iso
 
 CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
@@ -478,7 +478,7 @@ def test_task_cache_times_from_dynamic_info(hivex_records):
     each a timeline row; the task without DynamicInfo has no entry."""
     from datetime import UTC, datetime, timedelta
 
-    from triage.parsers.registry_taskcache_times import TaskCacheTimes, dynamic_info
+    from triage.parsers.registry.taskcache_times import TaskCacheTimes, dynamic_info
 
     (t,) = _of(hivex_records, TaskCacheTimes)
     assert (t.task_path, t.task_id) == ("\\Updater", "{11111111-2222-3333-4444-555555555555}")

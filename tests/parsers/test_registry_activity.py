@@ -36,11 +36,11 @@ from regipy.plugins.system.usbstor import USBSTORPlugin
 from regipy.registry import RegistryHive
 
 from triage.parsers.base import input_from_file
-from triage.parsers.registry import RegistryParser
-from triage.parsers.registry_mru import RecentDoc, RunMruEntry, TypedPath, mrulistex_order
-from triage.parsers.registry_muicache import MuiCacheEntry
-from triage.parsers.registry_networklist import NetworkProfile, systemtime_text
-from triage.parsers.registry_usb import UsbDevice, UserMountPoint
+from triage.parsers.registry.mru import RecentDoc, RunMruEntry, TypedPath, mrulistex_order
+from triage.parsers.registry.muicache import MuiCacheEntry
+from triage.parsers.registry.networklist import NetworkProfile, systemtime_text
+from triage.parsers.registry.parser import RegistryParser
+from triage.parsers.registry.usb import UsbDevice, UserMountPoint
 
 CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
 SYSTEMS = ["registry/win10-dirty-system/SYSTEM", "registry/win7-wks-win732bita/SYSTEM"]

@@ -38,10 +38,10 @@ from triage.analyze.summary import build_summary, validate
 from triage.analyze.timeline import rows
 from triage.model import Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.registry import RegistryParser
-from triage.parsers.registry_bam import BamEntry
-from triage.parsers.registry_shimcache import ShimCacheEntry, decode_appcompatcache
-from triage.parsers.registry_userassist import UserAssistEntry
+from triage.parsers.registry.bam import BamEntry
+from triage.parsers.registry.parser import RegistryParser
+from triage.parsers.registry.shimcache import ShimCacheEntry, decode_appcompatcache
+from triage.parsers.registry.userassist import UserAssistEntry
 from triage.report.html import render
 
 CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()

@@ -18,8 +18,8 @@ from regipy.registry import RegistryHive
 
 from triage.model import Autorun, Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.registry import RegistryParser
-from triage.parsers.registry_asep import decode_startup_approved, packed_catalog_path
+from triage.parsers.registry.asep import decode_startup_approved, packed_catalog_path
+from triage.parsers.registry.parser import RegistryParser
 
 CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
 WIN7 = "registry/win7-wks-win732bita/SYSTEM"

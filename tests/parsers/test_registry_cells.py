@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from Registry.RegistryParse import HBINCell, VKRecord
 
-from triage.parsers.registry_cells import hbin_base, read_value
-from triage.parsers.registry_hive import Hive, decode_value, open_hive
+from triage.parsers.registry.cells import hbin_base, read_value
+from triage.parsers.registry.hive import Hive, decode_value, open_hive
 
 HIVES = ("registry/win7-wks-win732bita/SYSTEM", "registry/win10-dirty-system/SYSTEM",
          "registry/corrupted/corrupted_system_hive", "registry/corrupted/SAMBadHBinHeader",
@@ -126,7 +126,7 @@ def test_hive_opened_from_the_stream_gives_what_the_file_gives(corpus: Path, rel
     import functools
 
     from triage.parsers.base import input_from_file
-    from triage.parsers.registry import RegistryParser
+    from triage.parsers.registry.parser import RegistryParser
 
     path = corpus / rel
     if not path.is_file():

@@ -23,8 +23,8 @@ from regipy.registry import RegistryHive
 
 from triage.model import Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.registry import RegistryParser
-from triage.parsers.registry_shellbags import ShellBag, _mru_positions
+from triage.parsers.registry.parser import RegistryParser
+from triage.parsers.registry.shellbags import ShellBag, _mru_positions
 
 CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
 HIVES = ["registry/plaso-usrclass/UsrClass.dat", "registry/ez-usrclass-acronis/UsrClass.dat",

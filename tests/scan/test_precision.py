@@ -35,7 +35,7 @@ def _decoded_records(corpus: Path, rel: str, kind: str, logs: dict[str, list[str
         from triage.parsers.evtx import EvtxParser as parser
         item = input_from_file(path, rel)
     elif kind == "hive":
-        from triage.parsers.registry import RegistryParser as parser
+        from triage.parsers.registry.parser import RegistryParser as parser
         item = input_from_file(path, rel, companions=tuple(corpus / lg for lg in logs.get(rel, [])))
     elif kind == "browser":
         if path.name == "places.sqlite":

@@ -37,7 +37,7 @@ def size_cap(parser: Any, options: dict[str, Any]) -> int | None:
     """The most bytes ``parser`` will read of one member (None: no cap), the same caps the parsers
     apply themselves once they hold the file — here applied before anything is copied out."""
     if parser.name == "registry":
-        from triage.parsers.registry_hive import DEFAULT_MAX_HIVE_BYTES
+        from triage.parsers.registry.hive import DEFAULT_MAX_HIVE_BYTES
         return int(options.get("max_hive_bytes") or DEFAULT_MAX_HIVE_BYTES)
     if parser.name == "prefetch":
         from triage.parsers.prefetch import MAX_FILE_SIZE

@@ -12,7 +12,7 @@ from triage.parsers.base import ParseInput, Parser
 
 _MODULES = (
     "triage.parsers.evtx",
-    "triage.parsers.registry",
+    "triage.parsers.registry.parser",
     "triage.parsers.tasks",
     "triage.parsers.prefetch",
     "triage.parsers.chromium",

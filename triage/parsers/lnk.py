@@ -108,7 +108,7 @@ def idlist_path(data: bytes | None) -> str | None:
     try:
         import pyfwsi
 
-        from triage.parsers.registry_shellbags import describe_item
+        from triage.parsers.registry.shellbags import describe_item
 
         items = pyfwsi.item_list()
         items.copy_from_byte_stream(data)

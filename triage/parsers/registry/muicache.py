@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import Context
+from triage.parsers.registry.autoruns import Context
 
 USRCLASS_KEY = "Local Settings\\Software\\Microsoft\\Windows\\Shell\\MuiCache"
 XP_KEY = "Software\\Microsoft\\Windows\\ShellNoRoam\\MUICache"

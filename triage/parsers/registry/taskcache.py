@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from triage.model import Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, NTCV, Context
-from triage.parsers.registry_taskcache_times import dynamic_info
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, NTCV, Context
+from triage.parsers.registry.taskcache_times import dynamic_info
 from triage.units import iso
 
 MAX_TREE_DEPTH = 32

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import Context
+from triage.parsers.registry.autoruns import Context
 from triage.units import from_filetime
 
 MAX_ENTRIES = 65536  # Windows keeps at most 1024; a hostile count must not make us loop for long
@@ -318,7 +318,7 @@ class ShimCacheEntry(ArtifactRecord):
 
 def control_sets(ctx: Context) -> list[str]:
     """ControlSet00N key names present in the hive, current first (Select\\Current), then in order."""
-    from triage.parsers.registry_system import current_control_set
+    from triage.parsers.registry.system import current_control_set
 
     hive = ctx.hive
     root = hive.root()

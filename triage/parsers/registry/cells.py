@@ -4,7 +4,7 @@ Why: a cell offset in a hive is relative to the first HBIN. python-registry turn
 offset by walking the record's parent chain up to its HBIN block and building a new block object for
 the first HBIN, on every pointer it follows (a value's name, its data, a key's subkey list...). On
 a fleet of small hosts that walk was a fifth of the registry parse. Every record that
-:class:`triage.parsers.registry_hive.Hive` reaches by descending from a key has that key in its
+:class:`triage.parsers.registry.hive.Hive` reaches by descending from a key has that key in its
 parent chain, so the walk always ends at the same block and gives the same base: it is computed once
 per key (by python-registry itself) and handed down. Results are the same offsets, read faster.
 """

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, NTCV, Context
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, NTCV, Context
 from triage.parsers.wintime import filetime_utc
 
 

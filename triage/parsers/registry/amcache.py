@@ -15,8 +15,8 @@ from pathlib import PureWindowsPath
 from typing import Any, ClassVar
 
 from triage.model import Execution, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
-from triage.parsers.registry_hive import from_filetime
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.hive import from_filetime
 
 MAX_ENTRIES = 200_000
 

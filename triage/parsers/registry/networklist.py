@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
 
 NETWORKLIST = "Microsoft\\Windows NT\\CurrentVersion\\NetworkList"
 CATEGORIES = {0: "public", 1: "private", 2: "domain"}

@@ -8,10 +8,10 @@ from pathlib import PureWindowsPath
 from typing import Any
 
 from triage.model import HostFact, Issue, Record, UserAccount
-from triage.parsers import registry_autoruns as ar
-from triage.parsers.registry_autoruns import NTCV, Context
-from triage.parsers.registry_hive import from_filetime
-from triage.parsers.registry_taskcache import task_cache
+from triage.parsers.registry import autoruns as ar
+from triage.parsers.registry.autoruns import NTCV, Context
+from triage.parsers.registry.hive import from_filetime
+from triage.parsers.registry.taskcache import task_cache
 from triage.units import from_epoch
 
 WELL_KNOWN_SIDS = {"S-1-5-18": "SYSTEM", "S-1-5-19": "LOCAL SERVICE", "S-1-5-20": "NETWORK SERVICE"}

@@ -11,7 +11,7 @@ import struct
 from collections.abc import Iterator
 
 from triage.model import Issue, Record, UserAccount
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
 
 
 def domain_sid(v: object) -> str | None:

@@ -27,7 +27,7 @@ from Registry import Registry  # python-registry: import error here marks the pa
 from Registry.Registry import RegistryKey
 from Registry.RegistryParse import HBINCell
 
-from triage.parsers.registry_cells import BasedNK, BasedVK, based, hbin_base, read_value
+from triage.parsers.registry.cells import BasedNK, BasedVK, based, hbin_base, read_value
 from triage.units import from_filetime
 
 REGF_MAGIC = b"regf"

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import Context
+from triage.parsers.registry.autoruns import Context
 
 BAGMRU_KEYS = ("Local Settings\\Software\\Microsoft\\Windows\\Shell\\BagMRU",  # UsrClass.dat
                "Software\\Microsoft\\Windows\\Shell\\BagMRU",  # NTUSER.DAT (desktop / network views)

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
-from triage.parsers.registry_hive import decode_utf16_to_nul
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.hive import decode_utf16_to_nul
 
 EXPLORER = "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer"
 

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
-from triage.parsers.registry_shimcache import control_sets
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.shimcache import control_sets
 from triage.units import from_filetime
 
 DEVICE_PROPERTIES = "{83da6326-97a6-4088-9453-a1923f573b29}"

@@ -20,18 +20,18 @@ import re
 from collections.abc import Iterator
 
 from triage.model import Issue, Record
-from triage.parsers import registry_autoruns as ar
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.registry_accounts import parse_sam
-from triage.parsers.registry_amcache import parse_amcache
-from triage.parsers.registry_artifacts import (
+from triage.parsers.registry import autoruns as ar
+from triage.parsers.registry.accounts import parse_sam
+from triage.parsers.registry.amcache import parse_amcache
+from triage.parsers.registry.artifacts import (
     software_artifacts,
     system_artifacts,
     user_artifacts,
     usrclass_artifacts,
 )
-from triage.parsers.registry_autoruns import Context
-from triage.parsers.registry_hive import (
+from triage.parsers.registry.autoruns import Context
+from triage.parsers.registry.hive import (
     AMCACHE,
     BCD,
     DEFAULT_MAX_HIVE_BYTES,
@@ -47,8 +47,8 @@ from triage.parsers.registry_hive import (
     open_clean_hive,
     open_hive,
 )
-from triage.parsers.registry_software import parse_software
-from triage.parsers.registry_system import parse_system
+from triage.parsers.registry.software import parse_software
+from triage.parsers.registry.system import parse_system
 
 _USER_DIR = re.compile(r"(?:^|/)(?:users|documents and settings)/([^/]+)/", re.IGNORECASE)
 _EMBEDDED_USER = re.compile(r"\\([^\\?:]+)\\(?:ntuser|usrclass)\.dat$", re.IGNORECASE)

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
 from triage.units import from_filetime
 
 USERASSIST = "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\UserAssist"

@@ -15,7 +15,7 @@ from typing import Any
 
 from triage.model import Autorun, Issue, Record
 from triage.parsers.base import ParseInput
-from triage.parsers.registry_hive import Hive
+from triage.parsers.registry.hive import Hive
 
 CV = "Microsoft\\Windows\\CurrentVersion"
 NTCV = "Microsoft\\Windows NT\\CurrentVersion"
@@ -62,7 +62,7 @@ def _bounded(hive: Hive, key: Any) -> list[Any]:
 def _startup_approved(ctx: Context, prefix: str, which: str) -> dict[str, dict[str, Any]]:
     """Task Manager's enable/disable state of Run values (Explorer\\StartupApproved\\Run / Run32):
     value name (lower) -> {'startup_approved': 'enabled'|'disabled', 'disabled_at': UTC time}."""
-    from triage.parsers.registry_asep import decode_startup_approved
+    from triage.parsers.registry.asep import decode_startup_approved
     from triage.units import from_filetime
 
     hive = ctx.hive

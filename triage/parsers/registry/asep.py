@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from triage.model import Issue, Record
-from triage.parsers.registry_autoruns import CV, MAX_SUBKEYS, NTCV, Context
+from triage.parsers.registry.autoruns import CV, MAX_SUBKEYS, NTCV, Context
 
 DEFAULT_LSA = {"msv1_0", "kerberos", "schannel", "wdigest", "tspkg", "pku2u", "cloudap", "negoextender", "livessp",
                "scecli", "rassfm", "\"\"", ""}
@@ -150,7 +150,7 @@ def print_and_network_providers(ctx: Context, ccs: str) -> Iterator[Record | Iss
 def other_control_set_services(ctx: Context, current: str, others: list[str]) -> Iterator[Record | Issue]:
     """Services of the other control sets whose ImagePath / ServiceDll / Start differ from the current
     set's (or that it lacks): a service removed or changed since the last good boot."""
-    from triage.parsers.registry_system import service_record
+    from triage.parsers.registry.system import service_record
 
     hive = ctx.hive
 
@@ -174,7 +174,7 @@ def other_control_set_services(ctx: Context, current: str, others: list[str]) ->
 
 
 def parse_system_aseps(ctx: Context) -> Iterator[Record | Issue]:
-    from triage.parsers.registry_shimcache import control_sets
+    from triage.parsers.registry.shimcache import control_sets
 
     sets = control_sets(ctx)
     for ccs in sets:

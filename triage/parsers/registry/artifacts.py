@@ -12,22 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from triage.model import Issue, Record
-from triage.parsers.registry_asep import (
+from triage.parsers.registry.asep import (
     parse_ntuser_aseps,
     parse_software_aseps,
     parse_system_aseps,
     parse_usrclass_aseps,
 )
-from triage.parsers.registry_autoruns import Context
-from triage.parsers.registry_bam import parse_bam
-from triage.parsers.registry_mru import parse_recentdocs, parse_runmru, parse_typedpaths
-from triage.parsers.registry_muicache import parse_muicache
-from triage.parsers.registry_networklist import parse_networklist
-from triage.parsers.registry_shellbags import parse_shellbags
-from triage.parsers.registry_shimcache import parse_shimcache
-from triage.parsers.registry_taskcache_times import parse_task_cache_times
-from triage.parsers.registry_usb import parse_mountpoints2, parse_usb
-from triage.parsers.registry_userassist import parse_userassist
+from triage.parsers.registry.autoruns import Context
+from triage.parsers.registry.bam import parse_bam
+from triage.parsers.registry.mru import parse_recentdocs, parse_runmru, parse_typedpaths
+from triage.parsers.registry.muicache import parse_muicache
+from triage.parsers.registry.networklist import parse_networklist
+from triage.parsers.registry.shellbags import parse_shellbags
+from triage.parsers.registry.shimcache import parse_shimcache
+from triage.parsers.registry.taskcache_times import parse_task_cache_times
+from triage.parsers.registry.usb import parse_mountpoints2, parse_usb
+from triage.parsers.registry.userassist import parse_userassist
 
 Emitter = Callable[[Context], Iterator[Record | Issue]]
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from triage.model import Autorun, HostFact, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
-from triage.parsers.registry_hive import as_int32, from_filetime
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.hive import as_int32, from_filetime
 
 START_TYPES = {0: "boot", 1: "system", 2: "automatic", 3: "manual", 4: "disabled"}
 SERVICE_TYPES = {0x1: "kernel_driver", 0x2: "file_system_driver", 0x4: "adapter", 0x8: "recognizer_driver",

@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import ClassVar
 
 from triage.model import ArtifactRecord, Issue, Record
-from triage.parsers.registry_autoruns import MAX_SUBKEYS, Context
-from triage.parsers.registry_shimcache import _basename, control_sets
+from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
+from triage.parsers.registry.shimcache import _basename, control_sets
 from triage.units import from_filetime
 
 BOOKKEEPING = {"sequencenumber", "version"}
