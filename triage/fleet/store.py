@@ -37,6 +37,7 @@ from triage.fleet.artifact_items import artifact_item_rows
 from triage.fleet.identity import HostIdentity, identity_of, mark_copies, resolve_host
 from triage.fleet.normalize import basename, domain_of, normalize_command, normalize_path
 from triage.units import iso, utc_now
+from triage.verdict import is_noise
 
 SCHEMA_VERSION = 2
 
@@ -538,8 +539,8 @@ def summary_rows(s: dict, files: Iterable[dict] = ()) -> dict[str, list[tuple]]:
     out["off_network_windows"] = [
         (_text(w.get("start")), _text(w.get("end")), _text(w.get("reason") or w.get("why")))
         for w in _dicts(network.get("off_network_windows"))]
-    out["findings"] = [
-        ("host", f.get("rule"), f.get("severity"), f.get("title"), f.get("reason"), _text(f.get("evidence")),
+    out["findings"] = [  # known-benign noise is info whatever it says, so it never raises a score (score.py)
+        ("host", f.get("rule"), "info" if is_noise(f) else f.get("severity"), f.get("title"), f.get("reason"), _text(f.get("evidence")),
          _text(f.get("when")), None if f.get("off_network") is None else int(bool(f.get("off_network"))))
         for f in _all_findings(s)]
     out["issues"] = [
