@@ -50,3 +50,35 @@ def test_noise_does_not_raise_a_hosts_score(tmp_path):
     verdicts = {h["name"]: p["verdict"] for h, p in zip(hosts, _host_rows(conn, hosts).values(), strict=True)}
     assert verdicts["quiet"] == verdicts["stale"] != verdicts["real"]
     conn.close()
+
+
+def test_host_table_shows_counts_and_noise_apart(tmp_path):
+    from triage.fleet import index
+
+    conn = _store(tmp_path, {"busy": [_finding(1, "high", None, count=24),
+                                      _finding(2, "info", "per-user OneDrive updater")]})
+    score.compute_scores(conn)
+    page = index.render_index(conn, rare_threshold=1, ioc_files=[], issues=[])
+    row = page.split("<tbody id='host-rows'>")[1].split("</tbody>")[0]
+    assert "Autostart from a user-writable location: OneDrive ×24" in row
+    assert row.count("Autostart from a user-writable location") == 1  # the noise is not a top finding
+    assert "1 known-benign (not scored)" in row
+    data = page.split("id='fleet-data'>")[1]
+    assert ',24]' in data.split('"hosts"')[1]
+    conn.close()
+
+
+def test_a_store_made_before_count_and_noise_gains_them(tmp_path):
+    """An older store (findings without count/noise) is opened, gains the columns, keeps its rows."""
+    path = tmp_path / "fleet.sqlite"
+    conn = open_store(path)
+    conn.execute("DROP VIEW findings")
+    conn.execute("ALTER TABLE findings_rows DROP COLUMN noise")
+    conn.execute("ALTER TABLE findings_rows DROP COLUMN count")
+    conn.execute("INSERT INTO findings_rows (host_id, bundle_id, origin) VALUES (1, 1, 'host')")
+    conn.execute("CREATE VIEW findings AS SELECT r.id, r.origin FROM findings_rows r")
+    conn.commit()
+    conn.close()
+    conn = open_store(path)
+    assert [tuple(r) for r in conn.execute("SELECT origin, count, noise FROM findings")] == [("host", None, None)]
+    conn.close()
