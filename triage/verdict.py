@@ -9,6 +9,9 @@ The rule, deliberately simple so that a responder can check it by hand:
   * ``suspicious``: any high or medium finding;
   * ``nothing_found``: only low/info findings, or none (which is not absence of compromise: the
     ``gaps`` say what was not collected or could not be read).
+Known-benign background (a finding with ``noise`` set by triage/analyze/ranking.py) never decides,
+whatever severity it carries: the analysis lowers it to info, and a summary that says otherwise
+(older or hand-edited) is read as info too.
 "Malicious activity" below means the deciding findings (medium or worse) that carry a plausible
 time (1990 or later); their first and last times are finding times (the time of the evidence:
 event time, key last write, last run), not collection times.
@@ -48,6 +51,23 @@ def _sev(value: Any) -> str:
     return s if s in SEVERITIES else "info"
 
 
+def is_noise(f: Mapping[str, Any]) -> bool:
+    """True when the analysis called this finding known-benign background (a non-empty reason)."""
+    noise = f.get("noise")
+    return isinstance(noise, str) and bool(noise.strip())
+
+
+def severity_of(f: Mapping[str, Any]) -> str:
+    """A finding's severity as far as the verdict goes: info for known-benign noise."""
+    return "info" if is_noise(f) else _sev(f.get("severity"))
+
+
+def count_of(f: Mapping[str, Any]) -> int:
+    """The records one finding groups (``count``); 1 when absent or not a sane integer."""
+    n = f.get("count")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
+
+
 def level_of(findings: Iterable[tuple[str, str]]) -> str:
     """The verdict level from (rule, severity) pairs: shared by the summary and the fleet index."""
     high_rules: set[str] = set()
@@ -66,12 +86,12 @@ def level_of(findings: Iterable[tuple[str, str]]) -> str:
 
 
 def _order(f: Mapping[str, Any]) -> tuple[int, str]:
-    return SEVERITIES.index(_sev(f.get("severity"))), str(f.get("when") or "~")
+    return SEVERITIES.index(severity_of(f)), str(f.get("when") or "~")
 
 
 def _reasons(level: str, findings: list[Mapping[str, Any]]) -> list[str]:
-    by = Counter(_sev(f.get("severity")) for f in findings)
-    high_rules = {f.get("rule") for f in findings if _sev(f.get("severity")) == "high"}
+    by = Counter(severity_of(f) for f in findings)
+    high_rules = {f.get("rule") for f in findings if severity_of(f) == "high"}
     if level == "compromise_likely":
         if by["critical"]:
             return [f"{by['critical']} critical finding{'s' * (by['critical'] != 1)}"]
@@ -88,11 +108,14 @@ def _reasons(level: str, findings: list[Mapping[str, Any]]) -> list[str]:
 def _top_rules(findings: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for f in findings:
+        if is_noise(f):
+            continue  # known-benign background has its own group in the report, not a top rule
         rule = str(f.get("rule") or "?")
         g = groups.setdefault(rule, {"rule": rule, "title": f.get("title"), "severity": _sev(f.get("severity")),
-                                     "count": 0, "off_network": 0, "first": None, "last": None,
+                                     "count": 0, "records": 0, "off_network": 0, "first": None, "last": None,
                                      "sigma": rule.startswith("sigma:"), "findings": []})
         g["count"] += 1
+        g["records"] += count_of(f)
         g["off_network"] += 1 if f.get("off_network") else 0
         if SEVERITIES.index(_sev(f.get("severity"))) < SEVERITIES.index(g["severity"]):
             g["severity"] = _sev(f.get("severity"))
@@ -149,8 +172,8 @@ def compute(summary: Mapping[str, Any]) -> dict[str, Any]:
     coverage, issues). Keeps the at-a-glance counts ('findings', 'by_severity', 'issues')."""
     findings = [f for f in summary.get("findings") or [] if isinstance(f, Mapping)]
     sev = Counter(_sev(f.get("severity")) for f in findings)
-    level = level_of((str(f.get("rule") or ""), str(f.get("severity") or "")) for f in findings)
-    deciding = sorted((f for f in findings if _sev(f.get("severity")) in DECIDING), key=_order)
+    level = level_of((str(f.get("rule") or ""), severity_of(f)) for f in findings)
+    deciding = sorted((f for f in findings if severity_of(f) in DECIDING), key=_order)
     timed = sorted((f for f in deciding if (t := parse_time(f.get("when"))) and t >= PLAUSIBLE),
                    key=lambda f: str(f.get("when")))
     windows = []
@@ -160,17 +183,19 @@ def compute(summary: Mapping[str, Any]) -> dict[str, Any]:
         start, end = parse_time(w.get("start")), window_end(w, summary)
         inside = [f for f in findings if in_span(parse_time(f.get("when")), start, end)]
         windows.append({"start": w.get("start"), "end": w.get("end"), "effective_end": iso(end), "findings": len(inside),
-                        "deciding_findings": sum(1 for f in inside if _sev(f.get("severity")) in DECIDING)})
+                        "deciding_findings": sum(1 for f in inside if severity_of(f) in DECIDING)})
     bundle = summary.get("bundle") or {}
     return {
         "findings": len(findings),
         "by_severity": {s: sev.get(s, 0) for s in SEVERITIES},
         "issues": len(summary.get("issues") or []),
+        "known_benign": sum(1 for f in findings if is_noise(f)),
         "level": level,
         "label": LABELS[level],
         "reasons": _reasons(level, findings),
         "why": [{"finding": f.get("id"), "rule": f.get("rule"), "severity": _sev(f.get("severity")),
-                 "title": f.get("title"), "when": f.get("when"), "off_network": f.get("off_network")}
+                 "title": f.get("title"), "when": f.get("when"), "off_network": f.get("off_network"),
+                 "count": count_of(f)}
                 for f in deciding[:WHY_MAX]],
         "first_malicious": _moment(timed[0] if timed else None),
         "last_malicious": _moment(timed[-1] if timed else None),
@@ -181,4 +206,5 @@ def compute(summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["LABELS", "LEVELS", "compute", "in_span", "level_of", "parse_time", "window_end"]
+__all__ = ["LABELS", "LEVELS", "compute", "count_of", "in_span", "is_noise", "level_of", "parse_time", "severity_of",
+           "window_end"]

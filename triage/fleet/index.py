@@ -168,9 +168,10 @@ if(h[2]){var a=el('a',h[1]);a.setAttribute('href',h[2]);c.appendChild(a);}else c
 c.appendChild(el('br'));c.appendChild(el('span',S[h[3]],'muted'));
 if(h[9]>=0){c.appendChild(el('br'));c.appendChild(el('span',S[h[9]],'flag'));}r.appendChild(c);
 var v=D.verdicts[h[11]],vc=el('td');vc.appendChild(el('span',v[1],'verdict-badge verdict-'+v[0]));r.appendChild(vc);
-r.appendChild(el('td',h[4],'num'));var t=el('td');if(!h[7].length)t.appendChild(el('span','none','muted'));
-h[7].forEach(function(x,i){if(i)t.appendChild(el('br'));t.appendChild(sev(x[0]));t.appendChild(document.createTextNode(' '+S[x[1]]+' '));
-t.appendChild(el('span',S[x[2]],'muted'));});r.appendChild(t);var w=el('td');w.appendChild(why(h));r.appendChild(w);return r;}
+r.appendChild(el('td',h[4],'num'));var t=el('td');if(!h[7].length&&!h[12])t.appendChild(el('span','none','muted'));
+h[7].forEach(function(x,i){if(i)t.appendChild(el('br'));t.appendChild(sev(x[0]));
+t.appendChild(document.createTextNode(' '+S[x[1]]+(x[3]>1?' \u00d7'+x[3]:'')+' '));t.appendChild(el('span',S[x[2]],'muted'));});
+if(h[12]>0){if(h[7].length)t.appendChild(el('br'));t.appendChild(el('span',h[12]+' known-benign (not scored)','muted noise'));}r.appendChild(t);var w=el('td');w.appendChild(why(h));r.appendChild(w);return r;}
 function draw(){while(body.firstChild)body.removeChild(body.firstChild);var n=Math.max(1,Math.ceil(shown.length/P));
 if(page>=n)page=n-1;shown.slice(page*P,page*P+P).forEach(function(h){body.appendChild(row(h));});
 info.textContent=shown.length+' of '+H.length+' hosts; page '+(page+1)+' of '+n;}
@@ -221,18 +222,21 @@ def _host_rows(conn: sqlite3.Connection, hosts: list[sqlite3.Row]) -> dict[int, 
     shared = score.shared_counts(conn)
     text = dict(conn.execute("SELECT id, value FROM strings WHERE id IN (SELECT rule FROM findings_rows"
                              " UNION SELECT severity FROM findings_rows)").fetchall())
-    per: dict[int, dict] = {h["id"]: {"found": [], "rules": set(), "worst": -1, "off": 0, "pairs": []}
+    per: dict[int, dict] = {h["id"]: {"found": [], "rules": set(), "worst": -1, "off": 0, "pairs": [], "noise": 0}
                             for h in hosts}
     names = dict(conn.execute("SELECT id, value FROM strings WHERE id IN (SELECT title FROM findings_rows"
                               " UNION SELECT reason FROM findings_rows)").fetchall())
-    for host_id, rule, sev, title, reason, off in conn.execute(
-            "SELECT host_id, rule, severity, title, reason, off_network FROM findings_rows ORDER BY id"):
+    for host_id, rule, sev, title, reason, off, count, noise in conn.execute(
+            "SELECT host_id, rule, severity, title, reason, off_network, count, noise FROM findings_rows ORDER BY id"):
         p = per.get(host_id)
         if p is None:
             continue
         weight = score.weight_of(text.get(rule), text.get(sev)) * max(
             1.0 / shared.get((rule, sev, title, reason), 1), score.MIN_SHARE)
-        p["found"].append((weight, text.get(sev), names.get(title), names.get(reason)))
+        if noise is None:
+            p["found"].append((weight, text.get(sev), names.get(title), names.get(reason), count or 1))
+        else:  # known-benign background: counted on the host row, never a top finding
+            p["noise"] += 1
         p["rules"].add(text.get(rule) or "")
         p["pairs"].append((text.get(rule) or "", text.get(sev) or ""))
         p["worst"] = max(p["worst"], _sev_index(text.get(sev)))
@@ -269,14 +273,16 @@ def _hosts_section(conn: sqlite3.Connection, hosts: list[sqlite3.Row], links: di
         link = links.get(h["id"])
         data.append([rank, h["name"], _link(link) if link else "", strings(h["os"]), h["score"],
                      p["worst"], sorted(strings(r) for r in p["rules"]),
-                     [[_sev_index(sev), strings(title), strings(reason)] for _, sev, title, reason in p["top"]],
+                     [[_sev_index(sev), strings(title), strings(reason), n] for _, sev, title, reason, n in p["top"]],
                      [[strings(e["origin"]), strings(e["rule"]), _sev_index(e["severity"]), e["weight"], e["count"],
                        e.get("shared_by"), e["points"]] for e in explained],
-                     strings(h["identity_note"]) if h["identity_note"] else -1, p["off"], p["verdict"]])
+                     strings(h["identity_note"]) if h["identity_note"] else -1, p["off"], p["verdict"], p["noise"]])
         if rank > PAGE:
             continue
-        tops = "<br>".join(f"{_sev(sev)} {esc(title)} <span class='muted'>{esc(reason)}</span>"
-                           for _, sev, title, reason in p["top"])
+        tops = "<br>".join(f"{_sev(sev)} {esc(title)}{f' ×{n}' if n > 1 else ''} <span class='muted'>{esc(reason)}</span>"
+                           for _, sev, title, reason, n in p["top"])
+        if p["noise"]:
+            tops += f"{'<br>' if tops else ''}<span class='muted noise'>{p['noise']} known-benign (not scored)</span>"
         rows = "".join(f"<tr><td>{esc(e['origin'])}</td><td><code>{esc(e['rule'])}</code></td>"
                        f"<td>{esc(e['severity'])}</td><td class='num'>{e['weight']:g}</td>"
                        f"<td class='num'>{e['count']}</td><td class='num'>{esc(e.get('shared_by'))}</td>"

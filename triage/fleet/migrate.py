@@ -44,7 +44,9 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
         if statement.strip():
             conn.execute(statement)
     for table, columns in ((t, store.ROW_COLUMNS[t]) for t in v1):
-        old = _V1_EVENTS if table == "events" else columns
+        # columns added to a fact table after schema 1 (findings.count, .noise) are read as NULL
+        have = {r[1] for r in conn.execute(f'PRAGMA table_info("v1_{table}")')}
+        old = _V1_EVENTS if table == "events" else tuple(c if c in have else "NULL" for c in columns)
         per_bundle: dict[tuple, list] = defaultdict(list)
         for r in conn.execute(f'SELECT host_id, bundle_id, {", ".join(old)} FROM "v1_{table}" ORDER BY id'):
             per_bundle[(r[0], r[1])].append(tuple(r[2:]))

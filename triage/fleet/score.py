@@ -12,6 +12,9 @@ the points. Three ideas, all visible in the explanation:
   why to look at that host; what many hosts share is listed as such on the index page instead;
 * repeats of one rule on a host give diminishing returns (1 + 1/2 + 1/4 ... of the largest weights),
   so one noisy rule firing hundreds of times cannot outrank several different reasons to look.
+
+Known-benign background (a finding with ``noise``, triage/analyze/ranking.py) is stored at info
+whatever severity it carries (store.py), so it weighs 0: an updater in AppData never lifts a host.
 """
 
 from __future__ import annotations

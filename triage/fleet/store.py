@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from triage.fleet.artifact_items import artifact_item_rows
+from triage.fleet.columns import add_missing_columns
 from triage.fleet.identity import HostIdentity, identity_of, mark_copies, resolve_host
 from triage.fleet.normalize import basename, domain_of, normalize_command, normalize_path
 from triage.units import iso, utc_now
+from triage.verdict import count_of, is_noise
 
 SCHEMA_VERSION = 2
 
@@ -100,7 +102,8 @@ FACTS: dict[str, FactTable] = {t.name: t for t in (
     FactTable("off_network_windows", _cols("start_utc:t end_utc:t reason:s")),
     FactTable("files", _cols("path:s path_norm:s name_lc:s bundle_path:s artifact:s user:s size:i sha256:s sha1:s"
                              " md5:s modified_utc:t")),
-    FactTable("findings", _cols("origin:t rule:s severity:s title:s reason:s evidence:s when_utc:t off_network:i")),
+    FactTable("findings", _cols("origin:t rule:s severity:s title:s reason:s evidence:s when_utc:t off_network:i"
+                                " count:i noise:s")),
     FactTable("issues", _cols("severity:s message:s bundle_path:s locator:s")),
     FactTable("artifact_items", _cols("artifact:s item:s item_norm:s user:s bundle_path:s locator:s")),
 )}
@@ -215,6 +218,7 @@ def open_store(path: Path) -> sqlite3.Connection:
         migrate_v1(conn)
     else:
         conn.executescript(SCHEMA)
+        add_missing_columns(conn, FACTS.values())
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     conn.commit()
     return conn
@@ -330,9 +334,10 @@ def insert_rows(conn: sqlite3.Connection, table: str, host_id: int | None, bundl
 
 def insert_findings(conn: sqlite3.Connection, rows: list[tuple]) -> None:
     """Fleet findings: (host_id, bundle_id, origin, rule, severity, title, reason, evidence,
-    when_utc, off_network) with text values."""
+    when_utc, off_network[, count, noise]) with text values."""
+    width = len(FACTS["findings"].columns)
     for host_id, bundle_id, *rest in rows:
-        insert_rows(conn, "findings", host_id, bundle_id, [tuple(rest)])
+        insert_rows(conn, "findings", host_id, bundle_id, [(*rest, *(None,) * (width - len(rest)))])
 
 
 def string_id(conn: sqlite3.Connection, value: str) -> int | None:
@@ -542,9 +547,10 @@ def summary_rows(s: dict, files: Iterable[dict] = ()) -> dict[str, list[tuple]]:
     out["off_network_windows"] = [
         (_text(w.get("start")), _text(w.get("end")), _text(w.get("reason") or w.get("why")))
         for w in _dicts(network.get("off_network_windows"))]
-    out["findings"] = [
-        ("host", f.get("rule"), f.get("severity"), f.get("title"), f.get("reason"), _text(f.get("evidence")),
-         _text(f.get("when")), None if f.get("off_network") is None else int(bool(f.get("off_network"))))
+    out["findings"] = [  # known-benign noise is info whatever it says, so it never raises a score (score.py)
+        ("host", f.get("rule"), "info" if is_noise(f) else f.get("severity"), f.get("title"), f.get("reason"), _text(f.get("evidence")),
+         _text(f.get("when")), None if f.get("off_network") is None else int(bool(f.get("off_network"))),
+         count_of(f), _text(f.get("noise")) if is_noise(f) else None)
         for f in _all_findings(s)]
     out["issues"] = [
         (i.get("severity"), _text(i.get("message")), i.get("bundle_path"), i.get("locator"))

@@ -43,6 +43,7 @@ white-space:nowrap;font-size:12px}
 background:#e8eef6;color:#1f3a5f;margin-left:4px;white-space:nowrap}
 .badge.off{background:#4a148c;color:#fff}
 .badge.flag{background:#fde7e7;color:#9b1c1c}
+.noise-why{color:#2e5e3a;font-size:12.5px;margin:2px 0}
 .muted{color:var(--mute)}.bad{color:#b71c1c}
 .ts{white-space:nowrap}
 details>summary{cursor:pointer;color:var(--accent);font-weight:600;margin:6px 0}

@@ -8,6 +8,7 @@ from typing import Any
 
 from triage import verdict as decide
 from triage.report.escape import e, finding_anchor, plural, sev, ts
+from triage.report.noise import times
 from triage.report.style import VERDICT_COLORS, severity_badge
 from triage.report.tables import table
 
@@ -46,7 +47,9 @@ def _top(v: dict[str, Any]) -> str:
         sigma = '<span class="badge">Sigma</span>' if g.get("sigma") else ""
         off = f'<span class="badge off">{e(g.get("off_network"))} off-network</span>' if g.get("off_network") else ""
         span = f"{ts(g.get('first'))} → {ts(g.get('last'))}" if g.get("first") else '<span class="muted">—</span>'
-        rows.append(f"<tr><td>{severity_badge(s)}</td><td><a{target}>{e(g.get('title'))}</a>{sigma}{off}<br>"
+        records = g.get("records")
+        grouped = times(records) if isinstance(records, int) and records > (g.get("count") or 0) else ""
+        rows.append(f"<tr><td>{severity_badge(s)}</td><td><a{target}>{e(g.get('title'))}</a>{grouped}{sigma}{off}<br>"
                     f"<span class='muted mono'>{e(g.get('rule'))}</span></td><td class='num'>{e(g.get('count'))}</td>"
                     f"<td>{span}</td></tr>")
     return table("t-top", ["Severity", "Rule", "Findings", "First → last (UTC)"], rows, filter_box=False)
@@ -75,13 +78,16 @@ def render(s: dict[str, Any]) -> str:
         v = decide.compute(s)
     level = str(v.get("level")) if v.get("level") in decide.LEVELS else "nothing_found"
     why = "".join(f'<li>{severity_badge(sev(w.get("severity")))} <a href="#{finding_anchor(w.get("finding"))}">'
-                  f'{e(w.get("title"))}</a> {ts(w.get("when"))}</li>'
+                  f'{e(w.get("title"))}</a>{times(decide.count_of(w))} {ts(w.get("when"))}</li>'
                   for w in v.get("why") or [] if isinstance(w, dict))
+    benign = v.get("known_benign")
+    quiet = (f'<p class="muted" id="verdict-noise">{e(plural(benign, "known-benign finding"))} not counted '
+             '(<a href="#noise-group">background</a>)</p>' if isinstance(benign, int) and benign > 0 else "")
     trust = "" if v.get("bundle_trusted", True) else \
         '<p class="bad">The bundle did not verify: treat every fact below with care.</p>'
     return (f'<section id="verdict"><div><span class="level" id="verdict-level" data-level="{level}" '
             f'style="background:{VERDICT_COLORS[level]}">{e(decide.LABELS[level]).capitalize()}</span></div>'
-            f'<p id="verdict-reasons">{e("; ".join(map(str, v.get("reasons") or [])))}</p>{trust}'
+            f'<p id="verdict-reasons">{e("; ".join(map(str, v.get("reasons") or [])))}</p>{quiet}{trust}'
             + (f'<div class="row"><span class="label">Deciding findings</span></div><ul id="verdict-why">{why}</ul>'
                if why else "")
             + _moment("First malicious activity (UTC)", v.get("first_malicious"))
