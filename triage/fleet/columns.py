@@ -17,8 +17,11 @@ _TYPES = {"s": "INTEGER", "t": "TEXT", "i": "INTEGER"}
 
 
 class _Fact(Protocol):
-    name: str
-    columns: tuple[tuple[str, str], ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]: ...
 
     @property
     def base(self) -> str: ...
