@@ -14,18 +14,19 @@ Usage: python3 bench/sigma_flush.py [--repeat 15] [LOG_DIR ...]   (default: the 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(REPO))
-SHARED = (REPO / ".." / "shared").resolve()
-SIGMAHQ = [SHARED / "sigma" / d for d in ("rules", "rules-threat-hunting", "rules-emerging-threats")]
+# bench/sigma.py says where the rules are, and keeps bench/ from shadowing the pySigma package
+_spec = importlib.util.spec_from_file_location("bench_sigma", Path(__file__).resolve().parent / "sigma.py")
+assert _spec is not None and _spec.loader is not None
+bench_sigma = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_sigma)
+SHARED, SIGMAHQ = bench_sigma.SHARED, bench_sigma.SIGMAHQ
 
 
 def queued(engine: Any, log_dir: Path) -> list[tuple[Any, Any, str, str]]:
