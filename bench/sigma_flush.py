@@ -35,10 +35,12 @@ def queued(engine: Any, log_dir: Path) -> list[tuple[Any, Any, str, str]]:
 
     from triage.sigma.engine import flatten
 
-    items = []
+    items: list[tuple[Any, Any, str, str]] = []
     for f in sorted(log_dir.rglob("*.evtx")):
         try:
             for rec in PyEvtxParser(str(f)).records_json():
+                if rec is None:
+                    continue
                 fl = flatten(json.loads(rec["data"]))
                 b = engine.bucket(fl.get("Channel"), fl.get("EventID"), fl.get("Provider_Name"))
                 if b is not None:
