@@ -128,6 +128,19 @@ def test_regex_and_its_flags(tmp_path):
     assert not fires(e2, CommandLine="abc")  # re is case-sensitive unless |i
 
 
+def test_regex_with_a_required_run(tmp_path):
+    """A regex whose matches all hold a backtick (SigmaHQ's token obfuscation) is searched only in
+    values holding one: same result as searching every value."""
+    e = engine(tmp_path, r"""
+    sel:
+        CommandLine|re: '\w+`(?:\w+|-|.)`[\w+|\s]'
+    condition: sel
+    """)
+    assert fires(e, CommandLine="po`wer`shell -c x")
+    assert not fires(e, CommandLine="powershell -c x")
+    assert not fires(e, CommandLine="a`b")  # the run alone is not a match
+
+
 def test_cased(tmp_path):
     e = engine(tmp_path, """
     sel:

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -121,9 +122,11 @@ class Source:
     origin: str
 
 
-def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> tuple[list[Source], list[Skipped]]:
+def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True,
+             walked: list[str] | None = None) -> tuple[list[Source], list[Skipped]]:
     """Rule files: the pack (unless ``builtin`` is False), then each ``--sigma`` file or folder
-    (searched recursively, sorted). A path that does not exist is reported, not fatal."""
+    (searched recursively, sorted). A path that does not exist is reported, not fatal. ``walked``
+    receives every root and folder looked at (see :func:`_discover_again`)."""
     out: list[Source] = []
     missing: list[Skipped] = []
     roots: list[tuple[Path, str]] = []
@@ -131,12 +134,16 @@ def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> tuple
         roots.append((pack, "builtin"))
     roots.extend((Path(p), "user") for p in extra)
     for root, origin in roots:
+        if walked is not None:
+            walked.append(str(root))
         if root.is_file():
             out.append(Source(str(root), root.name, origin))
         elif root.is_dir():
             found: list[str] = []
             for folder, dirs, files in os.walk(root):  # no links followed; cheaper than rglob + sort of Paths
                 dirs.sort()
+                if walked is not None:
+                    walked.append(folder)
                 found.extend(os.path.join(folder, f) for f in files if f.lower().endswith(RULE_SUFFIXES))
             base = len(str(root).rstrip(os.sep)) + 1
             for f in sorted(found):
@@ -144,6 +151,43 @@ def discover(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> tuple
         else:
             missing.append(Skipped(path=str(root), origin=origin, reason="no such file or folder"))
     return out, missing
+
+
+# (pack or not, --sigma paths) -> (state of every root and folder walked, the files found, the
+# paths missing): an analysis of each bundle of a batch asks for the same rules, and walking
+# SigmaHQ's 350 folders cost as much as a small host's whole Sigma pass.
+# file-system times come from a coarse clock that may lag the system time by a tick
+_CLOCK_SLACK_NS = 50_000_000
+_DISCOVERED: dict[tuple[bool, tuple[str, ...]], tuple[tuple, list[Source], list[Skipped]]] = {}
+
+
+def _state(paths: Sequence[str]) -> tuple:
+    """(path, modification time, inode) of each path, None for one gone: a file added to, removed
+    from or renamed in a folder changes the folder's modification time."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((p, st.st_mtime_ns, st.st_ino))
+        except OSError:
+            out.append((p, None, None))
+    return tuple(out)
+
+
+def _discover_again(extra: Iterable[str | Path], builtin: bool) -> tuple[list[Source], list[Skipped]]:
+    """:func:`discover`, walking the folders again only when one of them changed since the last
+    walk in this process (a changed file's content is the rule-file signature's business)."""
+    key = (builtin, tuple(str(p) for p in extra))
+    known = _DISCOVERED.get(key)
+    if known is not None and _state([p for p, _, _ in known[0]]) == known[0]:
+        return list(known[1]), list(known[2])
+    walked: list[str] = []
+    start = time.time_ns() - _CLOCK_SLACK_NS
+    sources, missing = discover(key[1], builtin=builtin, walked=walked)
+    state = _state(walked)
+    if all(mtime is None or mtime < start for _, mtime, _ in state):  # none changed while walked
+        _DISCOVERED[key] = (state, list(sources), list(missing))
+    return sources, missing
 
 
 def cache_key(sources: Sequence[Source], texts: Sequence[bytes]) -> str:
@@ -197,7 +241,7 @@ def _signature(sources: Sequence[Source]) -> tuple | None:
 
 def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_cache: bool = True) -> RuleSet:
     """Compile the pack and the ``--sigma`` paths (from the cache when the sources are unchanged)."""
-    sources, missing = discover(extra, builtin=builtin)
+    sources, missing = _discover_again(extra, builtin) if use_cache else discover(extra, builtin=builtin)
     if use_cache and not missing:
         # the same files, unchanged (size and modification time), in this process: the same set,
         # without reading and hashing thousands of files again for every bundle

@@ -8,6 +8,7 @@ for a log because one of its branches names a field that log does not have.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -18,6 +19,7 @@ from typing import Any
 from triage.sigma import prefilter
 from triage.sigma.compile import RAW, Node
 from triage.sigma.prefilter import PAYLOAD, ahocorasick
+from triage.sigma.regex_literal import required_literal
 
 # Lower-case names of the System fields (triage.sigma.engine.flatten): keyword searches skip them.
 SYSTEM_FIELDS = frozenset({
@@ -71,6 +73,9 @@ def _str_test(op: str, arg: Any) -> Callable[[str], bool]:
         return lambda v: rx.search(v) is not None
     if op == "re":
         rx = re.compile(arg[0], arg[1])
+        lit = required_literal(arg[0], arg[1])
+        if lit is not None:  # a value without it cannot match: no search (see regex_literal)
+            return lambda v: lit in v and rx.search(v) is not None
         return lambda v: rx.search(v) is not None
     if op == "num":
         text, value = str(arg), float(arg)
@@ -243,6 +248,10 @@ def raw_form(atom: str) -> str:
     return form
 
 
+# distinct literal sets remembered per bucket (a few hundred bytes each)
+MEMO_MAX = 4096
+
+
 @dataclass(eq=False)  # hashed by identity: the parser queues records per bucket
 class Bucket:
     """The rules that can match records of one (channel, event id).
@@ -257,26 +266,44 @@ class Bucket:
     searcher: Any            # triage.sigma.prefilter.Searcher, or None when no rule has literals
     keys: list[tuple[tuple[int, int], ...]]  # literal index -> (rule, group) pairs it satisfies
     need: dict[int, int]     # rule -> number of groups that must all be seen
+    # literals found in a record -> its candidates: a log's records of one kind hold the same
+    # common literals ('.exe', '\\windows\\') record after record, so the (rule, group) counting
+    # is done once per distinct set, not once per record. Bounded: cleared when full.
+    memo: dict[frozenset[int], list[int] | None] = dataclasses.field(default_factory=dict)
 
     def candidates_many(self, texts: list[str]) -> list[list[int] | None]:
         """For each record (engine JSON text): the rules worth evaluating (None: none, skip it)."""
         if self.searcher is None:
             return [list(self.always) if self.always else None for _ in texts]
-        keys, need, always = self.keys, self.need, self.always
+        always = self.always
         only_always = list(always) if always else None  # shared: callers only read it
         out: list[list[int] | None] = [only_always] * len(texts)
+        memo = self.memo
         for k, found in self.searcher.search(texts, PAYLOAD).items():
-            seen: set[tuple[int, int]] = set()
-            for lit in found:
-                seen.update(keys[lit])
-            counts: dict[int, int] = {}
-            for rule, _ in seen:
-                counts[rule] = counts.get(rule, 0) + 1
-            cands = [r for r, n in counts.items() if n >= need[r]]
-            if cands:
-                cands.extend(always)
-                out[k] = sorted(cands)
+            lits = frozenset(found)
+            cands = memo.get(lits, False)
+            if cands is False:
+                cands = memo[lits] = self._candidates(lits)
+                if len(memo) > MEMO_MAX:
+                    memo.clear()
+            if cands is not None:
+                out[k] = cands
         return out
+
+    def _candidates(self, found: frozenset[int]) -> list[int] | None:
+        """The rules all of whose groups one of ``found`` (literal indices) satisfies, plus ``always``."""
+        keys, need = self.keys, self.need
+        seen: set[tuple[int, int]] = set()
+        for lit in found:
+            seen.update(keys[lit])
+        counts: dict[int, int] = {}
+        for rule, _ in seen:
+            counts[rule] = counts.get(rule, 0) + 1
+        cands = [r for r, n in counts.items() if n >= need[r]]
+        if not cands:
+            return None
+        cands.extend(self.always)
+        return sorted(cands)
 
     def candidates(self, data: str) -> list[int] | None:
         return self.candidates_many([data])[0]
