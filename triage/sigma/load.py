@@ -164,7 +164,7 @@ _DISCOVERED: dict[tuple[bool, tuple[str, ...]], tuple[tuple, list[Source], list[
 def _state(paths: Sequence[str]) -> tuple:
     """(path, modification time, inode) of each path, None for one gone: a file added to, removed
     from or renamed in a folder changes the folder's modification time."""
-    out = []
+    out: list[tuple[str, int | None, int | None]] = []
     for p in paths:
         try:
             st = os.stat(p)

@@ -281,8 +281,9 @@ class Bucket:
         memo = self.memo
         for k, found in self.searcher.search(texts, PAYLOAD).items():
             lits = frozenset(found)
-            cands = memo.get(lits, False)
-            if cands is False:
+            if lits in memo:
+                cands = memo[lits]
+            else:
                 cands = memo[lits] = self._candidates(lits)
                 if len(memo) > MEMO_MAX:
                     memo.clear()

@@ -18,7 +18,7 @@ import re
 try:
     from re import _parser as sre_parse  # Python 3.11+
 except ImportError:  # pragma: no cover - older Pythons
-    import sre_parse  # type: ignore[no-redef]
+    import sre_parse
 
 _LITERAL = sre_parse.LITERAL
 
