@@ -9,6 +9,7 @@ import pytest
 from _chromium import open_page, require_chromium
 from _fleet_helpers import big_store
 
+from triage import verdict
 from triage.fleet import index, stacking
 
 HOSTS = 1000
@@ -86,6 +87,16 @@ def test_thousand_hosts_in_headless_chromium(big, tmp_path):
         page.check("#f-off")
         assert info().startswith(f"{off} of ")
         page.uncheck("#f-off")
+        # the verdict filter and the fleet-wide counts agree with each host's own verdict decision
+        tally = [int(b.inner_text()) for b in page.query_selector_all("#verdict-counts strong")]
+        assert len(tally) == len(verdict.LEVELS) and sum(tally) == len(ranked)
+        assert sum(1 for n in tally if n) >= 2, tally  # the fleet mixes verdicts, so the filter is tested
+        for i, n in enumerate(tally):
+            page.select_option("#f-verdict", str(i))
+            assert info().startswith(f"{n} of ")
+            for r in page.query_selector_all("#host-rows .verdict-badge"):
+                assert r.inner_text() == verdict.LABELS[verdict.LEVELS[i]]
+        page.select_option("#f-verdict", "-1")
         page.fill("#f-rule", rule[0])
         assert info().startswith(f"{rule_hosts} of ") and rule_hosts >= rule[1]
         # the explanation of a host beyond the first page is there on demand

@@ -151,7 +151,7 @@ SCRIPT = """(function(){
 var D=JSON.parse(document.getElementById('fleet-data').textContent);
 var S=D.strings,H=D.hosts,SEV=D.severities,COL=D.colors,P=D.page,page=0,shown=H;
 var f={host:document.getElementById('f-host'),rule:document.getElementById('f-rule'),
-sev:document.getElementById('f-sev'),off:document.getElementById('f-off')};
+sev:document.getElementById('f-sev'),off:document.getElementById('f-off'),verdict:document.getElementById('f-verdict')};
 var body=document.getElementById('host-rows'),info=document.getElementById('page-info');
 function el(tag,text,cls){var e=document.createElement(tag);if(text!==undefined&&text!==null)
 e.textContent=String(text);if(cls)e.className=cls;return e;}
@@ -176,11 +176,12 @@ function draw(){while(body.firstChild)body.removeChild(body.firstChild);var n=Ma
 if(page>=n)page=n-1;shown.slice(page*P,page*P+P).forEach(function(h){body.appendChild(row(h));});
 info.textContent=shown.length+' of '+H.length+' hosts; page '+(page+1)+' of '+n;}
 function apply(){var q=f.host.value.trim().toLowerCase(),r=f.rule.value.trim().toLowerCase(),
-m=parseInt(f.sev.value,10),off=f.off.checked;shown=H.filter(function(h){
+m=parseInt(f.sev.value,10),vd=parseInt(f.verdict.value,10),off=f.off.checked;shown=H.filter(function(h){
+if(vd>=0&&h[11]!==vd)return false;
 if(q&&h[1].toLowerCase().indexOf(q)<0&&String(S[h[3]]).toLowerCase().indexOf(q)<0)return false;
 if(r&&!h[6].some(function(i){return S[i].toLowerCase().indexOf(r)>=0;}))return false;
 if(m>=0&&h[5]<m)return false;if(off&&!(h[10]&1))return false;return true;});page=0;draw();}
-['input','change'].forEach(function(ev){[f.host,f.rule,f.sev,f.off].forEach(function(x){x.addEventListener(ev,apply);});});
+['input','change'].forEach(function(ev){[f.host,f.rule,f.sev,f.off,f.verdict].forEach(function(x){x.addEventListener(ev,apply);});});
 document.getElementById('prev').addEventListener('click',function(){if(page>0){page--;draw();}});
 document.getElementById('next').addEventListener('click',function(){if((page+1)*P<shown.length){page++;draw();}});
 document.getElementById('filters').hidden=false;draw();})();"""
@@ -257,9 +258,15 @@ def _hosts_section(conn: sqlite3.Connection, hosts: list[sqlite3.Row], links: di
     per = _host_rows(conn, hosts)
     strings = _Interned()
     data = []
+    tally = [sum(1 for h in hosts if per[h["id"]]["verdict"] == i) for i in range(len(VERDICTS))]
     parts = ["<h2 id='hosts'>Hosts by score</h2>",
+             "<p id='verdict-counts'>Verdicts: " + " &middot; ".join(
+                 f"{_verdict(i)} <strong>{n}</strong>" for i, n in enumerate(tally)) + "</p>",
              "<div id='filters' hidden><input id='f-host' type='search' placeholder='host or OS' aria-label='host'>"
              "<input id='f-rule' type='search' placeholder='rule' aria-label='rule'>"
+             "<select id='f-verdict' aria-label='verdict'><option value='-1'>any verdict</option>"
+             + "".join(f"<option value='{i}'>{esc(verdict.LABELS[v])} ({tally[i]})</option>"
+                       for i, v in enumerate(VERDICTS)) + "</select>"
              "<select id='f-sev' aria-label='severity'><option value='-1'>any severity</option>"
              + "".join(f"<option value='{i}'>{s} or worse</option>" for i, s in reversed(list(enumerate(SEVERITIES))))
              + "</select><label><input id='f-off' type='checkbox'> found while off the network</label>"
