@@ -96,7 +96,7 @@ def python_evtx_sample(path: Path, limit: int) -> tuple[int, float]:
 
 
 def parser_alone(files: list[Path]) -> tuple[int, float]:
-    """The evtx parser (triage.parsers.evtx) over the same files on disk: engine + typing, no bundle."""
+    """The evtx parser (triage.parsers.evtx.parser) over the same files on disk: engine + typing, no bundle."""
     from triage.parsers import all_parsers
     from triage.parsers.base import input_from_file
 

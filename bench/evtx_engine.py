@@ -3,7 +3,7 @@
 Why: the analyzer's floor is "whole evtx analysis within 2x of the bare engine iteration". This
 bench measures, on the same files in the same run, records/s of
   * bare:      PyEvtxParser(stream).records_json() iterated, nothing else done;
-  * pipeline:  triage.parsers.evtx.EvtxParser (stats + typed events + connectivity + Issues);
+  * pipeline:  triage.parsers.evtx.parser.EvtxParser (stats + typed events + connectivity + Issues);
   * python-evtx (pure Python, header-trusting) on a small sample only, because it is ~1000x slower;
 and prints the figures and the ratios. The logs come from make-host-tree --scale (each corpus log
 made K times bigger), built once into a temp dir (or --tree) and reused.
@@ -30,7 +30,7 @@ from evtx import PyEvtxParser  # noqa: E402
 
 from triage.model import EventLogStats, Issue  # noqa: E402
 from triage.parsers.base import input_from_file  # noqa: E402
-from triage.parsers.evtx import DEFAULT_ENGINE_THREADS, EvtxParser  # noqa: E402
+from triage.parsers.evtx.parser import DEFAULT_ENGINE_THREADS, EvtxParser  # noqa: E402
 
 MAKE_HOST_TREE = REPO / ".." / "shared" / "tools" / "make-host-tree"
 # Worst case for the pipeline: half of a Sysmon log's records are process creations, each typed

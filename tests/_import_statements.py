@@ -10,7 +10,7 @@ from pathlib import Path
 def import_statements(path: Path, module_name: str) -> list[tuple[str, tuple[str, ...], int]]:
     """(absolute module, names imported from it (empty for 'import X'), line) per statement/alias.
 
-    module_name is the file's dotted name ('triage.parsers.evtx'; a package's __init__ is the package)."""
+    module_name is the file's dotted name ('triage.parsers.evtx.parser'; a package's __init__ is the package)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
     found: list[tuple[str, tuple[str, ...], int]] = []

@@ -70,7 +70,7 @@ def _imports(path: Path, root: Path = PACKAGE) -> list[tuple[str, int]]:
 
 
 def _layer(module: str) -> str | None:
-    """'triage.parsers.evtx' -> 'parsers'; 'triage' (the package's __init__: its version) -> None."""
+    """'triage.parsers.evtx.parser' -> 'parsers'; 'triage' (the package's __init__: its version) -> None."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else None
 

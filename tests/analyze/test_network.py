@@ -15,7 +15,7 @@ import pytest
 from triage.analyze.network import MAX_EVIDENCE, OffNetworkWindow, in_window, off_network_windows
 from triage.model import ConnectivityEvent, Source
 from triage.parsers.base import input_from_file
-from triage.parsers.evtx import EvtxParser
+from triage.parsers.evtx.parser import EvtxParser
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 

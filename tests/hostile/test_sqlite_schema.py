@@ -13,7 +13,7 @@ import pytest
 
 from triage.bundle.manifest import ManifestEntry
 from triage.parsers.base import ParseInput
-from triage.parsers.chromium import ChromiumHistoryParser
+from triage.parsers.browser.chromium import ChromiumHistoryParser
 from triage.parsers.sqlite_util import open_private_copy
 
 

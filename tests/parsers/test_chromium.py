@@ -14,7 +14,7 @@ import pytest
 
 from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.chromium import (
+from triage.parsers.browser.chromium import (
     DANGER_TYPE,
     DOWNLOAD_STATE,
     TRANSITION_CORE,

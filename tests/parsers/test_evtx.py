@@ -31,8 +31,8 @@ from evtx import PyEvtxParser
 
 from triage.model import ConnectivityEvent, Event, EventLogStats, Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.evtx import EvtxParser, ScriptBlocks, channel_from_name, ts_key
-from triage.parsers.evtx_events import CONNECTIVITY, NOTABLE, firewall_profiles, task_commands
+from triage.parsers.evtx.events import CONNECTIVITY, NOTABLE, firewall_profiles, task_commands
+from triage.parsers.evtx.parser import EvtxParser, ScriptBlocks, channel_from_name, ts_key
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 EVTX_FILES = sorted(p.relative_to(CORPUS).as_posix() for p in (CORPUS / "evtx").rglob("*.evtx*") if p.is_file())
@@ -437,7 +437,7 @@ def _record_json(provider: str | None, eid, channel: str | None, computer: str |
 def test_system_decoder_on_odd_and_hostile_records():
     """The cheap System reader agrees with a full JSON decode, including escapes, qualifiers, nulls,
     EventData keys that mimic System ones, and records that are not JSON at all."""
-    from triage.parsers.evtx_system import UNPARSED, SystemDecoder
+    from triage.parsers.evtx.system import UNPARSED, SystemDecoder
 
     cases = [
         ("Microsoft-Windows-Security-Auditing", 4624, "Security", "HOST-A", {"LogonType": "3"}),
@@ -480,7 +480,7 @@ def test_streamed_from_a_deflated_zip_member(corpus, truth, tmp_path):
 def test_specs_on_documented_shapes():
     """Events the corpus lacks (Defender 1116, 4697, 4698, RDP 1149, Security 1102), typed from
     EventData/UserData shaped as Microsoft documents them (field names of the provider manifests)."""
-    from triage.parsers.evtx_events import payload_data
+    from triage.parsers.evtx.events import payload_data
 
     defender = NOTABLE[("microsoft-windows-windows defender", 1116)]
     f = defender.extract({"Threat Name": "Trojan:Win32/Mimikatz", "Severity Name": "High", "Action Name": "N/A",
@@ -512,7 +512,7 @@ def test_engine_panic_is_an_issue(corpus, monkeypatch):
     """A Rust panic surfaces as pyo3's PanicException (a BaseException). No corpus file or fuzzed
     mutation made the engine panic, so the engine is replaced here by one that panics after two
     real records; everything else is the real parser."""
-    import triage.parsers.evtx as evtx_mod
+    import triage.parsers.evtx.parser as evtx_mod
 
     class PanicException(BaseException):
         pass

@@ -1,4 +1,4 @@
-"""The per-channel event tables (triage/parsers/evtx_types) on real records: the corpus logs and
+"""The per-channel event tables (triage/parsers/evtx/event_types) on real records: the corpus logs and
 SigmaHQ's regression .evtx files. Expected values were read from the records themselves."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from evtx import PyEvtxParser
 from triage.analyze.timeline import record_times
 from triage.model import Event
 from triage.parsers.base import input_from_file
-from triage.parsers.evtx import EvtxParser
-from triage.parsers.evtx_events import NOTABLE
-from triage.parsers.evtx_template import UNKNOWN, fields_of, template
-from triage.parsers.evtx_types import SPECS, WHEN
+from triage.parsers.evtx.event_types import SPECS, WHEN
+from triage.parsers.evtx.events import NOTABLE
+from triage.parsers.evtx.parser import EvtxParser
+from triage.parsers.evtx.template import UNKNOWN, fields_of, template
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 EVTX = SHARED / "corpus" / "evtx"

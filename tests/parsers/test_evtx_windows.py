@@ -16,8 +16,8 @@ import pytest
 
 from triage.model import EventLogStats, Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.evtx import EvtxParser
-from triage.parsers.evtx_windows import ChunkWindow, LogSource, merge_windows, submit_windows, window_job
+from triage.parsers.evtx.parser import EvtxParser
+from triage.parsers.evtx.windows import ChunkWindow, LogSource, merge_windows, submit_windows, window_job
 
 
 def _now(fn, *args) -> Future:
@@ -76,7 +76,7 @@ def test_script_block_split_across_windows_is_reassembled(corpus):
     sequential add() makes it (the corpus has no multi-part block, so the parts are made here)."""
     from datetime import UTC, datetime
 
-    from triage.parsers.evtx import ScriptBlocks
+    from triage.parsers.evtx.parser import ScriptBlocks
 
     item = input_from_file(corpus / "evtx/museum-win10-rathbunvm/Microsoft-Windows-PowerShell%4Operational.evtx")
     t = [datetime(2024, 1, 1, 10, 0, s, tzinfo=UTC) for s in range(8)]

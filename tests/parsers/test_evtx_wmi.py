@@ -3,8 +3,8 @@ the UserData below is laid out as the provider's manifest and the EVTX JSON rend
 
 from __future__ import annotations
 
-from triage.parsers import evtx_events as ee
-from triage.parsers.evtx_wmi import PROVIDER
+from triage.parsers.evtx import events as ee
+from triage.parsers.evtx.wmi import PROVIDER
 
 USERDATA_5861 = {"Operation_ESStoConsumerBinding": {
     "Namespace": "//./root/subscription",

@@ -10,7 +10,7 @@ import pytest
 
 from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue
 from triage.parsers.base import input_from_file
-from triage.parsers.firefox import FirefoxHistoryParser, file_uri_to_path
+from triage.parsers.browser.firefox import FirefoxHistoryParser, file_uri_to_path
 from triage.units import iso
 
 PROFILE = "Users/ann/AppData/Roaming/Mozilla/Firefox/Profiles/abcd1234.default-release"

@@ -83,7 +83,7 @@ def test_the_static_walk_sees_lazy_imports():
     imports = _imports("triage.commands.collect", _module_file("triage.commands.collect"))
     assert {"triage.collect.images", "triage.collect.vss", "triage.ship.encrypt", "triage.ship.client"} <= imports
     # and it does catch an analyzer import when one is there
-    assert is_forbidden("triage.parsers.evtx") and is_forbidden("yara") and not is_forbidden("yaml")
+    assert is_forbidden("triage.parsers.evtx.parser") and is_forbidden("yara") and not is_forbidden("yaml")
     assert any(is_forbidden(m) for m in _imports("triage.commands.analyze", _module_file("triage.commands.analyze")))
 
 

@@ -32,17 +32,17 @@ def _decoded_records(corpus: Path, rel: str, kind: str, logs: dict[str, list[str
     decoded scan reads: event fields, autostart commands, browser URLs)."""
     path = corpus / rel
     if kind == "evtx":
-        from triage.parsers.evtx import EvtxParser as parser
+        from triage.parsers.evtx.parser import EvtxParser as parser
         item = input_from_file(path, rel)
     elif kind == "hive":
         from triage.parsers.registry.parser import RegistryParser as parser
         item = input_from_file(path, rel, companions=tuple(corpus / lg for lg in logs.get(rel, [])))
     elif kind == "browser":
         if path.name == "places.sqlite":
-            from triage.parsers.firefox import FirefoxHistoryParser as parser
+            from triage.parsers.browser.firefox import FirefoxHistoryParser as parser
             item = input_from_file(path, f"Users/u/AppData/Roaming/Mozilla/Firefox/Profiles/x/{path.name}")
         else:
-            from triage.parsers.chromium import ChromiumHistoryParser as parser
+            from triage.parsers.browser.chromium import ChromiumHistoryParser as parser
             item = input_from_file(path, "Users/u/AppData/Local/Google/Chrome/User Data/Default/History")
         item.entry = dataclasses.replace(item.entry, bundle_path=f"files/C/{rel}")
     else:

@@ -259,7 +259,7 @@ def test_pack_has_no_hits_on_benign_corpus_files(pack_scanner, corpus):
 
 
 def _evtx_records(path: Path) -> list:
-    from triage.parsers.evtx import EvtxParser
+    from triage.parsers.evtx.parser import EvtxParser
 
     return [r for r in EvtxParser().parse(input_from_file(path)) if not isinstance(r, Issue)]
 

@@ -3,7 +3,7 @@
 Why: on one host the event logs are most of the parsing time (200 MiB of logs is about 2 s of
 engine time on one core; every other artifact together is a fraction of that) and the engine's
 iterator is single-threaded. So, for one bundle analyzed on a multi-core machine, each log is cut
-into windows of chunks (:mod:`triage.parsers.evtx_windows`) and parsed by a process pool, while
+into windows of chunks (:mod:`triage.parsers.evtx.windows`) and parsed by a process pool, while
 the analysis thread goes on with hives, prefetch and browsers; the windows are merged in file order
 when the analysis thread reaches them, so the output is the sequential output.
 
@@ -57,7 +57,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     parser modules and never re-run the caller's main script. Elsewhere: spawn."""
     if workers < 2 or multiprocessing.current_process().daemon:
         return None
-    import triage.parsers.evtx_windows  # noqa: F401 - loaded once, inherited by the forked workers
+    import triage.parsers.evtx.windows  # noqa: F401 - loaded once, inherited by the forked workers
 
     fork = "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
     ctx = multiprocessing.get_context("fork" if fork else "spawn")
@@ -168,7 +168,7 @@ class EvtxFanout:
 
     def _submit(self, p: Planned, start_chunk: int = 0) -> None:
         """Queue the log's windows from chunk ``start_chunk`` on (0: all of them, anew)."""
-        from triage.parsers.evtx_windows import submit_windows
+        from triage.parsers.evtx.windows import submit_windows
 
         if start_chunk == 0:
             p.futures = []
@@ -209,7 +209,7 @@ class EvtxFanout:
         return self._zf
 
     def _stored_source(self, p: Planned):
-        from triage.parsers.evtx_windows import LogSource
+        from triage.parsers.evtx.windows import LogSource
 
         info = self._zip().getinfo(p.member)
         if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
@@ -229,7 +229,7 @@ class EvtxFanout:
         return Path(p.tmpdir) / "log.evtx"
 
     def _readable(self, zf: zipfile.ZipFile, p: Planned):
-        from triage.parsers.evtx_windows import LogSource
+        from triage.parsers.evtx.windows import LogSource
 
         stored = self._stored_source(p)
         if stored is not None:
@@ -320,7 +320,7 @@ class _StreamingCopy:
     queued again from the real file (and the verification reports the difference)."""
 
     def __init__(self, fan: EvtxFanout, p: Planned, dest: Path, out: Any, expected: int) -> None:
-        from triage.parsers.evtx_windows import CHUNK_SIZE, HEADER_SIZE, LogSource, job_args
+        from triage.parsers.evtx.windows import CHUNK_SIZE, HEADER_SIZE, LogSource, job_args
 
         self.fan, self.p, self.dest, self.out = fan, p, dest, out
         self.written = 0
@@ -332,7 +332,7 @@ class _StreamingCopy:
         p.futures = []
 
     def write(self, block: bytes) -> None:
-        from triage.parsers.evtx_windows import submit_window
+        from triage.parsers.evtx.windows import submit_window
 
         self.out.write(block)
         self.written += len(block)
@@ -345,7 +345,7 @@ class _StreamingCopy:
                 self.next_first += self.step
 
     def done(self, error: BaseException | None) -> None:
-        from triage.parsers.evtx_windows import LogSource
+        from triage.parsers.evtx.windows import LogSource
 
         p = self.p
         try:

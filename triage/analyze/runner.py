@@ -185,7 +185,7 @@ class WindowedEvtx:
         self.futures, self.signatures, self.timeout = futures, signatures, timeout
 
     def parse(self, item: Any):
-        from triage.parsers.evtx_windows import merge_windows
+        from triage.parsers.evtx.windows import merge_windows
 
         return merge_windows(item, self.futures, self.timeout)
 
@@ -194,7 +194,7 @@ def start_fanout(reader: Any, plan: Plan, pool: Any, options: dict[str, Any], *,
     """Queue the plan's event logs for the pool (None: no logs); the fanout's feeder also verifies
     the bundle, taking the logs' private copies from that pass."""
     from triage.analyze.fanout import EvtxFanout, Planned
-    from triage.parsers.evtx_windows import WINDOW_CHUNKS
+    from triage.parsers.evtx.windows import WINDOW_CHUNKS
 
     planned = [Planned(i, entry) for i, (entry, _rel, chosen) in enumerate(plan.work)
                if [p.name for p in chosen] == ["evtx"]]

@@ -36,7 +36,7 @@ from triage.model import (
     SigmaMatch,
     UserAccount,
 )
-from triage.parsers.evtx_types import WHEN as EVENT_WHEN
+from triage.parsers.evtx.event_types import WHEN as EVENT_WHEN
 
 COLUMNS = ("datetime", "timestamp_desc", "message", "timestamp", "source", "record_type", "bundle_path",
            "locator", "user", "host")

@@ -29,8 +29,8 @@ from typing import Any
 
 from triage.analyze.timeline import COLUMNS, csv_safe, iso_us, rows
 from triage.model import ConnectivityEvent, Event, EventLogStats, Finding, Record
-from triage.parsers import evtx_types
-from triage.parsers.evtx_system import SystemDecoder, created_time, payload, record_time
+from triage.parsers.evtx import event_types as evtx_types
+from triage.parsers.evtx.system import SystemDecoder, created_time, payload, record_time
 
 FULL_COLUMNS = COLUMNS + ("channel", "provider", "event_id", "record_id", "computer", "data")
 RUN_ROWS = 20_000          # rows sorted in memory before a run is spilled (bounds the peak memory)

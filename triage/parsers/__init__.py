@@ -11,12 +11,12 @@ import importlib
 from triage.parsers.base import ParseInput, Parser
 
 _MODULES = (
-    "triage.parsers.evtx",
+    "triage.parsers.evtx.parser",
     "triage.parsers.registry.parser",
     "triage.parsers.tasks",
     "triage.parsers.prefetch",
-    "triage.parsers.chromium",
-    "triage.parsers.firefox",
+    "triage.parsers.browser.chromium",
+    "triage.parsers.browser.firefox",
     "triage.parsers.pe",
     "triage.parsers.recyclebin",
     "triage.parsers.history",

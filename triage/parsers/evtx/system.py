@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from triage.parsers import evtx_events as ee
-from triage.parsers import evtx_types
+from triage.parsers.evtx import event_types as evtx_types
+from triage.parsers.evtx import events as ee
 from triage.timeconv import key_datetime, ts_key
 
 UNPARSED = "<unparsed>"  # the event id of a record whose System block could not be read

@@ -1,4 +1,4 @@
-"""Event types beyond the core table of :mod:`triage.parsers.evtx_events`, one module per channel
+"""Event types beyond the core table of :mod:`triage.parsers.evtx.events`, one module per channel
 family, each a table (provider, event id) -> fields -> message template.
 
 ``SPECS`` is merged into the parser's lookup (the core table wins on a clash: tests check there is
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from triage.parsers.evtx_events import Spec
-from triage.parsers.evtx_types import defender, remote, security, sysmon, system, tasks
+from triage.parsers.evtx.event_types import defender, remote, security, sysmon, system, tasks
+from triage.parsers.evtx.events import Spec
 
 FAMILIES = (security, system, sysmon, defender, tasks, remote)
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from triage.model import BrowserDownload, BrowserHistoryStats, BrowserVisit, Issue, Record
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.chromium import enum_name
+from triage.parsers.browser.chromium import enum_name
 from triage.parsers.sqlite_util import (
     MAX_PATH_CHARS,
     MAX_TITLE_CHARS,

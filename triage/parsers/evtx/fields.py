@@ -2,7 +2,7 @@
 (None for '-' and '', ints where Windows logs numbers as text, split hashes), and the few decoders the
 typed-event tables share (scheduled-task commands, 'DOMAIN\\name' accounts).
 
-Why apart from the tables (:mod:`triage.parsers.evtx_events`, :mod:`triage.parsers.evtx_types`): these
+Why apart from the tables (:mod:`triage.parsers.evtx.events`, :mod:`triage.parsers.evtx.event_types`): these
 are the vocabulary every table and the full timeline use; the tables say which field lands where.
 """
 

@@ -3,13 +3,13 @@
 Field names are Sysmon's schema (``sysmon -s``). Every Sysmon record carries UtcTime, the time
 the action happened as Sysmon saw it (kept as ``utc_time`` text); the record's time is when it was
 logged. Event 1 (process), 3 (network), 11 (file created) and 13 (registry value set) are in
-:mod:`triage.parsers.evtx_events`.
+:mod:`triage.parsers.evtx.events`.
 """
 
 from __future__ import annotations
 
-from triage.parsers.evtx_events import Spec
-from triage.parsers.evtx_types.common import Fields, chain, const, hashes, typed
+from triage.parsers.evtx.event_types.common import Fields, chain, const, hashes, typed
+from triage.parsers.evtx.events import Spec
 
 P = "microsoft-windows-sysmon"
 

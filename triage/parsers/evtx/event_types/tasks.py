@@ -1,12 +1,12 @@
 """Task Scheduler operational log (Microsoft-Windows-TaskScheduler/Operational): task updated
 (140), deleted (141), disabled (142), action started (200) and completed (201). Registration (106)
-is in evtx_events. The Security log's 4698/4699/4702 are in security.py / evtx_events.
+is in events.py. The Security log's 4698/4699/4702 are in security.py / events.py.
 """
 
 from __future__ import annotations
 
-from triage.parsers.evtx_events import Spec
-from triage.parsers.evtx_types.common import Fields, const, typed
+from triage.parsers.evtx.event_types.common import Fields, const, typed
+from triage.parsers.evtx.events import Spec
 
 P = "microsoft-windows-taskscheduler"
 

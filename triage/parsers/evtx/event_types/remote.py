@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.parsers.evtx_events import Spec, clean
-from triage.parsers.evtx_types.common import Fields, chain, const, typed
+from triage.parsers.evtx.event_types.common import Fields, chain, const, typed
+from triage.parsers.evtx.events import Spec, clean
 
 MAX_CONTEXT_LINES = 64
 _CONTEXT_KEYS = {"Host Application": "host_application", "Command Name": "command_name",

@@ -5,9 +5,9 @@ class and its command line / script are in ``CONSUMER`` and ``PossibleCause``), 
 one, 5859 a provider's notification query, 5858 a failed WMI operation (lateral movement and
 reconnaissance attempts show up as errors), 5857 a provider DLL loaded into a WMI host process (a
 malicious provider is a persistence too). Field names follow the provider's manifest (UserData
-elements, flattened by ``evtx_events.payload_data``).
+elements, flattened by ``events.payload_data``).
 
-These specs join ``evtx_events.NOTABLE`` when this module is imported (at the end of evtx_events), so
+These specs join ``events.NOTABLE`` when this module is imported (at the end of events.py), so
 the event parser types them like every other notable event.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.parsers.evtx_events import Spec, _s
+from triage.parsers.evtx.events import Spec, _s
 
 PROVIDER = "microsoft-windows-wmi-activity"
 MAX_TEXT = 4096

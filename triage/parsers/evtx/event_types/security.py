@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from triage.parsers.evtx_events import Spec, account, task_commands
-from triage.parsers.evtx_types.common import SUBJECT, Fields, chain, lines, subject, target, typed
+from triage.parsers.evtx.event_types.common import SUBJECT, Fields, chain, lines, subject, target, typed
+from triage.parsers.evtx.events import Spec, account, task_commands
 
 P = "microsoft-windows-security-auditing"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.parsers.evtx_events import Spec, clean, text
-from triage.parsers.evtx_types.common import chain, const, typed
+from triage.parsers.evtx.event_types.common import chain, const, typed
+from triage.parsers.evtx.events import Spec, clean, text
 
 SCM = "service control manager"
 EVENTLOG = "eventlog"

@@ -1,6 +1,6 @@
 """Microsoft Defender Antivirus (Microsoft-Windows-Windows Defender/Operational): protection
 turned off (5001), configuration changed (5007), malware found / acted on / restored / deleted
-(1006-1015), remediation failures (1118, 1119). 1116 and 1117 are in evtx_events.
+(1006-1015), remediation failures (1118, 1119). 1116 and 1117 are in events.py.
 
 Field names are the ones Defender logs (with spaces, e.g. 'Threat Name'); 'Path' lists resources
 as 'file:_C:\\x.exe;...' and becomes the list ``paths`` as for 1116/1117.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from triage.parsers.evtx_events import Spec
-from triage.parsers.evtx_types.common import Fields, chain, const, typed
+from triage.parsers.evtx.event_types.common import Fields, chain, const, typed
+from triage.parsers.evtx.events import Spec
 
 P = "microsoft-windows-windows defender"
 

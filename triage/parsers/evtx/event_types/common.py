@@ -3,7 +3,7 @@
 Each family module (security, system, sysmon, defender, tasks, remote) holds a table
 ``SPECS: {(provider lower-case, event id): Spec}`` and the meaning of its categories' times
 ``WHEN: {category: timestamp_desc}``; the package merges them. The Spec type and the value
-cleaning come from :mod:`triage.parsers.evtx_events`, so the parser's hot path treats a new
+cleaning come from :mod:`triage.parsers.evtx.events`, so the parser's hot path treats a new
 event exactly as an old one (looked up once per distinct System header, typed only when listed).
 """
 
@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from triage.parsers.evtx_events import Spec, account, sid_name, split_hashes
-from triage.parsers.evtx_template import template
+from triage.parsers.evtx.events import Spec, account, sid_name, split_hashes
+from triage.parsers.evtx.template import template
 
 Fields = dict[str, str | tuple[str, ...]]
 Extra = Callable[[dict[str, Any], dict[str, Any]], None]
 
 def typed(category: str, text: str, fields: Fields, ints: tuple[str, ...] = (),
           extra: Extra | None = None) -> Spec:
-    """A Spec whose message is the template ``text`` (see triage/parsers/evtx_template.py)."""
+    """A Spec whose message is the template ``text`` (see triage/parsers/evtx/template.py)."""
     return Spec(category, template(text), fields, ints, extra)
 
 

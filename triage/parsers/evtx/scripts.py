@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from triage.model import Event
-from triage.parsers import evtx_events as ee
 from triage.parsers.base import ParseInput
+from triage.parsers.evtx import events as ee
 
 
 @dataclass

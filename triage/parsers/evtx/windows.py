@@ -27,7 +27,7 @@ from typing import Any
 
 from triage.model import EventLogStats, Issue, Record, SigmaMatch
 from triage.parsers.base import ParseInput
-from triage.parsers.evtx import CHUNK_SIZE, HEADER_SIZE, MAX_RECORD_ISSUES, Partial, _LogReader
+from triage.parsers.evtx.parser import CHUNK_SIZE, HEADER_SIZE, MAX_RECORD_ISSUES, Partial, _LogReader
 
 # Chunks per window: 128 x 64 KiB = 8 MiB, ~10k records (~60 ms of work); enough per task that
 # scheduling and pickling stay small, small enough that the last windows keep every worker busy.

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage.parsers.evtx_fields import (  # noqa: F401 - re-exported: the tables and parsers read them here
+from triage.parsers.evtx.fields import (  # noqa: F401 - re-exported: the tables and parsers read them here
     account,
     as_int,
     clean,
@@ -38,7 +38,7 @@ from triage.parsers.evtx_fields import (  # noqa: F401 - re-exported: the tables
     task_commands,
     text,
 )
-from triage.parsers.evtx_template import template
+from triage.parsers.evtx.template import template
 
 LOGON_TYPES = {
     0: "System", 2: "Interactive", 3: "Network", 4: "Batch", 5: "Service", 7: "Unlock",
@@ -496,7 +496,7 @@ NOTABLE_IDS: frozenset[int] = frozenset({eid for _, eid in NOTABLE} | {eid for _
                                         | {POWERSHELL_SCRIPT_EVENT})
 
 # WMI-Activity 5857-5861 live in their own module (issue 15); imported last, as it builds on Spec.
-from triage.parsers.evtx_wmi import WMI_ACTIVITY  # noqa: E402
+from triage.parsers.evtx.wmi import WMI_ACTIVITY  # noqa: E402
 
 NOTABLE.update(WMI_ACTIVITY)
 NOTABLE_IDS = NOTABLE_IDS | frozenset(eid for _, eid in WMI_ACTIVITY)

@@ -5,13 +5,13 @@ signature, also those beyond the file header's chunk count, which is stale in mo
 a live system (python-evtx trusts that count and misses records; it is also ~1000x slower).
 
 Machine logons (4624 of SYSTEM / LOCAL SERVICE / NETWORK SERVICE as service or system logons, and
-of the DWM/UMFD virtual accounts) are counted but not typed: see ``evtx_system.MACHINE_LOGON``; the option
+of the DWM/UMFD virtual accounts) are counted but not typed: see ``system.MACHINE_LOGON``; the option
 ``evtx_all_logons`` types them too.
 
 Cost model: the whole analysis must stay within 2x of bare engine iteration, so per record the
 parser only pattern-matches the System block of the engine's JSON (event id, provider, channel,
 computer) for the statistics, and pays ``json.loads`` only for the few records whose (provider,
-event id) is in the extraction table (:mod:`triage.parsers.evtx_events`). The file is streamed from
+event id) is in the extraction table (:mod:`triage.parsers.evtx.events`). The file is streamed from
 the bundle; nothing holds more than one record, except PowerShell 4104 script blocks waiting for
 their remaining parts.
 
@@ -38,8 +38,8 @@ from evtx import PyEvtxParser
 
 from triage.model import ConnectivityEvent, Event, EventLogStats, Issue, Record, Source
 from triage.parsers.base import ParseInput, Parser
-from triage.parsers.evtx_scripts import Script, ScriptBlocks
-from triage.parsers.evtx_system import (
+from triage.parsers.evtx.scripts import Script, ScriptBlocks
+from triage.parsers.evtx.system import (
     CHANNEL_MARK,
     MACHINE_LOGON,
     RECENT_LAYOUTS,
@@ -99,7 +99,7 @@ def channel_from_name(rel_path: str) -> str | None:
 
 @dataclass
 class Partial:
-    """What one window of a log leaves for the merge (triage.parsers.evtx_windows): record counts
+    """What one window of a log leaves for the merge (triage.parsers.evtx.windows): record counts
     per (event id, channel, computer), read errors, earliest/latest ts_key, pending script blocks."""
 
     counts: dict[tuple[Any, str | None, str | None], int]
@@ -261,7 +261,7 @@ class _LogReader:
     # -- records ---------------------------------------------------------------------------------
 
     def _records(self, fh: Any, final: bool = True) -> Iterator[Record | Issue]:
-        """Every record of ``fh``. final=False (one window of a file, see evtx_windows): script
+        """Every record of ``fh``. final=False (one window of a file, see windows.py): script
         blocks stay pending and the statistics are left in ``self.partial`` instead of yielded."""
         item = self.item
         threads = item.options.get("evtx_threads")
