@@ -82,3 +82,27 @@ def test_real_yara_hit_on_the_process_list_names_the_process(snapshot, tmp_path)
     entry = next(p for p in json.loads(snapshot) if p["pid"] == proc["pid"])
     assert MARKER in " ".join(entry.get("cmdline") or [])
     assert dataclasses.replace(hits[0], process=proc).to_dict()["process"]["pid"] == proc["pid"]
+
+
+def test_finding_reason_names_the_process(snapshot, tmp_path):
+    """The finding built from that hit says which process matched (pid, name, image) in its reason
+    and evidence, the way an analyst acts on it; a hit elsewhere names none."""
+    import dataclasses
+    import json
+
+    from triage.model import Source
+    from triage.scan.yara import YaraScanner
+    from triage.scan.yara_findings import findings_from_hits
+
+    rule = tmp_path / "marker.yar"
+    rule.write_text('rule marker { strings: $a = "' + MARKER + '" condition: $a }')
+    scanner = YaraScanner([rule], include_pack=False)
+    hit = next(h for h in scanner.scan_bytes(snapshot, Source(bundle_path="volatile/processes.json"))
+               if getattr(h, "rule", None) == "marker")
+    proc = process_at(snapshot, hit.strings[0][1], "volatile/processes.json")
+    entry = next(p for p in json.loads(snapshot) if p["pid"] == proc["pid"])
+    (finding,) = findings_from_hits([dataclasses.replace(hit, process=proc)])
+    assert f"in process {entry['pid']} {proc['name']}" in finding.reason
+    assert finding.evidence[0]["process"]["pid"] == entry["pid"]
+    (plain,) = findings_from_hits([hit])
+    assert "in process" not in plain.reason and "process" not in plain.evidence[0]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from triage.model import Finding
 from triage.scan.lint import SEVERITIES
 from triage.scan.yara_hit import YaraHit, hive_of
 
 MAX_EVIDENCE_PER_FINDING = 50
+MAX_PROCESSES_NAMED = 3
 
 
 def settle_hive_hits(hits: Iterable[YaraHit]) -> list[YaraHit]:
@@ -27,6 +29,21 @@ def settle_hive_hits(hits: Iterable[YaraHit]) -> list[YaraHit]:
             h = dataclasses.replace(h, confirmed=True)
         out.append(h)
     return out
+
+
+def _processes_note(group: list[YaraHit]) -> str:
+    """'; in process 4242 evil.exe (C:\\...\\evil.exe)' for hits on volatile data: an analyst acts on the
+    process (dump it, kill it, find its image on disk), not on an offset inside processes.json."""
+    procs: dict[Any, dict[str, Any]] = {}
+    for h in group:
+        if h.process and h.process.get("pid") is not None:
+            procs.setdefault(h.process["pid"], h.process)
+    if not procs:
+        return ""
+    named = [f"{p['pid']} {p.get('name') or '?'}" + (f" ({p['exe']})" if p.get("exe") else "")
+             for p in list(procs.values())[:MAX_PROCESSES_NAMED]]
+    rest = f" and {len(procs) - MAX_PROCESSES_NAMED} more" if len(procs) > MAX_PROCESSES_NAMED else ""
+    return f"; in process{'es' if len(procs) > 1 else ''} {', '.join(named)}{rest}"
 
 
 def findings_from_hits(hits: Iterable[YaraHit]) -> list[Finding]:
@@ -52,7 +69,8 @@ def findings_from_hits(hits: Iterable[YaraHit]) -> list[Finding]:
             evidence.append({"bundle_path": h.source.bundle_path, "locator": h.source.locator,
                              "target": h.target, "field": h.field,
                              "strings": [f"{i}@{o}: {d}" for i, o, d in h.strings[:5]],
-                             **({"hive": True, "confirmed": h.confirmed} if h.hive else {})})
+                             **({"hive": True, "confirmed": h.confirmed} if h.hive else {}),
+                             **({"process": h.process} if h.process else {})})
         severity = min((h.severity for h in group), key=lambda s: order.get(s, 9))
         note = ""
         if severity != first.rule_severity and all(h.hive and not h.confirmed for h in group):
@@ -61,6 +79,7 @@ def findings_from_hits(hits: Iterable[YaraHit]) -> list[Finding]:
         times = [h.when for h in group if h.when is not None]
         where = places[0][0] + (f" ({places[0][1]})" if places[0][1] else "")
         more = f" and {len(places) - 1} more place(s)" if len(places) > 1 else ""
+        note += _processes_note(group)
         findings.append(Finding(
             source=first.source,
             rule=f"yara:{ns}:{rule}",
