@@ -72,3 +72,57 @@ def test_collected_host_shows_letters_and_keeps_raw_paths(host):
     rows = [json.loads(line) for line in (host.out_dir / "timeline.jsonl").open(encoding="utf-8")]
     runs = [r for r in rows if r["timestamp_desc"] == "Prefetch last run"]
     assert runs and not any("\\VOLUME{" in r["message"] for r in runs)
+
+
+LNK = PREFETCH.parent / "lnk"
+
+
+def _links(folder: str) -> list:
+    from triage.parsers.lnk import LnkFile, LnkParser
+    base = LNK / folder
+    if not base.is_dir():
+        pytest.skip(f"corpus folder missing: {base}")
+    out = []
+    for path in sorted(base.iterdir()):
+        item = input_from_file(path, f"files/C/Users/u/AppData/Roaming/Microsoft/Windows/Recent/{path.name}")
+        out.extend(r for r in LnkParser().parse(item) if isinstance(r, LnkFile))
+    return out
+
+
+def test_links_name_the_letter_of_a_volume_serial():
+    """artemis-win11's own links put serial 4290933E on C:, the serial its prefetch files' \\VOLUME{}
+    prefix carries: the prefix resolves from the links alone. ez-win10's links put DAFFD9CE on D:."""
+    vmap = VolumeMap.build(_links("artemis-win11"))
+    assert vmap.resolve("\\VOLUME{01d6828290579d13-4290933e}\\Tools\\x.exe") == "C:\\Tools\\x.exe"
+    ez = _links("ez-win10")
+    other = Execution(source=Source(bundle_path="files/C/Windows/appcompat/Programs/Amcache.hve"), kind="amcache",
+                      executable="X.EXE", path="\\VOLUME{01d1217a00000000-daffd9ce}\\TOOLS\\X.EXE")
+    out = resolve_records([*ez, other])
+    assert out[-1].path == "D:\\TOOLS\\X.EXE" and out[-1].raw_path == other.path
+
+
+def test_a_serial_seen_with_two_letters_stays_raw():
+    import dataclasses
+    ez = _links("ez-win10")
+    d = next(r for r in ez if r.volume_serial == "DAFFD9CE")
+    moved = dataclasses.replace(d, target_path="F:" + d.target_path[2:])  # the same stick mounted as F: later
+    vmap = VolumeMap.build([*ez, moved])
+    assert vmap.resolve("\\VOLUME{01d1217a00000000-daffd9ce}\\X") is None
+    assert vmap.resolve("\\VOLUME{01d1217a00000000-6a228faa}\\X") == "C:\\X"
+
+
+def test_prefetch_volume_list_maps_a_second_device_through_its_serial():
+    """ez-win7 ran a tool from \\DEVICE\\HARDDISKVOLUME3 (serial E892367F, its prefetch volume list says;
+    HARDDISKVOLUME2 holds the system, ntdll proves it). A link of that host whose target sits on that
+    serial (here one of ez-win10's links re-pointed: the corpus has no Windows 7 links) names the
+    letter. A device number seen with two serials (numbers are reused across boots and media) stays raw."""
+    import dataclasses
+    tool = _prefetch("ez-win7/DCODEDCODEDCODEDCODEDCODEDCOD-9054DA3F.pf")
+    link = next(r for r in _links("ez-win10") if r.volume_serial == "DAFFD9CE")
+    link = dataclasses.replace(link, volume_serial="E892367F", target_path="E:\\TEMP\\222\\notes.txt")
+    out = resolve_records([tool, link])
+    assert out[0].path.startswith("E:\\TEMP\\222\\DCODE") and out[0].raw_path.startswith("\\DEVICE\\HARDDISKVOLUME3\\")
+    reused = dataclasses.replace(tool, volumes=(*tool.volumes, {"device_path": "\\DEVICE\\HARDDISKVOLUME3",
+                                                                "serial_number": "AC036525"}))
+    out = resolve_records([reused, link])
+    assert out[0].path.startswith("\\DEVICE\\HARDDISKVOLUME3\\") and out[0].raw_path is None

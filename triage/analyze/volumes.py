@@ -10,7 +10,15 @@ letter the prefetch files were collected from. In a prefetch file the prefix of 
 it (every process maps it from the system volume); elsewhere (BAM) a prefix holding
 Windows\\System32 is mapped only when it is the only one of its kind (two Windows installations:
 no guess). MountedDevices in SYSTEM maps letters to disk signatures, not to these
-prefixes, so it cannot help here; volumes the bundle says nothing about stay as they are.
+prefixes, so it cannot help here.
+
+Other volumes (a second disk, a USB stick a tool ran from): Shell Links and JumpList items record
+the volume serial number of their target next to its drive-letter path (``D:\\tools\\x.exe``), and
+both prefix forms lead to a serial — \\VOLUME{...-<serial>} holds it, a prefetch file's volume list
+pairs \\DEVICE\\HARDDISKVOLUMEn with it. A serial seen with exactly one letter maps; a serial seen
+with two letters (a stick mounted as E: one day and F: the next) and a device number seen with two
+serials (numbers are reused across boots and media) stay raw. Volumes the bundle says nothing about
+stay as they are.
 
 The raw path is always kept (``raw_path`` of an Execution, the record's own field for artifacts):
 provenance first, the letter only for reading.
@@ -30,6 +38,8 @@ _SYSTEM_DIR = re.compile(r"^\\windows\\system32\\", re.IGNORECASE)
 _NTDLL = re.compile(r"^\\windows\\system32\\ntdll\.dll$", re.IGNORECASE)
 MAX_REFERENCED = 512  # of a prefetch's referenced files, searched for ntdll.dll
 _BUNDLE_LETTER = re.compile(r"^files/([A-Za-z])/", re.IGNORECASE)
+_LETTER_PATH = re.compile(r"^([A-Za-z]):\\")
+_SERIAL = re.compile(r"^[0-9A-F]{8}$")
 MAX_PATHS = 200_000  # paths looked at to find the system volume (a hostile host with millions of rows)
 
 
@@ -43,8 +53,9 @@ def artifact_device_path(rec: Record) -> str | None:
 class VolumeMap:
     """Device prefix (upper case) -> drive letter ('C:'), learnt from a host's records."""
 
-    def __init__(self, letters: dict[str, str]) -> None:
+    def __init__(self, letters: dict[str, str], serials: dict[str, str] | None = None) -> None:
         self.letters = letters
+        self.serials = serials or {}  # volume serial (upper hex) -> letter, for \\VOLUME{...-serial}
 
     @classmethod
     def build(cls, records: Iterable[Record]) -> VolumeMap:
@@ -55,6 +66,8 @@ class VolumeMap:
         system_letter: str | None = None
         proven: set[str] = set()
         windows: dict[str, set[str]] = {"volume": set(), "device": set()}
+        serial_letters: dict[str, set[str]] = {}
+        device_serials: dict[str, set[str]] = {}
         seen = 0
         for rec in records:
             if isinstance(rec, Execution) and rec.kind == "prefetch":
@@ -66,7 +79,12 @@ class VolumeMap:
                     if m is not None and _NTDLL.match(ref[m.end():]):
                         proven.add(m.group(1).upper())
                         break
+                for vol in rec.volumes[:MAX_REFERENCED]:
+                    device, serial = vol.get("device_path"), vol.get("serial_number")
+                    if isinstance(device, str) and isinstance(serial, str) and _SERIAL.match(serial.upper()):
+                        device_serials.setdefault(device.upper(), set()).add(serial.upper())
                 continue
+            _link_letter(rec, serial_letters)
             path = artifact_device_path(rec)
             if path is None:
                 continue
@@ -83,24 +101,43 @@ class VolumeMap:
             for prefixes in windows.values():
                 if len(prefixes) == 1 and not prefixes & proven:
                     letters.setdefault(next(iter(prefixes)), system_letter)
-        return cls(letters)
+        serials = {serial: next(iter(seen_as)) for serial, seen_as in serial_letters.items() if len(seen_as) == 1}
+        for device, found in device_serials.items():
+            if len(found) == 1 and device.startswith("\\DEVICE\\") and next(iter(found)) in serials:
+                letters.setdefault(device, serials[next(iter(found))])
+        return cls(letters, serials)
 
     def resolve(self, path: str | None) -> str | None:
         """The path with its device prefix replaced by the drive letter, or None when unknown."""
-        if not path or not self.letters:
+        if not path or not (self.letters or self.serials):
             return None
         m = _PREFIX.match(path)
         if m is None:
             return None
         letter = self.letters.get(m.group(1).upper())
+        if letter is None and m.group(2):
+            letter = self.serials.get(m.group(2).upper())
         return f"{letter}{path[m.end():]}" if letter else None
+
+
+def _link_letter(rec: Record, serial_letters: dict[str, set[str]]) -> None:
+    """A Shell Link / JumpList item's volume serial and the drive letter of its target path."""
+    serial = getattr(rec, "volume_serial", None)
+    if not isinstance(serial, str) or not _SERIAL.match(serial.upper()):
+        return
+    for name in ("target_path", "target", "path"):
+        value = getattr(rec, name, None)
+        m = _LETTER_PATH.match(value) if isinstance(value, str) else None
+        if m is not None:
+            serial_letters.setdefault(serial.upper(), set()).add(f"{m.group(1).upper()}:")
+            return
 
 
 def resolve_records(records: list[Record]) -> list[Record]:
     """The host's records with drive letters where known: an Execution's path is replaced and the
     original kept in raw_path; an artifact with a ``device_path_field`` gets ``resolved_path``."""
     vmap = VolumeMap.build(records)
-    if not vmap.letters:
+    if not vmap.letters and not vmap.serials:
         return records
     out: list[Record] = []
     for rec in records:
