@@ -120,6 +120,9 @@ def test_migration_keeps_every_row_and_shrinks_the_file(migrated, fleet):
     assert conn.execute("SELECT COUNT(*) FROM findings WHERE count IS NOT NULL OR noise IS NOT NULL").fetchone()[0] == 0
     with fleet.db() as new:
         for table in FACTS:
+            if table not in counts and table != "events":  # added after schema 1: a v1 store never had them
+                assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+                continue
             # a schema-1 store has no findings.count/noise: they are NULL after the migration
             cols = ", ".join(c for c in ROW_COLUMNS[table] if (table, c) not in LATER_COLUMNS)
             def rows(c, table=table, cols=cols):  # the migration loads bundle by bundle: ids may differ

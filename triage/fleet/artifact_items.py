@@ -25,6 +25,15 @@ STACKED: dict[str, str] = {
     "setupapi_devices": "target",
     "bits_transfers": "url",
     "wmi_persistence": "command",
+    # registry artifacts of few items per host (not ShellBags / RecentDocs: hundreds of per-user
+    # paths each, every one "rare")
+    "usb_devices": "serial",
+    "mountpoints2": "target",
+    "network_profiles": "name",
+    "runmru": "command",
+    "typedpaths": "path",
+    "muicache": "executable",
+    "timeline_activities": "app",
 }
 # items that are not paths are compared case-insensitively as they are (a threat name's '/' or a URL's
 # '//' must not become a path separator)
@@ -32,6 +41,13 @@ NOT_PATHS: dict[str, Callable[[str], str]] = {
     "defender_detections": str.lower,
     "defender_mplog": str.lower,
     "bits_transfers": str.lower,
+    "usb_devices": str.lower,
+    "network_profiles": str.lower,
+    "timeline_activities": str.lower,
+}
+# entries worth a row: MountPoints2's volume GUIDs are every host's own disks; its shares are the item
+KEEP: dict[str, Callable[[dict], bool]] = {
+    "mountpoints2": lambda e: e.get("kind") == "network",
 }
 MAX_ITEMS_PER_ARTIFACT = 20_000  # per bundle: a hostile summary cannot flood the store
 
@@ -45,7 +61,10 @@ def artifact_item_rows(artifacts: Any) -> list[tuple[Any, ...]]:
         section = artifacts.get(name)
         entries = section.get("entries") if isinstance(section, dict) else None
         seen: set[tuple[str, Any]] = set()
+        keep = KEEP.get(name)
         for e in _dicts(entries):
+            if keep is not None and not keep(e):
+                continue
             item = e.get(field)
             if not isinstance(item, str) or not item.strip():
                 continue

@@ -21,8 +21,9 @@ def _ids(*values: str) -> str:
     return "(SELECT id FROM strings WHERE value IN (" + ", ".join("'" + v + "'" for v in values) + "))"
 
 # kind -> (what it is, table (a view of store.FACTS), item column (interned), filter on the base row r,
-#          evidence columns, severity of a rare one)
-STACKS: dict[str, tuple[str, str, str, str, str, str]] = {
+#          evidence columns, severity of a rare one: None = listed in rare_items and index.html, never a
+#          finding — a home Wi-Fi name or a USB stick's serial is on one host by nature)
+STACKS: dict[str, tuple[str, str, str, str, str, str | None]] = {
     "autorun": ("autorun (by normalised command)", "autoruns", "stack_key",
                 f"r.category NOT IN {_ids('service', 'task')} AND r.stack_key NOT IN {_ids('')}",
                 "category, location, name, command, user, last_write_utc, bundle_path, locator", "medium"),
@@ -56,6 +57,20 @@ STACKS: dict[str, tuple[str, str, str, str, str, str]] = {
                  "artifact, item, user, bundle_path, locator", "low"),
     "wmi_command": ("WMI consumer command", "artifact_items", "item_norm", f"r.artifact IN {_ids('wmi_persistence')}",
                     "artifact, item, user, bundle_path, locator", "medium"),
+    "usb_serial": ("USB device serial (the same stick on several hosts: stack the common ones too)", "artifact_items",
+                   "item_norm", f"r.artifact IN {_ids('usb_devices')}", "artifact, item, bundle_path, locator", None),
+    "network_name": ("network name (NetworkList profile)", "artifact_items", "item_norm",
+                     f"r.artifact IN {_ids('network_profiles')}", "artifact, item, bundle_path, locator", None),
+    "user_location": ("share or folder a user mounted or typed (MountPoints2, TypedPaths)", "artifact_items",
+                      "item_norm", f"r.artifact IN {_ids('mountpoints2', 'typedpaths')}",
+                      "artifact, item, user, bundle_path, locator", None),
+    "run_dialog": ("Run dialog command (RunMRU)", "artifact_items", "item_norm", f"r.artifact IN {_ids('runmru')}",
+                   "artifact, item, user, bundle_path, locator", None),
+    "muicache_program": ("program named in MUICache (it ran for that user)", "artifact_items", "item_norm",
+                         f"r.artifact IN {_ids('muicache')}", "artifact, item, user, bundle_path, locator", None),
+    "timeline_app": ("application in Windows Timeline", "artifact_items", "item_norm",
+                     f"r.artifact IN {_ids('timeline_activities')}", "artifact, item, user, bundle_path, locator",
+                     None),
 }
 
 MIN_FLEET_FOR_RARE = 5  # with fewer hosts, "on one host" says nothing
@@ -134,6 +149,8 @@ def record_rare(conn: sqlite3.Connection, threshold: int) -> dict[str, list[Stac
         for it in items:
             conn.execute("INSERT INTO rare_items (kind, item, hosts, total_hosts, host_names) VALUES (?,?,?,?,?)",
                          (kind, it.item, it.hosts, total, json.dumps([names.get(h) for h in it.host_ids])))
+            if severity is None:
+                continue
             sid = string_id(conn, it.item)
             for host_id in it.host_ids:
                 rows = conn.execute(
