@@ -43,8 +43,9 @@ def analyzed(corpus, tmp_path_factory):
                 f'[{RUN}]\n"Gone"="C:\\\\Users\\\\Public\\\\gone.exe"\n"SynTPEnh"="C:\\\\ProgramData\\\\syn.exe"\n',
                 "HKEY_LOCAL_MACHINE\\SOFTWARE")
     (config / "RegBack/SYSTEM").write_bytes(b"")
-    triggers = tt.header(start=T0, flags=0x400000 | 0x800000) + tt.logon_trigger(None) \
-        + tt.time_trigger(start=T0, mode=1, data=(1, 0, 0))
+    triggers = (tt.header(start=T0, flags=0x400000 | 0x800000) + tt.logon_trigger(None)  # 6 rows: a filter box
+                + tt.time_trigger(start=T0, mode=1, data=(1, 0, 0)) + tt.generic(0xFFFF) + tt.generic(0xEEEE)
+                + tt.event_trigger("<QueryList/>") + tt.session_trigger(6))
     task = (f'[{TASKS}\\Tree\\Updater]\n"Id"="{GUID}"\n"Index"=dword:00000003\n\n'
             f'[{TASKS}\\Tasks\\{GUID}]\n"Path"="\\\\Updater"\n"Triggers"={reg_hex(triggers)}\n')
     tmp = merged_hive(live_software, base / "SOFTWARE.new", task, "HKEY_LOCAL_MACHINE\\SOFTWARE")
@@ -70,7 +71,9 @@ def test_taskcache_triggers_reach_summary_timeline_and_report(analyzed):
     validate(summary)
     rows = summary["artifacts"]["task_cache_triggers"]["entries"]
     assert [(r["task_path"], r["trigger_type"], r["task_hidden"]) for r in rows] == [
-        ("\\Updater", "logon", True), ("\\Updater", "time", True)]
+        ("\\Updater", kind, True) for kind in ("logon", "time", "boot", "idle", "event", "session_state_change")]
+    assert (rows[0]["condition"], rows[4]["condition"], rows[5]["condition"]) == (
+        "logon of any user", "event query: <QueryList/>", "session unlock")
     assert rows[1]["condition"] == "daily, every 1 day(s)" and rows[1]["start_boundary"] == "2024-03-01T03:00:00Z"
     assert rows[0]["bundle_path"].endswith("config/SOFTWARE") and rows[0]["locator"].endswith("\\Triggers#0")
     timeline = [json.loads(x) for x in res.timeline_path.read_text("utf-8").splitlines()]
@@ -99,3 +102,23 @@ def test_regback_differences_are_findings_and_an_empty_copy_is_an_info_issue(ana
     empty = [i for i in summary["issues"] if (i.get("bundle_path") or "").endswith("RegBack/SYSTEM")]
     assert [(i["severity"], "empty (0 bytes)" in i["message"]) for i in empty] == [("info", True)]
     assert not any(a["bundle_path"].endswith(("RegBack/SOFTWARE", "RegBack/SYSTEM")) for a in summary["autoruns"])
+
+
+def test_trigger_and_regback_tables_in_chromium(analyzed, tmp_path):
+    """Rendered in real headless Chromium: no script errors or requests, one row per listed entry, and the
+    filter box (section opened) narrows the trigger table to the logon trigger."""
+    from _chromium import open_page, require_chromium
+
+    require_chromium()
+    res, summary = analyzed
+    with open_page(res.report_path, tmp_path) as page:
+        assert page.errors == [] and page.requests == []
+        for name in ("task_cache_triggers", "regback_autostarts"):
+            rows = page.query_selector_all(f"#t-art-{name} tbody tr")
+            assert len(rows) == summary["artifacts"][name]["listed"] > 0
+        page.click("#artifact-task_cache_triggers summary")
+        page.fill('input[data-table="t-art-task_cache_triggers"]', "logon of any user")
+        visible = page.evaluate("Array.from(document.querySelectorAll('#t-art-task_cache_triggers tbody tr'))"
+                                ".filter(r => r.style.display !== 'none').map(r => r.textContent)")
+        assert len(visible) == 1 and "logon" in visible[0]
+        assert "regback_autostart_diff" in page.content() or "RegBack copy of SOFTWARE" in page.content()
