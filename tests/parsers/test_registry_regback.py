@@ -1,5 +1,5 @@
-"""RegBack parser and the regback_autostart_diff rule on their own: a copy that is not a hive, the DEFAULT
-copy read as the .DEFAULT user, and the rule's three outcomes (same entry: nothing; live hive absent:
+"""The DEFAULT hive, the RegBack parser and the regback_autostart_diff rule on their own: the live DEFAULT
+hive's autostarts as the .DEFAULT user, a copy that is not a hive, the DEFAULT copy read as the .DEFAULT user, and the rule's three outcomes (same entry: nothing; live hive absent:
 info; live hive present: medium, low for services). The whole path through collect/analyze is in
 tests/analyze/test_artifact_gaps_host.py."""
 
@@ -56,3 +56,29 @@ def test_rule_outcomes():
     only_backups = list(rule_regback_autostart_diff(Context.build(backups, "h")))
     assert {f.severity for f in only_backups} == {"info"} and len(only_backups) == 4
     assert "was not available" in only_backups[0].reason
+
+
+def test_patterns_split_live_default_from_regback_copies(tmp_path):
+    from triage.parsers.registry.parser import RegistryParser
+
+    assert RegistryParser.matches("Windows/System32/config/DEFAULT")
+    for rel in ("Windows/System32/config/RegBack/SOFTWARE", "Windows/System32/config/RegBack/DEFAULT"):
+        assert RegBackParser.matches(rel) and not RegistryParser.matches(rel), rel
+    log = tmp_path / "SOFTWARE.LOG1"
+    log.write_bytes(b"DIRT" * 64)
+    assert list(RegBackParser().parse(input_from_file(log, "Windows/System32/config/RegBack/SOFTWARE.LOG1"))) == []
+
+
+def test_live_default_hive_autostarts_belong_to_the_default_user(corpus, tmp_path):
+    from triage.parsers.registry.parser import RegistryParser
+
+    hive = merged_hive(corpus / "registry/artemis-win10-default/NTUSER.DAT", tmp_path / "DEFAULT",
+                       '[HKEY_USERS\\.DEFAULT\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Windows]\n'
+                       '"Load"="C:\\\\ProgramData\\\\l.exe"\n', "HKEY_USERS\\.DEFAULT")
+    out = list(RegistryParser().parse(input_from_file(hive, "Windows/System32/config/DEFAULT")))
+    runs = [a for a in out if isinstance(a, Autorun)]
+    assert runs and {a.user for a in runs} == {".DEFAULT"}
+    load = [a for a in runs if a.name == "Load"]
+    assert [(a.command, a.location.lower()) for a in load] == [
+        ("C:\\ProgramData\\l.exe", "hku\\.default\\software\\microsoft\\windows nt\\currentversion\\windows")]
+    assert not [i for i in out if isinstance(i, Issue) and i.severity != "info"]
