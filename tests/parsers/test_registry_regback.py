@@ -46,15 +46,15 @@ def _live(name: str, command: str, category: str = "run") -> Autorun:
 
 
 def test_rule_outcomes():
-    backups = [_backup("Same", "a.exe"), _backup("Gone", "g.exe"), _backup("Svc", "old.sys", "service"),
+    backups = [_backup("Same", "a.exe"), _backup("Case", "C:\\X\\b.exe "), _backup("Gone", "g.exe"), _backup("Svc", "old.sys", "service"),
                _backup("Changed", "c.exe")]
-    live = [_live("Same", "a.exe"), _live("Svc", "new.sys", "service"), _live("changed", "C2.exe")]
+    live = [_live("Same", "a.exe"), _live("Case", "c:\\x\\B.EXE"), _live("Svc", "new.sys", "service"), _live("changed", "C2.exe")]
     found = {f.evidence[0]["name"]: f for f in rule_regback_autostart_diff(Context.build(backups + live, "h"))}
     assert {k: f.severity for k, f in found.items()} == {"Gone": "medium", "Svc": "low", "Changed": "medium"}
     assert found["Changed"].evidence[0]["live_commands"] == ["C2.exe"]
     assert found["Gone"].source.bundle_path == RB
     only_backups = list(rule_regback_autostart_diff(Context.build(backups, "h")))
-    assert {f.severity for f in only_backups} == {"info"} and len(only_backups) == 4
+    assert {f.severity for f in only_backups} == {"info"} and len(only_backups) == 5
     assert "was not available" in only_backups[0].reason
 
 

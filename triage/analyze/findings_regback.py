@@ -26,6 +26,11 @@ def _live_hive(bundle_path: str) -> str | None:
     return name if head.endswith("system32/config") else None
 
 
+def _same(command: str) -> str:
+    """Commands compared as Windows does paths: case and surrounding blanks do not count."""
+    return " ".join(command.split()).lower()
+
+
 def rule_regback_autostart_diff(ctx: Context) -> Iterator[Finding]:
     """An autostart of a RegBack copy missing from, or different in, the live hive of the same name."""
     backups: list[RegBackAutostart] = ctx.of(RegBackAutostart)
@@ -43,7 +48,7 @@ def rule_regback_autostart_diff(ctx: Context) -> Iterator[Finding]:
             live.setdefault(autostart_key(a.location, a.name, a.user, a.category), set()).add(a.command)
     for b in backups:
         now = live.get(autostart_key(b.location, b.name, b.autorun_user, b.category))
-        if now is not None and b.command in now:
+        if now is not None and _same(b.command) in {_same(c) for c in now}:
             continue
         have_live = b.hive.lower() in live_hives
         sev = "info" if not have_live else "low" if b.category in CHURNING else "medium"
