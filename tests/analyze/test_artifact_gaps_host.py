@@ -102,6 +102,8 @@ def test_regback_differences_are_findings_and_an_empty_copy_is_an_info_issue(ana
     empty = [i for i in summary["issues"] if (i.get("bundle_path") or "").endswith("RegBack/SYSTEM")]
     assert [(i["severity"], "empty (0 bytes)" in i["message"]) for i in empty] == [("info", True)]
     assert not any(a["bundle_path"].endswith(("RegBack/SOFTWARE", "RegBack/SYSTEM")) for a in summary["autoruns"])
+    (cov,) = [c for c in summary["coverage"] if c["artifact"] == "WindowsDefaultAndRegBackHives"]
+    assert (cov["parsed_files"], cov["unsupported_files"], sorted(cov["parsers"])) == (3, 0, ["regback", "registry"])
 
 
 def test_trigger_and_regback_tables_in_chromium(analyzed, tmp_path):
