@@ -168,6 +168,24 @@ def _bits_seeds() -> list[bytes]:
     return [b"".join(b"\x01\x02" * 9 + x.encode("utf-16-le") + b"\0\0" for x in strings)]
 
 
+def _triggers_run(data: bytes) -> None:
+    from triage.parsers.registry.taskcache_trigger_decode import decode_triggers
+
+    decode_triggers(data)  # takes bytes, never raises
+
+
+def _triggers_seeds() -> list[bytes]:
+    """TaskCache Triggers values built per the layout (no corpus hive holds a TaskCache)."""
+    import sys
+
+    sys.path.insert(0, str(HERE.parent))
+    import _task_triggers as tt
+
+    return [tt.header() + tt.logon_trigger("S-1-5-21-1-2-3-1001", "D\\u") + tt.generic(0xFFFF)
+            + tt.time_trigger(mode=2, data=(1, 2, 0)) + tt.event_trigger("<QueryList/>") + tt.session_trigger(5),
+            tt.header(0x15) + tt.generic(0xFFFF, version=0x15)]
+
+
 def _bundle_seeds() -> list[bytes]:
     """Two real bundles written by the collector's own writer from small corpus files: one closed
     (central directory, manifest) and the same cut short (as after kill -9)."""
@@ -288,6 +306,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
         "triage.parsers.jumplist", "JumpListParser",
         "Users/u/AppData/Roaming/Microsoft/Windows/Recent/CustomDestinations/5afe4de1b92fc382.customDestinations-ms"),
         _corpus("jumplists/*/*.customDestinations-ms")),
+    Target("taskcache_triggers", _triggers_run, _triggers_seeds),
     Target("srum", _parser_target("triage.parsers.srum", "SrumParser", "Windows/System32/sru/SRUDB.dat"), _srum_seeds),
 )}
 

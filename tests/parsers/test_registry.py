@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from _hivex import reg_hex, with_parents
 
 from triage.model import ArtifactRecord, Autorun, HostFact, Issue, UserAccount
 from triage.parsers.base import input_from_file
@@ -319,26 +320,6 @@ def _actions_blob(command: str, args: str, clsid: uuid.UUID) -> bytes:
             + clsid.bytes_le + _utf16("payload"))
 
 
-def _reg_hex(data: bytes, kind: str = "hex") -> str:
-    return f"{kind}:" + ",".join(f"{b:02x}" for b in data)
-
-
-def _with_parents(reg: str) -> str:
-    """hivexregedit creates a key only under an existing parent: add an empty section for each ancestor."""
-    out, seen = [], set()
-    for line in reg.splitlines():
-        if line.startswith("[") and line.endswith("]"):
-            parts = line[1:-1].split("\\")
-            for i in range(3, len(parts)):
-                anc = "\\".join(parts[:i])
-                if anc.lower() not in seen:
-                    seen.add(anc.lower())
-                    out += [f"[{anc}]", ""]
-            seen.add(line[1:-1].lower())
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 @pytest.fixture(scope="session")
 def hivex_software(corpus, tmp_path_factory) -> Path:
     if not shutil.which("hivexregedit"):
@@ -350,10 +331,10 @@ def hivex_software(corpus, tmp_path_factory) -> Path:
     clsid = uuid.UUID("{0F87369F-A4E5-4CFC-BD3E-73E6154572DD}")
     nt = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
     dyn = struct.pack("<IQQIIQ", 3, 133000000000000000, 133100000000000000, 0, 0, 133100000000000000)
-    sd_hex = _reg_hex(b"\x01\x00\x04\x80")
-    actions_hex = _reg_hex(_actions_blob("C:\\Users\\Public\\u.exe", "-q", clsid))
-    bad_actions_hex = _reg_hex(b"\x03\x00\x00\x00\x00\x00\x66\x66\xff\xff")
-    dyn_hex = _reg_hex(dyn)
+    sd_hex = reg_hex(b"\x01\x00\x04\x80")
+    actions_hex = reg_hex(_actions_blob("C:\\Users\\Public\\u.exe", "-q", clsid))
+    bad_actions_hex = reg_hex(b"\x03\x00\x00\x00\x00\x00\x66\x66\xff\xff")
+    dyn_hex = reg_hex(dyn)
     reg = f"""Windows Registry Editor Version 5.00
 
 [{nt}\\Image File Execution Options\\sethc.exe]
@@ -397,7 +378,7 @@ def hivex_software(corpus, tmp_path_factory) -> Path:
 "Actions"={bad_actions_hex}
 """
     regfile = d / "plant.reg"
-    regfile.write_text(_with_parents(reg), encoding="utf-8")
+    regfile.write_text(with_parents(reg), encoding="utf-8")
     subprocess.run(["hivexregedit", "--merge", "--prefix", "HKEY_LOCAL_MACHINE\\SOFTWARE", str(hive), str(regfile)],
                    check=True, capture_output=True)
     return hive

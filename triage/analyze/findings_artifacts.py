@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from triage.analyze.findings import RULES, Context, Rule, _finding, _short
+from triage.analyze.findings_regback import REGBACK_RULES
 from triage.model import Finding
 from triage.parsers.defender_history import DefenderDetection
 from triage.parsers.defender_mplog import DefenderLogEntry
@@ -83,4 +84,4 @@ ARTIFACT_RULES: tuple[tuple[str, Rule], ...] = (
     ("defender_exclusion_added", rule_defender_exclusion_added),
     ("wmi_consumer", rule_wmi_consumer),
 )
-ALL_RULES: tuple[tuple[str, Rule], ...] = RULES + ARTIFACT_RULES
+ALL_RULES: tuple[tuple[str, Rule], ...] = RULES + ARTIFACT_RULES + REGBACK_RULES

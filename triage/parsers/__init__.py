@@ -13,6 +13,7 @@ from triage.parsers.base import ParseInput, Parser
 _MODULES = (
     "triage.parsers.evtx.parser",
     "triage.parsers.registry.parser",
+    "triage.parsers.registry.regback",
     "triage.parsers.tasks",
     "triage.parsers.prefetch",
     "triage.parsers.browser.chromium",

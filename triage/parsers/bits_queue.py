@@ -10,7 +10,9 @@ What this is, plainly: a BOUNDED UTF-16 STRING SCAN of the raw file, not a parse
 a record with the local paths (``X:\\...``) that stand within ``WINDOW`` bytes around it, in file order.
 Known limits, said in each record's ``method``: on Windows 10+ the ESE engine may store a job's data
 compressed, which this scan cannot see (an ESE reader such as libesedb would be needed); a path is
-"near" a URL, not proven to be its destination.
+"near" a URL, not proven to be its destination. A table reader of ``qmgr.db`` (Jobs / Files through
+libesedb-python, which SRUM uses) is not written: no real ``qmgr.db`` is available to test it against, and
+no tool on Linux writes a genuine ESE file to build one (libesedb and its bindings only read).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from triage.parsers.registry.networklist import parse_networklist
 from triage.parsers.registry.shellbags import parse_shellbags
 from triage.parsers.registry.shimcache import parse_shimcache
 from triage.parsers.registry.taskcache_times import parse_task_cache_times
+from triage.parsers.registry.taskcache_triggers import parse_task_cache_triggers
 from triage.parsers.registry.usb import parse_mountpoints2, parse_usb
 from triage.parsers.registry.userassist import parse_userassist
 
@@ -40,6 +41,7 @@ SYSTEM_EMITTERS: tuple[tuple[str, Emitter], ...] = (
 SOFTWARE_EMITTERS: tuple[tuple[str, Emitter], ...] = (
     ("network_profiles", parse_networklist),
     ("task_cache_times", parse_task_cache_times),
+    ("task_cache_triggers", parse_task_cache_triggers),
     ("autostarts", parse_software_aseps),
 )
 NTUSER_EMITTERS: tuple[tuple[str, Emitter], ...] = (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import ClassVar
 
 from triage.model import Issue, Record
 from triage.parsers.base import ParseInput, Parser
@@ -54,14 +55,21 @@ _USER_DIR = re.compile(r"(?:^|/)(?:users|documents and settings)/([^/]+)/", re.I
 _EMBEDDED_USER = re.compile(r"\\([^\\?:]+)\\(?:ntuser|usrclass)\.dat$", re.IGNORECASE)
 
 NAME_KINDS = {"system": SYSTEM, "software": SOFTWARE, "sam": SAM, "security": SECURITY, "ntuser.dat": NTUSER,
-              "usrclass.dat": USRCLASS, "amcache.hve": AMCACHE}
+              "usrclass.dat": USRCLASS, "amcache.hve": AMCACHE, "default": NTUSER}
+
+
+DEFAULT_USER = ".DEFAULT"  # HKU\\.DEFAULT: the DEFAULT hive, which S-1-5-18 (LocalSystem) loads as its user hive
 
 
 def profile_user(item: ParseInput, embedded_name: str = "") -> str | None:
-    """The profile a user hive belongs to: the manifest's user, else Users/<name>/ in its path, else the
-    path Windows wrote into the hive's base block (\\??\\C:\\Users\\<name>\\ntuser.dat)."""
+    """The profile a user hive belongs to: the manifest's user, else Users/<name>/ in its path, else
+    '.DEFAULT' for System32\\config\\DEFAULT (and its RegBack copy), else the path Windows wrote into the
+    hive's base block (\\??\\C:\\Users\\<name>\\ntuser.dat)."""
     if item.user:
         return item.user
+    low = item.rel_path.replace("\\", "/").lower()
+    if low.endswith("/default") and "system32/config/" in low:
+        return DEFAULT_USER
     m = _USER_DIR.search(item.rel_path.replace("\\", "/"))
     if m:
         return m.group(1)
@@ -78,18 +86,19 @@ def root_name(kind: str, user: str | None) -> str:
 
 class RegistryParser(Parser):
     name = "registry"
-    patterns = (
+    patterns: ClassVar[tuple[str, ...]] = (
         "windows/system32/config/system",
         "windows/system32/config/software",
         "windows/system32/config/sam",
         "windows/system32/config/security",
+        "windows/system32/config/default",
         "users/*/ntuser.dat",
         "documents and settings/*/ntuser.dat",
         "users/*/appdata/local/microsoft/windows/usrclass.dat",
         "documents and settings/*/local settings/application data/microsoft/windows/usrclass.dat",
         "windows/appcompat/programs/amcache.hve",
     )
-    signatures = ((0, b"regf"),)
+    signatures: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"regf"),)
 
     def parse(self, item: ParseInput) -> Iterator[Record | Issue]:
         opts = item.options or {}

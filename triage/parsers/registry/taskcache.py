@@ -24,6 +24,8 @@ from typing import Any
 from triage.model import Issue, Record
 from triage.parsers.registry.autoruns import MAX_SUBKEYS, NTCV, Context
 from triage.parsers.registry.taskcache_times import dynamic_info
+from triage.parsers.registry.taskcache_trigger_decode import decode_triggers
+from triage.parsers.registry.taskcache_triggers import trigger_summary
 from triage.units import iso
 
 MAX_TREE_DEPTH = 32
@@ -148,6 +150,8 @@ def task_cache(ctx: Context) -> Iterator[Record | Issue]:
                 details[k] = vals[k]
         if isinstance(vals.get("dynamicinfo"), bytes):
             details["dynamic_info"] = decode_dynamic_info(vals["dynamicinfo"])
+        if isinstance(vals.get("triggers"), bytes) and vals["triggers"]:
+            details.update(trigger_summary(decode_triggers(vals["triggers"])))  # its Issue: task_cache_triggers
         command = ""
         raw = vals.get("actions")
         if isinstance(raw, bytes):

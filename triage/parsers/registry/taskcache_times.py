@@ -72,13 +72,21 @@ def dynamic_info(data: bytes) -> dict[str, Any] | None:
     return out
 
 
-def parse_task_cache_times(ctx: Context) -> Iterator[Record | Issue]:
+def cached_tasks(ctx: Context) -> Iterator[tuple[Any, dict[str, Any], str]]:
+    """(Tasks\\{GUID} key, its values by lower-case name, task path) for each cached task (bounded)."""
     hive = ctx.hive
     tasks = hive.key(f"{NTCV}\\Schedule\\TaskCache\\Tasks")
     if tasks is None:
         return
     for sub in hive.subkeys(tasks)[:MAX_SUBKEYS]:
         vals = hive.value_map(sub)
+        path = vals.get("path")
+        yield sub, vals, path if isinstance(path, str) and path else sub.name()
+
+
+def parse_task_cache_times(ctx: Context) -> Iterator[Record | Issue]:
+    hive = ctx.hive
+    for sub, vals, task_path in cached_tasks(ctx):
         raw = vals.get("dynamicinfo")
         if not isinstance(raw, bytes):
             continue
@@ -90,6 +98,4 @@ def parse_task_cache_times(ctx: Context) -> Iterator[Record | Issue]:
             continue
         if not (info["created"] or info["last_run"] or info.get("last_successful_run")):
             continue
-        path = vals.get("path")
-        yield TaskCacheTimes(source=ctx.item.source(locator), task_path=path if isinstance(path, str) else sub.name(),
-                             task_id=sub.name(), **info)
+        yield TaskCacheTimes(source=ctx.item.source(locator), task_path=task_path, task_id=sub.name(), **info)
