@@ -236,10 +236,12 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     from triage.analyze import findings as findings_mod
     from triage.analyze import summary as summary_mod
     from triage.analyze.findings_artifacts import ALL_RULES
+    from triage.analyze.localtime import localize_records
     from triage.analyze.volumes import resolve_records
 
     data.hostname = _pick_hostname(data)
     data.records = resolve_records(data.records)  # drive letters for \VOLUME{..} paths, raw kept
+    data.records = localize_records(data.records)  # local-only times (NetworkList) in UTC, local kept
 
     # 3. off-network windows, findings
     t0 = time.perf_counter()

@@ -5,8 +5,10 @@ Why it matters: for a telework laptop this is the list of every network it conne
 Wi-Fi, a hotel, the office (a managed / domain network), a VPN adapter - with when each was first and
 last connected and the gateway's MAC address (which pins a network name to one physical router).
 Caution on times: ``DateCreated`` and ``DateLastConnected`` are SYSTEMTIMEs in the host's LOCAL time,
-not UTC; they are kept as written, in fields named ``*_local`` (ISO text without 'Z'), and do not go
-into the UTC timeline. The profile key's last write (UTC) does.
+not UTC; they are kept as written, in fields named ``*_local`` (ISO text without 'Z'). The analysis
+converts them with the host's own time-zone rules from SYSTEM (``first_connected`` /
+``last_connected``, UTC; :mod:`triage.analyze.localtime`), and those go on the timeline; without the
+SYSTEM hive they stay local only. The profile key's last write (UTC) is always there.
 
 Profiles\\{GUID}: ProfileName, Description, Category (0 public, 1 private, 2 domain), Managed,
 NameType (6 wired, 23 VPN, 71 wireless, 243 mobile broadband). Signatures\\Managed|Unmanaged\\<id>:
@@ -32,15 +34,18 @@ NAME_TYPES = {6: "wired", 23: "vpn", 71: "wireless", 243: "mobile_broadband"}
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkProfile(ArtifactRecord):
     """One network profile. first/last_connected_local are the host's local wall-clock time as Windows
-    wrote them (no time zone); key_last_write is UTC."""
+    wrote them (no time zone); first/last_connected the same converted to UTC with the host's zone
+    rules (None without them); key_last_write is UTC."""
 
     record_type: ClassVar[str] = "windows/registry/network_profile"
     artifact: ClassVar[str] = "network_profiles"
     title: ClassVar[str] = "Networks joined (NetworkList)"
     description: ClassVar[str] = (
         "Every network profile with its category (domain = the organisation's network), whether it is managed, "
-        "and the gateway MAC. First/last connected are the host's LOCAL time as stored, not UTC.")
+        "and the gateway MAC. First/last connected are stored in the host's LOCAL time; the UTC columns are "
+        "converted with the host's time-zone rules (today's rules; the hour after a DST switch is ambiguous).")
     columns: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("last_connected", "Last connected (UTC)"), ("first_connected", "First connected (UTC)"),
         ("last_connected_local", "Last connected (local)"), ("first_connected_local", "First connected (local)"),
         ("name", "Network"), ("category", "Category"), ("managed", "Managed"), ("kind", "Type"),
         ("gateway_mac", "Gateway MAC"), ("dns_suffix", "DNS suffix"))
@@ -57,9 +62,14 @@ class NetworkProfile(ArtifactRecord):
     gateway_mac: str | None = None
     dns_suffix: str | None = None
     first_network: str | None = None
+    first_connected: datetime | None = None
+    last_connected: datetime | None = None
 
     def times(self) -> list[tuple[datetime, str]]:
-        return [(self.key_last_write, "Network profile key last write")] if self.key_last_write else []
+        pairs = [(self.key_last_write, "Network profile key last write"),
+                 (self.first_connected, "Network first connected (local time converted with the host's zone rules)"),
+                 (self.last_connected, "Network last connected (local time converted with the host's zone rules)")]
+        return [(t, what) for t, what in pairs if t is not None]
 
     def message(self) -> str:
         cat = f" ({self.category})" if self.category else ""

@@ -13,6 +13,7 @@ from typing import Any
 from triage.model import Autorun, HostFact, Issue, Record
 from triage.parsers.registry.autoruns import MAX_SUBKEYS, Context
 from triage.parsers.registry.hive import as_int32, from_filetime
+from triage.parsers.registry.timezone import zone_rules
 
 START_TYPES = {0: "boot", 1: "system", 2: "automatic", 3: "manual", 4: "disabled"}
 SERVICE_TYPES = {0x1: "kernel_driver", 0x2: "file_system_driver", 0x4: "adapter", 0x8: "recognizer_driver",
@@ -60,6 +61,9 @@ def host_facts(ctx: Context, ccs: str) -> Iterator[Record | Issue]:
         for vname, fkey in (("bias", "timezone_bias_minutes"), ("activetimebias", "timezone_active_bias_minutes")):
             if vname in vals and as_int32(vals[vname][1]) is not None:
                 yield fact(tz, vals[vname][0], fkey, as_int32(vals[vname][1]))
+        rules = zone_rules({k: v for k, (_, v) in vals.items()})
+        if rules is not None:
+            yield fact(tz, None, "timezone_rules", rules)
 
     win = hive.key(f"{ccs}\\Control\\Windows")
     raw = hive.value(win, "ShutdownTime")
