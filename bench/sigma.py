@@ -129,7 +129,7 @@ def sqlite_run(files: list[Path], queries: list[str]) -> tuple[int, int, float]:
     """Flatten every record into an in-memory table, run every query: (records, matches, seconds)."""
     from evtx import PyEvtxParser
 
-    from triage.sigma.engine import flatten
+    from triage.sigma.flatten import flatten
 
     t0 = time.perf_counter()
     rows: list[dict[str, str | None]] = []
