@@ -105,3 +105,27 @@ def test_lean_matches_are_whole_matches_on_real_logs(sigmahq, corpus):
             firewall_plans.append(keep)
     assert checked > 1000 and matched > 20 and lean_used > checked // 2
     assert firewall_plans and all(isinstance(k, Keeper) and len(k.need) <= 3 for k in firewall_plans)
+
+
+EDGE_TEXTS = ['{"a":"\ud800x"}', '{"a":"\\ud800"}', '[1e400, -0.0, 0.1, 5e-324]', '{"a":1,"b":2,"a":3}',
+              '{"u":18446744073709551615,"i":-9223372036854775808,"f":1.7976931348623157e308}',
+              '{"s":"caf\u00e9 \\u2603 \\"q\\" \\\\ \\u0000"}']
+
+
+@pytest.mark.parametrize("with_orjson", [True, False])
+def test_decode_is_json(corpus, with_orjson, monkeypatch):
+    """decode (orjson when installed) gives what json gives, keys in the same order, on every
+    museum record and on texts at the edges of what orjson reads; not JSON raises ValueError."""
+    from triage.sigma import flatten as flatten_mod
+
+    if not with_orjson:
+        monkeypatch.setattr(flatten_mod, "orjson", None)
+    texts = [*_records(corpus, limit=10**6), *EDGE_TEXTS]
+    for data in texts:
+        got, want = flatten_mod.decode(data), json.loads(data)
+        assert json.dumps(got) == json.dumps(want), data[:200]
+    assert len(texts) > 20_000
+    with pytest.raises(ValueError):
+        flatten_mod.decode('{"Event": {')
+    with pytest.raises(ValueError):
+        flatten_mod.decode("")

@@ -13,12 +13,35 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - optional: json does the same, ~3x slower
+    orjson = None  # type: ignore[assignment]  # optional module: None says it is absent
+
 # System fields that EventData must not shadow (a 104's UserData has its own 'Channel').
 SYSTEM_WINS = ("EventID", "Channel", "Provider_Name", "Computer", "EventRecordID", "TimeCreated", "Level",
                "Task", "Opcode", "Keywords", "Version", "Provider_Guid")
 
 # display name -> kept (a dict subclass answers names it has not seen yet: triage.sigma.lean)
 Keep = Mapping[str, bool]
+
+
+def decode(data: str) -> Any:
+    """A record's JSON text (the engine's) -> the decoded record; raises ValueError if it is not JSON.
+
+    orjson when installed: ~3.5 us instead of ~11.5 us for a 1.2 KiB record, and every record the
+    pre-filter passes is decoded. It gives what json gives for every text the engine writes: the
+    engine's numbers come from fixed-width binary values — integers within 64 bits, which orjson
+    keeps exact (it would turn a wider one into a float; the engine cannot write one), doubles
+    written shortest-round-trip, which both read as the same double — and its strings are valid
+    UTF-8. A text orjson refuses (NaN, a lone surrogate escape, not JSON) goes to json, which
+    decides."""
+    if orjson is not None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 def text(v: Any) -> str | None:

@@ -8,13 +8,12 @@ different in exported and damaged logs, and is kept beside it only where it diff
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from triage.model import SigmaMatch
 from triage.sigma.engine import Engine, event
-from triage.sigma.flatten import flatten
+from triage.sigma.flatten import decode, flatten
 from triage.sigma.lean import plan
 from triage.sigma.match import Bucket
 from triage.timeconv import key_datetime, ts_key
@@ -90,7 +89,7 @@ class LogHits:
 
     def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> None:
         try:
-            record = json.loads(data)
+            record = decode(data)
         except ValueError:
             self.errors += 1
             return
