@@ -33,7 +33,7 @@ def queued(engine: Any, log_dir: Path) -> list[tuple[Any, Any, str, str]]:
     """(bucket, record id, written time, JSON text) of every record some rule can match."""
     from evtx import PyEvtxParser
 
-    from triage.sigma.engine import flatten
+    from triage.sigma.flatten import flatten
 
     items: list[tuple[Any, Any, str, str]] = []
     for f in sorted(log_dir.rglob("*.evtx")):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from triage.sigma.engine import flatten
+from triage.sigma.flatten import flatten
 
 REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "sigma_rules"

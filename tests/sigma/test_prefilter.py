@@ -9,7 +9,8 @@ import json
 import pytest
 
 from triage.sigma import prefilter
-from triage.sigma.engine import event, flatten
+from triage.sigma.engine import event
+from triage.sigma.flatten import flatten
 
 
 def _records(corpus, limit=4000):

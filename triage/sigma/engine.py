@@ -13,85 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triage.sigma.compile import atoms, specialize
+from triage.sigma.lean import plan
 from triage.sigma.load import CompiledRule, RuleSet, cache_dir, load_rules, ruleset_by_key
 from triage.sigma.match import Bucket, Event, Test, build, make_bucket
 
-# System fields that EventData must not shadow (a 104's UserData has its own 'Channel').
-_SYSTEM_WINS = ("EventID", "Channel", "Provider_Name", "Computer", "EventRecordID", "TimeCreated", "Level",
-                "Task", "Opcode", "Keywords", "Version", "Provider_Guid")
 # 4688 carries the new process' integrity as a label SID; Sysmon rules test IntegrityLevel by name.
 _INTEGRITY = {"s-1-16-0": "Untrusted", "s-1-16-4096": "Low", "s-1-16-8192": "Medium",
               "s-1-16-8448": "Medium", "s-1-16-12288": "High", "s-1-16-16384": "System",
               "s-1-16-20480": "Protected"}
-
-
-def _text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return str(v)
-    if isinstance(v, dict):
-        if "#text" in v:
-            return _text(v["#text"])
-        return json.dumps(v, ensure_ascii=False, sort_keys=True)
-    if isinstance(v, list):
-        return "\n".join(t for t in (_text(x) for x in v) if t is not None)
-    return str(v)
-
-
-def flatten(record: dict[str, Any]) -> dict[str, str | None]:
-    """pyevtx-rs JSON ``{"Event": {"System": .., "EventData"/"UserData": ..}}`` -> field name -> text.
-
-    Names are kept as logged (display) here; :func:`event` lower-cases them for matching."""
-    ev = record.get("Event", record) if isinstance(record, dict) else {}
-    system = ev.get("System") or {}
-    out: dict[str, str | None] = {}
-    for part in ("EventData", "UserData"):
-        data = ev.get(part)
-        if isinstance(data, dict):
-            _payload(data, out, part == "UserData")
-        elif data is not None:
-            out["Data"] = _text(data)
-    sysf: dict[str, str | None] = {}
-    for k, v in system.items():
-        if isinstance(v, dict) and "#attributes" in v and isinstance(v["#attributes"], dict):
-            attrs = v["#attributes"]
-            if k == "EventID":
-                sysf["EventID"] = _text(v.get("#text"))
-                continue
-            if k == "TimeCreated":
-                sysf["TimeCreated"] = _text(attrs.get("SystemTime"))
-                continue
-            for ak, av in attrs.items():
-                sysf[f"{k}_{ak}" if k == "Provider" else ak] = _text(av)
-            if "#text" in v:
-                sysf[k] = _text(v["#text"])
-        else:
-            sysf[k] = _text(v)
-    for k, v in sysf.items():
-        if k in _SYSTEM_WINS or k not in out:
-            out[k] = v
-    return out
-
-
-def _payload(data: dict[str, Any], out: dict[str, str | None], user: bool) -> None:
-    for k, v in data.items():
-        if type(v) is str:  # most values: no call to _text
-            if k != "#attributes":
-                out[k] = v
-            continue
-        if k == "#attributes":
-            continue
-        if user and isinstance(v, dict) and "#text" not in v:
-            for k2, v2 in v.items():  # UserData is one element holding the fields
-                if k2 != "#attributes":
-                    out.setdefault(k2, v2 if type(v2) is str else _text(v2))
-            continue
-        out[k] = _text(v)
 
 
 def event(fields: dict[str, str | None]) -> Event:
@@ -187,7 +116,7 @@ class Engine:
             trees[i] = tree
             groups[i] = atoms(tree)
         return make_bucket(sorted(trees), _LazyTests(trees), groups, self._cache_dir,
-                           f"{self.ruleset.key}/{channel}/{eid}/{provider}")
+                           f"{self.ruleset.key}/{channel}/{eid}/{provider}", trees)
 
     def match_fields(self, fields: dict[str, str | None]) -> list[CompiledRule]:
         """Rules matching one flat record (tests, ``rules test``): bucketed as the parser does."""
@@ -197,7 +126,12 @@ class Engine:
             return []
         # the parser pre-filters on the record's JSON text; do the same on this record's
         cand = b.candidates(json.dumps(fields, ensure_ascii=False, separators=(",", ":")))  # compact, as the engine
-        return [self.rules[i] for i in b.match(ev, cand)] if cand is not None else []
+        if cand is None:
+            return []
+        keep = plan(b.plans, b.trees, cand)  # and evaluates only the fields the candidates read
+        if keep is not None:
+            ev = event({k: v for k, v in fields.items() if keep[k]})
+        return [self.rules[i] for i in b.match(ev, cand)]
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -8,12 +8,13 @@ different in exported and damaged logs, and is kept beside it only where it diff
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from triage.model import SigmaMatch
-from triage.sigma.engine import Engine, event, flatten
+from triage.sigma.engine import Engine, event
+from triage.sigma.flatten import decode, flatten
+from triage.sigma.lean import plan
 from triage.sigma.match import Bucket
 from triage.timeconv import key_datetime, ts_key
 
@@ -88,14 +89,18 @@ class LogHits:
 
     def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> None:
         try:
-            fields = flatten(json.loads(data))
+            record = decode(data)
         except ValueError:
             self.errors += 1
             return
-        ev = event(fields)
-        matched = bucket.match(ev, candidates)
+        # only the fields the candidates read (triage.sigma.lean); all of them once one matches
+        keep = plan(bucket.plans, bucket.trees, candidates)
+        fields = flatten(record, keep)
+        matched = bucket.match(event(fields), candidates)
         if not matched:
             return
+        if keep is not None:
+            fields = flatten(record)
         created = fields.get("TimeCreated") or written.removesuffix(" UTC")
         key = _key(created)
         wkey = _key(written.removesuffix(" UTC"))

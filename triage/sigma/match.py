@@ -270,6 +270,10 @@ class Bucket:
     # common literals ('.exe', '\\windows\\') record after record, so the (rule, group) counting
     # is done once per distinct set, not once per record. Bounded: cleared when full.
     memo: dict[frozenset[int], list[int] | None] = dataclasses.field(default_factory=dict)
+    # rule -> the tree its test is built from (what triage.sigma.lean reads: the fields it tests),
+    # and candidate list -> the flatten filter for records with those candidates
+    trees: dict[int, Any] | None = None
+    plans: dict[tuple[int, ...], Any] = dataclasses.field(default_factory=dict)
 
     def candidates_many(self, texts: list[str]) -> list[list[int] | None]:
         """For each record (engine JSON text): the rules worth evaluating (None: none, skip it)."""
@@ -316,7 +320,7 @@ class Bucket:
 
 
 def make_bucket(indices: list[int], tests: dict[int, Test], atoms_of: dict[int, list[frozenset] | None],
-                cache_dir: Any = None, cache_key: str = "") -> Bucket:
+                cache_dir: Any = None, cache_key: str = "", trees: dict[int, Any] | None = None) -> Bucket:
     always: list[int] = []
     by_atom: dict[str, set[tuple[int, int]]] = {}
     need: dict[int, int] = {}
@@ -332,4 +336,4 @@ def make_bucket(indices: list[int], tests: dict[int, Test], atoms_of: dict[int, 
     literals = sorted(by_atom)
     search = prefilter.searcher(literals, cache_dir, cache_key) if literals else None
     return Bucket(rules=tuple(indices), tests=tests, always=tuple(always), searcher=search,
-                  keys=[tuple(sorted(by_atom[lit])) for lit in literals], need=need)
+                  keys=[tuple(sorted(by_atom[lit])) for lit in literals], need=need, trees=trees)
