@@ -23,10 +23,11 @@ class YaraJob:
     """
 
     def __init__(self, bundle_path: Path, rules: Iterable[str], scanner: Any, jobs: int,
-                 background: bool = True, fan: Any = None) -> None:
+                 background: bool = True, fan: Any = None, cache: dict[str, bytes] | None = None) -> None:
         self.bundle_path, self.rules, self.scanner, self.jobs = bundle_path, list(rules), scanner, jobs
         self.background = background
         self.fan = fan  # an EvtxFanout whose private copies of the event logs are scanned as files
+        self.cache = cache  # members' verified bytes (triage.bundle.member_cache), read, not re-inflated
         self.items: list[Any] = []
         self.error: BaseException | None = None
         self.module: Any = None
@@ -56,6 +57,7 @@ class YaraJob:
             self.items.extend(self.scanner.issues)
             fan = self.fan
             with BundleReader(self.bundle_path) as reader:
+                reader.cache = self.cache or {}
                 self.items.extend(self.scanner.scan_bundle(
                     reader, jobs=self.jobs, local_copy=fan.copy_path if fan is not None else None,
                     release=fan.release if fan is not None else None))
