@@ -19,7 +19,6 @@ its manifest size says stops being copied at its declared size.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -29,18 +28,30 @@ DEFAULT_BUDGET = 64 << 20
 DEFAULT_MEMBER_CAP = 16 << 20
 
 
-class _Bounded(io.BytesIO):
-    """A BytesIO that refuses to grow past ``limit`` bytes (OSError: verification then stops
-    copying this member, keeps hashing it, and reports the copy as failed)."""
+class _Blocks:
+    """The blocks of one member as verification reads them, refusing to grow past ``limit`` bytes
+    (OSError: verification then stops copying this member, keeps hashing it, and reports the copy
+    as failed). Blocks are kept as read and joined once: no copy per write, no regrowing buffer."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
+        self.limit, self.size = limit, 0
+        self.blocks: list[bytes] = []
 
     def write(self, block: Any) -> int:
-        if self.tell() + len(block) > self.limit:
+        if self.size + len(block) > self.limit:
             raise OSError(f"member is longer than its declared {self.limit} bytes")
-        return super().write(block)
+        self.blocks.append(block if type(block) is bytes else bytes(block))
+        self.size += len(block)
+        return len(block)
+
+    def tell(self) -> int:
+        return self.size
+
+    def getvalue(self) -> bytes:
+        return self.blocks[0] if len(self.blocks) == 1 else b"".join(self.blocks)
+
+    def close(self) -> None:
+        self.blocks = []
 
 
 class MemberCache:
@@ -51,7 +62,7 @@ class MemberCache:
         self.left = DEFAULT_BUDGET if budget is None else budget
         self.member_cap = DEFAULT_MEMBER_CAP if member_cap is None else member_cap
 
-    def copy_out(self, entry: Any) -> tuple[io.BytesIO, Callable[[BaseException | None], None]] | None:
+    def copy_out(self, entry: Any) -> tuple[_Blocks, Callable[[BaseException | None], None]] | None:
         """verify_bundle's ``copy_out``: a buffer for ``entry``'s bytes and the callback that keeps
         them once the member was read without error; None when the member is not to be kept."""
         size, name = getattr(entry, "size", None), getattr(entry, "bundle_path", None)
@@ -59,7 +70,7 @@ class MemberCache:
             return None
         if size > self.member_cap or size > self.left or name in self.members:
             return None
-        buf = _Bounded(size)
+        buf = _Blocks(size)
         self.left -= size  # reserved now: members are read one after the other
 
         def done(error: BaseException | None) -> None:
