@@ -295,7 +295,9 @@ def test_spilled_and_streamed_members_give_the_same_analysis(bundle, tmp_path, m
     """Big deflated members are inflated to private temp files (prefetched in a thread); the result
     must equal streaming every member from the zip, and no temp copy may outlive the analysis."""
     import triage.analyze.materialize as host_mod
+    import triage.bundle.member_cache as cache_mod
 
+    monkeypatch.setattr(cache_mod, "DEFAULT_BUDGET", 0)  # members verified into memory are never spilled
     (tmp_path / "t").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t"))
     monkeypatch.setattr(host_mod, "SPILL_MIN_BYTES", 1 << 40)

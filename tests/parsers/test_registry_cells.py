@@ -146,3 +146,67 @@ def test_hive_opened_from_the_stream_gives_what_the_file_gives(corpus: Path, rel
     assert by_file  # records or at least an issue saying why not
     dirty = path.read_bytes()[4:8] != path.read_bytes()[8:12]
     assert bool(copies) == dirty or rel.endswith(("NotAHive", "SYSTEM.truncated"))
+
+
+@pytest.mark.parametrize("rel", HIVES)
+def test_a_kept_subkey_list_is_the_list_read_again(corpus: Path, rel: str, monkeypatch) -> None:
+    """Long subkey lists are kept once read (Hive.subkeys); a second call gives the same keys, a
+    caller changing its copy does not change the kept list, and problems are recorded as before."""
+    import triage.parsers.registry.hive as hive_mod
+
+    path = corpus / rel
+    if not path.is_file():
+        pytest.skip(f"{rel} not in the corpus")
+    kept, fresh = open_hive(path, [], replay=False).hive, open_hive(path, [], replay=False).hive
+    monkeypatch.setattr(hive_mod, "CACHE_SUBKEYS_FROM", 1 << 30)   # nothing kept for 'fresh'
+    walked = list(_keys(fresh, 600))
+    monkeypatch.setattr(hive_mod, "CACHE_SUBKEYS_FROM", 2)
+    long_lists = 0
+    for key in walked:
+        k = kept.key(fresh.path(key).split("\\", 1)[1]) if "\\" in fresh.path(key) else kept.root()
+        if k is None:
+            continue
+        first = kept.subkeys(k)
+        long_lists += len(first) >= 2
+        first.clear()
+        assert [s.name() for s in kept.subkeys(k)] == [s.name() for s in fresh.subkeys(key)]
+    assert kept.problems == fresh.problems
+    if "corrupted" not in rel:
+        assert long_lists and kept._subkey_lists
+
+
+def test_cached_subkeys_stay_within_their_bound(corpus: Path, monkeypatch) -> None:
+    import triage.parsers.registry.hive as hive_mod
+
+    path = corpus / "registry/win7-wks-win732bita/SYSTEM"
+    if not path.is_file():
+        pytest.skip("win7 SYSTEM hive not in the corpus")
+    monkeypatch.setattr(hive_mod, "CACHE_SUBKEYS_FROM", 1)
+    monkeypatch.setattr(hive_mod, "MAX_CACHED_SUBKEYS", 500)
+    hive = open_hive(path, [], replay=False).hive
+    list(_keys(hive, 2000))
+    assert 0 < hive._cached_subkeys <= 500
+    assert sum(len(v) for v in hive._subkey_lists.values()) == hive._cached_subkeys
+
+
+def _utf16_reference(raw: bytes) -> str:
+    end = len(raw) - (len(raw) % 2)
+    for i in range(0, end, 2):
+        if raw[i] == 0 and raw[i + 1] == 0:
+            end = i
+            break
+    return raw[:end].decode("utf-16-le", errors="replace")
+
+
+def test_utf16_text_ends_at_the_first_nul_code_unit() -> None:
+    """decode_utf16_to_nul finds the NUL with bytes.find; it must stop where the unit-by-unit
+    scan stops (a NUL byte pair straddling two code units is not the end)."""
+    import random
+
+    from triage.parsers.registry.hive import decode_utf16_to_nul
+
+    rng = random.Random(7)
+    cases = [b"", b"\x00", b"\x00\x00", b"a\x00\x00\x00", b"a\x00\x00", b"\x00\x00\x00", b"a\x00b\x00\x00\x00zz"]
+    cases += [bytes(rng.choice((0, 0, 0, 1, 65, 0xD8, 0xDC)) for _ in range(rng.randint(0, 12)))
+              for _ in range(20000)]
+    assert [decode_utf16_to_nul(c) for c in cases] == [_utf16_reference(c) for c in cases]

@@ -33,13 +33,17 @@ from triage.analyze.runner import (
 )
 from triage.analyze.state import AnalysisData, HostAnalysis, host_dir_name, safe_basename, safe_hostname
 from triage.analyze.yara_job import YaraJob
+from triage.bundle.member_cache import MemberCache
 from triage.model import HostFact, Issue, Source
 
 __all__ = ["AnalysisData", "HostAnalysis", "analyze_bundle", "host_dir_name", "safe_basename", "safe_hostname"]
 
 
-def _verify_into(data: AnalysisData, bundle_path: Path, force: bool, strict: bool, fan: Any) -> None:
-    """Verify the bundle (or take the fanout's verification) into ``data``; refuse it unless forced."""
+def _verify_into(data: AnalysisData, bundle_path: Path, force: bool, strict: bool, fan: Any,
+                 cache: MemberCache | None = None, reader: Any = None) -> None:
+    """Verify the bundle (or take the fanout's verification) into ``data``; refuse it unless forced.
+    cache: keeps the members' bytes as they are hashed, for the parsers and YARA to read.
+    reader: the analysis' own open BundleReader, verified through (not opened a second time)."""
     t0 = time.perf_counter()
     try:
         if fan is not None:
@@ -47,7 +51,8 @@ def _verify_into(data: AnalysisData, bundle_path: Path, force: bool, strict: boo
         else:
             from triage.bundle.verify import verify_bundle
 
-            report = verify_bundle(bundle_path)
+            report = verify_bundle(bundle_path, copy_out=cache.copy_out if cache is not None else None,
+                                   reader=reader)
         data.verified = bool(report.ok)
         data.verify_problems = [str(p) for p in (report.problems or [])]
         data.verify_incomplete = bool(getattr(report, "incomplete", False))
@@ -121,6 +126,7 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
     _prepare_sigma(data, opts, strict)
     reader = None
     pool = fan = None
+    cache: MemberCache | None = None
     try:
         from triage.bundle.reader import BundleReader
 
@@ -143,11 +149,14 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
             if fan is None:  # no event logs after all: verify first, as without a pool
                 data.entries, data.unsupported, data.issues = [], [], []
                 plan = None
+        cache = MemberCache() if fan is None else None  # the fanout copies the logs it verifies
         if fan is None:
-            _verify_into(data, bundle_path, force, strict, None)
+            _verify_into(data, bundle_path, force, strict, None, cache, reader)
         if reader_error is not None:
             raise reader_error
         assert reader is not None, "only a failed BundleReader() leaves it unset, and that raised above"
+        if cache is not None:
+            reader.cache = cache.members
         data.collection = dict(reader.collection or {})
         data.bundle_sha256 = data.bundle_sha256 or getattr(reader, "sha256", None)
         bundle_issues = [Issue(severity="warning", message=f"bundle reader: {problem}",
@@ -164,7 +173,9 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
             t0 = time.perf_counter()
             try:
                 job = (YaraJob(bundle_path, rules, yara_scanner, yara_jobs,
-                                background=opts.get("background", True), fan=fan) if yara else None)
+                                background=opts.get("background", True), fan=fan,
+                                cache=cache.members if cache is not None else None,
+                                reader=None if opts.get("background", True) else reader) if yara else None)
                 if job is not None and not job.start(data):
                     job = None
                 if job is None and fan is not None:
@@ -197,8 +208,12 @@ def analyze_bundle(bundle_path: str | os.PathLike, out_dir: str | os.PathLike, *
         if reader is not None:
             with contextlib.suppress(Exception):
                 reader.__exit__(None, None, None)
+        if cache is not None:  # the outputs need the records only: the member bytes go now
+            cache.members.clear()
     stop_pool(pool)
-    return _conclude(data, out_root, t_start, strict)
+    done = _conclude(data, out_root, t_start, strict)
+    done.manifest_entries = list(reader.entries) if reader is not None else None
+    return done
 
 
 def _prepare_sigma(data: AnalysisData, opts: dict[str, Any], strict: bool) -> None:

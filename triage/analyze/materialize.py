@@ -116,6 +116,8 @@ class Materializer:
         return self._spill_worthy()
 
     def _spill_worthy(self) -> bool:
+        if self.entry.bundle_path in getattr(self.reader, "cache", {}):
+            return False  # held in memory already (triage.bundle.member_cache): seeking is free
         zf = getattr(self.reader, "zip", None)
         if zf is None:
             return True  # a bundle without a central directory: members are not seekable at all

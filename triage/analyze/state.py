@@ -49,12 +49,15 @@ class HostAnalysis:
     summary: the summary dict written to summary.json. out_dir: the host's output directory.
     counts: records/findings/issues totals and findings per severity (for batch progress lines).
     refused: True when the bundle failed verification and ``force`` was not given (nothing parsed).
+    manifest_entries: the bundle's manifest entries as its reader read them (None when the bundle
+    could not be opened), so a batch worker does not open the bundle again to list its files.
     """
 
     summary: dict[str, Any]
     out_dir: Path
     counts: dict[str, Any] = field(default_factory=dict)
     refused: bool = False
+    manifest_entries: list[ManifestEntry] | None = None
 
     @property
     def hostname(self) -> str:

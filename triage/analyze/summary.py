@@ -55,8 +55,17 @@ MAX_ISSUES = 2000        # a shredded log can yield thousands of record-level is
 ACTIVITY_MAX_BINS = 400  # hour bins when the span is short enough, else day bins
 
 
+_JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def jsonable(value: Any) -> Any:
-    """Record field values → JSON values: datetimes ISO UTC 'Z', tuples → lists, bytes → hex."""
+    """Record field values → JSON values: datetimes ISO UTC 'Z', tuples → lists, bytes → hex.
+    (Exact scalar and dict types first: a host's summary converts a few hundred thousand values.)"""
+    cls = value.__class__
+    if cls in _JSON_SCALARS:
+        return value
+    if cls is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):

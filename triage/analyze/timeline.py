@@ -12,12 +12,12 @@ each becomes its own row whose ``timestamp_desc`` says what the time means.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from triage.analyze.json_line import encode as _json_line  # one C encoder for every row
 from triage.model import (
     ArtifactRecord,
     Autorun,
@@ -40,7 +40,6 @@ from triage.parsers.evtx.event_types import WHEN as EVENT_WHEN
 
 COLUMNS = ("datetime", "timestamp_desc", "message", "timestamp", "source", "record_type", "bundle_path",
            "locator", "user", "host")
-_JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps(**kw) builds a new one per call
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _EXEC_DESC = {"prefetch": "Prefetch last run", "amcache": "Amcache entry (program seen)",
@@ -212,7 +211,7 @@ def write_timeline(records: Iterable[Record], findings: Iterable[Finding], out_d
         w.writerow(COLUMNS)
         for r in allrows:
             r.pop("dt")
-            jf.write(_JSON.encode(r))
+            jf.write(_json_line(r))
             jf.write("\n")
             w.writerow([csv_safe(r[c]) if c not in ("timestamp",) else r[c] for c in COLUMNS])
     return len(allrows)

@@ -27,6 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from triage.analyze.json_line import encode as _json_line  # one C encoder for every row
 from triage.analyze.timeline import COLUMNS, csv_safe, iso_us, rows
 from triage.model import ConnectivityEvent, Event, EventLogStats, Finding, Record
 from triage.parsers.evtx import event_types as evtx_types
@@ -37,7 +38,6 @@ RUN_ROWS = 20_000          # rows sorted in memory before a run is spilled (boun
 MESSAGE_DATA_CHARS = 400   # of the generic 'k=v, ...' message (the whole data is in the 'data' column)
 MAX_READ_ERRORS = 10_000  # engine errors per log before the rest of it is given up (hostile logs)
 _SEP = "\x00"              # between a run line's sort key and its JSON row (JSON never holds a raw NUL)
-_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def _key(row: dict[str, Any]) -> str:
@@ -55,7 +55,7 @@ class ExternalSort:
         self.count = 0
 
     def add(self, row: dict[str, Any]) -> None:
-        self.buf.append(_key(row) + _SEP + _JSON.encode(row))
+        self.buf.append(_key(row) + _SEP + _json_line(row))
         self.count += 1
         if len(self.buf) >= self.run_rows:
             self._spill()
@@ -120,7 +120,7 @@ def record_row(rec: dict[str, Any], bundle_path: str, user: str | None, host: st
             "timestamp": int(ts.timestamp() * 1_000_000), "source": "evtx", "record_type": "windows/evtx/record",
             "bundle_path": bundle_path, "locator": f"record {rec['event_record_id']}", "user": user, "host": host,
             "channel": channel, "provider": provider, "event_id": eid, "record_id": rec["event_record_id"],
-            "computer": computer, "data": _JSON.encode(values)}
+            "computer": computer, "data": _json_line(values)}
 
 
 def _log_rows(reader: Any, stats: EventLogStats, host: str, tmp_dir: Path,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,10 +24,13 @@ class YaraJob:
     """
 
     def __init__(self, bundle_path: Path, rules: Iterable[str], scanner: Any, jobs: int,
-                 background: bool = True, fan: Any = None) -> None:
+                 background: bool = True, fan: Any = None, cache: dict[str, bytes] | None = None,
+                 reader: Any = None) -> None:
         self.bundle_path, self.rules, self.scanner, self.jobs = bundle_path, list(rules), scanner, jobs
         self.background = background
         self.fan = fan  # an EvtxFanout whose private copies of the event logs are scanned as files
+        self.cache = cache  # members' verified bytes (triage.bundle.member_cache), read, not re-inflated
+        self.reader = reader  # the analysis' open reader (a batch worker scans in the analysis thread)
         self.items: list[Any] = []
         self.error: BaseException | None = None
         self.module: Any = None
@@ -55,7 +59,10 @@ class YaraJob:
             # rule files that did not compile are reported by every host, batch or not
             self.items.extend(self.scanner.issues)
             fan = self.fan
-            with BundleReader(self.bundle_path) as reader:
+            with (contextlib.nullcontext(self.reader) if self.reader is not None
+                  else BundleReader(self.bundle_path)) as reader:
+                if self.reader is None:
+                    reader.cache = self.cache or {}
                 self.items.extend(self.scanner.scan_bundle(
                     reader, jobs=self.jobs, local_copy=fan.copy_path if fan is not None else None,
                     release=fan.release if fan is not None else None))

@@ -8,6 +8,7 @@ analyst can still see what it holds — ``complete`` says which case it is.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import zipfile
@@ -43,6 +44,9 @@ class BundleReader:
         self.entries: list[ManifestEntry] = []
         self._scanned: dict[str, LocalMember] | None = None
         self.not_a_zip = False   # no ZIP local header at the start: not a bundle at all, not an interrupted one
+        # members' bytes as verification read them (triage.bundle.member_cache): open() serves
+        # these from memory instead of inflating them again
+        self.cache: dict[str, bytes] = {}
         try:
             self.zip = zipfile.ZipFile(self.path, "r")
         except L.READ_ERRORS:
@@ -176,6 +180,9 @@ class BundleReader:
         return list(self._scan())
 
     def open(self, bundle_path: str) -> IO[bytes]:
+        cached = self.cache.get(bundle_path)
+        if cached is not None:
+            return io.BytesIO(cached)
         if self.zip is not None:
             return open_member(str(self.path), self.zip, self.zip.getinfo(bundle_path))
         m = self._scan().get(bundle_path)

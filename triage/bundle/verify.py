@@ -73,13 +73,14 @@ def _sidecar(path: Path, sha: str, report: VerifyReport) -> None:
                                f"({L.clip(text[0], 80) if text else 'empty'})")
 
 
-def verify_bundle(path: str | Path, *, copy_out=None) -> VerifyReport:
+def verify_bundle(path: str | Path, *, copy_out=None, reader: BundleReader | None = None) -> VerifyReport:
     """Check a bundle (see the module docstring); problems are listed in the report, never raised.
 
     copy_out: optional ``copy_out(entry) -> (binary file, done(error))`` or None, asked for every
     member as it is hashed: the member's bytes are also written to that file, so a caller that
     needs a private copy of a member (the analyzer's event logs) gets it from the same inflate as
     the hash; ``done`` is called once the member has been read, with None or the read error.
+    reader: the caller's open BundleReader of the same file (left open), instead of opening another.
     """
     path = Path(path)
     report = VerifyReport(path=str(path))
@@ -94,8 +95,11 @@ def verify_bundle(path: str | Path, *, copy_out=None) -> VerifyReport:
                            " or run 'triage decrypt' first"]
         return report
 
-    with BundleReader(path) as b:
-        _check_plain(path, b, report, copy_out)
+    if reader is not None:
+        _check_plain(path, reader, report, copy_out)
+    else:
+        with BundleReader(path) as b:
+            _check_plain(path, b, report, copy_out)
     if isinstance(report.problems, Problems):
         report.problems = report.problems.final()
     report.ok = not report.problems

@@ -116,16 +116,19 @@ def analyzer_version(options: dict) -> str:
     return f"{version}+{h.hexdigest()[:12]}"
 
 
-def _manifest_files(bundle_path: str) -> list[dict]:
-    """Hashes of every collected file, from the bundle manifest (for the IOC sweep)."""
+def _manifest_files(bundle_path: str, entries: list | None = None) -> list[dict]:
+    """Hashes of every collected file, from the bundle manifest (for the IOC sweep): ``entries``
+    as the analysis read them, else read again from the bundle."""
     from triage.bundle.manifest import HAS_DATA
     from triage.bundle.reader import BundleReader
 
-    with BundleReader(bundle_path) as reader:
-        return [{"path": e.path, "bundle_path": e.bundle_path, "artifact": e.artifact, "user": e.user,
-                 "size": e.size, "sha256": e.sha256, "sha1": e.sha1, "md5": e.md5,
-                 "times": {"modified": (e.times or {}).get("modified")}}
-                for e in reader.entries if e.outcome in HAS_DATA]
+    if entries is None:
+        with BundleReader(bundle_path) as reader:
+            entries = list(reader.entries)
+    return [{"path": e.path, "bundle_path": e.bundle_path, "artifact": e.artifact, "user": e.user,
+             "size": e.size, "sha256": e.sha256, "sha1": e.sha1, "md5": e.md5,
+             "times": {"modified": (e.times or {}).get("modified")}}
+            for e in entries if e.outcome in HAS_DATA]
 
 
 def _host_dir_of(analysis, out_dir: Path) -> Path | None:
@@ -185,7 +188,7 @@ def analyze_task(bundle_path: str, out_dir: str, options: dict) -> dict:
             result.update(status="ok", host=str(hostname))
             files: list[dict] = []
             try:
-                files = _manifest_files(bundle_path)
+                files = _manifest_files(bundle_path, getattr(analysis, "manifest_entries", None))
             except Exception as exc:  # the summary already says what was wrong with the bundle
                 result["issues"].append({"severity": "warning", "message": f"manifest unreadable: {exc}"})
             # rows ready for fleet.sqlite, made here so the parent of a big batch only inserts

@@ -261,10 +261,13 @@ def _forget_bundle(conn: sqlite3.Connection, sha256: str) -> None:
         conn.execute("DELETE FROM bundles WHERE id = ?", (bid,))
 
 
+_SORTED_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # json.dumps(**kw) built one per call
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value if isinstance(value, str) else _SORTED_JSON.encode(value)
 
 
 def _int(value: Any) -> int | None:

@@ -10,16 +10,20 @@ filtered slug), never raw bundle text, so a hostile name cannot forge or break a
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 from typing import Any
 
 from triage.model import SEVERITIES
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SLUG = re.compile(r"[^a-z0-9_-]")
+_BIDI_CHARS = [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES: dict[int, str] = {
+    **{c: "\ufffd" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]},
+    **{c: f"[U+{c:04X}]" for c in _BIDI_CHARS},
+    **{ord(k): v for k, v in {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}.items()},
+}
+_NEEDS_ESCAPE = re.compile("[" + "".join(re.escape(chr(c)) for c in _ESCAPES) + "]")
 
 
 class Raw(str):
@@ -28,12 +32,17 @@ class Raw(str):
 
 def e(value: Any) -> str:
     """HTML-escape anything for text or a quoted attribute value. Control characters show as U+FFFD
-    and bidirectional overrides as a visible [U+202E] marker, so names cannot disguise themselves."""
+    and bidirectional overrides as a visible [U+202E] marker, so names cannot disguise themselves.
+
+    One ``str.translate`` does all three (the replacements of the first two contain nothing the
+    third would escape), after one regex search that lets the usual plain string through as it is:
+    a big host's report escapes a quarter of a million strings."""
     if value is None:
         return ""
-    text = _CONTROL.sub("\ufffd", str(value))
-    text = _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
-    return html.escape(text, quote=True)
+    text = value if type(value) is str else str(value)
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    return text.translate(_ESCAPES)
 
 
 escape = e

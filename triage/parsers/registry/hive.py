@@ -35,6 +35,8 @@ BASE_BLOCK_SIZE = 4096
 DEFAULT_MAX_HIVE_BYTES = 1 << 30  # python-registry holds the whole hive in memory
 MAX_LIST_ENTRIES = 100_000  # subkeys or values of one key; a damaged count must not spin for long
 MAX_PROBLEMS = 20  # distinct problems kept per hive; the rest are counted
+CACHE_SUBKEYS_FROM = 32  # subkey lists at least this long are kept once read (Hive.subkeys)
+MAX_CACHED_SUBKEYS = 50_000  # keys held by those lists, per hive: memory stays bounded
 
 # Value types (winnt.h)
 REG_NONE, REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_DWORD_BIG_ENDIAN = 0, 1, 2, 3, 4, 5
@@ -86,10 +88,11 @@ def read_base_block(data: bytes) -> BaseBlock:
 def decode_utf16_to_nul(raw: bytes) -> str:
     """UTF-16LE text up to the first NUL code unit; bytes after it (seen in real hives) are ignored."""
     end = len(raw) - (len(raw) % 2)
-    for i in range(0, end, 2):
-        if raw[i] == 0 and raw[i + 1] == 0:
-            end = i
-            break
+    nul = raw.find(b"\x00\x00")
+    while nul != -1 and nul % 2:  # a NUL pair straddling two code units is not a NUL code unit
+        nul = raw.find(b"\x00\x00", nul + 1)
+    if nul != -1:
+        end = nul
     return raw[:end].decode("utf-16-le", errors="replace")
 
 
@@ -270,6 +273,8 @@ class Hive:
     # from it instead of walking python-registry's parent pointers once per key
     _parents: dict[int, tuple[Any, str]] = field(default_factory=dict, repr=False)
     _paths: dict[int, str] = field(default_factory=dict, repr=False)
+    _subkey_lists: dict[int, list[Any]] = field(default_factory=dict, repr=False)
+    _cached_subkeys: int = 0
 
     @classmethod
     def from_bytes(cls, data: bytes, base: BaseBlock) -> Hive:
@@ -331,7 +336,24 @@ class Hive:
         return index.get(name.lower())
 
     def subkeys(self, key: Any) -> list[Any]:
-        """Subkeys, read entry by entry so one bad pointer in a subkey list loses one key, not all."""
+        """Subkeys, read entry by entry so one bad pointer in a subkey list loses one key, not all.
+        A long list is read once per hive: several modules list ControlSet00N\\Services (hundreds
+        of keys) and look names up under it (bounded by MAX_CACHED_SUBKEYS keys in all)."""
+        try:
+            off = key._nkrecord.offset()
+        except Exception:
+            off = None
+        known = self._subkey_lists.get(off) if off is not None else None
+        if known is not None:
+            return list(known)
+        out = self._read_subkeys(key)
+        if off is not None and len(out) >= CACHE_SUBKEYS_FROM and self._cached_subkeys + len(out) <= MAX_CACHED_SUBKEYS:
+            self._subkey_lists[off] = out
+            self._cached_subkeys += len(out)
+            return list(out)
+        return out
+
+    def _read_subkeys(self, key: Any) -> list[Any]:
         nk = key._nkrecord
         out: list[Any] = []
         bad: list[str] = []
