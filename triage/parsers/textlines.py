@@ -97,12 +97,12 @@ def read_lines(item: ParseInput, stats: LineStats, *, max_lines: int, max_chars:
         return
     with raw:
         buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(cast(io.RawIOBase, raw))
-        stream: IO[bytes] = buffered
+        stream: Any = buffered
         capped = None
         if gunzip and buffered.peek(2)[:2] == b"\x1f\x8b":
             capped = _Capped(gzip.GzipFile(fileobj=buffered, mode="rb"), max_inflated)
             stream = io.BufferedReader(capped)
-        encoding = detect_encoding(stream.peek(4)[:4]) if detect else "utf-8"  # type: ignore[attr-defined]
+        encoding = detect_encoding(stream.peek(4)[:4]) if detect else "utf-8"
         text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline=None)
         try:
             for number in range(1, max_lines + 2):
@@ -115,7 +115,7 @@ def read_lines(item: ParseInput, stats: LineStats, *, max_lines: int, max_chars:
                 stats.long_lines += cut
                 yield number, line.rstrip("\r\n")
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            stats.error = f"unreadable past this point: {type(exc).__name__}: {exc}"
+            stats.error = f"file unreadable past this point: {type(exc).__name__}: {exc}"
         if capped is not None and capped.cut:
             stats.inflate_cut = True
 
@@ -138,7 +138,7 @@ def bounded_lines(item: ParseInput, max_chars: int, max_lines: int, stats: LineS
     failure is appended to ``issues`` as an error."""
     yield from read_lines(item, stats, max_lines=max_lines, max_chars=max_chars)
     if stats.error:
-        issues.append(item.issue(f"file {stats.error}" if stats.error.startswith("unreadable") else stats.error))
+        issues.append(item.issue(stats.error))
 
 
 def cut_issues(item: ParseInput, stats: LineStats, max_chars: int, max_lines: int) -> list[Issue]:
