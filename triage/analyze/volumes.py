@@ -103,8 +103,9 @@ class VolumeMap:
                     letters.setdefault(next(iter(prefixes)), system_letter)
         serials = {serial: next(iter(seen_as)) for serial, seen_as in serial_letters.items() if len(seen_as) == 1}
         for device, found in device_serials.items():
-            if len(found) == 1 and device.startswith("\\DEVICE\\") and next(iter(found)) in serials:
-                letters.setdefault(device, serials[next(iter(found))])
+            serial = next(iter(found)) if len(found) == 1 else None
+            if serial in serials and device.startswith("\\DEVICE\\"):
+                letters.setdefault(device, serials[serial])
         return cls(letters, serials)
 
     def resolve(self, path: str | None) -> str | None:
