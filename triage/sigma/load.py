@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.sigma.compile import Unsupported, atoms, compile_condition, constraint, fields
+from triage.sigma.watch import Watch, arm, watched_paths
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
 COMPILER_VERSION = "6"
@@ -174,12 +175,14 @@ def _state(paths: Sequence[str]) -> tuple:
     return tuple(out)
 
 
-def _discover_again(extra: Iterable[str | Path], builtin: bool) -> tuple[list[Source], list[Skipped]]:
+def _discover_again(extra: Iterable[str | Path], builtin: bool,
+                    fresh: bool = False) -> tuple[list[Source], list[Skipped]]:
     """:func:`discover`, walking the folders again only when one of them changed since the last
-    walk in this process (a changed file's content is the rule-file signature's business)."""
+    walk in this process (a changed file's content is the rule-file signature's business), or
+    always with ``fresh``."""
     key = (builtin, tuple(str(p) for p in extra))
     known = _DISCOVERED.get(key)
-    if known is not None and _state([p for p, _, _ in known[0]]) == known[0]:
+    if known is not None and not fresh and _state([p for p, _, _ in known[0]]) == known[0]:
         return list(known[1]), list(known[2])
     walked: list[str] = []
     start = time.time_ns() - _CLOCK_SLACK_NS
@@ -239,18 +242,64 @@ def _signature(sources: Sequence[Source]) -> tuple | None:
         return None
 
 
+def _same(rs: RuleSet) -> RuleSet:
+    return RuleSet(key=rs.key, rules=rs.rules, skipped=list(rs.skipped), files=rs.files, loaded=rs.loaded,
+                   from_cache=True)
+
+
+# (pack or not, --sigma paths) -> (inotify watch on their folders, compiled set key): while the watch
+# is quiet, the files are those the set was compiled from (triage.sigma.watch)
+_WATCHED: dict[tuple[bool, tuple[str, ...]], tuple[Watch, str]] = {}
+
+
+def _watched(key: tuple[bool, tuple[str, ...]]) -> tuple[RuleSet | None, bool]:
+    """(the set, when the watch on its sources is quiet; whether the watch saw a change)."""
+    entry = _WATCHED.get(key)
+    if entry is None:
+        return None, False
+    if entry[0].quiet() and entry[1] in _LOADED:
+        return _LOADED[entry[1]], False
+    del _WATCHED[key]
+    return None, True
+
+
+def _arm(key: tuple[bool, tuple[str, ...]]) -> Watch | None:
+    """A watch over the folders and files found the last time these rules were asked for (none the
+    first time: a one-bundle run stats once and needs none). It is armed before the checks of this
+    call, so what they find unchanged, it vouches for afterwards."""
+    known = _DISCOVERED.get(key)
+    if known is None:
+        return None
+    return arm(watched_paths((p for p, _, _ in known[0]), (s.path for s in known[1])))
+
+
 def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_cache: bool = True) -> RuleSet:
     """Compile the pack and the ``--sigma`` paths (from the cache when the sources are unchanged)."""
-    sources, missing = _discover_again(extra, builtin) if use_cache else discover(extra, builtin=builtin)
-    if use_cache and not missing:
-        # the same files, unchanged (size and modification time), in this process: the same set,
-        # without reading and hashing thousands of files again for every bundle
-        signature = _signature(sources)
-        known = _BY_SIGNATURE.get(signature) if signature is not None else None
-        if known is not None and known in _LOADED:
-            rs = _LOADED[known]
-            return RuleSet(key=rs.key, rules=rs.rules, skipped=list(rs.skipped), files=rs.files,
-                           loaded=rs.loaded, from_cache=True)
+    paths = [str(p) for p in extra]
+    wkey = (builtin, tuple(paths))
+    watch, changed = None, False
+    if use_cache:
+        same, changed = _watched(wkey)
+        if same is not None:
+            return _same(same)
+        # a change the watch saw may keep sizes and times (an edit within the clock's tick, or
+        # times set back): then the folders are walked and the files read and hashed again
+        watch = None if changed else _arm(wkey)
+    try:
+        sources, missing = (_discover_again(paths, builtin, fresh=changed) if use_cache
+                            else discover(paths, builtin=builtin))
+        if use_cache and not missing and not changed:
+            # the same files, unchanged (size and modification time), in this process: the same set,
+            # without reading and hashing thousands of files again for every bundle
+            signature = _signature(sources)
+            known = _BY_SIGNATURE.get(signature) if signature is not None else None
+            if known is not None and known in _LOADED:
+                if watch is not None:
+                    _WATCHED[wkey], watch = (watch, known), None
+                return _same(_LOADED[known])
+    finally:
+        if watch is not None:
+            watch.close()
     texts: list[bytes] = []
     readable: list[Source] = []
     for s in sources:
