@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from triage.sigma import prefilter
+from triage.sigma import keynames, prefilter
 from triage.sigma.compile import RAW, Node
 from triage.sigma.prefilter import PAYLOAD, ahocorasick
 from triage.sigma.regex_literal import required_literal
@@ -321,18 +321,24 @@ class Bucket:
 
 def make_bucket(indices: list[int], tests: dict[int, Test], atoms_of: dict[int, list[frozenset] | None],
                 cache_dir: Any = None, cache_key: str = "", trees: dict[int, Any] | None = None) -> Bucket:
+    """The bucket of rules ``indices``: each rule's pre-filter groups (``atoms_of``, None: always
+    evaluated) become (rule, group) keys of their literals' JSON forms. A group with a literal that
+    is part of a field name (:mod:`triage.sigma.keynames`) is left out: every record with that field
+    satisfies it. A rule left with no group is always evaluated."""
     always: list[int] = []
     by_atom: dict[str, set[tuple[int, int]]] = {}
     need: dict[int, int] = {}
+    names = keynames.name_text(trees[i] for i in indices if i in trees) if trees else ""
     for i in indices:
         groups = atoms_of.get(i)
-        if groups is None:
+        kept = [forms for g in groups or () if not keynames.in_names(forms := {raw_form(lit) for lit in g}, names)]
+        if not kept:
             always.append(i)
             continue
-        need[i] = len(groups)
-        for g, lits in enumerate(groups):
-            for lit in lits:
-                by_atom.setdefault(raw_form(lit), set()).add((i, g))
+        need[i] = len(kept)
+        for g, forms in enumerate(kept):
+            for form in forms:
+                by_atom.setdefault(form, set()).add((i, g))
     literals = sorted(by_atom)
     search = prefilter.searcher(literals, cache_dir, cache_key) if literals else None
     return Bucket(rules=tuple(indices), tests=tests, always=tuple(always), searcher=search,
