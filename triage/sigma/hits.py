@@ -79,13 +79,13 @@ class LogHits:
                 pending.append(item)
         queue.clear()  # the same list: the parser holds it
         for bucket, pending in batches.items():
-            try:
-                cands = bucket.candidates_many([d for _, _, _, d in pending])
+            try:  # only the records with candidates (most have none): record index -> rules
+                cands = bucket.candidates_at([d for _, _, _, d in pending])
             except Exception:  # the searcher failed: evaluate every rule of the bucket (slower, same result)
-                cands = [list(bucket.rules)] * len(pending)
-            for (_, rid, written, data), c in zip(pending, cands, strict=True):
-                if c is not None:
-                    self._evaluate(bucket, c, rid, written, data)
+                cands = dict.fromkeys(range(len(pending)), list(bucket.rules))
+            for k, c in cands.items():
+                _, rid, written, data = pending[k]
+                self._evaluate(bucket, c, rid, written, data)
 
     def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> None:
         try:

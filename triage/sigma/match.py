@@ -277,11 +277,17 @@ class Bucket:
 
     def candidates_many(self, texts: list[str]) -> list[list[int] | None]:
         """For each record (engine JSON text): the rules worth evaluating (None: none, skip it)."""
-        if self.searcher is None:
-            return [list(self.always) if self.always else None for _ in texts]
+        at = self.candidates_at(texts)
+        return [at.get(k) for k in range(len(texts))]
+
+    def candidates_at(self, texts: list[str]) -> dict[int, list[int]]:
+        """Record index -> the rules worth evaluating on it, for the records that have any, in
+        record order (:meth:`candidates_many` without the entries for the many records that have
+        none: the parser's flush visits only these)."""
         always = self.always
-        only_always = list(always) if always else None  # shared: callers only read it
-        out: list[list[int] | None] = [only_always] * len(texts)
+        if self.searcher is None:
+            return dict.fromkeys(range(len(texts)), list(always)) if always else {}
+        out: dict[int, list[int]] = {}
         memo = self.memo
         for k, found in self.searcher.search(texts, PAYLOAD).items():
             lits = frozenset(found)
@@ -293,7 +299,13 @@ class Bucket:
                     memo.clear()
             if cands is not None:
                 out[k] = cands
-        return out
+        if always:  # every record is a candidate for these; lists are shared: callers only read them
+            only_always = list(always)
+            return {k: out.get(k, only_always) for k in range(len(texts))}
+        # in record order, as evaluated before (a rule's samples are its first records): the searchers
+        # report records in the order their first match ends, which is that order in practice
+        keys = list(out)
+        return out if keys == sorted(keys) else {k: out[k] for k in sorted(keys)}
 
     def _candidates(self, found: frozenset[int]) -> list[int] | None:
         """The rules all of whose groups one of ``found`` (literal indices) satisfies, plus ``always``."""
