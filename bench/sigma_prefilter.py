@@ -18,9 +18,8 @@ Usage: python3 bench/sigma_prefilter.py [--repeat 15] [LOG_DIR ...]
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import sys
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ _spec = importlib.util.spec_from_file_location("bench_sigma_flush", Path(__file_
 assert _spec is not None and _spec.loader is not None
 bench_sigma_flush = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_sigma_flush)
-SHARED, SIGMAHQ = bench_sigma_flush.SHARED, bench_sigma_flush.SIGMAHQ
 
 
 def batches(items: list[tuple[Any, Any, str, str]]) -> list[tuple[Any, list[str]]]:
@@ -69,19 +67,10 @@ def one_pass(work: list[tuple[Any, list[str]]], which: dict[int, Any] | None) ->
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("logs", nargs="*", type=Path)
-    args = ap.parse_args()
-    dirs = args.logs or sorted((SHARED / "corpus" / "evtx").glob("museum-*"))
-    if not dirs or not SIGMAHQ[0].is_dir():
-        print("needs ../shared (corpus and sigma)", file=sys.stderr)
+    ready = bench_sigma_flush.setup(__doc__.split("\n")[0])
+    if ready is None:
         return 2
-    import os
-
-    from triage.sigma.engine import prepare
-
-    _, engine = prepare([str(p) for p in SIGMAHQ], builtin=False)
+    args, dirs, engine = ready
     print(f"load {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     status = 0
     for d in dirs:
