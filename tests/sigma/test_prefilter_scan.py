@@ -138,3 +138,63 @@ def test_candidates_at_is_candidates_many_without_the_empty_records(sigmahq, cor
         seen += len(at)
         with_always += bool(b.always)
     assert seen > 100 and with_always > 0
+
+
+def test_searching_from_the_parsers_offset_finds_the_same_candidates(sigmahq, corpus):
+    """The parser queues where the System block's Channel is: searching from there (batch and
+    per-record searchers) gives every record the candidates a search of the whole text gives."""
+    rs, _ = sigmahq
+    from triage.sigma.engine import Engine
+
+    eng = Engine(rs)
+    kinds = set()
+    checked = 0
+    for b, texts in _records_by_bucket(eng, corpus, limit=300).items():
+        starts = [max(t.find('"Channel":'), 0) for t in texts]
+        assert b.candidates_at(texts, starts) == b.candidates_at(texts)
+        kinds.add(type(b.searcher).__name__)
+        checked += sum(s > 0 for s in starts)
+    assert {"HyperscanSearcher", "RecordSearcher"} <= kinds or prefilter.hyperscan is None
+    assert checked > 1000
+
+
+def test_the_parser_queues_the_channel_offset(sigmahq, corpus, monkeypatch):
+    """Every record the EVTX parser queues for Sigma carries an offset at the System block's
+    Channel (or 0 where it decoded the System block itself), and the rules found are the ones found
+    when the same records are queued without it."""
+    rs, _ = sigmahq
+    import triage.sigma.hits as hits_mod
+    from triage.model import Source
+    from triage.parsers.base import input_from_file
+    from triage.parsers.evtx.parser import EvtxParser
+    from triage.sigma.engine import register
+
+    eng = register(rs)
+    queued: list[tuple] = []
+    real = hits_mod.LogHits.flush
+
+    def spy(self):
+        queued.extend(self.queue)
+        real(self)
+
+    monkeypatch.setattr(hits_mod.LogHits, "flush", spy)
+    log = corpus / "evtx" / "museum-win10-aptsimulatorvm" / "Microsoft-Windows-Sysmon%4Operational.evtx"
+    inp = input_from_file(log, "logs/Sysmon.evtx")
+    inp.options["evtx_sigma_key"] = rs.key
+    parser = EvtxParser()
+    list(parser.parse(inp))
+    assert len(queued) > 1000 and all(len(item) == 5 for item in queued)
+    starts = [item[4] for item in queued]
+    assert all(s == 0 or item[3].startswith('"Channel":', s) for item, s in zip(queued, starts, strict=True))
+    assert sum(s > 0 for s in starts) > 0.9 * len(queued)
+    monkeypatch.setattr(hits_mod.LogHits, "flush", real)
+
+    def matches(items):
+        hits = hits_mod.LogHits(eng, Source(bundle_path="logs/Sysmon.evtx"))
+        for i in range(0, len(items), hits_mod.BATCH):
+            hits.queue.extend(items[i:i + hits_mod.BATCH])
+            hits.flush()
+        return [(m.rule_id, m.count, m.first) for m in hits.records()]
+
+    with_offsets = matches(queued)
+    assert with_offsets == matches([item[:4] for item in queued]) and len(with_offsets) > 10

@@ -280,16 +280,17 @@ class Bucket:
         at = self.candidates_at(texts)
         return [at.get(k) for k in range(len(texts))]
 
-    def candidates_at(self, texts: list[str]) -> dict[int, list[int]]:
+    def candidates_at(self, texts: list[str], starts: list[int] | None = None) -> dict[int, list[int]]:
         """Record index -> the rules worth evaluating on it, for the records that have any, in
         record order (:meth:`candidates_many` without the entries for the many records that have
-        none: the parser's flush visits only these)."""
+        none: the parser's flush visits only these). ``starts``: per text, an offset before its
+        payload (the parser knows where the System block's Channel is): the search starts there."""
         always = self.always
         if self.searcher is None:
             return dict.fromkeys(range(len(texts)), list(always)) if always else {}
         out: dict[int, list[int]] = {}
         memo = self.memo
-        for k, found in self.searcher.search(texts, PAYLOAD).items():
+        for k, found in self.searcher.search(texts, PAYLOAD, starts).items():
             lits = frozenset(found)
             if lits in memo:
                 cands = memo[lits]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import os
 import stat
 from collections.abc import Sequence
@@ -55,12 +56,15 @@ def _after(texts: Sequence[str], mark: str) -> list[str]:
 class Searcher:
     """literals -> for a batch of texts, the literal indices found in each text that holds any
     (text index -> set; most texts hold none and are left out). With ``after``, only occurrences
-    that begin at or after the first ``after`` in a text count (see :func:`payload`)."""
+    that begin at or after the first ``after`` in a text count (see :func:`payload`). ``starts``
+    (per text, an offset no later than its first ``after``: the parser's position of the System
+    block's Channel, or 0) lets a searcher skip the text before it: fewer bytes, and nothing a rule's
+    literal comes from (the System fields before Channel give none: compile.WEAK_FIELDS)."""
 
     def __init__(self, literals: Sequence[str]) -> None:
         self.literals = list(literals)
 
-    def search(self, texts: Sequence[str], after: str = "") -> dict[int, set[int]]:
+    def search(self, texts: Sequence[str], after: str = "", starts: Sequence[int] | None = None) -> dict[int, set[int]]:
         raise NotImplementedError
 
 
@@ -72,7 +76,7 @@ class AhoSearcher(Searcher):
             self.automaton.add_word(lit, i)
         self.automaton.make_automaton()
 
-    def search(self, texts: Sequence[str], after: str = "") -> dict[int, set[int]]:
+    def search(self, texts: Sequence[str], after: str = "", starts: Sequence[int] | None = None) -> dict[int, set[int]]:
         it = self.automaton.iter
         return {k: found for k, t in enumerate(_after(texts, after)) if (found := {i for _, i in it(t.lower())})}
 
@@ -89,11 +93,15 @@ class HyperscanSearcher(Searcher):
     def _flags(self) -> int:
         return int(hyperscan.HS_FLAG_CASELESS)
 
-    def search(self, texts: Sequence[str], after: str = "") -> dict[int, set[int]]:
-        """One scan over the batch joined by NUL. An ASCII batch (nearly all) is scanned whole, in
-        one copy (character offsets are byte offsets): where ``after`` starts is looked up only in
-        the texts with a match, and a match that begins before it is dropped (a literal's length
-        says where it began). Cutting every text at ``after`` first cost more than the search."""
+    def search(self, texts: Sequence[str], after: str = "", starts: Sequence[int] | None = None) -> dict[int, set[int]]:
+        """One scan over the batch joined by NUL. An ASCII batch (nearly all) is scanned in one copy
+        (character offsets are byte offsets), each text from its ``starts`` offset on (the parser's:
+        about half of a record is its System block; a slice at a known offset is cheaper than
+        scanning it): where ``after`` starts is looked up only in the texts with a match, and a match
+        that begins before it is dropped (a literal's length says where it began). Finding ``after``
+        in every text first cost more than the search."""
+        if starts is not None:
+            texts = [t[i:] for t, i in zip(texts, starts, strict=True)]  # t[0:] is t itself: no copy
         joined = "\x00".join(texts)
         lazy = bool(after) and joined.isascii()
         if lazy:
@@ -105,7 +113,7 @@ class HyperscanSearcher(Searcher):
             sizes = map(len, parts)
         # where each text starts in buf: worked out at the first match (most batches of a bucket
         # of keyword rules have none, and a Python call per text was a tenth of their search)
-        starts: list[int] = []
+        bounds: list[int] = []
         found: dict[int, set[int]] = {}
         begins: dict[int, int] = {}  # text -> offset in buf where its counted part begins
         lengths = self.sizes
@@ -118,10 +126,10 @@ class HyperscanSearcher(Searcher):
         def on_match(lit: int, start: int, end: int, flags: int, ctx: Any) -> None:
             nonlocal k, lo, hi, begin, lits
             if not lo < end <= hi:
-                if not starts:
-                    starts.extend(accumulate(sizes, lambda pos, n: pos + n + 1, initial=0))
-                k = bisect.bisect_right(starts, end - 1) - 1
-                lo, hi = starts[k], starts[k + 1]
+                if not bounds:
+                    bounds.extend(accumulate(sizes, lambda pos, n: pos + n + 1, initial=0))
+                k = bisect.bisect_right(bounds, end - 1) - 1
+                lo, hi = bounds[k], bounds[k + 1]
                 if lazy:
                     b = begins.get(k)
                     if b is None:
@@ -152,12 +160,15 @@ class RecordSearcher(HyperscanSearcher):
     def _flags(self) -> int:
         return int(hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH)
 
-    def search(self, texts: Sequence[str], after: str = "") -> dict[int, set[int]]:
+    def search(self, texts: Sequence[str], after: str = "", starts: Sequence[int] | None = None) -> dict[int, set[int]]:
         found: dict[int, set[int]] = {}
         scan = self.db.scan
-        for k, text in enumerate(texts):
-            if after and (i := text.find(after)) > 0:
-                text = text[i:]
+        begins = starts if starts is not None else itertools.repeat(0)
+        for k, (text, begin) in enumerate(zip(texts, begins, strict=False)):
+            if after and (i := text.find(after, begin)) > 0:
+                begin = i
+            if begin:
+                text = text[begin:]
             lits: set[int] = set()
             scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_collect, context=lits)
             if lits:
