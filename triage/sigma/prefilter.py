@@ -82,8 +82,9 @@ class AhoSearcher(Searcher):
 
 
 class HyperscanSearcher(Searcher):
-    # said in the disk cache's key beside the literals ("": the first kind, whose files keep their names)
-    flags = ""
+    # the kind of database, in the disk cache's key beside the literals ("": the first kind, whose
+    # cached files keep their names)
+    cache_tag = ""
 
     def __init__(self, literals: Sequence[str], cache: Path | None = None) -> None:
         super().__init__(literals)
@@ -152,10 +153,10 @@ class RecordSearcher(HyperscanSearcher):
     """One Hyperscan scan per record, each literal reported at most once per scan
     (``HS_FLAG_SINGLEMATCH``). For a bucket with thousands of literals (Sysmon process creation:
     ~11,000) a record holds ~100 occurrences of common ones ('\\windows\\', '.exe'), each a call
-    into Python in a batch scan; here they are ~40 distinct literals per record. A scan call per
+    into Python in a batch scan; here they are ~30 distinct literals per record. A scan call per
     record costs ~1 µs: for small buckets (few matches) the batch scan stays cheaper."""
 
-    flags = "caseless+singlematch"
+    cache_tag = "caseless+singlematch"
 
     def _flags(self) -> int:
         return int(hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH)
@@ -194,7 +195,7 @@ def searcher(literals: Sequence[str], cache_dir: Path | None = None, key: str = 
         if cache_dir is not None and key:
             # the compiled database is tied to the library's version (its stub omits __version__)
             version: str = hyperscan.__version__  # type: ignore[attr-defined]
-            digest = hashlib.sha256(("\x00".join(literals) + key + version + kind.flags).encode()).hexdigest()
+            digest = hashlib.sha256(("\x00".join(literals) + key + version + kind.cache_tag).encode()).hexdigest()
             cache = cache_dir / f"hs-{digest[:32]}.db"
         try:
             return kind(literals, cache)
