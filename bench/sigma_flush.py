@@ -66,18 +66,28 @@ def flush_all(engine: Any, items: list[tuple[Any, Any, str, str]], prefilter: bo
     return time.process_time() - t0, sum(h.count for h in hits.by_rule.values())
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def setup(description: str) -> tuple[argparse.Namespace, list[Path], Any] | None:
+    """Command line (--repeat, LOG_DIR ...), the log folders (default: the museum sets) and the
+    engine of the SigmaHQ set; None without ../shared."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("logs", nargs="*", type=Path)
     args = ap.parse_args()
     dirs = args.logs or sorted((SHARED / "corpus" / "evtx").glob("museum-*"))
     if not dirs or not SIGMAHQ[0].is_dir():
         print("needs ../shared (corpus and sigma)", file=sys.stderr)
-        return 2
+        return None
     from triage.sigma.engine import prepare
 
     _, engine = prepare([str(p) for p in SIGMAHQ], builtin=False)
+    return args, dirs, engine
+
+
+def main() -> int:
+    ready = setup(__doc__.split("\n")[0])
+    if ready is None:
+        return 2
+    args, dirs, engine = ready
     for d in dirs:
         items = queued(engine, d)
         flush_all(engine, items, True)  # buckets' test closures and caches built before timing

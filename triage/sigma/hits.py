@@ -52,17 +52,18 @@ class LogHits:
         self.by_rule: dict[int, _RuleHits] = {}
         self.channel: str | None = None
         self.errors = 0
-        # (bucket, record id, written time, JSON text) of records not yet pre-filtered. The parser's
-        # hot loop appends to it itself and calls flush() at BATCH: a method call per record was
-        # a tenth of Sigma's cost on a big log.
-        self.queue: list[tuple[Bucket, Any, str, str]] = []
+        # (bucket, record id, written time, JSON text, offset) of records not yet pre-filtered; the
+        # offset is where the pre-filter's search may start (a point of the System block before its
+        # payload, 0: not known; 4-tuples are read as 0). The parser's hot loop appends to it itself
+        # and calls flush() at BATCH: a method call per record was a tenth of Sigma's cost on a big log.
+        self.queue: list[tuple[Any, ...]] = []
         self.batch = BATCH
         self._index: dict[tuple[str, str], int] = {}
 
-    def add(self, bucket: Bucket, rid: Any, written: str, data: str) -> None:
+    def add(self, bucket: Bucket, rid: Any, written: str, data: str, start: int = 0) -> None:
         """Queue one record (pyevtx-rs JSON text) for its bucket; records are pre-filtered in batches
         (one search over many records: see triage.sigma.prefilter)."""
-        self.queue.append((bucket, rid, written, data))
+        self.queue.append((bucket, rid, written, data, start))
         if len(self.queue) >= self.batch:
             self.flush()
 
@@ -70,7 +71,7 @@ class LogHits:
         queue = self.queue
         if not queue:
             return
-        batches: dict[Bucket, list[tuple[Bucket, Any, str, str]]] = {}
+        batches: dict[Bucket, list[tuple[Any, ...]]] = {}
         for item in queue:
             pending = batches.get(item[0])
             if pending is None:
@@ -79,13 +80,16 @@ class LogHits:
                 pending.append(item)
         queue.clear()  # the same list: the parser holds it
         for bucket, pending in batches.items():
-            try:
-                cands = bucket.candidates_many([d for _, _, _, d in pending])
+            texts = [item[3] for item in pending]
+            # one producer per queue: the parser's items carry an offset, others' may not
+            starts = [item[4] for item in pending] if len(pending[0]) > 4 else None
+            try:  # only the records with candidates (most have none): record index -> rules
+                cands = bucket.candidates_at(texts, starts)
             except Exception:  # the searcher failed: evaluate every rule of the bucket (slower, same result)
-                cands = [list(bucket.rules)] * len(pending)
-            for (_, rid, written, data), c in zip(pending, cands, strict=True):
-                if c is not None:
-                    self._evaluate(bucket, c, rid, written, data)
+                cands = dict.fromkeys(range(len(pending)), list(bucket.rules))
+            for k, c in cands.items():
+                item = pending[k]
+                self._evaluate(bucket, c, item[1], item[2], item[3])
 
     def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> None:
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from triage.sigma import prefilter
+from triage.sigma import keynames, prefilter
 from triage.sigma.compile import RAW, Node
 from triage.sigma.prefilter import PAYLOAD, ahocorasick
 from triage.sigma.regex_literal import required_literal
@@ -277,13 +277,20 @@ class Bucket:
 
     def candidates_many(self, texts: list[str]) -> list[list[int] | None]:
         """For each record (engine JSON text): the rules worth evaluating (None: none, skip it)."""
-        if self.searcher is None:
-            return [list(self.always) if self.always else None for _ in texts]
+        at = self.candidates_at(texts)
+        return [at.get(k) for k in range(len(texts))]
+
+    def candidates_at(self, texts: list[str], starts: list[int] | None = None) -> dict[int, list[int]]:
+        """Record index -> the rules worth evaluating on it, for the records that have any, in
+        record order (:meth:`candidates_many` without the entries for the many records that have
+        none: the parser's flush visits only these). ``starts``: per text, an offset before its
+        payload (the parser knows where the System block's Channel is): the search starts there."""
         always = self.always
-        only_always = list(always) if always else None  # shared: callers only read it
-        out: list[list[int] | None] = [only_always] * len(texts)
+        if self.searcher is None:
+            return dict.fromkeys(range(len(texts)), list(always)) if always else {}
+        out: dict[int, list[int]] = {}
         memo = self.memo
-        for k, found in self.searcher.search(texts, PAYLOAD).items():
+        for k, found in self.searcher.search(texts, PAYLOAD, starts).items():
             lits = frozenset(found)
             if lits in memo:
                 cands = memo[lits]
@@ -293,7 +300,13 @@ class Bucket:
                     memo.clear()
             if cands is not None:
                 out[k] = cands
-        return out
+        if always:  # every record is a candidate for these; lists are shared: callers only read them
+            only_always = list(always)
+            return {k: out.get(k, only_always) for k in range(len(texts))}
+        # in record order, as evaluated before (a rule's samples are its first records): the searchers
+        # report records in the order their first match ends, which is that order in practice
+        keys = list(out)
+        return out if keys == sorted(keys) else {k: out[k] for k in sorted(keys)}
 
     def _candidates(self, found: frozenset[int]) -> list[int] | None:
         """The rules all of whose groups one of ``found`` (literal indices) satisfies, plus ``always``."""
@@ -321,18 +334,24 @@ class Bucket:
 
 def make_bucket(indices: list[int], tests: dict[int, Test], atoms_of: dict[int, list[frozenset] | None],
                 cache_dir: Any = None, cache_key: str = "", trees: dict[int, Any] | None = None) -> Bucket:
+    """The bucket of rules ``indices``: each rule's pre-filter groups (``atoms_of``, None: always
+    evaluated) become (rule, group) keys of their literals' JSON forms. A group with a literal that
+    is part of a field name (:mod:`triage.sigma.keynames`) is left out: every record with that field
+    satisfies it. A rule left with no group is always evaluated."""
     always: list[int] = []
     by_atom: dict[str, set[tuple[int, int]]] = {}
     need: dict[int, int] = {}
+    names = keynames.name_text(trees[i] for i in indices if i in trees) if trees else ""
     for i in indices:
         groups = atoms_of.get(i)
-        if groups is None:
+        kept = [forms for g in groups or () if not keynames.in_names(forms := {raw_form(lit) for lit in g}, names)]
+        if not kept:
             always.append(i)
             continue
-        need[i] = len(groups)
-        for g, lits in enumerate(groups):
-            for lit in lits:
-                by_atom.setdefault(raw_form(lit), set()).add((i, g))
+        need[i] = len(kept)
+        for g, forms in enumerate(kept):
+            for form in forms:
+                by_atom.setdefault(form, set()).add((i, g))
     literals = sorted(by_atom)
     search = prefilter.searcher(literals, cache_dir, cache_key) if literals else None
     return Bucket(rules=tuple(indices), tests=tests, always=tuple(always), searcher=search,

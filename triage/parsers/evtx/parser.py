@@ -326,6 +326,7 @@ class _LogReader:
                                 recent.insert(0, (head_text, head_len, tail_text, tail_len, pair))
                                 del recent[RECENT_LAYOUTS:]
                             p = pair = system.pair(data)
+                            c = 0  # where the System block's Channel is: not known here (Sigma's queue)
                             head_text, tail_text = system.head_text, system.tail_text
                             head_len, tail_len = len(head_text), len(tail_text)
                             if p.head is not system.head or p.tail is not system.tail:
@@ -357,8 +358,9 @@ class _LogReader:
                             kmin = kmin or ts_key(tmin)
                             if key < kmin:
                                 tmin, kmin = ts, key
-                    if p.sigma is not None:  # queued for the Sigma pre-filter (triage.sigma.hits)
-                        sigma_queue.append((p.sigma, rec["event_record_id"], ts, data))
+                    if p.sigma is not None:  # queued for the Sigma pre-filter (triage.sigma.hits), with
+                        # where its search may start (the System block's Channel, found above)
+                        sigma_queue.append((p.sigma, rec["event_record_id"], ts, data, c))
                         if len(sigma_queue) >= sigma_batch:
                             sigma_flush()
                     if p.notable:
