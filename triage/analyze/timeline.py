@@ -171,7 +171,10 @@ def rows(records: Iterable[Record], host: str) -> Iterator[dict[str, Any]]:
 
 
 def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
-    """One row per matched record kept (the finding counts them all), at the event's own time."""
+    """One row per matched record kept (the finding counts them all), at the event's own time.
+    What the rows of one match share (the rule's words, the log) is made once, not per record."""
+    head = f"[sigma {m.level}] {m.title} - {m.channel} "
+    source, record_type, bundle_path, user = f"sigma:{m.rule_id}", m.record_type, m.source.bundle_path, m.source.user
     for s in m.samples:
         try:
             t = datetime.fromisoformat(str(s.get("time")).replace("Z", "+00:00"))
@@ -181,10 +184,10 @@ def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
             continue
         shown = ", ".join(f"{k}={_cut(v, 120)}" for k, v in (s.get("fields") or {}).items())
         yield {"dt": t, "datetime": iso_us(t), "timestamp_desc": "Event time (Sigma match)",
-               "message": f"[sigma {m.level}] {m.title} - {m.channel} {s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
-               "timestamp": int(t.timestamp() * 1_000_000), "source": f"sigma:{m.rule_id}",
-               "record_type": m.record_type, "bundle_path": m.source.bundle_path,
-               "locator": f"record {s.get('record_id')}", "user": m.source.user, "host": host}
+               "message": f"{head}{s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
+               "timestamp": int(t.timestamp() * 1_000_000), "source": source,
+               "record_type": record_type, "bundle_path": bundle_path,
+               "locator": f"record {s.get('record_id')}", "user": user, "host": host}
 
 
 def csv_safe(value: Any) -> str:

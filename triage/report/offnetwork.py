@@ -48,9 +48,10 @@ def items(s: dict[str, Any], start: datetime | None, end: datetime | None) -> li
             add(f.get("when"), "finding", f"{severity_badge(sev(f.get('severity')))} {e(f.get('title'))}",
                 e(f.get("rule")), finding_anchor(f.get("id")))
     for m in (s.get("sigma") or {}).get("matches") or []:
+        title = e(m.get("title")) if isinstance(m, dict) else ""  # once per rule, not per record
         for r in (m.get("records") or []) if isinstance(m, dict) else []:
             if isinstance(r, dict):
-                add(r.get("time"), "sigma match", e(m.get("title")), _where(r), record_anchor(r))
+                add(r.get("time"), "sigma match", title, _where(r), record_anchor(r))
     for x in s.get("events") or []:
         if isinstance(x, dict):
             add(x.get("timestamp"), f"event: {x.get('category')}",
