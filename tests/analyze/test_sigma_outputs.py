@@ -97,3 +97,20 @@ def test_sigma_timeline_rows_name_the_rule_and_the_log_for_each_record():
     assert got[1]["message"] == "[sigma high] rule r1 - Microsoft-Windows-Sysmon/Operational 1"
     assert {(r["source"], r["bundle_path"], r["host"]) for r in got} == {("sigma:r1", "files/Sysmon.evtx", "HOST")}
     assert got[1]["datetime"] == "2022-03-10T20:53:50.237512Z"
+
+
+def test_row_times_are_formatted_as_strftime_formats_them():
+    """iso_us's %-formatting against strftime: any year, microsecond, UTC or another offset."""
+    import random
+
+    from triage.analyze.timeline import iso_us
+
+    rng = random.Random(7)
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+    times = [datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC),
+             datetime(1000, 1, 1, 0, 0, 1, 5, tzinfo=zones[2]), datetime(9999, 12, 31, 12, tzinfo=UTC), T0]
+    times += [datetime(1, 1, 2, tzinfo=UTC) + timedelta(microseconds=rng.randrange(315_500_000_000_000_000))
+              for _ in range(3000)]
+    times = [t.astimezone(rng.choice(zones)) if t.year > 1 else t for t in times]
+    assert [iso_us(t) for t in times] == [t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in times]
+    assert iso_us(T0) == "2022-03-10T20:51:50.237512Z"
