@@ -67,10 +67,12 @@ def test_record_anchors_are_digests_and_the_memo_is_per_page_and_bounded():
     assert esc.record_anchor({"bundle_path": None, "locator": "x", "timestamp": 5}) == esc.digest_id("rec", "", "x", "5")
     assert esc.ts("2022-03-10T20:51:50.5Z") == '<span class="ts">2022-03-10 20:51:50Z</span>'
     assert esc.ts(None) == "" and esc.ts("<b>") == '<span class="ts">&lt;b&gt;</span>'
+    assert esc.ep("C:\\<x>/y") == "C:\\<wbr>&lt;x&gt;/<wbr>y" == esc.ep("C:\\<x>/y")  # memoised, same text
+    assert esc.ep(None) == "" and esc.ep(3) == "3"
     for i in range(esc._MEMO + 100):
         esc.record_anchor({"bundle_path": "m", "locator": f"record {i}"})
     assert esc._digest.cache_info().currsize == esc._MEMO  # bounded: a fleet renders host after host
     summary = {"host": {"hostname": "h"}, "findings": [{"id": "F1", "rule": "r", "severity": "high", "title": "t",
                                                         "evidence": [ev]}]}
     html.render(summary)  # each page starts with empty memos: only this page's anchors are kept
-    assert 0 < esc._digest.cache_info().currsize < 10
+    assert 0 < esc._digest.cache_info().currsize < 10 and esc._ep.cache_info().currsize < 10

@@ -59,7 +59,12 @@ escape = e
 
 def ep(value: Any) -> str:
     """:func:`e` for a path, a registry key or a URL: a line may break after each separator, so a
-    long path wraps at its folders instead of mid-name."""
+    long path wraps at its folders instead of mid-name. (Memoised per page: every record of a log
+    names the same member.)"""
+    return _ep(value) if type(value) is str else _ep_plain(value)
+
+
+def _ep_plain(value: Any) -> str:
     return e(value).replace("/", "/<wbr>").replace("\\", "\\<wbr>")
 
 
@@ -82,6 +87,7 @@ def fresh_memos() -> None:
     """Empty the memos (called once per page, before rendering it)."""
     _ts.cache_clear()
     _digest.cache_clear()
+    _ep.cache_clear()
 
 
 def ts(value: Any) -> Raw:
@@ -89,6 +95,9 @@ def ts(value: Any) -> Raw:
     if not value:
         return Raw("")
     return _ts(value if type(value) is str else str(value))
+
+
+_ep = lru_cache(maxsize=_MEMO)(_ep_plain)
 
 
 @lru_cache(maxsize=_MEMO)
@@ -129,8 +138,11 @@ def _digest(prefix: str, joined: str) -> str:
 
 
 def record_anchor(ev: dict[str, Any]) -> str:
-    """The id of an evidence record's row in the records view (same record, same id, wherever cited)."""
-    return digest_id("rec", ev.get("bundle_path"), ev.get("locator"), ev.get("time") or ev.get("timestamp"))
+    """The id of an evidence record's row in the records view (same record, same id, wherever cited):
+    ``digest_id("rec", member, locator, time)``, its key spelled out (a record is anchored in four
+    sections of a page)."""
+    bp, loc, when = ev.get("bundle_path"), ev.get("locator"), ev.get("time") or ev.get("timestamp")
+    return _digest("rec", f"{'' if bp is None else bp}\x00{'' if loc is None else loc}\x00{'' if when is None else when}")
 
 
 def finding_anchor(finding_id: Any) -> str:
