@@ -76,3 +76,12 @@ def test_record_anchors_are_digests_and_the_memo_is_per_page_and_bounded():
                                                         "evidence": [ev]}]}
     html.render(summary)  # each page starts with empty memos: only this page's anchors are kept
     assert 0 < esc._digest.cache_info().currsize < 10 and esc._ep.cache_info().currsize < 10
+
+
+def test_severity_classes_from_any_spelling():
+    from triage.report.escape import sev
+
+    cases = {"high": "high", "HIGH": "high", "informational": "info", "Informational": "info", "info": "info",
+             "critical": "critical", "Medium": "medium", "low": "low", "bogus": "info", "": "info", None: "info",
+             3: "info", " low": "info", "<b>": "info"}
+    assert {k: sev(k) for k in cases} == cases

@@ -68,8 +68,15 @@ def _ep_plain(value: Any) -> str:
     return e(value).replace("/", "/<wbr>").replace("\\", "\\<wbr>")
 
 
+_SEV_OF = {**{s: s for s in SEVERITIES}, "informational": "info"}
+
+
 def sev(value: Any) -> str:
-    """A severity from the summary, or 'info' for anything unknown (never raw text in a class)."""
+    """A severity from the summary, or 'info' for anything unknown (never raw text in a class).
+    (The usual exact spelling is looked up at once: a Sigma finding's level is asked for in every
+    section that lists it.)"""
+    if type(value) is str and value in _SEV_OF:
+        return _SEV_OF[value]
     s = str(value or "").lower()
     s = {"informational": "info"}.get(s, s)
     return s if s in SEVERITIES else "info"
