@@ -74,8 +74,11 @@ def test_record_anchors_are_digests_and_the_memo_is_per_page_and_bounded():
     assert esc._digest.cache_info().currsize == esc._MEMO  # bounded: a fleet renders host after host
     summary = {"host": {"hostname": "h"}, "findings": [{"id": "F1", "rule": "r", "severity": "high", "title": "t",
                                                         "evidence": [ev]}]}
-    html.render(summary)  # each page starts with empty memos: only this page's anchors are kept
-    assert 0 < esc._digest.cache_info().currsize < 10 and esc._ep.cache_info().currsize < 10
+    page = html.render(summary)  # the memos are emptied before and after a page: nothing of it stays
+    assert esc._digest.cache_info().currsize == esc._ep.cache_info().currsize == esc._ts.cache_info().currsize == 0
+    assert f'href="#{want}"' in page and f'id="{want}"' in page
+    esc.record_anchor({"bundle_path": "files/Sysmon.evtx"})
+    assert html.render(summary) == page
 
 
 def test_severity_classes_from_any_spelling():

@@ -57,6 +57,21 @@ escape = e
 """The same guard under a descriptive name, for pages other than the report (the fleet index)."""
 
 
+# Bounded memos for the pure string functions a report calls again and again on the same values: one
+# Sigma-matched record is shown in the Sigma section, in its finding's evidence, in the records view
+# and in the off-network window, each time with its anchor and its time. A fleet run renders host
+# after host in one process, so the memos are bounded (least recently used dropped) and each page
+# starts them empty (:func:`fresh_memos`): a page's cost does not depend on what was rendered before.
+_MEMO = 8192
+
+
+def fresh_memos() -> None:
+    """Empty the memos (called before and after rendering a page: nothing of a page stays behind)."""
+    _ts.cache_clear()
+    _digest.cache_clear()
+    _ep.cache_clear()
+
+
 def ep(value: Any) -> str:
     """:func:`e` for a path, a registry key or a URL: a line may break after each separator, so a
     long path wraps at its folders instead of mid-name. (Memoised per page: every record of a log
@@ -66,6 +81,9 @@ def ep(value: Any) -> str:
 
 def _ep_plain(value: Any) -> str:
     return e(value).replace("/", "/<wbr>").replace("\\", "\\<wbr>")
+
+
+_ep = lru_cache(maxsize=_MEMO)(_ep_plain)
 
 
 _SEV_OF = {**{s: s for s in SEVERITIES}, "informational": "info"}
@@ -82,29 +100,11 @@ def sev(value: Any) -> str:
     return s if s in SEVERITIES else "info"
 
 
-# Bounded memos for the pure string functions a report calls again and again on the same values: one
-# Sigma-matched record is shown in the Sigma section, in its finding's evidence, in the records view
-# and in the off-network window, each time with its anchor and its time. A fleet run renders host
-# after host in one process, so the memos are bounded (least recently used dropped) and each page
-# starts them empty (:func:`fresh_memos`): a page's cost does not depend on what was rendered before.
-_MEMO = 8192
-
-
-def fresh_memos() -> None:
-    """Empty the memos (called once per page, before rendering it)."""
-    _ts.cache_clear()
-    _digest.cache_clear()
-    _ep.cache_clear()
-
-
 def ts(value: Any) -> Raw:
     """ISO time shortened for tables ('2024-05-01 13:04:05Z'), escaped."""
     if not value:
         return Raw("")
     return _ts(value if type(value) is str else str(value))
-
-
-_ep = lru_cache(maxsize=_MEMO)(_ep_plain)
 
 
 @lru_cache(maxsize=_MEMO)

@@ -60,6 +60,13 @@ def _header(s: dict[str, Any]) -> str:
 def render(summary: dict[str, Any]) -> str:
     """The whole report page as a string."""
     fresh_memos()
+    try:
+        return _page(summary)
+    finally:
+        fresh_memos()
+
+
+def _page(summary: dict[str, Any]) -> str:
     s = summary
     island = {"hostname": (s.get("host") or {}).get("hostname"), "verdict": s.get("verdict"),
               "findings": [{k: f.get(k) for k in ("id", "rule", "severity", "title", "when", "off_network")}
