@@ -20,6 +20,7 @@ difference and the ratio, and per host Sigma's output cost per matched record. F
 (c) within 1.5x of (a) (issue 12's floor, applied to the outputs). Exit status 1 on FAIL.
 
 Usage: python3 bench/sigma_outputs.py [--repeat 15] [--rounds 3] [--base main] [--workdir DIR]
+                                     [--bundle BUNDLE.zip ...]
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="worker rounds per tree (alternating with --base)")
     ap.add_argument("--base", default=None, help="a git revision to compare with (e.g. main)")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--bundle", action="append", default=[], type=Path,
+                    help="one more collected bundle to measure (e.g. bench/sigma.py's bench host)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -162,6 +165,7 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="triage-bench-sigma-out-"))
     work.mkdir(parents=True, exist_ok=True)
     bundles = [(label, str(bundle)) for label, bundle, _ in _bench_sigma().museum_hosts(work)]
+    bundles += [(b.name, str(b.resolve())) for b in args.bundle]
     trees = {"this tree": REPO}
     if args.base:
         base = work / "base"

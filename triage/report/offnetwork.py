@@ -122,7 +122,7 @@ def render(s: dict[str, Any]) -> str:
         found = items(s, start, end)
         nfind = sum(1 for i in found if i[1] == "finding")
         until = ts(w.get("end")) if w.get("end") else open_end(end)
-        rows = [_row(i) for i in found]
+        rows = [_row(i) for i in found[:MAX_ROWS]]  # the table's rows; the chart counts every item
         # the first windows and every window holding a finding open; the rest one click away
         opened = " open" if k < OPEN_WINDOWS or nfind else ""
         parts.append(
@@ -131,8 +131,8 @@ def render(s: dict[str, Any]) -> str:
             f'<div class="muted">{e(w.get("reason"))} · {e(plural(nfind, "finding"))} · '
             f'{e(plural(len(found), "timed item"))} inside</div>'
             + chart.window_chart(found, start, end)
-            + table(f"t-offnet-{k}", ["Time (UTC)", "What happened", "Detail", "Evidence"], rows[:MAX_ROWS],
-                    total=len(rows))
+            + table(f"t-offnet-{k}", ["Time (UTC)", "What happened", "Detail", "Evidence"], rows,
+                    total=len(found))
             + _domains(w, k) + "</details></div>")
     if len(wins) > MAX_WINDOWS:
         parts.append(f'<p class="muted">The first {MAX_WINDOWS} of {len(wins)} windows; the rest are in summary.json '
