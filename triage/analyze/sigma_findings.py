@@ -90,8 +90,13 @@ def findings(records: Iterable[Record]) -> list[Finding]:
 def section(records: Iterable[Record], ruleset: Any | None, windows: list[dict[str, Any]] | None = None
             ) -> dict[str, Any]:
     """summary.json's ``sigma``: what was loaded and skipped, and the matches grouped per rule (the
-    report's per-rule table; counts like Hayabusa's summary)."""
+    report's per-rule table; counts like Hayabusa's summary).
+
+    ``matches`` is JSON already (each matched record converted once, here, with its off-network
+    flag added to the converted copy): :func:`json_section` converts the rest without walking the
+    records a second time."""
     from triage.analyze.findings import in_windows
+    from triage.analyze.summary import jsonable
 
     matches = []
     for g in group(records):
@@ -105,17 +110,28 @@ def section(records: Iterable[Record], ruleset: Any | None, windows: list[dict[s
                     when = datetime.fromisoformat(t.replace("Z", "+00:00"))
                 except ValueError:
                     when = None
-            samples.append({**s, "off_network": in_windows(when, windows or []) if when else None})
-        matches.append({"rule_id": m.rule_id, "title": m.title, "level": m.level, "author": m.author,
-                        "origin": m.origin, "rule_path": m.rule_path, "tags": list(m.tags),
-                        "attack": list(techniques(m.tags)), "count": g.count,
-                        "first": g.first.isoformat().replace("+00:00", "Z") if g.first else None,
-                        "last": g.last.isoformat().replace("+00:00", "Z") if g.last else None,
-                        "logs": [{"bundle_path": p, "count": n} for p, n in sorted(g.logs.items())],
-                        "records": samples})
+            sample = jsonable(s)
+            sample["off_network"] = in_windows(when, windows or []) if when else None
+            samples.append(sample)
+        head = jsonable({"rule_id": m.rule_id, "title": m.title, "level": m.level, "author": m.author,
+                         "origin": m.origin, "rule_path": m.rule_path, "tags": list(m.tags),
+                         "attack": list(techniques(m.tags)), "count": g.count,
+                         "first": g.first.isoformat().replace("+00:00", "Z") if g.first else None,
+                         "last": g.last.isoformat().replace("+00:00", "Z") if g.last else None,
+                         "logs": [{"bundle_path": p, "count": n} for p, n in sorted(g.logs.items())]})
+        head["records"] = samples
+        matches.append(head)
     out: dict[str, Any] = {"enabled": ruleset is not None, "matches": matches}
     if ruleset is not None:
         out.update({"rule_set": ruleset.key[:16], "files": ruleset.files, "rules_loaded": ruleset.loaded,
                     "variants": len(ruleset.rules), "rules_skipped": len(ruleset.skipped),
                     "skipped_reasons": ruleset.reasons()})
     return out
+
+
+def json_section(records: Iterable[Record], ruleset: Any | None, windows: list[dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
+    """:func:`section` as JSON values, its matches (JSON already) kept as they are."""
+    from triage.analyze.summary import jsonable
+
+    return {k: v if k == "matches" else jsonable(v) for k, v in section(records, ruleset, windows).items()}

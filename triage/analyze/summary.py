@@ -60,12 +60,17 @@ _JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 def jsonable(value: Any) -> Any:
     """Record field values → JSON values: datetimes ISO UTC 'Z', tuples → lists, bytes → hex.
-    (Exact scalar and dict types first: a host's summary converts a few hundred thousand values.)"""
+    (Exact scalar and dict types first: a host's summary converts a few hundred thousand values.
+    A dict's or a list's scalar items are taken as they are without a call per item: most values
+    of a record — every field of a Sigma-matched record — are strings and numbers.)"""
     cls = value.__class__
     if cls in _JSON_SCALARS:
         return value
     if cls is dict:
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {k if k.__class__ is str else str(k): v if v.__class__ in _JSON_SCALARS else jsonable(v)
+                for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [v if v.__class__ in _JSON_SCALARS else jsonable(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):
@@ -458,9 +463,9 @@ def _activity(data: AnalysisData, findings: list[dict[str, Any]]) -> dict[str, A
 
 
 def _sigma(data: AnalysisData) -> dict[str, Any]:
-    from triage.analyze.sigma_findings import section
+    from triage.analyze.sigma_findings import json_section
 
-    return jsonable(section(data.records, data.sigma_ruleset, data.windows))
+    return json_section(data.records, data.sigma_ruleset, data.windows)
 
 
 def build_summary(data: AnalysisData, timeline_rows: int | None = None) -> dict[str, Any]:

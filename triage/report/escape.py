@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from triage.model import SEVERITIES
@@ -24,6 +25,7 @@ _ESCAPES: dict[int, str] = {
     **{ord(k): v for k, v in {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}.items()},
 }
 _NEEDS_ESCAPE = re.compile("[" + "".join(re.escape(chr(c)) for c in _ESCAPES) + "]")
+_NEEDS_TRANSLATE = re.compile("[" + "".join(re.escape(chr(c)) for c in _ESCAPES if chr(c) not in "&<>\"'") + "]")
 
 
 class Raw(str):
@@ -34,14 +36,20 @@ def e(value: Any) -> str:
     """HTML-escape anything for text or a quoted attribute value. Control characters show as U+FFFD
     and bidirectional overrides as a visible [U+202E] marker, so names cannot disguise themselves.
 
-    One ``str.translate`` does all three (the replacements of the first two contain nothing the
-    third would escape), after one regex search that lets the usual plain string through as it is:
-    a big host's report escapes a quarter of a million strings."""
+    One regex search lets the usual plain string through as it is (a big host's report escapes a
+    quarter of a million strings). Text holding only markup characters (a command line's quotes)
+    takes five C-speed ``str.replace`` calls, '&' first; ``str.translate`` with a dict looks every
+    character up one by one, ten times slower on a 200-character command line, so it is kept for
+    the rare text with control or bidirectional characters, where it does all three at once (the
+    replacements of the first two contain nothing the third would escape)."""
     if value is None:
         return ""
     text = value if type(value) is str else str(value)
     if _NEEDS_ESCAPE.search(text) is None:
         return text
+    if _NEEDS_TRANSLATE.search(text) is None:
+        return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+                .replace("'", "&#x27;"))
     return text.translate(_ESCAPES)
 
 
@@ -49,14 +57,44 @@ escape = e
 """The same guard under a descriptive name, for pages other than the report (the fleet index)."""
 
 
+# Bounded memos for the pure string functions a report calls again and again on the same values: one
+# Sigma-matched record is shown in the Sigma section, in its finding's evidence, in the records view
+# and in the off-network window, each time with its anchor and its time. A fleet run renders host
+# after host in one process, so the memos are bounded (least recently used dropped) and each page
+# starts them empty (:func:`fresh_memos`): a page's cost does not depend on what was rendered before.
+_MEMO = 8192
+
+
+def fresh_memos() -> None:
+    """Empty the memos (called before and after rendering a page: nothing of a page stays behind)."""
+    _ts.cache_clear()
+    _digest.cache_clear()
+    _ep.cache_clear()
+
+
 def ep(value: Any) -> str:
     """:func:`e` for a path, a registry key or a URL: a line may break after each separator, so a
-    long path wraps at its folders instead of mid-name."""
+    long path wraps at its folders instead of mid-name. (Memoised per page: every record of a log
+    names the same member.)"""
+    return _ep(value) if type(value) is str else _ep_plain(value)
+
+
+def _ep_plain(value: Any) -> str:
     return e(value).replace("/", "/<wbr>").replace("\\", "\\<wbr>")
 
 
+_ep = lru_cache(maxsize=_MEMO)(_ep_plain)
+
+
+_SEV_OF = {**{s: s for s in SEVERITIES}, "informational": "info"}
+
+
 def sev(value: Any) -> str:
-    """A severity from the summary, or 'info' for anything unknown (never raw text in a class)."""
+    """A severity from the summary, or 'info' for anything unknown (never raw text in a class).
+    (The usual exact spelling is looked up at once: a Sigma finding's level is asked for in every
+    section that lists it.)"""
+    if type(value) is str and value in _SEV_OF:
+        return _SEV_OF[value]
     s = str(value or "").lower()
     s = {"informational": "info"}.get(s, s)
     return s if s in SEVERITIES else "info"
@@ -66,7 +104,12 @@ def ts(value: Any) -> Raw:
     """ISO time shortened for tables ('2024-05-01 13:04:05Z'), escaped."""
     if not value:
         return Raw("")
-    s = str(value).replace("T", " ")
+    return _ts(value if type(value) is str else str(value))
+
+
+@lru_cache(maxsize=_MEMO)
+def _ts(text: str) -> Raw:
+    s = text.replace("T", " ")
     if "." in s and s.endswith("Z"):
         s = s.split(".")[0] + "Z"
     return Raw(f'<span class="ts">{e(s)}</span>')
@@ -93,13 +136,20 @@ def slug(value: Any, limit: int = 60) -> str:
 
 def digest_id(prefix: str, *parts: Any) -> str:
     """A stable id for an element from hostile parts: a prefix and a 12-hex digest, nothing else."""
-    h = hashlib.sha256("\x00".join("" if p is None else str(p) for p in parts).encode("utf-8", "replace"))
-    return f"{prefix}-{h.hexdigest()[:12]}"
+    return _digest(prefix, "\x00".join("" if p is None else str(p) for p in parts))
+
+
+@lru_cache(maxsize=_MEMO)
+def _digest(prefix: str, joined: str) -> str:
+    return f"{prefix}-{hashlib.sha256(joined.encode('utf-8', 'replace')).hexdigest()[:12]}"
 
 
 def record_anchor(ev: dict[str, Any]) -> str:
-    """The id of an evidence record's row in the records view (same record, same id, wherever cited)."""
-    return digest_id("rec", ev.get("bundle_path"), ev.get("locator"), ev.get("time") or ev.get("timestamp"))
+    """The id of an evidence record's row in the records view (same record, same id, wherever cited):
+    ``digest_id("rec", member, locator, time)``, its key spelled out (a record is anchored in four
+    sections of a page)."""
+    bp, loc, when = ev.get("bundle_path"), ev.get("locator"), ev.get("time") or ev.get("timestamp")
+    return _digest("rec", f"{'' if bp is None else bp}\x00{'' if loc is None else loc}\x00{'' if when is None else when}")
 
 
 def finding_anchor(finding_id: Any) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from triage.model import SEVERITIES
 from triage.report import chart, coverage, evidence, findings, offnetwork, sections, sigma, verdict
-from triage.report.escape import Raw, e, json_island, plural, ts
+from triage.report.escape import Raw, e, fresh_memos, json_island, plural, ts
 from triage.report.script import JS, REPORT_CSS
 from triage.report.style import BASE_CSS, SEV_COLORS
 from triage.report.tables import MAX_ROWS, section
@@ -59,6 +59,14 @@ def _header(s: dict[str, Any]) -> str:
 
 def render(summary: dict[str, Any]) -> str:
     """The whole report page as a string."""
+    fresh_memos()
+    try:
+        return _page(summary)
+    finally:
+        fresh_memos()
+
+
+def _page(summary: dict[str, Any]) -> str:
     s = summary
     island = {"hostname": (s.get("host") or {}).get("hostname"), "verdict": s.get("verdict"),
               "findings": [{k: f.get(k) for k in ("id", "rule", "severity", "title", "when", "off_network")}

@@ -48,9 +48,10 @@ def items(s: dict[str, Any], start: datetime | None, end: datetime | None) -> li
             add(f.get("when"), "finding", f"{severity_badge(sev(f.get('severity')))} {e(f.get('title'))}",
                 e(f.get("rule")), finding_anchor(f.get("id")))
     for m in (s.get("sigma") or {}).get("matches") or []:
+        title = e(m.get("title")) if isinstance(m, dict) else ""  # once per rule, not per record
         for r in (m.get("records") or []) if isinstance(m, dict) else []:
             if isinstance(r, dict):
-                add(r.get("time"), "sigma match", e(m.get("title")), _where(r), record_anchor(r))
+                add(r.get("time"), "sigma match", title, _where(r), record_anchor(r))
     for x in s.get("events") or []:
         if isinstance(x, dict):
             add(x.get("timestamp"), f"event: {x.get('category')}",
@@ -121,7 +122,7 @@ def render(s: dict[str, Any]) -> str:
         found = items(s, start, end)
         nfind = sum(1 for i in found if i[1] == "finding")
         until = ts(w.get("end")) if w.get("end") else open_end(end)
-        rows = [_row(i) for i in found]
+        rows = [_row(i) for i in found[:MAX_ROWS]]  # the table's rows; the chart counts every item
         # the first windows and every window holding a finding open; the rest one click away
         opened = " open" if k < OPEN_WINDOWS or nfind else ""
         parts.append(
@@ -130,8 +131,8 @@ def render(s: dict[str, Any]) -> str:
             f'<div class="muted">{e(w.get("reason"))} · {e(plural(nfind, "finding"))} · '
             f'{e(plural(len(found), "timed item"))} inside</div>'
             + chart.window_chart(found, start, end)
-            + table(f"t-offnet-{k}", ["Time (UTC)", "What happened", "Detail", "Evidence"], rows[:MAX_ROWS],
-                    total=len(rows))
+            + table(f"t-offnet-{k}", ["Time (UTC)", "What happened", "Detail", "Evidence"], rows,
+                    total=len(found))
             + _domains(w, k) + "</details></div>")
     if len(wins) > MAX_WINDOWS:
         parts.append(f'<p class="muted">The first {MAX_WINDOWS} of {len(wins)} windows; the rest are in summary.json '
