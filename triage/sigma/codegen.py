@@ -39,6 +39,28 @@ MAX_CACHED = 8192
 _CACHE: dict[Node, Test] = {}
 
 
+# Fields a bucket is keyed on: a rule's test of them is nearly always true in its bucket (kept in the
+# trees of rules tied to one channel and event id), so it says little and goes last in an 'and'.
+KEYED = frozenset({"channel", "eventid", "provider_name"})
+# Rough relative cost of a test: inline string tests, then a regex behind its literal, then a call.
+_COST = {"eq": 1, "sw": 1, "ew": 1, "ct": 1, "num": 1, "re": 3, "glob": 4}
+
+
+def cost(node: Node) -> int:
+    """How early a part of an 'and' is worth testing (lower first): cheap and selective before
+    costly or nearly always true. Tests have no side effects, so any order gives the same answer."""
+    kind = node[0]
+    if kind in ("and", "or"):
+        return min(sum(cost(c) for c in node[1]), 50)
+    if kind == "not":
+        return cost(node[1])
+    if kind != "f":
+        return 5 if kind == "kw" else 1
+    if node[1] in KEYED:
+        return 60
+    return _COST.get(node[2], 4)
+
+
 class _Source:
     """The expression text of one tree and the constants it names."""
 
@@ -62,8 +84,9 @@ class _Source:
         if depth > MAX_DEPTH:
             raise RecursionError("rule tree too deep to generate")
         kind = node[0]
-        if kind == "and":
-            return "(" + " and ".join(self.expr(c, depth + 1) for c in node[1]) + ")"
+        if kind == "and":  # cheapest, most selective parts first (the result does not depend on order)
+            parts = sorted(node[1], key=cost)
+            return "(" + " and ".join(self.expr(c, depth + 1) for c in parts) + ")"
         if kind == "or":
             return "(" + " or ".join(self._alternatives(node[1], depth + 1)) + ")"
         if kind == "not":
@@ -97,12 +120,13 @@ class _Source:
         """An ``or``'s children, alternatives on one field with one string operator merged into one
         test (the groups :func:`triage.sigma.match._merged` makes)."""
         groups: dict[tuple[str, bool, str], list[str]] = {}
-        out: list[str] = []
+        rest: list[Node] = []
         for c in children:
             if c[0] == "f" and c[2] in _INLINE and isinstance(c[3], str):
                 groups.setdefault((c[1], c[4], c[2]), []).append(c[3])
             else:
-                out.append(self.expr(c, depth))
+                rest.append(c)
+        out = [self.expr(c, depth) for c in sorted(rest, key=cost)]  # cheap first: any true one ends it
         merged = []
         for (field, cased, op), values in groups.items():
             if len(values) < MERGE_MIN:

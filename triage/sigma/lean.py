@@ -66,13 +66,28 @@ class Keeper(dict[str, bool]):
     def __init__(self, need: frozenset[str]) -> None:
         super().__init__()
         self.need = need
+        # For triage.sigma.kept: the names answered True, their lower-case space-less forms, whether
+        # two of them share one (then the order of a record's names matters to event()), and whether
+        # a name read could come from the System provider's attributes ('Provider_Name')
+        self.kept: set[str] = set()
+        self.forms: set[str] = set()
+        self.collide = False
+        self.provider = any(n.startswith("provider_") for n in need)
 
     def __missing__(self, name: str) -> bool:
         low = name.lower()
         found = low in self.need or (" " in low and low.replace(" ", "") in self.need)
         if len(self) >= MAX_NAMES:
             self.clear()
+            self.kept.clear()
+            self.forms.clear()
+            self.collide = False
         self[name] = found
+        if found:
+            form = low.replace(" ", "")
+            self.collide = self.collide or form in self.forms or name == "#attributes"
+            self.forms.add(form)
+            self.kept.add(name)
         return found
 
 
