@@ -78,7 +78,12 @@ class _Source:
         fresh local (a walrus, so an expression can test it several times)."""
         self.temps += 1
         var = f"v{self.temps}"
-        return f"({var} := {'raw' if cased else 'low'}.get({self.const(field)}))", var
+        return f"({var} := {self.pool(cased)}.get({self.const(field)}))", var
+
+    @staticmethod
+    def pool(cased: bool) -> str:
+        """The values a test reads: as logged when it is cased, else lower-cased."""
+        return "raw" if cased else "low"
 
     def expr(self, node: Node, depth: int = 0) -> str:
         if depth > MAX_DEPTH:
@@ -95,6 +100,8 @@ class _Source:
             return "True"
         if kind == "false":
             return "False"
+        if kind == "f" and node[2] == "eq" and isinstance(node[3], str):  # None (missing) equals no text
+            return f"({self.pool(node[4])}.get({self.const(node[1])}) == {self.const(node[3])})"
         if kind == "f" and node[2] in _INLINE and isinstance(node[3], str):
             got, var = self.fetch(node[1], node[4])
             test = _INLINE[node[2]].format(v=var, k=self.const(node[3]))
@@ -132,10 +139,11 @@ class _Source:
             if len(values) < MERGE_MIN:
                 merged.append(self.expr(("f", field, op, values[0], cased), depth))
                 continue
+            if op == "eq":  # None (missing) is in no set of texts
+                merged.append(f"({self.pool(cased)}.get({self.const(field)}) in {self.const(frozenset(values))})")
+                continue
             got, var = self.fetch(field, cased)
-            if op == "eq":
-                test = f"{var} in {self.const(frozenset(values))}"
-            elif op in ("sw", "ew"):
+            if op in ("sw", "ew"):
                 test = _INLINE[op].format(v=var, k=self.const(tuple(values)))
             elif "" not in values and len(values) < CONTAINS_AUTOMATON_MIN:
                 test = "(" + " or ".join(f"{self.const(x)} in {var}" for x in values) + ")"
