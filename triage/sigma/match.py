@@ -1,4 +1,5 @@
-"""Evaluating compiled rules on records: closures built once per rule, buckets per (channel, event id).
+"""Evaluating compiled rules on records: a function per rule (generated: triage.sigma.codegen; closures
+here), buckets per (channel, event id).
 
 A record is an :class:`Event`: ``raw`` maps lower-case field names to the value as text, ``low`` the
 same lower-cased, ``text`` every lower-cased value joined by NUL (keyword searches and the pre-filter
