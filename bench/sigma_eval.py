@@ -5,7 +5,8 @@ against the closure trees they replace.
 The records of each museum set's event logs are bucketed and pre-filtered once, as the EVTX parser
 does; the (record, candidate rules) pairs the pre-filter passes are then evaluated --repeat times,
 interleaved: (gen) with the buckets' rule functions (triage.sigma.codegen), (baseline) with the same
-buckets' rules as closure trees (triage.sigma.match.closure, what evaluated them before). Printed per
+buckets' rules as closure trees (triage.sigma.match.closure, what evaluated them before; both sides
+decode, pick or flatten and lower-case alike, so the ratio is the rule functions' own). Printed per
 set: CPU ms of the whole ``_evaluate`` pass (decode, lean flatten, lower-casing, rule tests, samples)
 and of the rule tests alone, minimum over the runs (the least disturbed on a shared machine), and
 the ratio gen/baseline. Both must report the same matches (rules, counts, times, samples).
