@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from _sigma import museum_records
 
 from triage.sigma.engine import event
 from triage.sigma.flatten import flatten
-from triage.sigma.lean import Keeper, needed, plan
+from triage.sigma.lean import DERIVED_FROM, Keeper, needed, plan
 
 FIREWALL = "Microsoft-Windows-Windows Firewall With Advanced Security/Firewall"
 
@@ -62,22 +63,38 @@ def test_needed_fields():
                    ("not", ("f", "image", "fref", ("parentimage", False, False), False))))
     assert needed([neg]) == {"action", "image", "parentimage"}
     assert needed([neg, ("kw", None, "ct", "mimikatz", False)]) is None  # keywords read every value
-    assert needed([("f", "user", "eq", "nt authority\\system", False)]) is None  # derived for 4688
+    # derived for 4688: the fields event() derives them from are read too
+    assert needed([("f", "user", "eq", "nt authority\\system", False)]) == {"user"} | DERIVED_FROM
+    assert needed([("f", "integritylevel", "eq", "system", False)]) == {"integritylevel"} | DERIVED_FROM
+
+
+SECURITY_4688 = [
+    {"TargetUserName": "alice", "TargetDomainName": "CORP", "MandatoryLabel": "S-1-16-12288"},
+    {"TargetUserName": "-", "SubjectUserName": "WS01$", "SubjectDomainName": "CORP", "MandatoryLabel": "S-1-16-16384"},
+    {"TargetUserName": "-", "SubjectUserName": "bob", "MandatoryLabel": "s-1-16-8192", "User": "given"},
+    {"Target User Name": "carol", "TARGETDOMAINNAME": "-", "IntegrityLevel": "Low"},
+    {"SubjectUserName": "", "MandatoryLabel": "S-1-16-99"},
+]
+
+
+@pytest.mark.parametrize("payload", SECURITY_4688)
+@pytest.mark.parametrize("channel", ["Security", "Microsoft-Windows-Sysmon/Operational"])
+def test_derived_fields_survive_the_filter(payload, channel):
+    """A rule reading User or IntegrityLevel sees on the filtered record what event() derives on the
+    whole one (4688: from the target/subject account and the mandatory label)."""
+    record = _record(payload, EventID={"#attributes": {"Qualifiers": 0}, "#text": 4688}, Channel=channel)
+    need = needed([("f", "user", "eq", "x", False), ("f", "integritylevel", "eq", "x", False)])
+    assert need is not None
+    keep = Keeper(need)
+    lean, full = event(flatten(record, keep)).raw, event(flatten(record)).raw
+    assert {k: lean.get(k) for k in need} == {k: full.get(k) for k in need}
+    assert ("user" in full) == ("user" in lean) and ("integritylevel" in full) == ("integritylevel" in lean)
+    if channel == "Security" and payload.get("MandatoryLabel", "").lower() in ("s-1-16-12288", "s-1-16-16384"):
+        assert full["integritylevel"] in ("High", "System") and full["user"].endswith(("alice", "WS01$"))
 
 
 def _records(corpus, limit=3000):
-    from evtx import PyEvtxParser
-
-    logs = sorted((corpus / "evtx").glob("museum-*/**/*.evtx"))
-    for log in logs:
-        try:
-            it = PyEvtxParser(str(log)).records_json()
-        except Exception:
-            continue
-        for n, rec in enumerate(it):
-            if n >= limit:
-                break
-            yield rec["data"]
+    return museum_records(corpus, limit)
 
 
 def test_lean_matches_are_whole_matches_on_real_logs(sigmahq, corpus):

@@ -14,7 +14,8 @@ from typing import Any
 from triage.model import SigmaMatch
 from triage.sigma.engine import Engine, event
 from triage.sigma.flatten import decode, flatten
-from triage.sigma.lean import plan
+from triage.sigma.kept import pick
+from triage.sigma.lean import Keeper, plan
 from triage.sigma.match import Bucket
 from triage.timeconv import key_datetime, ts_key
 
@@ -99,7 +100,9 @@ class LogHits:
             return
         # only the fields the candidates read (triage.sigma.lean); all of them once one matches
         keep = plan(bucket.plans, bucket.trees, candidates)
-        fields = flatten(record, keep)
+        fields = pick(record, keep) if isinstance(keep, Keeper) else None  # the same, without a walk
+        if fields is None:
+            fields = flatten(record, keep)
         matched = bucket.match(event(fields), candidates)
         if not matched:
             return

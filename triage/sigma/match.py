@@ -1,4 +1,5 @@
-"""Evaluating compiled rules on records: closures built once per rule, buckets per (channel, event id).
+"""Evaluating compiled rules on records: a function per rule (generated: triage.sigma.codegen; closures
+here), buckets per (channel, event id).
 
 A record is an :class:`Event`: ``raw`` maps lower-case field names to the value as text, ``low`` the
 same lower-cased, ``text`` every lower-cased value joined by NUL (keyword searches and the pre-filter
@@ -119,11 +120,11 @@ def _merged(children: tuple) -> list[Test]:
         if c[0] in ("f", "kw") and c[2] in ("eq", "sw", "ew", "ct") and isinstance(c[3], str):
             groups.setdefault((c[0], c[1], c[2], c[4]), []).append(c[3])
         else:
-            rest.append(build(c))
+            rest.append(closure(c))
     out: list[Test] = []
     for (kind, field, op, cased), values in groups.items():
         if len(values) < MERGE_MIN:
-            out.append(build((kind, field, op, values[0], cased)))
+            out.append(closure((kind, field, op, values[0], cased)))
             continue
         check = _multi(op, values)
         # typed defs with default-bound arguments: the same function objects the lambdas were
@@ -166,10 +167,19 @@ def _multi(op: str, values: list[str]) -> Callable[[str], bool]:
 
 
 def build(node: Node) -> Test:
-    """A closure evaluating ``node`` on an Event."""
+    """A function evaluating ``node`` on an Event: generated from the tree as one expression
+    (:mod:`triage.sigma.codegen`, ~3x faster on SigmaHQ's process-creation rules), the closures of
+    :func:`closure` where it cannot be."""
+    from triage.sigma.codegen import rule_function  # it builds on this module's tests
+
+    return rule_function(node)
+
+
+def closure(node: Node) -> Test:
+    """A closure evaluating ``node`` on an Event: a tree of closures, one per node."""
     kind = node[0]
     if kind == "and":
-        tests = tuple(build(c) for c in node[1])
+        tests = tuple(closure(c) for c in node[1])
 
         def all_of(e: Event) -> bool:  # a loop, not all(genexpr): half the cost per call
             for t in tests:  # noqa: SIM110
@@ -187,7 +197,7 @@ def build(node: Node) -> Test:
             return False
         return any_of
     if kind == "not":
-        inner = build(node[1])
+        inner = closure(node[1])
         return lambda e: not inner(e)
     if kind == "true":
         return lambda e: True
