@@ -24,10 +24,13 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
+from triage.sigma import fastcache
 from triage.sigma.compile import Unsupported, atoms, compile_condition, constraint, fields
+from triage.sigma.gcpause import paused
 from triage.sigma.watch import Watch, arm, watched_paths
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
@@ -99,10 +102,30 @@ class RuleSet:
 
     @classmethod
     def from_json(cls, text: str) -> RuleSet:
-        obj = json.loads(text)
-        rules = [CompiledRule(**{**r, "tree": _tuples(r["tree"])}) for r in obj["rules"]]
-        return cls(key=obj["key"], rules=rules, skipped=[Skipped(**s) for s in obj["skipped"]],
-                   files=obj["files"], loaded=obj["loaded"], from_cache=True)
+        with paused():  # ~500,000 containers for SigmaHQ's set: see triage.sigma.gcpause
+            obj = json.loads(text)
+            rules = [CompiledRule(**{**r, "tree": _tuples(r["tree"])}) for r in obj["rules"]]
+            return cls(key=obj["key"], rules=rules, skipped=[Skipped(**s) for s in obj["skipped"]],
+                       files=obj["files"], loaded=obj["loaded"], from_cache=True)
+
+    def to_payload(self) -> tuple:
+        """The set as plain tuples for :mod:`triage.sigma.fastcache` (field names first: a set
+        saved by another version of this class is a miss, not a wrong set)."""
+        rule_names, skip_names = _names(CompiledRule), _names(Skipped)
+        return (self.key, self.files, self.loaded, rule_names, [tuple(getattr(r, n) for n in rule_names)
+                                                                for r in self.rules],
+                skip_names, [tuple(getattr(x, n) for n in skip_names) for x in self.skipped])
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> RuleSet | None:
+        try:
+            key, files, loaded, rule_names, rules, skip_names, skipped = payload
+            if rule_names != _names(CompiledRule) or skip_names != _names(Skipped):
+                return None
+            return cls(key=key, rules=[CompiledRule(*r) for r in rules], skipped=[Skipped(*x) for x in skipped],
+                       files=files, loaded=loaded, from_cache=True)
+        except (TypeError, ValueError):
+            return None
 
     def reasons(self) -> dict[str, int]:
         """Skipped rules per reason (the first line of each reason, numbers kept)."""
@@ -110,6 +133,10 @@ class RuleSet:
         for s in self.skipped:
             out[s.reason.splitlines()[0][:160]] = out.get(s.reason.splitlines()[0][:160], 0) + 1
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _names(cls: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclass_fields(cls))
 
 
 def _tuples(x: Any) -> Any:
@@ -227,10 +254,16 @@ def ruleset_by_key(key: str | None) -> RuleSet | None:
         return None
     rs = _LOADED.get(key)
     if rs is None:
-        try:
-            rs = _LOADED[key] = RuleSet.from_json((cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        path = cache_dir() / f"{key}.json"
+        with paused():  # ~500,000 tuples: see triage.sigma.gcpause
+            rs = RuleSet.from_payload(fastcache.load_set(path))
+        if rs is None or rs.key != key:
+            try:
+                rs = RuleSet.from_json(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+            fastcache.save_set(path, rs.to_payload())
+        _LOADED[key] = rs
     return rs
 
 
@@ -300,6 +333,13 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     finally:
         if watch is not None:
             watch.close()
+    digest = fastcache.files_digest([s.path for s in sources]) if use_cache and not missing else None
+    known_key = fastcache.known_key(cache_dir(), digest) if digest is not None else None
+    # these very files (path, size, times, inode) compiled to this set in an earlier run
+    if known_key is not None and (stored := ruleset_by_key(known_key)) is not None:
+        if (signature := _signature(sources)) is not None:
+            _BY_SIGNATURE[signature] = known_key
+        return _same(stored)
     texts: list[bytes] = []
     readable: list[Source] = []
     for s in sources:
@@ -312,6 +352,8 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     key = cache_key(readable, texts)
     if not missing and (signature := _signature(sources)) is not None:
         _BY_SIGNATURE[signature] = key
+    if digest is not None and not missing:
+        fastcache.remember_key(cache_dir(), digest, key)
     cached = cache_dir() / f"{key}.json"
     if use_cache and (stored := ruleset_by_key(key)) is not None:
         return RuleSet(key=stored.key, rules=stored.rules, skipped=missing + stored.skipped, files=stored.files,
@@ -334,7 +376,8 @@ def _save(rs: RuleSet, path: Path) -> None:
             fh.write(rs.to_json())
         os.replace(tmp, path)
     except OSError:
-        pass  # no cache: the next run compiles again
+        return  # no cache: the next run compiles again
+    fastcache.save_set(path, rs.to_payload())
 
 
 def _compile_file(rs: RuleSet, src: Source, raw: bytes) -> None:

@@ -22,11 +22,12 @@ import bisect
 import hashlib
 import itertools
 import os
-import stat
 from collections.abc import Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
+
+from triage.sigma.fastcache import private
 
 try:
     import hyperscan
@@ -218,18 +219,9 @@ def _database(literals: list[str], flags: int, cache: Path | None) -> Any:
     return db
 
 
-def _private(directory: Path) -> bool:
-    """A directory we own and nobody else can write: a compiled database is loaded without checks."""
-    try:
-        st = directory.lstat()
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
 def _load(path: Path) -> Any:
     try:
-        if path.is_file() and _private(path.parent):
+        if path.is_file() and private(path.parent):
             db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
             db.scratch = hyperscan.Scratch(db)  # a loaded database comes without one
             return db
@@ -243,7 +235,7 @@ def _save(db: Any, path: Path) -> None:
 
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(path.parent):
+        if not private(path.parent):
             return
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".db")
         with os.fdopen(fd, "wb") as fh:
