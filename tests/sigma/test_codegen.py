@@ -116,3 +116,11 @@ def test_each_inlined_form(tree, yes, no):
     for raw, want in ((yes, True), (no, False)):
         ev = Event(raw)
         assert fn(ev) is want and closure(tree)(ev) is want
+
+
+@pytest.mark.parametrize("tree", [("and", ()), ("or", ()), ("not", ("and", ())), ("and", (("or", ()),))])
+def test_empty_groups_answer_as_the_closures(tree):
+    """An 'and' of nothing is true and an 'or' of nothing false, as all() and any() of nothing: the
+    generated text must not become an empty tuple (falsy) where the closure says True."""
+    ev = Event({"a": "x"})
+    assert build(tree)(ev) is closure(tree)(ev)

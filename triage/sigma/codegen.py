@@ -94,6 +94,8 @@ class _Source:
         if depth > MAX_DEPTH:
             raise RecursionError("rule tree too deep to generate")
         kind = node[0]
+        if kind in ("and", "or") and not node[1]:  # as all() and any() of nothing
+            return "True" if kind == "and" else "False"
         if kind == "and":  # cheapest, most selective parts first (the result does not depend on order)
             parts = sorted(node[1], key=cost)
             return "(" + " and ".join(self.expr(c, depth + 1) for c in parts) + ")"
