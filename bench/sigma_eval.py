@@ -47,14 +47,15 @@ class _Closures(dict):
         return test
 
 
-def candidates(items: list[tuple[Any, Any, str, str]]) -> list[tuple[Any, list[int], Any, str, str]]:
+def candidates(items: list[tuple[Any, Any, str, str, int]]) -> list[tuple[Any, list[int], Any, str, str]]:
     """(bucket, candidate rules, record id, written time, JSON text) the pre-filter passes."""
-    by_bucket: dict[Any, list[tuple[Any, Any, str, str]]] = {}
+    by_bucket: dict[Any, list[tuple[Any, Any, str, str, int]]] = {}
     for item in items:
         by_bucket.setdefault(item[0], []).append(item)
     out = []
     for b, pending in by_bucket.items():
-        for (_, rid, written, data), c in zip(pending, b.candidates_many([d for *_, d in pending]), strict=True):
+        for (_, rid, written, data, _), c in zip(pending, b.candidates_many([item[3] for item in pending]),
+                                                  strict=True):
             if c is not None:
                 out.append((b, c, rid, written, data))
     return out

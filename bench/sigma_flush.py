@@ -29,13 +29,14 @@ _spec.loader.exec_module(bench_sigma)
 SHARED, SIGMAHQ = bench_sigma.SHARED, bench_sigma.SIGMAHQ
 
 
-def queued(engine: Any, log_dir: Path) -> list[tuple[Any, Any, str, str]]:
-    """(bucket, record id, written time, JSON text) of every record some rule can match."""
+def queued(engine: Any, log_dir: Path) -> list[tuple[Any, Any, str, str, int]]:
+    """(bucket, record id, written time, JSON text, search offset 0) of every record some rule can
+    match, as LogHits queues them."""
     from evtx import PyEvtxParser
 
     from triage.sigma.flatten import flatten
 
-    items: list[tuple[Any, Any, str, str]] = []
+    items: list[tuple[Any, Any, str, str, int]] = []
     for f in sorted(log_dir.rglob("*.evtx")):
         try:
             for rec in PyEvtxParser(str(f)).records_json():
@@ -44,13 +45,13 @@ def queued(engine: Any, log_dir: Path) -> list[tuple[Any, Any, str, str]]:
                 fl = flatten(json.loads(rec["data"]))
                 b = engine.bucket(fl.get("Channel"), fl.get("EventID"), fl.get("Provider_Name"))
                 if b is not None:
-                    items.append((b, rec["event_record_id"], rec["timestamp"], rec["data"]))
+                    items.append((b, rec["event_record_id"], rec["timestamp"], rec["data"], 0))
         except Exception:  # a damaged log: the records read so far count
             continue
     return items
 
 
-def flush_all(engine: Any, items: list[tuple[Any, Any, str, str]], prefilter: bool) -> tuple[float, int]:
+def flush_all(engine: Any, items: list[tuple[Any, Any, str, str, int]], prefilter: bool) -> tuple[float, int]:
     """(CPU seconds, matches) of one pass; without the pre-filter every rule of a bucket is evaluated."""
     from triage.sigma.hits import BATCH, LogHits
 
@@ -61,7 +62,7 @@ def flush_all(engine: Any, items: list[tuple[Any, Any, str, str]], prefilter: bo
             hits.queue.extend(items[i:i + BATCH])
             hits.flush()
     else:
-        for b, rid, written, data in items:
+        for b, rid, written, data, _ in items:
             hits._evaluate(b, list(b.rules), rid, written, data)
     return time.process_time() - t0, sum(h.count for h in hits.by_rule.values())
 

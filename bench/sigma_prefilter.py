@@ -31,7 +31,7 @@ bench_sigma_flush = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_sigma_flush)
 
 
-def batches(items: list[tuple[Any, Any, str, str]]) -> list[tuple[Any, list[str], list[int]]]:
+def batches(items: list[tuple[Any, Any, str, str, int]]) -> list[tuple[Any, list[str], list[int]]]:
     """(bucket, texts, starts) as LogHits.flush hands them over, BATCH records at a time; starts as
     the parser queues them: where the System block's Channel is (the parser finds it anyway)."""
     from triage.sigma.hits import BATCH
@@ -39,7 +39,7 @@ def batches(items: list[tuple[Any, Any, str, str]]) -> list[tuple[Any, list[str]
     out: list[tuple[Any, list[str], list[int]]] = []
     for i in range(0, len(items), BATCH):
         grouped: dict[Any, tuple[list[str], list[int]]] = {}
-        for b, _, _, data in items[i:i + BATCH]:
+        for b, _, _, data, _ in items[i:i + BATCH]:
             texts, starts = grouped.setdefault(b, ([], []))
             texts.append(data)
             starts.append(max(data.find('"Channel":'), 0))

@@ -164,7 +164,7 @@ def test_log_hits_same_with_and_without_lean(sigmahq, corpus, monkeypatch):
             whole = flatten(json.loads(rec["data"]))
             b = eng.bucket(whole.get("Channel"), whole.get("EventID"), whole.get("Provider_Name"))
             if b is not None:
-                queued.append((b, rec["event_record_id"], rec["timestamp"], rec["data"]))
+                queued.append((b, rec["event_record_id"], rec["timestamp"], rec["data"], 0))
 
     def report():
         hits = hits_mod.LogHits(eng, Source(bundle_path="logs/test.evtx"))

@@ -55,9 +55,9 @@ class LogHits:
         self.errors = 0
         # (bucket, record id, written time, JSON text, offset) of records not yet pre-filtered; the
         # offset is where the pre-filter's search may start (a point of the System block before its
-        # payload, 0: not known; 4-tuples are read as 0). The parser's hot loop appends to it itself
+        # payload, 0: not known). The parser's hot loop appends to it itself
         # and calls flush() at BATCH: a method call per record was a tenth of Sigma's cost on a big log.
-        self.queue: list[tuple[Any, ...]] = []
+        self.queue: list[tuple[Bucket, Any, str, str, int]] = []
         self.batch = BATCH
         self._index: dict[tuple[str, str], int] = {}
 
@@ -82,8 +82,7 @@ class LogHits:
         queue.clear()  # the same list: the parser holds it
         for bucket, pending in batches.items():
             texts = [item[3] for item in pending]
-            # one producer per queue: the parser's items carry an offset, others' may not
-            starts = [item[4] for item in pending] if len(pending[0]) > 4 else None
+            starts = [item[4] for item in pending]
             try:  # only the records with candidates (most have none): record index -> rules
                 cands = bucket.candidates_at(texts, starts)
             except Exception:  # the searcher failed: evaluate every rule of the bucket (slower, same result)
