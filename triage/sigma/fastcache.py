@@ -25,7 +25,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -94,17 +94,11 @@ def load_set(json_path: Path) -> Any:
     return payload if fmt == FORMAT else None
 
 
-def files_digest(paths: Sequence[str]) -> str | None:
-    """A digest of every file's path, size, modification time, change time and inode (None when one
-    cannot be stat'ed)."""
+def files_digest(files: Iterable[tuple[str, os.stat_result]]) -> str:
+    """A digest of every file's path, size, modification time, change time and inode."""
     h = hashlib.sha256(f"triage-sigma-files {FORMAT}\n".encode())
-    try:
-        for p in paths:
-            st = os.stat(p)
-            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode("utf-8",
-                                                                                              "surrogatepass"))
-    except OSError:
-        return None
+    for p, st in files:
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

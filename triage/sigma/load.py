@@ -267,12 +267,18 @@ def ruleset_by_key(key: str | None) -> RuleSet | None:
     return rs
 
 
-def _signature(sources: Sequence[Source]) -> tuple | None:
-    """(path, size, mtime) of every source, or None when one cannot be stat'ed."""
+def _stats(sources: Sequence[Source]) -> list[os.stat_result] | None:
+    """Every source's stat, taken before any is read (one pass serves the in-process signature and
+    the on-disk digest), or None when one cannot be stat'ed."""
     try:
-        return tuple((s.path, s.origin, st.st_size, st.st_mtime_ns) for s in sources for st in (os.stat(s.path),))
+        return [os.stat(s.path) for s in sources]
     except OSError:
         return None
+
+
+def _signature(sources: Sequence[Source], stats: Sequence[os.stat_result]) -> tuple:
+    """(path, origin, size, mtime) of every source."""
+    return tuple((s.path, s.origin, st.st_size, st.st_mtime_ns) for s, st in zip(sources, stats, strict=True))
 
 
 def _same(rs: RuleSet) -> RuleSet:
@@ -321,11 +327,12 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     try:
         sources, missing = (_discover_again(paths, builtin, fresh=changed) if use_cache
                             else discover(paths, builtin=builtin))
-        if use_cache and not missing and not changed:
+        stats = _stats(sources) if use_cache and not missing else None
+        signature = _signature(sources, stats) if stats is not None else None
+        if signature is not None and not changed:
             # the same files, unchanged (size and modification time), in this process: the same set,
             # without reading and hashing thousands of files again for every bundle
-            signature = _signature(sources)
-            known = _BY_SIGNATURE.get(signature) if signature is not None else None
+            known = _BY_SIGNATURE.get(signature)
             if known is not None and known in _LOADED:
                 if watch is not None:
                     _WATCHED[wkey], watch = (watch, known), None
@@ -333,11 +340,12 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     finally:
         if watch is not None:
             watch.close()
-    digest = fastcache.files_digest([s.path for s in sources]) if use_cache and not missing else None
+    digest = (fastcache.files_digest(zip((s.path for s in sources), stats, strict=True)) if stats is not None
+              else None)
     known_key = fastcache.known_key(cache_dir(), digest) if digest is not None else None
     # these very files (path, size, times, inode) compiled to this set in an earlier run
     if known_key is not None and (stored := ruleset_by_key(known_key)) is not None:
-        if (signature := _signature(sources)) is not None:
+        if signature is not None:
             _BY_SIGNATURE[signature] = known_key
         return _same(stored)
     texts: list[bytes] = []
@@ -350,7 +358,7 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
         except OSError as exc:
             missing.append(Skipped(path=s.rel, origin=s.origin, reason=f"unreadable: {exc}"))
     key = cache_key(readable, texts)
-    if not missing and (signature := _signature(sources)) is not None:
+    if not missing and signature is not None:
         _BY_SIGNATURE[signature] = key
     if digest is not None and not missing:
         fastcache.remember_key(cache_dir(), digest, key)
