@@ -138,29 +138,27 @@ class Engine:
 
 
 _ENGINES: dict[str, Engine] = {}
-# rule variants from which a set's engine is worth freezing the heap for (_settled)
+# rule variants from which a set's engine is worth freezing the heap for (_engine)
 FREEZE_MIN_RULES = 500
-
-
-def _settled(engine: Engine) -> Engine:
-    """The engine, once everything the process holds so far has been moved out of the collector's
-    generations (``gc.freeze``). A compiled set lives as long as its process, and so do the modules
-    loaded by then; a full collection walked all of them again whenever an analysis had allocated
-    enough, which with the SigmaHQ rules loaded came once every few small hosts at ~70 ms (11-18 ms
-    a host on average on the museum sets, 1-4 ms frozen). Nothing is collected before: anything
-    already unreachable by then (little: this runs once per set, as the first analysis starts) is
-    kept for the life of the process rather than paying a full collection now. A small set (tests,
-    a few rules of one's own) adds too little to be worth it."""
-    if len(engine.rules) >= FREEZE_MIN_RULES:
-        gc.freeze()
-    return engine
 
 
 def _engine(rs: RuleSet) -> Engine:
     """A new engine for a set, built with the collector paused (its index holds a frozenset per rule
-    group: tens of thousands of containers for SigmaHQ's set) and then settled."""
+    group: tens of thousands of containers for SigmaHQ's set), then everything the process holds so
+    far moved out of the collector's generations (``gc.freeze``).
+
+    A compiled set lives as long as its process, and so do the modules loaded by then; a full
+    collection walked all of them again whenever an analysis had allocated enough, which with the
+    SigmaHQ rules loaded came once every few small hosts at ~70 ms (11-18 ms a host on average on the
+    museum sets, 1-4 ms frozen). Nothing is collected before: anything already unreachable by then
+    (little: this runs once per set, as the first analysis starts) is kept for the life of the
+    process rather than paying a full collection now. A small set (tests, a few rules of one's own)
+    adds too little to be worth it."""
     with paused():
-        return _settled(Engine(rs))
+        engine = Engine(rs)
+    if len(engine.rules) >= FREEZE_MIN_RULES:
+        gc.freeze()
+    return engine
 
 
 _ENGINES_LOCK = threading.Lock()
