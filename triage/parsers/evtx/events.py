@@ -241,6 +241,11 @@ def _defender_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
 
 
 _SYSMON_USER = {"user": "User", "image": "Image", "process_guid": "ProcessGuid", "pid": "ProcessId"}
+# Defender's detection (1116) and action (1117) events log the same fields
+_DEFENDER_DETECTION = {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
+                       "category_name": "Category Name", "path": "Path", "process": "Process Name",
+                       "user": "Detection User", "action": "Action Name", "detection_id": "Detection ID",
+                       "detection_time": "Detection Time"}
 
 NOTABLE: dict[tuple[str, int], Spec] = {
     # --- Security auditing: logons
@@ -359,15 +364,11 @@ NOTABLE: dict[tuple[str, int], Spec] = {
     # --- Defender
     ("microsoft-windows-windows defender", 1116): Spec(
         "defender", lambda f: f"Defender detected {_s(f['threat_name'])} in {_s(f['path'])}",
-        {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
-         "category_name": "Category Name", "path": "Path", "process": "Process Name", "user": "Detection User",
-         "action": "Action Name", "detection_id": "Detection ID", "detection_time": "Detection Time"},
+        _DEFENDER_DETECTION,
         extra=_both(_defender_extra, lambda d, f: f.update(stage="detected"))),
     ("microsoft-windows-windows defender", 1117): Spec(
         "defender", lambda f: f"Defender took action {_s(f['action'])} on {_s(f['threat_name'])} in {_s(f['path'])}",
-        {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
-         "category_name": "Category Name", "path": "Path", "process": "Process Name", "user": "Detection User",
-         "action": "Action Name", "detection_id": "Detection ID", "detection_time": "Detection Time"},
+        _DEFENDER_DETECTION,
         extra=_both(_defender_extra, lambda d, f: f.update(stage="action"))),
     # --- VPN client events that are not connection state (failed attempt, profile changes)
     ("rasclient", 20227): Spec(
