@@ -242,10 +242,10 @@ def _defender_extra(data: dict[str, Any], f: dict[str, Any]) -> None:
 
 _SYSMON_USER = {"user": "User", "image": "Image", "process_guid": "ProcessGuid", "pid": "ProcessId"}
 # Defender's detection (1116) and action (1117) events log the same fields
-_DEFENDER_DETECTION = {"threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
-                       "category_name": "Category Name", "path": "Path", "process": "Process Name",
-                       "user": "Detection User", "action": "Action Name", "detection_id": "Detection ID",
-                       "detection_time": "Detection Time"}
+_DEFENDER_DETECTION: dict[str, str | tuple[str, ...]] = {
+    "threat_name": "Threat Name", "threat_id": "Threat ID", "severity": "Severity Name",
+    "category_name": "Category Name", "path": "Path", "process": "Process Name", "user": "Detection User",
+    "action": "Action Name", "detection_id": "Detection ID", "detection_time": "Detection Time"}
 
 NOTABLE: dict[tuple[str, int], Spec] = {
     # --- Security auditing: logons
