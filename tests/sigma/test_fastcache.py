@@ -104,3 +104,18 @@ def test_rewritten_file_with_its_old_time_is_compiled_again(rules):
     second = load_rules([str(rules)], builtin=False)
     assert second.key != first.key
     assert any("\\c.exe" in str(r.tree) for r in second.rules)
+
+
+def test_a_new_compiler_does_not_find_the_old_set(rules, monkeypatch):
+    """After an upgrade (another compiler version) the same files compile again: the files-to-set
+    memo must not hand back the set the old compiler made (its pre-filter groups, say)."""
+    first = load_rules([str(rules)], builtin=False)
+    _new_process()
+    monkeypatch.setattr(load, "COMPILER_VERSION", load.COMPILER_VERSION + "-next")
+    load._compiler_tag.cache_clear()
+    try:
+        second = load_rules([str(rules)], builtin=False)
+    finally:
+        monkeypatch.undo()
+        load._compiler_tag.cache_clear()
+    assert second.key != first.key

@@ -19,6 +19,7 @@ rule and reports the reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 from sigma.conditions import (
@@ -49,9 +50,12 @@ Node = tuple
 
 # Fields the index handles (every rule in a bucket already satisfies them), and fields the engine
 # derives (4688's User and IntegrityLevel are not in the record's text as such): no prefilter atoms.
-INDEX_FIELDS = frozenset({"eventid", "channel", "user", "integritylevel"})
-# Shorter literals are too common to pre-filter on: such a rule is simply always evaluated.
+DERIVED_FIELDS = frozenset({"user", "integritylevel"})
+INDEX_FIELDS = frozenset({"eventid", "channel"}) | DERIVED_FIELDS
+# Shorter literals are too common to pre-filter on: such a rule is simply always evaluated (unless
+# the literal is punctuation with one of RARE_CHARS: cmd's escape, PowerShell's, braces).
 MIN_ATOM = 3
+RARE_CHARS = frozenset("^`{}$~")
 
 _CMP = {CompareOperators.LT: "lt", CompareOperators.LTE: "lte", CompareOperators.GT: "gt",
         CompareOperators.GTE: "gte", CompareOperators.NEQ: "neq"}
@@ -205,46 +209,82 @@ WEAK_FIELDS = frozenset({"provider_name", "provider_guid", "provider_eventsource
                          "computer", "level", "task", "opcode", "keywords", "version", "eventrecordid",
                          "timecreated", "activityid", "relatedactivityid", "processid", "threadid", "userid",
                          "security_userid"})
+# Lower-case names in every Sysmon event's EventData (Sysmon's event schema): in every such record's
+# text whatever a rule tests (triage.sigma.keynames).
+COMMON_NAMES = frozenset({"rulename", "utctime", "processguid", "processid"})
 # Groups kept per rule (the longest-literal ones): enough to make candidates rare.
 MAX_GROUPS = 4
 
 
-def atoms(node: Node) -> list[frozenset] | None:
+def atoms(node: Node, derived: bool = True) -> list[frozenset] | None:
     """Pre-filter groups of a node: lower-case literals such that, in every record the node matches,
     at least one literal of EACH group occurs in some value (None: nothing is known, evaluate the rule
     on every record of its bucket). The parser runs one Aho-Corasick pass over a record's text and
-    evaluates only the rules all of whose groups it saw."""
-    groups = _groups(node)
+    evaluates only the rules all of whose groups it saw.
+
+    ``derived``: the node may be evaluated on Security 4688 records, whose User and IntegrityLevel
+    the engine derives (not in the record's text as such): no groups from those two fields. On any
+    other channel (Sysmon's process creation) they are fields of the record like any other."""
+    avoid = name_text([node])
+    groups = _groups(node, avoid, INDEX_FIELDS if derived else INDEX_FIELDS - DERIVED_FIELDS)
     if not groups:
         return None
-    groups.sort(key=lambda g: (-min(map(len, g)), len(g)))
+    groups.sort(key=lambda g: (_common(g, avoid), -min(map(len, g)), len(g)))
+    if not _common(groups[0], avoid):  # a common group filters nothing, yet costs a match per record
+        groups = [g for g in groups if not _common(g, avoid)]
     return groups[:MAX_GROUPS]
 
 
-def _groups(node: Node) -> list[frozenset]:
+# Values nearly every Windows process, file or registry record holds (lower-case, as rules' literals
+# are): a literal that is part of one ('\\windows\\', '.exe', 'microsoft corporation') satisfies its
+# group on nearly every record. Where a rule offers a choice — which branch of an 'or' stands for
+# it, which groups of an 'and' are kept — groups without such literals go first. Only a choice:
+# any group a rule's matches must satisfy is a sound pre-filter, this one is just more selective.
+COMMON_VALUES = "\x00".join((
+    "c:\\windows\\system32\\svchost.exe", "c:\\windows\\syswow64\\", "c:\\program files (x86)\\",
+    "c:\\program files\\", "c:\\users\\", "\\appdata\\local\\", "\\appdata\\roaming\\",
+    "c:\\programdata\\", "c:\\windows\\microsoft.net\\framework64\\", "microsoft corporation", "microsoft\xae windows\xae operating system",
+    "nt authority\\system", "nt authority\\local service", "nt authority\\network service", ".exe", ".dll"))
+
+
+def _common(group: AbstractSet[str], avoid: str = "") -> bool:
+    """Whether a literal of ``group`` is part of a common value or of a field name (``avoid``)."""
+    return any(lit in COMMON_VALUES or lit in avoid for lit in group)
+
+
+def name_text(trees: Any) -> str:
+    """The field names the rules of ``trees`` test (plus :data:`COMMON_NAMES`), each as the engine's
+    JSON writes a name, lower-cased (``"commandline":``), joined by NUL (in no literal's JSON form)."""
+    names: set[str] = set(COMMON_NAMES)
+    for tree in trees:
+        fields(tree, names)
+    return "\x00".join(f'"{n}":' for n in sorted(names))
+
+
+def _groups(node: Node, avoid: str = "", index: frozenset[str] = INDEX_FIELDS) -> list[frozenset]:
     kind = node[0]
     if kind in ("f", "kw"):
-        if kind == "f" and (node[1] in INDEX_FIELDS or node[1] in WEAK_FIELDS):
+        if kind == "f" and (node[1] in index or node[1] in WEAK_FIELDS):
             return []
         num = _number_group(node)
         if num is not None:
             return [num]
-        lit = _literal(node)
+        lit = _literal(node, avoid)
         return [frozenset({lit})] if lit is not None and _usable(lit) else []
     if kind == "and":
         out: list[frozenset] = []
         for c in node[1]:
-            for g in _groups(c):
+            for g in _groups(c, avoid, index):
                 if g not in out:
                     out.append(g)
         return out
     if kind == "or":
         union: set[str] = set()
         for c in node[1]:
-            gs = _groups(c)
+            gs = _groups(c, avoid, index)
             if not gs:
                 return []
-            union |= max(gs, key=lambda g: (min(map(len, g)), -len(g)))
+            union |= max(gs, key=lambda g: (not _common(g, avoid), min(map(len, g)), -len(g)))
         return [frozenset(union)]
     if kind == "false":
         return [frozenset({"\x00never\x00"})]
@@ -268,24 +308,33 @@ def _number_group(node: Node) -> frozenset | None:
 
 
 def _usable(lit: str) -> bool:
-    """Long enough to be rare, or short but non-ASCII (the homoglyph/emoji rules' characters)."""
-    return len(lit) >= MIN_ATOM or (bool(lit) and not lit.isascii())
+    """Long enough to be rare, or short but non-ASCII (the homoglyph/emoji rules' characters), or
+    short punctuation with a character command lines seldom hold (the obfuscation rules' ``^^``, a
+    backtick, ``${``, ``"{``): a record without it cannot match, and few records hold it."""
+    if len(lit) >= MIN_ATOM or (bool(lit) and not lit.isascii()):
+        return True
+    if len(lit) == 1:  # a lone brace is in every GUID ("{8a3a...}"): only the escapes count alone
+        return lit in "^`"
+    return any(c in RARE_CHARS for c in lit) and not any(c.isalnum() or c.isspace() for c in lit)
 
 
-def _literal(node: Node) -> str | None:
+def _literal(node: Node, avoid: str = "") -> str | None:
     op, arg = node[2], node[3]
     if op in ("eq", "sw", "ew", "ct"):
         return arg.lower()
     if op == "glob":
         return arg[1].lower()
     if op == "re":
-        return regex_literal(arg[0], arg[1])
+        return regex_literal(arg[0], arg[1], avoid)
     return None
 
 
-def regex_literal(pattern: str, flags: int) -> str | None:
-    """The longest run of literal characters every match of ``pattern`` must contain (top level of
-    the pattern only; None when it has alternation at the top or no literal run)."""
+def regex_literal(pattern: str, flags: int, avoid: str = "") -> str | None:
+    """The longest usable run of literal characters every match of ``pattern`` must contain, preferring
+    runs that are not part of ``avoid`` (the rule's field names as JSON writes them: 'user' of
+    ``net\\s+user`` is in every record that has a User field; 'net' is not). Only the top level of
+    the pattern is read, plus the first characters of a repeat that runs at least once (``"{`` of
+    ``"(?:\\{\\d\\})+"``); None when it has alternation at the top or no usable run."""
     # Python >= 3.11 (setup.cfg) has the parser here; typeshed has no stub for this private module,
     # and its public alias sre_parse warns (deprecated) on import
     import re._parser as sre_parse  # type: ignore[import-not-found]
@@ -293,19 +342,35 @@ def regex_literal(pattern: str, flags: int) -> str | None:
         parsed = sre_parse.parse(pattern, flags)
     except Exception:
         return None
-    best, run = "", []
+    runs: list[str] = []
+    run: list[str] = []
     for op, av in parsed:
-        if str(op) == "LITERAL":
+        if op is sre_parse.LITERAL:
             run.append(chr(av))
             continue
-        cand = "".join(run)
-        if len(cand) > len(best):
-            best = cand
+        if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT) and av[0] >= 1:
+            run.extend(_leading_literals(av[2], sre_parse))  # the first time round follows the run
+        runs.append("".join(run))
         run = []
-    cand = "".join(run)
-    if len(cand) > len(best):
-        best = cand
-    return best.lower() if len(best) >= MIN_ATOM else None
+    runs.append("".join(run))
+    usable = sorted({r.lower() for r in runs if _usable(r)}, key=len, reverse=True)
+    for r in usable:
+        if r not in avoid:
+            return r
+    return usable[0] if usable else None
+
+
+def _leading_literals(sub: Any, sre_parse: Any) -> list[str]:
+    """The literal characters a (sub)pattern always starts with (through plain groups)."""
+    out: list[str] = []
+    for op, av in sub:
+        if op is sre_parse.LITERAL:
+            out.append(chr(av))
+            continue
+        if op is sre_parse.SUBPATTERN and not out:
+            out.extend(_leading_literals(av[3], sre_parse))
+        break
+    return out
 
 
 def specialize(node: Node, channel: str, event_id: str, provider: str | None = None) -> Node:

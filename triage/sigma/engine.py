@@ -32,17 +32,24 @@ def event(fields: dict[str, str | None]) -> Event:
     raw = {k.lower(): v for k, v in fields.items()}
     for k in [k for k in raw if " " in k]:  # Defender logs 'Threat Name'; rules say ThreatName
         raw.setdefault(k.replace(" ", ""), raw[k])
-    if raw.get("eventid") == "4688" and (raw.get("channel") or "").lower() == "security":
-        tu, td = raw.get("targetusername"), raw.get("targetdomainname")
-        if tu and tu != "-":
-            raw.setdefault("user", f"{td}\\{tu}" if td and td != "-" else tu)
-        elif raw.get("subjectusername"):
-            sd = raw.get("subjectdomainname")
-            raw.setdefault("user", f"{sd}\\{raw['subjectusername']}" if sd else raw["subjectusername"])
-        label = (raw.get("mandatorylabel") or "").lower()
-        if label in _INTEGRITY:
-            raw.setdefault("integritylevel", _INTEGRITY[label])
+    derive(raw)
     return Event(raw)
+
+
+def derive(raw: dict[str, str | None]) -> bool:
+    """Add 4688's derived fields to ``raw`` (lower-case names); whether the record is a 4688."""
+    if raw.get("eventid") != "4688" or (raw.get("channel") or "").lower() != "security":
+        return False
+    tu, td = raw.get("targetusername"), raw.get("targetdomainname")
+    if tu and tu != "-":
+        raw.setdefault("user", f"{td}\\{tu}" if td and td != "-" else tu)
+    elif raw.get("subjectusername"):
+        sd = raw.get("subjectdomainname")
+        raw.setdefault("user", f"{sd}\\{raw['subjectusername']}" if sd else raw["subjectusername"])
+    label = (raw.get("mandatorylabel") or "").lower()
+    if label in _INTEGRITY:
+        raw.setdefault("integritylevel", _INTEGRITY[label])
+    return True
 
 
 class _LazyTests(dict):
@@ -117,7 +124,7 @@ class Engine:
             if tree == ("false",):
                 continue
             trees[i] = tree
-            groups[i] = atoms(tree)
+            groups[i] = atoms(tree, derived=channel in ("", "security"))
         return make_bucket(sorted(trees), _LazyTests(trees), groups, self._cache_dir,
                            f"{self.ruleset.key}/{channel}/{eid}/{provider}", trees)
 

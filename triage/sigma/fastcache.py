@@ -94,9 +94,10 @@ def load_set(json_path: Path) -> Any:
     return payload if fmt == FORMAT else None
 
 
-def files_digest(files: Iterable[tuple[str, os.stat_result]]) -> str:
-    """A digest of every file's path, size, modification time, change time and inode."""
-    h = hashlib.sha256(f"triage-sigma-files {FORMAT}\n".encode())
+def files_digest(files: Iterable[tuple[str, os.stat_result]], compiler: str = "") -> str:
+    """A digest of every file's path, size, modification time, change time and inode, and of the
+    ``compiler`` (its version) that turns them into a set."""
+    h = hashlib.sha256(f"triage-sigma-files {FORMAT} {compiler}\n".encode())
     for p, st in files:
         h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()

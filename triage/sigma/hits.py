@@ -99,13 +99,15 @@ class LogHits:
             return
         # only the fields the candidates read (triage.sigma.lean); all of them once one matches
         keep = plan(bucket.plans, bucket.trees, candidates)
-        fields = pick(record, keep) if isinstance(keep, Keeper) else None  # the same, without a walk
-        if fields is None:
+        ev = pick(record, keep) if isinstance(keep, Keeper) else None  # the same, without a walk
+        fields = None
+        if ev is None:
             fields = flatten(record, keep)
-        matched = bucket.match(event(fields), candidates)
+            ev = event(fields)
+        matched = bucket.match(ev, candidates)
         if not matched:
             return
-        if keep is not None:
+        if keep is not None or fields is None:
             fields = flatten(record)
         created = fields.get("TimeCreated") or written.removesuffix(" UTC")
         key = _key(created)

@@ -15,21 +15,10 @@ bucket's records lack makes its group a little weaker, nothing worse.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from triage.sigma.compile import fields
+from triage.sigma.compile import COMMON_NAMES, name_text
 
-# Lower-case names in every Sysmon event's EventData (Sysmon's event schema).
-COMMON_NAMES = frozenset({"rulename", "utctime", "processguid", "processid"})
-
-
-def name_text(trees: Iterable[Any]) -> str:
-    """The field names the rules of ``trees`` test (plus :data:`COMMON_NAMES`), each as the engine's
-    JSON writes a name, lower-cased (``"commandline":``), joined by NUL (in no literal's JSON form)."""
-    names: set[str] = set(COMMON_NAMES)
-    for tree in trees:
-        fields(tree, names)
-    return "\x00".join(f'"{n}":' for n in sorted(names))
+__all__ = ["COMMON_NAMES", "in_names", "name_text"]
 
 
 def in_names(literals: Iterable[str], text: str) -> set[str]:

@@ -73,6 +73,9 @@ class Keeper(dict[str, bool]):
         self.forms: set[str] = set()
         self.collide = False
         self.provider = any(n.startswith("provider_") for n in need)
+        # kept display name -> its lower-case form (the Event's key), and whether one has a space
+        self.lower: dict[str, str] = {}
+        self.spaced = False
 
     def __missing__(self, name: str) -> bool:
         low = name.lower()
@@ -81,13 +84,16 @@ class Keeper(dict[str, bool]):
             self.clear()
             self.kept.clear()
             self.forms.clear()
-            self.collide = False
+            self.lower.clear()
+            self.collide = self.spaced = False
         self[name] = found
         if found:
             form = low.replace(" ", "")
             self.collide = self.collide or form in self.forms or name == "#attributes"
             self.forms.add(form)
             self.kept.add(name)
+            self.lower[name] = low
+            self.spaced = self.spaced or " " in low
         return found
 
 

@@ -16,6 +16,7 @@ file and of this compiler's version, so a batch, and the next run, compile once.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ from triage.sigma.gcpause import paused
 from triage.sigma.watch import Watch, arm, watched_paths
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
-COMPILER_VERSION = "6"
+COMPILER_VERSION = "7"
 RULE_SUFFIXES = (".yml", ".yaml")
 LEVELS = ("informational", "low", "medium", "high", "critical")
 
@@ -229,6 +230,12 @@ def cache_key(sources: Sequence[Source], texts: Sequence[bytes]) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def _compiler_tag() -> str:
+    """This compiler's version and pySigma's (from its installed metadata: no import of pySigma)."""
+    return f"triage-sigma {COMPILER_VERSION} pysigma {_pysigma_version(None)}"
+
+
 def _pysigma_version(mod: Any) -> str:
     try:
         from importlib.metadata import version
@@ -340,8 +347,10 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     finally:
         if watch is not None:
             watch.close()
-    digest = (fastcache.files_digest(zip((s.path for s in sources), stats, strict=True)) if stats is not None
-              else None)
+    # the compiler's and pySigma's versions are in the digest: the same files compile to another set
+    # after an upgrade of either, so an upgrade must not find the old set through this memo
+    digest = (fastcache.files_digest(zip((s.path for s in sources), stats, strict=True), _compiler_tag())
+              if stats is not None else None)
     known_key = fastcache.known_key(cache_dir(), digest) if digest is not None else None
     # these very files (path, size, times, inode) compiled to this set in an earlier run
     if known_key is not None and (stored := ruleset_by_key(known_key)) is not None:
@@ -480,7 +489,7 @@ def _variant(rule: Any, src: Source, name: str) -> CompiledRule:
     if name != "any" and channels is None:
         raise Unsupported(f"logsource {where!r} has no channel mapping")
     eids = constraint(tree, "eventid")
-    a = atoms(tree)
+    a = atoms(tree, derived=channels is None or "security" in channels)
     return CompiledRule(
         id=str(rule.id) if rule.id else f"{src.rel}#{rule.title}", title=str(rule.title or src.rel),
         level=_level(rule), status=str(rule.status.name.lower() if rule.status else "unknown"),

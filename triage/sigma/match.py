@@ -35,9 +35,10 @@ class Event:
 
     __slots__ = ("raw", "low", "_text")
 
-    def __init__(self, raw: dict[str, str | None]) -> None:
+    def __init__(self, raw: dict[str, str | None], low: dict[str, str | None] | None = None) -> None:
         self.raw = raw
-        self.low = {k: (v.lower() if v is not None else None) for k, v in raw.items()}
+        # ``low``: the same lower-cased, when the caller built both at once (triage.sigma.kept)
+        self.low = low if low is not None else {k: (v.lower() if v is not None else None) for k, v in raw.items()}
         self._text: str | None = None
 
     @property

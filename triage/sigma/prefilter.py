@@ -109,8 +109,8 @@ class HyperscanSearcher(Searcher):
         if lazy:
             buf = joined.encode("ascii")
             sizes: Any = map(len, texts)
-        else:
-            parts = [t.encode("utf-8", "surrogatepass") for t in _after(texts, after)]
+        else:  # non-ASCII text is lower-cased first, as the rules' values are (see _folded)
+            parts = [_folded(t).encode("utf-8", "surrogatepass") for t in _after(texts, after)]
             buf = b"\x00".join(parts)
             sizes = map(len, parts)
         # where each text starts in buf: worked out at the first match (most batches of a bucket
@@ -172,10 +172,19 @@ class RecordSearcher(HyperscanSearcher):
             if begin:
                 text = text[begin:]
             lits: set[int] = set()
-            scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_collect, context=lits)
+            scan(_folded(text).encode("utf-8", "surrogatepass"), match_event_handler=_collect, context=lits)
             if lits:
                 found[k] = lits
         return found
+
+
+def _folded(text: str) -> str:
+    """``text`` as the searchers compare it with the (lower-case) literals. Hyperscan's caseless
+    matching folds ASCII letters only, while the rules compare ``value.lower()``: a value with 'Ä'
+    matches a rule's 'ä', and one with the Kelvin sign or 'İ' a rule's 'k' or 'i' (they lower-case
+    to ASCII). A text that is not pure ASCII (rare; the check is a flag read) is therefore
+    lower-cased before the search, so the pre-filter never drops a record the rule would match."""
+    return text if text.isascii() else text.lower()
 
 
 def _collect(lit: int, start: int, end: int, flags: int, found: set[int]) -> None:

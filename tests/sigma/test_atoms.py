@@ -1,0 +1,94 @@
+"""Which literals stand for a rule in the pre-filter (triage.sigma.compile.atoms): the most selective
+sound choice. Every group a rule keeps must be one its matches satisfy (a record without any of its
+literals cannot match); among the groups a rule offers, rare ones go first, and the searchers compare
+text as the rules do, non-ASCII letters included."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from triage.sigma import prefilter
+from triage.sigma.compile import _usable, atoms, regex_literal
+from triage.sigma.engine import event
+from triage.sigma.match import build, make_bucket
+
+needs_hyperscan = pytest.mark.skipif(prefilter.hyperscan is None, reason="hyperscan is not installed here")
+
+
+def _f(field, op, arg):
+    return ("f", field, op, arg, False)
+
+
+@pytest.mark.parametrize("lit, usable", [
+    ("^^", True), ("`", True), ("^", True), ("${", True), ('"{', True), ("abc", True), ("\u00ae", True),
+    ("{", False), ("}", False), ("-f", False), ('"', False), ("\\", False), ("..", False), ("ab", False),
+    ("^ ", False), ("", False)])
+def test_short_literals_count_only_when_rare_punctuation(lit, usable):
+    assert _usable(lit) is usable
+
+
+@pytest.mark.parametrize("pattern, avoid, expected", [
+    (r'"(?:\{\d\})+"\s*-f', "", '"{'),           # a repeat that runs at least once starts the run on
+    (r"\w+`(?:\w+|-|.)`[\w+|\s]", "", "`"),
+    (r"(?i)\$\{`?e`?n`?v`?:`?p`?a`?t`?h`?\}", "", "${"),
+    (r"net\s+user\s+", "", "user"),
+    (r"net\s+user\s+", '"user":\x00"commandline":', "net"),  # 'user' is in every record with a User field
+    (r"\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}", "", None),
+    (r"(?:ab)*cde", "", "cde"),                  # a repeat that may run zero times adds nothing
+    (r"abc|defg", "", None),                     # alternation at the top: nothing is required
+])
+def test_regex_literal_choices(pattern, avoid, expected):
+    assert regex_literal(pattern, 0, avoid) == expected
+
+
+def test_escape_rules_get_groups():
+    """cmd's caret escapes and PowerShell's backtick obfuscation have literals the pre-filter can use:
+    such rules no longer run on every process creation."""
+    dosfuscation = ("or", tuple(_f("commandline", "ct", x) for x in ("^^", "^|^", ",;,", ";;;;", "%comspec:~")))
+    assert atoms(dosfuscation) == [frozenset({"^^", "^|^", ",;,", ";;;;", "%comspec:~"})]
+    tokens = ("or", (_f("commandline", "re", (r"\w+`(?:\w+|-|.)`[\w+|\s]", 0)),
+                     _f("commandline", "re", (r'"(?:\{\d\})+"\s*-f', 0))))
+    assert atoms(tokens) == [frozenset({"`", '"{'})]
+
+
+def test_common_groups_give_way_to_rare_ones():
+    # and: a group made of common values is dropped while a rarer one stands for the rule
+    rule = ("and", (_f("image", "ct", "\\windows\\system32\\"), _f("commandline", "ct", "evil-switch")))
+    assert atoms(rule) == [frozenset({"evil-switch"})]
+    # or: the branch's rarer group stands for it (any one group of a branch is sound)
+    rule = ("or", (("and", (_f("image", "ct", "\\windows\\"), _f("commandline", "ct", "\\..\\windows\\"))),
+                   _f("commandline", "ct", ".exe\\..\\")))
+    assert atoms(rule) == [frozenset({"\\..\\windows\\", ".exe\\..\\"})]
+    # nothing rarer: the common group is kept (a weak pre-filter is still one)
+    assert atoms(_f("image", "ct", "\\windows\\system32\\")) == [frozenset({"\\windows\\system32\\"})]
+
+
+def test_user_and_integrity_groups_only_where_they_are_in_the_text():
+    """Security 4688's User and IntegrityLevel are derived by the engine (not in the record's text as
+    tested): no groups from them there; on Sysmon's process creation they are plain fields."""
+    rule = ("and", (_f("user", "ct", "anonymous"), _f("parentimage", "ct", "\\appdata\\")))
+    assert atoms(rule, derived=False) == [frozenset({"anonymous"})]
+    assert atoms(rule, derived=True) == [frozenset({"\\appdata\\"})]
+
+
+@needs_hyperscan
+@pytest.mark.parametrize("value", ["\u00c4RGER im B\u00dcRO", "\u212aILL -9", "WM\u0130C process"])
+def test_non_ascii_records_are_searched_as_the_rules_compare(value):
+    """The rules compare ``value.lower()``: 'Ä' matches 'ä', the Kelvin sign 'k', 'İ' 'i'. Hyperscan
+    folds ASCII only, so such a record is lower-cased before the search, by both searchers."""
+    rules = {0: _f("commandline", "ct", "\u00e4rger"), 1: _f("commandline", "ct", "kill"),
+             2: _f("commandline", "ct", "wmi")}
+    tests = {i: build(t) for i, t in rules.items()}
+    fields = {"CommandLine": value, "Channel": "Sysmon"}
+    text = json.dumps({"Event": {"System": {"Channel": "Sysmon"}, "EventData": {"CommandLine": value}}},
+                      ensure_ascii=False, separators=(",", ":"))
+    want = [i for i, t in tests.items() if t(event(fields))]
+    assert want  # each value matches one rule
+    for kind in (prefilter.HyperscanSearcher, prefilter.RecordSearcher):
+        b = make_bucket(sorted(rules), tests, {i: atoms(t) for i, t in rules.items()}, trees=rules)
+        b.searcher = kind(b.searcher.literals)
+        cands = b.candidates_many([text, '{"Event":{"EventData":{"X":"plain"}}}'])
+        assert cands[1] is None
+        assert cands[0] is not None and set(want) <= set(cands[0]), (kind.__name__, value)
