@@ -396,21 +396,9 @@ def unknowable(node: Node, known: frozenset[str], positive: bool = True) -> Node
     SQL's NULL follows."""
     kind = node[0]
     if kind in ("and", "or"):
-        kids = [unknowable(c, known, positive) for c in node[1]]
-        absorbing, neutral = (("false",), ("true",)) if kind == "and" else (("true",), ("false",))
-        if absorbing in kids:
-            return absorbing
-        kept = [k for k in kids if k != neutral]
-        if not kept:
-            return neutral
-        return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+        return _joined(kind, [unknowable(c, known, positive) for c in node[1]])
     if kind == "not":
-        inner = unknowable(node[1], known, not positive)
-        if inner == ("true",):
-            return ("false",)
-        if inner == ("false",):
-            return ("true",)
-        return ("not", inner)
+        return _negated(unknowable(node[1], known, not positive))
     if kind != "f":
         return node
     field, op, arg = node[1], node[2], node[3]
@@ -450,22 +438,30 @@ def specialize(node: Node, channel: str, event_id: str, provider: str | None = N
             return node
         return ("true",) if ok else ("false",)
     if kind in ("and", "or"):
-        kids = [specialize(c, channel, event_id, provider) for c in node[1]]
-        absorbing, neutral = (("false",), ("true",)) if kind == "and" else (("true",), ("false",))
-        if absorbing in kids:
-            return absorbing
-        kids = [k for k in kids if k != neutral]
-        if not kids:
-            return neutral
-        return kids[0] if len(kids) == 1 else (kind, tuple(kids))
+        return _joined(kind, [specialize(c, channel, event_id, provider) for c in node[1]])
     if kind == "not":
-        inner = specialize(node[1], channel, event_id, provider)
-        if inner == ("true",):
-            return ("false",)
-        if inner == ("false",):
-            return ("true",)
-        return ("not", inner)
+        return _negated(specialize(node[1], channel, event_id, provider))
     return node
+
+
+def _joined(kind: str, kids: list[Node]) -> Node:
+    """An 'and'/'or' of ``kids`` with its constants folded away."""
+    absorbing, neutral = (("false",), ("true",)) if kind == "and" else (("true",), ("false",))
+    if absorbing in kids:
+        return absorbing
+    kept = [k for k in kids if k != neutral]
+    if not kept:
+        return neutral
+    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+
+
+def _negated(inner: Node) -> Node:
+    """'not inner', a constant when ``inner`` is one."""
+    if inner == ("true",):
+        return ("false",)
+    if inner == ("false",):
+        return ("true",)
+    return ("not", inner)
 
 
 def fields(node: Node, out: set[str] | None = None) -> set[str]:
