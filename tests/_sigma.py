@@ -21,3 +21,22 @@ def museum_records(corpus: Path, limit: int = 3000):
             if n >= limit:
                 break
             yield rec["data"]
+
+
+def queued_records(engine, folder: Path) -> list[tuple]:
+    """Every record of the logs under ``folder`` that a bucket of ``engine`` takes, as the parser
+    queues it for a log's Sigma pass: (bucket, record id, written time, JSON text, offset 0)."""
+    import json
+
+    from evtx import PyEvtxParser
+
+    from triage.sigma.flatten import flatten
+
+    queued = []
+    for log in sorted(folder.rglob("*.evtx")):
+        for rec in PyEvtxParser(str(log)).records_json():
+            whole = flatten(json.loads(rec["data"]))
+            b = engine.bucket(whole.get("Channel"), whole.get("EventID"), whole.get("Provider_Name"))
+            if b is not None:
+                queued.append((b, rec["event_record_id"], rec["timestamp"], rec["data"], 0))
+    return queued

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _sigma import museum_records
+from _sigma import museum_records, queued_records
 
 from triage.sigma.engine import event
 from triage.sigma.flatten import flatten
@@ -152,19 +152,11 @@ def test_log_hits_same_with_and_without_lean(sigmahq, corpus, monkeypatch):
     """What a log's Sigma pass reports — counts, times, samples with the fields their rules test —
     is the same when candidates are evaluated on the fields they read (and matches flattened in full
     afterwards) as when every candidate record is flattened in full."""
-    from evtx import PyEvtxParser
-
     import triage.sigma.hits as hits_mod
     from triage.model import Source
 
     rs, eng = sigmahq
-    queued = []
-    for log in sorted((corpus / "evtx" / "museum-win11-rathbunvm").rglob("*.evtx")):
-        for rec in PyEvtxParser(str(log)).records_json():
-            whole = flatten(json.loads(rec["data"]))
-            b = eng.bucket(whole.get("Channel"), whole.get("EventID"), whole.get("Provider_Name"))
-            if b is not None:
-                queued.append((b, rec["event_record_id"], rec["timestamp"], rec["data"], 0))
+    queued = queued_records(eng, corpus / "evtx" / "museum-win11-rathbunvm")
 
     def report():
         hits = hits_mod.LogHits(eng, Source(bundle_path="logs/test.evtx"))

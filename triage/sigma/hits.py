@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from triage.model import SigmaMatch
+from triage.sigma import verdicts
 from triage.sigma.engine import Engine, event
 from triage.sigma.flatten import decode, flatten
 from triage.sigma.kept import pick
@@ -87,16 +88,42 @@ class LogHits:
                 cands = bucket.candidates_at(texts, starts)
             except Exception:  # the searcher failed: evaluate every rule of the bucket (slower, same result)
                 cands = dict.fromkeys(range(len(pending)), list(bucket.rules))
+            always_only = bucket.always_only
             for k, c in cands.items():
                 item = pending[k]
+                if c is always_only and self._answered(bucket, c, item):
+                    continue
                 self._evaluate(bucket, c, item[1], item[2], item[3])
 
-    def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> None:
+    def _answered(self, bucket: Bucket, candidates: list[int], item: tuple[Any, ...]) -> bool:
+        """Whether a record only the always-evaluated rules are candidates for was answered from the
+        values those rules read (triage.sigma.verdicts): known not to match, or evaluated now and
+        remembered. False: evaluate it as usual (it matches: its sample needs the record)."""
+        memo = bucket.verdicts
+        read = memo.read
+        if read is False:
+            read = memo.read = verdicts.names(plan(bucket.plans, bucket.trees, candidates))
+        if read is None:
+            return False
+        key = verdicts.values(item[3], read)
+        if key is None:
+            return False
+        known = memo.seen.get(key)
+        if known is None:
+            matched = self._evaluate(bucket, candidates, item[1], item[2], item[3])
+            if matched is not None:
+                memo.remember(key, matched)
+            return True
+        return not known
+
+    def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> bool | None:
+        """Evaluate ``candidates`` on one record and keep its matches; whether any matched (None:
+        the record could not be decoded)."""
         try:
             record = decode(data)
         except ValueError:
             self.errors += 1
-            return
+            return None
         # only the fields the candidates read (triage.sigma.lean); all of them once one matches
         keep = plan(bucket.plans, bucket.trees, candidates)
         ev = pick(record, keep) if isinstance(keep, Keeper) else None  # the same, without a walk
@@ -106,7 +133,7 @@ class LogHits:
             ev = event(fields)
         matched = bucket.match(ev, candidates)
         if not matched:
-            return
+            return False
         if keep is not None or fields is None:
             fields = flatten(record)
         created = fields.get("TimeCreated") or written.removesuffix(" UTC")
@@ -125,6 +152,7 @@ class LogHits:
                 h.last = key
             if len(h.samples) < MAX_SAMPLES:
                 h.samples.append(self._sample(rules[i].fields, fields, rid, key, wkey, created, written))
+        return True
 
     @staticmethod
     def _sample(rule_fields: list[str], fields: dict[str, Any], rid: Any, key: str, wkey: str, created: str,

@@ -285,6 +285,16 @@ class Bucket:
     # and candidate list -> the flatten filter for records with those candidates
     trees: dict[int, Any] | None = None
     plans: dict[tuple[int, ...], Any] = dataclasses.field(default_factory=dict)
+    # the candidate list of a record that only the always-evaluated rules are candidates for (one
+    # list object: triage.sigma.verdicts answers such records by identity), and those answers
+    always_only: list[int] = dataclasses.field(default_factory=list)
+    verdicts: Any = None  # triage.sigma.verdicts.Verdicts
+
+    def __post_init__(self) -> None:
+        from triage.sigma.verdicts import Verdicts
+
+        self.always_only = list(self.always)
+        self.verdicts = Verdicts()
 
     def candidates_many(self, texts: list[str]) -> list[list[int] | None]:
         """For each record (engine JSON text): the rules worth evaluating (None: none, skip it)."""
@@ -298,7 +308,7 @@ class Bucket:
         payload (the parser knows where the System block's Channel is): the search starts there."""
         always = self.always
         if self.searcher is None:
-            return dict.fromkeys(range(len(texts)), list(always)) if always else {}
+            return dict.fromkeys(range(len(texts)), self.always_only) if always else {}
         out: dict[int, list[int]] = {}
         memo = self.memo
         for k, found in self.searcher.search(texts, PAYLOAD, starts).items():
@@ -312,7 +322,7 @@ class Bucket:
             if cands is not None:
                 out[k] = cands
         if always:  # every record is a candidate for these; lists are shared: callers only read them
-            only_always = list(always)
+            only_always = self.always_only
             return {k: out.get(k, only_always) for k in range(len(texts))}
         # in record order, as evaluated before (a rule's samples are its first records): the searchers
         # report records in the order their first match ends, which is that order in practice
