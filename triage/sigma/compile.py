@@ -373,44 +373,6 @@ def _leading_literals(sub: Any, sre_parse: Any) -> list[str]:
     return out
 
 
-# Security 4688's fields (Microsoft's schema; SigmaHQ's logsource checker lists the same), the two the
-# engine derives from them, and the System block's: what a process_creation rule mapped to 4688 can
-# read. Its other fields (OriginalFileName, Hashes, Product, ParentCommandLine...) are Sysmon's.
-FIELDS_4688 = frozenset({
-    "subjectusersid", "subjectusername", "subjectdomainname", "subjectlogonid", "newprocessid",
-    "newprocessname", "tokenelevationtype", "processid", "commandline", "targetusersid", "targetusername",
-    "targetdomainname", "targetlogonid", "parentprocessname", "mandatorylabel"}) | DERIVED_FIELDS
-
-
-def unknowable(node: Node, known: frozenset[str], positive: bool = True) -> Node:
-    """``node`` where the fields outside ``known`` can never be read (a Sysmon-only field in a rule
-    mapped to Security 4688), with SQL's three-valued logic for them: a test of such a field is
-    *unknown*, and so is its negation; a rule fires only where it is true whatever those fields
-    would have held. Filters ('not OriginalFileName: smss.exe') that cannot be checked therefore
-    do not let a record through, as SQL engines (the pySigma SQLite backend, Zircolite) answer;
-    a selection naming such a field simply does not match, as everywhere (the rule's other branches
-    still can). ``null`` and ``exists`` have a known answer for a field that is never there.
-
-    Each occurrence is replaced by the constant that keeps the whole rule from being true on its
-    account (false where it counts for the rule, true under a 'not'): that is Kleene's logic, which
-    SQL's NULL follows."""
-    kind = node[0]
-    if kind in ("and", "or"):
-        return _joined(kind, [unknowable(c, known, positive) for c in node[1]])
-    if kind == "not":
-        return _negated(unknowable(node[1], known, not positive))
-    if kind != "f":
-        return node
-    field, op, arg = node[1], node[2], node[3]
-    if field in known and not (op == "fref" and arg[0] not in known):
-        return node
-    if op == "null":  # a field that is never there is null
-        return ("true",)
-    if op == "exists":
-        return ("false",) if arg else ("true",)
-    return ("false",) if positive else ("true",)
-
-
 def specialize(node: Node, channel: str, event_id: str, provider: str | None = None) -> Node:
     """``node`` for records of one channel, event id and (if given) provider, all lower-case text:
     their tests become constants and the tree is simplified. A bucket evaluates and pre-filters this

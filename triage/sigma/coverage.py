@@ -1,17 +1,14 @@
 """The pack's ATT&CK coverage, with and without Sysmon (docs/sigma-coverage.md is this module's output).
 
 A rule counts "without Sysmon" when one of its compiled variants reads a log other than Sysmon's
-(Security 4688 for process creation, System, PowerShell, Defender ...) and can match there: most
-telework laptops have no Sysmon, so that column is what a responder gets from an ordinary host. A
-4688 variant that needs Sysmon-only fields (``compile.unknowable``) does not count.
+(Security 4688 for process creation, System, PowerShell, Defender ...): most telework laptops have no
+Sysmon, so that column is what a responder gets from an ordinary host.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from triage.sigma.compile import unknowable
-from triage.sigma.engine import KNOWN_4688
 from triage.sigma.load import RuleSet
 
 SYSMON = "microsoft-windows-sysmon/operational"
@@ -26,7 +23,7 @@ def render(rs: RuleSet) -> str:
         for ch in r.channels or []:
             if ch == SYSMON:
                 d["sysmon"] = True
-            elif ch != "security" or r.event_ids != ["4688"] or unknowable(r.tree, KNOWN_4688) != ("false",):
+            else:
                 d["other"] = True
     techniques: dict[str, dict] = defaultdict(lambda: {"tactics": set(), "with": 0, "without": 0, "titles": []})
     per_tactic: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])

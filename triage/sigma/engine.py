@@ -13,20 +13,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage.sigma.compile import FIELDS_4688, atoms, specialize, unknowable
+from triage.sigma.compile import atoms, specialize
 from triage.sigma.gcpause import paused
 from triage.sigma.lean import plan
 from triage.sigma.load import CompiledRule, RuleSet, cache_dir, load_rules, ruleset_by_key
-from triage.sigma.match import SYSTEM_FIELDS, Bucket, Event, Test, build, make_bucket
+from triage.sigma.match import Bucket, Event, Test, build, make_bucket
 
 # 4688 carries the new process' integrity as a label SID; Sysmon rules test IntegrityLevel by name.
 _INTEGRITY = {"s-1-16-0": "Untrusted", "s-1-16-4096": "Low", "s-1-16-8192": "Medium",
               "s-1-16-8448": "Medium", "s-1-16-12288": "High", "s-1-16-16384": "System",
               "s-1-16-20480": "Protected"}
-
-
-# What a Security 4688 record can hold: its own fields, the two derived from them, the System block's.
-KNOWN_4688 = FIELDS_4688 | SYSTEM_FIELDS
 
 
 def event(fields: dict[str, str | None]) -> Event:
@@ -125,11 +121,6 @@ class Engine:
             else:
                 tree = specialize(r.tree, channel, eid, provider if by_provider else None)
                 group = None if tree == ("false",) else atoms(tree, derived=channel in ("", "security"))
-            if (channel, eid) == ("security", "4688") and tree != ("false",):
-                # Sysmon-only fields of a process_creation rule: unknown here, not absent (compile.unknowable)
-                known = unknowable(tree, KNOWN_4688)
-                if known != tree:
-                    tree, group = known, (None if known == ("false",) else atoms(known, derived=True))
             if tree == ("false",):
                 continue
             trees[i] = tree
