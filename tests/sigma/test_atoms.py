@@ -92,3 +92,39 @@ def test_non_ascii_records_are_searched_as_the_rules_compare(value):
         cands = b.candidates_many([text, '{"Event":{"EventData":{"X":"plain"}}}'])
         assert cands[1] is None
         assert cands[0] is not None and set(want) <= set(cands[0]), (kind.__name__, value)
+
+
+@pytest.mark.parametrize("op, arg, form", [
+    ("ew", "\\cmd.exe", '\x01\\\\cmd.exe"'),           # the end of some value, not anywhere
+    ("sw", "c:\\temp\\", '\x01"c:\\\\temp\\\\'),       # the start of some value
+    ("eq", "whoami.exe", '\x01"whoami.exe"'),
+    ("ew", "1234", "1234"),                            # could end a bare number: plain
+    ("eq", "true", "true"),
+    ("eq", "a\nb", "a\nb"),                            # a list's items joined: plain
+    ("ct", "x.exe", "x.exe"),
+])
+def test_value_tests_are_anchored_to_the_quotes(op, arg, form):
+    assert atoms(_f("image", op, arg)) == [frozenset({form})]
+
+
+@needs_hyperscan
+@pytest.mark.parametrize("value", [
+    "C:\\Windows\\System32\\cmd.exe", {"#text": "C:\\x\\CMD.EXE", "#attributes": {"a": 1}},
+    ["first", "C:\\y\\cmd.exe"], "C:\\Program Files\\cmd.exe"])
+def test_anchored_literals_find_every_value_the_test_matches(value):
+    """An element with text or a list (flatten: its items joined) still ends with the quote."""
+    from triage.sigma.flatten import flatten
+
+    rule = {0: _f("image", "ew", "\\cmd.exe"), 1: _f("image", "sw", "c:\\"), 2: _f("commandline", "ct", "zzz")}
+    tests = {i: build(t) for i, t in rule.items()}
+    record = {"Event": {"System": {"Channel": "Sysmon"}, "EventData": {"Image": value, "CommandLine": "run cmd.exe now"}}}
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    want = [i for i, t in tests.items() if t(event(flatten(record)))]
+    b = make_bucket(sorted(rule), tests, {i: atoms(t) for i, t in rule.items()}, trees=rule)
+    got = b.candidates_many([text])[0] or []
+    assert set(want) <= set(got)
+    if isinstance(value, str):
+        assert want == [0, 1]
+    # a command line that mentions cmd.exe mid-value is no longer a candidate for Image|endswith
+    other = json.dumps({"Event": {"System": {}, "EventData": {"Image": "C:\\x\\a.exe", "CommandLine": "cmd.exe /c"}}})
+    assert 0 not in (b.candidates_many([other])[0] or [])

@@ -73,7 +73,7 @@ def test_field_name_literal_groups_are_left_out():
     b = make_bucket(sorted(rules), {i: build(t) for i, t in rules.items()},
                     {i: atoms(t) for i, t in rules.items()}, trees=rules)
     assert b.always == (1,)
-    assert sorted(b.searcher.literals) == ["\\\\mimikatz.exe", "whoami"]
+    assert sorted(b.searcher.literals) == ['\\\\mimikatz.exe"', "whoami"]  # endswith: the value's end
     texts = [_text({"CommandLine": "whoami /all", "User": "CORP\\bob"}), _text({"Image": "C:\\x.exe"}),
              _text({"Image": "C:\\t\\MIMIKATZ.EXE"})]
     assert b.candidates_many(texts) == [[0, 1], [1], [1, 2]]

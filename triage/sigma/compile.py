@@ -18,6 +18,7 @@ rule and reports the reason.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
@@ -249,7 +250,38 @@ COMMON_VALUES = "\x00".join((
 
 def _common(group: AbstractSet[str], avoid: str = "") -> bool:
     """Whether a literal of ``group`` is part of a common value or of a field name (``avoid``)."""
-    return any(lit in COMMON_VALUES or lit in avoid for lit in group)
+    return any((plain := _plain(lit)) in COMMON_VALUES or plain in avoid for lit in group)
+
+
+def _plain(form: str) -> str:
+    """A literal without the quotes :func:`_anchored` gave it (as a rule states it)."""
+    if not form.startswith(RAW) or '"' not in form:
+        return form
+    try:
+        return str(json.loads('"' + form[len(RAW):].strip('"') + '"'))
+    except ValueError:
+        return form
+
+
+# Characters a JSON number, true, false or null is written with: a value ending (starting, equal
+# to) such a text may be logged unquoted, so only other literals are anchored to a quote.
+_BARE = frozenset("0123456789.-+eE" + "truefalsn")
+
+
+def _anchored(node: Node, lit: str) -> str:
+    """A field test's literal with the JSON quote that bounds the value where the test says the
+    literal is: ``Image|endswith: '\\cmd.exe'`` -> ``\\cmd.exe"`` (the end of some value), not
+    'cmd.exe' anywhere (a command line that mentions it). startswith gets the opening quote,
+    equality both. The quote is JSON's own (RAW: the form is JSON text already). Every value
+    the test can hold true for is a JSON string ending (starting, equal to) the literal, or an
+    element with text, or a list whose last (first, only) item is: flatten reads those as the
+    value. A literal that could be the end of a bare number, true, false or null, or an equality
+    with a line break (a list's items joined), keeps its plain form."""
+    op = node[2]
+    if op not in ("ew", "sw", "eq") or all(c in _BARE for c in lit) or (op == "eq" and "\n" in lit):
+        return lit
+    quoted = json.dumps(lit, ensure_ascii=False)
+    return RAW + (quoted[1:] if op == "ew" else quoted[:-1] if op == "sw" else quoted)
 
 
 def name_text(trees: Any) -> str:
@@ -270,7 +302,9 @@ def _groups(node: Node, avoid: str = "", index: frozenset[str] = INDEX_FIELDS) -
         if num is not None:
             return [num]
         lit = _literal(node, avoid)
-        return [frozenset({lit})] if lit is not None and _usable(lit) else []
+        if lit is None or not _usable(lit):
+            return []
+        return [frozenset({_anchored(node, lit) if kind == "f" else lit})]
     if kind == "and":
         out: list[frozenset] = []
         for c in node[1]:

@@ -35,7 +35,7 @@ from triage.sigma.gcpause import paused
 from triage.sigma.watch import Watch, arm, watched_paths
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
-COMPILER_VERSION = "7"
+COMPILER_VERSION = "8"
 RULE_SUFFIXES = (".yml", ".yaml")
 LEVELS = ("informational", "low", "medium", "high", "critical")
 
