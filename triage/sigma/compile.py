@@ -18,6 +18,7 @@ rule and reports the reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Set as AbstractSet
@@ -217,7 +218,7 @@ COMMON_NAMES = frozenset({"rulename", "utctime", "processguid", "processid"})
 MAX_GROUPS = 4
 
 
-def atoms(node: Node, derived: bool = True) -> list[frozenset] | None:
+def atoms(node: Node, derived: bool = True, names: Any = None) -> list[frozenset] | None:
     """Pre-filter groups of a node: lower-case literals such that, in every record the node matches,
     at least one literal of EACH group occurs in some value (None: nothing is known, evaluate the rule
     on every record of its bucket). The parser runs one Aho-Corasick pass over a record's text and
@@ -225,8 +226,9 @@ def atoms(node: Node, derived: bool = True) -> list[frozenset] | None:
 
     ``derived``: the node may be evaluated on Security 4688 records, whose User and IntegrityLevel
     the engine derives (not in the record's text as such): no groups from those two fields. On any
-    other channel (Sysmon's process creation) they are fields of the record like any other."""
-    avoid = name_text([node])
+    other channel (Sysmon's process creation) they are fields of the record like any other.
+    ``names``: the fields the node tests, when the caller knows them (a compiled rule's)."""
+    avoid = name_text([node]) if names is None else _joined_names(COMMON_NAMES.union(names))
     groups = _groups(node, avoid, INDEX_FIELDS if derived else INDEX_FIELDS - DERIVED_FIELDS)
     if not groups:
         return None
@@ -250,9 +252,15 @@ COMMON_VALUES = "\x00".join((
 
 def _common(group: AbstractSet[str], avoid: str = "") -> bool:
     """Whether a literal of ``group`` is part of a common value or of a field name (``avoid``)."""
-    return any((plain := _plain(lit)) in COMMON_VALUES or plain in avoid for lit in group)
+    return any(_common_value(lit) or _plain(lit) in avoid for lit in group)
 
 
+@functools.lru_cache(maxsize=65536)
+def _common_value(form: str) -> bool:
+    return _plain(form) in COMMON_VALUES
+
+
+@functools.lru_cache(maxsize=65536)
 def _plain(form: str) -> str:
     """A literal without the quotes :func:`_anchored` gave it (as a rule states it)."""
     if not form.startswith(RAW) or '"' not in form:
@@ -290,6 +298,11 @@ def name_text(trees: Any) -> str:
     names: set[str] = set(COMMON_NAMES)
     for tree in trees:
         fields(tree, names)
+    return _joined_names(frozenset(names))
+
+
+@functools.lru_cache(maxsize=4096)
+def _joined_names(names: frozenset[str]) -> str:
     return "\x00".join(f'"{n}":' for n in sorted(names))
 
 

@@ -120,7 +120,7 @@ class Engine:
                 tree, group = r.tree, self._atoms[i]
             else:
                 tree = specialize(r.tree, channel, eid, provider if by_provider else None)
-                group = None if tree == ("false",) else atoms(tree, derived=channel in ("", "security"))
+                group = None if tree == ("false",) else atoms(tree, channel in ("", "security"), r.fields)
             if tree == ("false",):
                 continue
             trees[i] = tree
