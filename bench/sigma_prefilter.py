@@ -50,7 +50,6 @@ def batches(items: list[tuple[Any, Any, str, str, int]]) -> list[tuple[Any, list
 def baseline_bucket(b: Any) -> Any:
     """``b``'s rules in a bucket built as before: batch scan everywhere, field-name groups kept."""
     from triage.sigma import keynames, prefilter
-    from triage.sigma.compile import atoms
     from triage.sigma.match import make_bucket
 
     keep_names, keep_min = keynames.name_text, prefilter.RECORD_SCAN_MIN
@@ -58,7 +57,9 @@ def baseline_bucket(b: Any) -> Any:
     prefilter.RECORD_SCAN_MIN = 1 << 62
     try:
         trees = b.trees or {}
-        return make_bucket(list(b.rules), b.tests, {i: atoms(trees[i]) for i in b.rules}, None, "", trees)
+        # the groups the engine chose for this bucket (field-name ones included: they are left out
+        # only when a bucket is built)
+        return make_bucket(list(b.rules), b.tests, dict(b.groups or {}), None, "", trees)
     finally:
         keynames.name_text, prefilter.RECORD_SCAN_MIN = keep_names, keep_min  # type: ignore[assignment]
 

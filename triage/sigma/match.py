@@ -289,6 +289,9 @@ class Bucket:
     # list object: triage.sigma.verdicts answers such records by identity), and those answers
     always_only: list[int] = dataclasses.field(default_factory=list)
     verdicts: Any = None  # triage.sigma.verdicts.Verdicts
+    # rule -> the pre-filter groups the bucket was built from, before field-name groups were left out
+    # (what bench/sigma_prefilter.py rebuilds its baseline from)
+    groups: dict[int, list[frozenset] | None] | None = None
 
     def __post_init__(self) -> None:
         from triage.sigma.verdicts import Verdicts
@@ -376,4 +379,5 @@ def make_bucket(indices: list[int], tests: dict[int, Test], atoms_of: dict[int, 
     literals = sorted(by_atom)
     search = prefilter.searcher(literals, cache_dir, cache_key) if literals else None
     return Bucket(rules=tuple(indices), tests=tests, always=tuple(always), searcher=search,
-                  keys=[tuple(sorted(by_atom[lit])) for lit in literals], need=need, trees=trees)
+                  keys=[tuple(sorted(by_atom[lit])) for lit in literals], need=need, trees=trees,
+                  groups=atoms_of)
