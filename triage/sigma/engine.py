@@ -117,14 +117,13 @@ class Engine:
             by_provider = provider is not None and "provider_name" in r.fields
             if (not by_provider and r.event_ids is not None and len(r.event_ids) == 1 and r.channels is not None
                     and len(r.channels) == 1):
-                tree, group = r.tree, self._atoms[i]
-            else:
-                tree = specialize(r.tree, channel, eid, provider if by_provider else None)
-                group = None if tree == ("false",) else atoms(tree, channel in ("", "security"), r.fields)
+                trees[i], groups[i] = r.tree, self._atoms[i]
+                continue
+            tree = specialize(r.tree, channel, eid, provider if by_provider else None)
             if tree == ("false",):
                 continue
             trees[i] = tree
-            groups[i] = group
+            groups[i] = atoms(tree, channel in ("", "security"), r.fields)
         return make_bucket(sorted(trees), _LazyTests(trees), groups, self._cache_dir,
                            f"{self.ruleset.key}/{channel}/{eid}/{provider}", trees)
 

@@ -10,9 +10,10 @@ System block only the elements with attributes are looked into.
 The answer is the :class:`~triage.sigma.match.Event` that :func:`triage.sigma.engine.event` makes of
 the filtered flattening — the same lower-case names with the same values (and lower-cased values);
 only the order of names may differ, which no rule depends on while no two kept names share a
-lower-case, space-less form (:class:`triage.sigma.lean.Keeper` tracks that) — or None whenever the record is not the plain shape reasoned about here: a payload name the filter has
-not classified yet, a UserData block or a payload that is not an object, a System attribute whose
-name may be kept, two kept names of one form. The caller then flattens the record.
+lower-case, space-less form (:class:`triage.sigma.lean.Keeper` tracks that) — or None whenever the
+record is not the plain shape reasoned about here: a payload name the filter has not classified yet,
+a UserData block or a payload that is not an object, a System attribute whose name may be kept, two
+kept names of one form. The caller then flattens the record.
 """
 
 from __future__ import annotations

@@ -287,8 +287,8 @@ class Bucket:
     plans: dict[tuple[int, ...], Any] = dataclasses.field(default_factory=dict)
     # the candidate list of a record that only the always-evaluated rules are candidates for (one
     # list object: triage.sigma.verdicts answers such records by identity), and those answers
-    always_only: list[int] = dataclasses.field(default_factory=list)
-    verdicts: Any = None  # triage.sigma.verdicts.Verdicts
+    always_only: list[int] = dataclasses.field(init=False)
+    verdicts: Any = dataclasses.field(init=False)  # triage.sigma.verdicts.Verdicts
     # rule -> the pre-filter groups the bucket was built from, before field-name groups were left out
     # (what bench/sigma_prefilter.py rebuilds its baseline from)
     groups: dict[int, list[frozenset] | None] | None = None
