@@ -128,3 +128,35 @@ def test_anchored_literals_find_every_value_the_test_matches(value):
     # a command line that mentions cmd.exe mid-value is no longer a candidate for Image|endswith
     other = json.dumps({"Event": {"System": {}, "EventData": {"Image": "C:\\x\\a.exe", "CommandLine": "cmd.exe /c"}}})
     assert 0 not in (b.candidates_many([other])[0] or [])
+
+
+def test_fold_chars_cover_every_character_that_lower_cases_into_a_literal():
+    """A non-ASCII text is searched as it is unless it holds a character whose lower case holds a
+    character of some literal: checked against Python's own str.lower over every code point."""
+    from triage.sigma.unicase import fold_chars
+
+    literals = ["k\u00e4se", "wmi", "\u03c3\u03c9", "\u00df", "\u0430dmin"]  # käse, wmi, σω, ß, Cyrillic а
+    fold = set(fold_chars(literals))
+    chars = set("".join(literals))
+    for u in range(0x80, 0x110000):
+        c = chr(u)
+        assert (c.lower() != c and bool(set(c.lower()) & chars)) == (c in fold), hex(u)
+    # the Kelvin sign (k), 'İ' (i), 'Ä', the Ohm sign and 'Σ' (ω, σ), 'ẞ' (ß), Cyrillic 'А'
+    assert {"\u212a", "\u0130", "\u00c4", "\u2126", "\u03a3", "\u1e9e", "\u0410"} <= fold
+    assert "\u00ae" not in fold and "\u00c9" not in fold  # '®' has no case; 'é' is in no literal
+
+
+@needs_hyperscan
+@pytest.mark.parametrize("value", ["Microsoft\u00ae Windows\u00ae Operating System", "\u00c9T\u00c9 WINDOWS",
+                                   "w\u0130ndows", "\u212aill WINDOWS"])
+def test_texts_searched_as_they_are_find_what_lower_cased_texts_find(value):
+    """'®' (no case) or 'É' (in no literal) leave the text as it is; the Kelvin sign or 'İ' (they
+    lower-case into literals' letters) have it lower-cased: either way the same literals are found
+    as in the lower-cased text."""
+    literals = ["windows", "kill", "\u00e9t\u00e9", "\u00ae win"]
+    text = json.dumps({"EventData": {"Product": value}}, ensure_ascii=False)
+    for kind in (prefilter.HyperscanSearcher, prefilter.RecordSearcher):
+        s = kind(literals)
+        found = s.search([text]).get(0, set())
+        want = {i for i, lit in enumerate(literals) if lit in text.lower()}
+        assert found == want, (kind.__name__, value, found, want)
