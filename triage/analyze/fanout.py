@@ -65,12 +65,19 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     if fork:
         # Frozen while forking: the workers' collector then never walks the objects they inherit
         # (a compiled Sigma set is ~10^5 of them), which costs CPU and copies every page it
-        # touches (Python's gc docs advise freeze() before fork()). The parent unfreezes at once.
+        # touches (Python's gc docs advise freeze() before fork()). The parent unfreezes at once,
+        # unless something was frozen already: gc.unfreeze() thaws everything, and the Sigma
+        # engine's frozen rule set (triage.sigma.engine._engine) handed back to the collector made
+        # every later analysis of the process pay full collections through it (90-110 ms each on
+        # museum-win10-aptsimulatorvm after one big host). What is live now then stays frozen as
+        # well: reclaimed by reference counting as usual, only a cycle among it outlives its use.
+        frozen_before = gc.get_freeze_count()
         gc.freeze()
         try:
             pool.submit(int).result()  # forks every worker now (a fork pool starts them all at once)
         finally:
-            gc.unfreeze()
+            if not frozen_before:
+                gc.unfreeze()
     return pool
 
 
