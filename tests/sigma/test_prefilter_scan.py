@@ -183,9 +183,7 @@ def test_the_parser_queues_the_channel_offset(sigmahq, corpus, monkeypatch):
     inp.options["evtx_sigma_key"] = rs.key
     parser = EvtxParser()
     list(parser.parse(inp))
-    assert len(queued) > 1000 and all(len(item) in (5, 6) for item in queued)
-    # typed records of kinds with always-evaluated rules come decoded (once, for both)
-    assert any(len(item) == 6 and isinstance(item[5], dict) for item in queued)
+    assert len(queued) > 1000 and all(len(item) == 5 for item in queued)
     starts = [item[4] for item in queued]
     assert all(s == 0 or item[3].startswith('"Channel":', s) for item, s in zip(queued, starts, strict=True))
     assert sum(s > 0 for s in starts) > 0.9 * len(queued)
@@ -200,38 +198,3 @@ def test_the_parser_queues_the_channel_offset(sigmahq, corpus, monkeypatch):
 
     with_offsets = matches(queued)
     assert with_offsets == matches([(*item[:4], 0) for item in queued]) and len(with_offsets) > 10
-
-
-def test_records_decoded_once_for_both_type_as_they_do_alone(sigmahq, corpus):
-    """Sysmon 1 and 4688 records are decoded once in the hot loop for their typed event and the
-    Sigma rules (their kinds have always-evaluated rules): the typed records are the ones the parser
-    gives without Sigma, and the Sigma matches the ones found when Sigma decodes the records itself."""
-    rs, _ = sigmahq
-    import triage.parsers.evtx.parser as parser_mod
-    from triage.model import SigmaMatch
-    from triage.parsers.base import input_from_file
-    from triage.parsers.evtx.parser import EvtxParser
-    from triage.sigma.engine import register
-
-    register(rs)
-    d = corpus / "evtx" / "museum-win10-aptsimulatorvm"
-
-    def parse(log, sigma, share=True):
-        inp = input_from_file(d / log, f"logs/{log}")
-        if sigma:
-            inp.options["evtx_sigma_key"] = rs.key
-        real = parser_mod.shared_decode
-        if not share:
-            parser_mod.shared_decode = lambda data: None
-        try:
-            return list(EvtxParser().parse(inp))
-        finally:
-            parser_mod.shared_decode = real
-
-    for log in ("Microsoft-Windows-Sysmon%4Operational.evtx", "Security.evtx"):
-        alone, both = parse(log, sigma=False), parse(log, sigma=True)
-        typed = [r for r in both if not isinstance(r, SigmaMatch)]
-        assert len(typed) > 30 and typed == alone, log
-        unshared = parse(log, sigma=True, share=False)
-        assert [r for r in both if isinstance(r, SigmaMatch)] == [r for r in unshared if isinstance(r, SigmaMatch)]
-    assert any(isinstance(r, SigmaMatch) for r in parse("Microsoft-Windows-Sysmon%4Operational.evtx", sigma=True))

@@ -54,13 +54,11 @@ class LogHits:
         self.by_rule: dict[int, _RuleHits] = {}
         self.channel: str | None = None
         self.errors = 0
-        # (bucket, record id, written time, JSON text, offset[, decoded]) of records not yet
-        # pre-filtered; the offset is where the pre-filter's search may start (a point of the System
-        # block before its payload, 0: not known); decoded: the record as the parser decoded it for
-        # its typed event too (triage.parsers.evtx.system.shared_decode; None: it did not). The
-        # parser's hot loop appends to it itself
+        # (bucket, record id, written time, JSON text, offset) of records not yet pre-filtered; the
+        # offset is where the pre-filter's search may start (a point of the System block before its
+        # payload, 0: not known). The parser's hot loop appends to it itself
         # and calls flush() at BATCH: a method call per record was a tenth of Sigma's cost on a big log.
-        self.queue: list[tuple[Any, ...]] = []
+        self.queue: list[tuple[Bucket, Any, str, str, int]] = []
         self.batch = BATCH
         self._index: dict[tuple[str, str], int] = {}
 
@@ -95,7 +93,7 @@ class LogHits:
                 item = pending[k]
                 if c is always_only and self._answered(bucket, c, item):
                     continue
-                self._evaluate(bucket, c, item[1], item[2], item[3], item[5] if len(item) > 5 else None)
+                self._evaluate(bucket, c, item[1], item[2], item[3])
 
     def _answered(self, bucket: Bucket, candidates: list[int], item: tuple[Any, ...]) -> bool:
         """Whether a record only the always-evaluated rules are candidates for was answered from the
@@ -112,22 +110,20 @@ class LogHits:
             return False
         known = memo.seen.get(key)
         if known is None:
-            matched = self._evaluate(bucket, candidates, item[1], item[2], item[3], item[5] if len(item) > 5 else None)
+            matched = self._evaluate(bucket, candidates, item[1], item[2], item[3])
             if matched is not None:
                 memo.remember(key, matched)
             return True
         return not known
 
-    def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str,
-                  record: Any = None) -> bool | None:
+    def _evaluate(self, bucket: Bucket, candidates: list[int], rid: Any, written: str, data: str) -> bool | None:
         """Evaluate ``candidates`` on one record and keep its matches; whether any matched (None:
-        the record could not be decoded). ``record``: the decoded text, when the parser has it."""
-        if record is None:
-            try:
-                record = decode(data)
-            except ValueError:
-                self.errors += 1
-                return None
+        the record could not be decoded)."""
+        try:
+            record = decode(data)
+        except ValueError:
+            self.errors += 1
+            return None
         # only the fields the candidates read (triage.sigma.lean); all of them once one matches
         keep = plan(bucket.plans, bucket.trees, candidates)
         ev = pick(record, keep) if isinstance(keep, Keeper) else None  # the same, without a walk

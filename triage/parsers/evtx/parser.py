@@ -51,10 +51,8 @@ from triage.parsers.evtx.system import (
     SystemDecoder,
     Tail,
     created_time,
-    decoded_payload,
     payload,
     record_time,
-    shared_decode,
 )
 from triage.timeconv import key_datetime, ts_key
 
@@ -360,22 +358,15 @@ class _LogReader:
                             kmin = kmin or ts_key(tmin)
                             if key < kmin:
                                 tmin, kmin = ts, key
-                    decoded = None
                     if p.sigma is not None:  # queued for the Sigma pre-filter (triage.sigma.hits), with
                         # where its search may start (the System block's Channel, found above)
-                        if p.notable and p.sigma.always:
-                            # a typed record the Sigma rules decode too (its kind has rules evaluated on
-                            # every record: Sysmon 1, 4688): decoded once, here, for both
-                            decoded = shared_decode(data)
-                            sigma_queue.append((p.sigma, rec["event_record_id"], ts, data, c, decoded))
-                        else:
-                            sigma_queue.append((p.sigma, rec["event_record_id"], ts, data, c))
+                        sigma_queue.append((p.sigma, rec["event_record_id"], ts, data, c))
                         if len(sigma_queue) >= sigma_batch:
                             sigma_flush()
                     if p.notable:
                         rid = rec["event_record_id"]
                         try:
-                            typed = self._notable(p.head, p.tail, rid, ts, data, decoded)
+                            typed = self._notable(p.head, p.tail, rid, ts, data)
                             if typed is not None:
                                 yield typed
                         except Exception as exc:  # a shape the table did not expect: lose the typing only
@@ -449,11 +440,9 @@ class _LogReader:
 
     # -- typing ----------------------------------------------------------------------------------
 
-    def _notable(self, head: Head, tail: Tail, rid: int, ts_text: str, data: str,
-                 decoded: dict[str, Any] | None = None) -> Record | None:
+    def _notable(self, head: Head, tail: Tail, rid: int, ts_text: str, data: str) -> Record | None:
         """The typed record of one notable record (None: a machine logon, or a script part that
-        does not complete its block). ``decoded``: the whole record, when the hot loop decoded it
-        already (:func:`shared_decode`)."""
+        does not complete its block)."""
         eid = head.event_id
         if not isinstance(eid, int):  # cannot happen: an UNPARSED head pairs with a plain tail, never notable
             raise ValueError(f"record without a readable event id ({eid!r}) cannot be typed")
@@ -465,7 +454,7 @@ class _LogReader:
         ts = created_time(data) or written
         if ts is None:
             raise ValueError(f"unreadable record time {ts_text!r}")
-        values = payload(data) if decoded is None else decoded_payload(decoded, data)
+        values = payload(data)
         if written is not None and abs((written - ts).total_seconds()) >= 1:
             # exported or damaged logs: the header's written time is zero or off; the event's own
             # TimeCreated is the time, the header's is kept beside it

@@ -156,31 +156,6 @@ def payload(data: str) -> dict[str, Any]:
     return ee.event_data(json.loads(data)["Event"])
 
 
-def shared_decode(data: str) -> dict[str, Any] | None:
-    """A whole record decoded once for its typed event and the Sigma rules (:mod:`triage.sigma.hits`
-    decodes every record of a kind with always-evaluated rules anyway): what :func:`payload` would
-    decode again, at its own cost, on top of Sigma's. None: not a JSON object with an Event object
-    (each then decodes as it does alone, and reports what it reports)."""
-    from triage.sigma.flatten import decode
-
-    try:
-        obj = decode(data)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) and isinstance(obj.get("Event"), dict) else None
-
-
-def decoded_payload(decoded: dict[str, Any], data: str) -> dict[str, Any]:
-    """:func:`payload` of a record from its whole decoded form (:func:`shared_decode`): the same
-    mapping. Without UserData, payload() reads the EventData object (the same JSON: the same value,
-    whichever of the two decoders reads it) or, where EventData is not last, event_data() of the
-    whole record, which is again that EventData alone; a record with UserData goes to payload()."""
-    ev = decoded["Event"]
-    if "UserData" in ev:
-        return payload(data)
-    return ee.payload_data(ev.get("EventData"))
-
-
 def _cache(cache: dict, key: str, decode: Any) -> Any:
     if len(cache) >= MAX_CACHE:
         cache.clear()
