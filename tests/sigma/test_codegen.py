@@ -124,3 +124,27 @@ def test_empty_groups_answer_as_the_closures(tree):
     generated text must not become an empty tuple (falsy) where the closure says True."""
     ev = Event({"a": "x"})
     assert build(tree)(ev) is closure(tree)(ev)
+
+
+@pytest.mark.parametrize("value", ["* -e* JAB*", "*vault::*cred*", "C:\\*\\a?c.exe", "*x*y*", "* -e* *", "*?*"])
+def test_wildcard_values_skip_the_search_without_their_longest_part(value):
+    """A wildcard value's test looks for its longest plain part before the regex search (SigmaHQ's
+    ' -e* JAB' alternatives: seven searches per command line before): the answer is the search's,
+    in the closures and the generated function alike."""
+    import re
+
+    from sigma.types import SigmaString
+
+    from triage.sigma.compile import _string
+
+    node = _string("f", "commandline", SigmaString(value), False)
+    assert node[2] == "glob"
+    rx = re.compile(node[3][0], re.DOTALL)
+    samples = ["powershell -enc JABzAA==", "powershell -e  jab", "x -e y", "vault::cred /patch", "VAULT::CRED",
+               "c:\\windows\\abc.exe", "c:\\x\\a.c.exe", "xy", "yx", "", " -e", "plain"]
+    tests = [closure(node), codegen.rule_function(node)]
+    assert "<sigma rule>" in tests[1].__code__.co_filename  # generated, not the closures again
+    for v in samples:
+        want = rx.search(v.lower()) is not None
+        for t in tests:
+            assert t(Event({"commandline": v})) == want, (value, v)

@@ -123,7 +123,8 @@ class _Source:
         if op in ("glob", "re"):  # the compiled pattern's search, behind its required literal if any
             flags = re.DOTALL if op == "glob" else arg[1]
             search = self.const(re.compile(arg[0], flags).search)
-            lit = required_literal(arg[0], arg[1]) if op == "re" else None
+            # a wildcard value carries its longest plain part (compile._string): in every match
+            lit = required_literal(arg[0], arg[1]) if op == "re" else (arg[1] or None)
             found = f"{search}({var}) is not None"
             return f"({self.const(lit)} in {var} and {found})" if lit is not None else f"({found})"
         if op == "num":  # the number's text as written, else the closure's parse

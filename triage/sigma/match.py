@@ -72,6 +72,9 @@ def _str_test(op: str, arg: Any) -> Callable[[str], bool]:
         return lambda v: arg in v
     if op == "glob":
         rx = re.compile(arg[0], re.DOTALL)
+        part = arg[1]  # the wildcard value's longest plain part: in every match (compile._string)
+        if part:
+            return lambda v: part in v and rx.search(v) is not None
         return lambda v: rx.search(v) is not None
     if op == "re":
         rx = re.compile(arg[0], arg[1])
