@@ -148,3 +148,16 @@ def test_wildcard_values_skip_the_search_without_their_longest_part(value):
         want = rx.search(v.lower()) is not None
         for t in tests:
             assert t(Event({"commandline": v})) == want, (value, v)
+
+
+@pytest.mark.parametrize("parts", [["\u00e4", "\u00ae"], ["\u02e3", "\u02ea", "x\u02eb", "\U0001f600", "\u00a0"] * 3,
+                                   ["\u00e4", "plain"]])
+def test_non_ascii_alternatives_skip_ascii_values(parts):
+    """'contains' alternatives that all hold a non-ASCII character answer False on an ASCII value
+    without a search; other values as before, closures and generated functions alike."""
+    node = ("or", tuple(("f", "commandline", "ct", p, False) for p in parts))
+    tests = [closure(node), codegen.rule_function(node)]
+    for v in ["plain ascii", "x\u02eb y", "caf\u00e4", "\U0001f600!", "no\u00a0break", "\u00e9t\u00e9", ""]:
+        want = any(p in v for p in parts)
+        for t in tests:
+            assert t(Event({"commandline": v})) == want, (parts, v)

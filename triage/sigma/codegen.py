@@ -155,6 +155,8 @@ class _Source:
                 test = _INLINE[op].format(v=var, k=self.const(tuple(values)))
             elif "" not in values and len(values) < CONTAINS_AUTOMATON_MIN:
                 test = "(" + " or ".join(f"{self.const(x)} in {var}" for x in values) + ")"
+                if not any(x.isascii() for x in values):  # as _multi: an ASCII value holds none
+                    test = f"(not {var}.isascii() and {test})"
             else:
                 test = f"{self.const(_multi(op, values))}({var})"
             merged.append(f"({got} is not None and {test})")

@@ -160,13 +160,20 @@ def _multi(op: str, values: list[str]) -> Callable[[str], bool]:
         return lambda v: v.endswith(suffixes)
     if "" in values:
         return lambda v: True
+    # every part holds a non-ASCII character (the homoglyph and emoji rules' lists): an ASCII value
+    # (nearly every command line; the check is a flag read) holds none of them
+    wide = not any(x.isascii() for x in values)
     if ahocorasick is not None and len(values) >= CONTAINS_AUTOMATON_MIN:
         automaton = ahocorasick.Automaton()
         for x in set(values):
             automaton.add_word(x, True)
         automaton.make_automaton()
+        if wide:
+            return lambda v: not v.isascii() and next(automaton.iter(v), None) is not None
         return lambda v: next(automaton.iter(v), None) is not None
     parts = tuple(values)
+    if wide:
+        return lambda v: not v.isascii() and any(p in v for p in parts)
     return lambda v: any(p in v for p in parts)
 
 
