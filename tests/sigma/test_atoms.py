@@ -160,3 +160,19 @@ def test_texts_searched_as_they_are_find_what_lower_cased_texts_find(value):
         found = s.search([text]).get(0, set())
         want = {i for i, lit in enumerate(literals) if lit in text.lower()}
         assert found == want, (kind.__name__, value, found, want)
+
+
+def test_case_map_is_kept_only_in_a_private_directory(tmp_path, monkeypatch):
+    """The map is saved beside the compiled sets and read back only from a directory this user owns
+    and nobody else can write (as the marshal companions): elsewhere it is worked out again."""
+    import unicodedata
+
+    from triage.sigma import unicase
+
+    monkeypatch.setattr(unicase, "_MAP", None)
+    cache = tmp_path / "cache"
+    built = unicase.uppers(cache)
+    saved = cache / f"unicase-{unicodedata.unidata_version}.json"
+    assert saved.is_file() and unicase._load(saved) == built and built["k"] == "\u212a"
+    cache.chmod(0o777)  # others may write here: the file is not trusted
+    assert unicase._load(saved) is None

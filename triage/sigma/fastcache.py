@@ -47,7 +47,8 @@ def private(directory: Path) -> bool:
     return _owned(directory, stat.S_ISDIR)
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, only inside a private directory (else nothing)."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not private(path.parent):
@@ -60,7 +61,8 @@ def _write(path: Path, data: bytes) -> None:
         pass  # no companion: the JSON and the files are read as before
 
 
-def _read(path: Path) -> bytes | None:
+def read_private(path: Path) -> bytes | None:
+    """``path``'s bytes if this user wrote it (a private directory, an own file), else None."""
     if not (private(path.parent) and _owned(path, stat.S_ISREG)):
         return None
     try:
@@ -79,12 +81,12 @@ def save_set(json_path: Path, payload: Any) -> None:
         data = marshal.dumps((FORMAT, payload))
     except ValueError:
         return
-    _write(marshal_path(json_path), data)
+    write_private(marshal_path(json_path), data)
 
 
 def load_set(json_path: Path) -> Any:
     """The payload saved for this set, or None (no file, not private, another format, unreadable)."""
-    data = _read(marshal_path(json_path))
+    data = read_private(marshal_path(json_path))
     if data is None:
         return None
     try:
@@ -104,11 +106,11 @@ def files_digest(files: Iterable[tuple[str, os.stat_result]], compiler: str = ""
 
 
 def remember_key(cache: Path, digest: str, key: str) -> None:
-    _write(cache / f"files-{digest[:40]}.key", key.encode("ascii"))
+    write_private(cache / f"files-{digest[:40]}.key", key.encode("ascii"))
 
 
 def known_key(cache: Path, digest: str) -> str | None:
-    data = _read(cache / f"files-{digest[:40]}.key")
+    data = read_private(cache / f"files-{digest[:40]}.key")
     if data is None:
         return None
     key = data.decode("ascii", "replace").strip()

@@ -16,12 +16,11 @@ cache directory beside the compiled rule sets.
 from __future__ import annotations
 
 import json
-import stat
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from triage.sigma.fastcache import _owned, _write, private
+from triage.sigma.fastcache import read_private, write_private
 
 _MAP: dict[str, str] | None = None
 
@@ -37,7 +36,7 @@ def uppers(cache: Path | None = None) -> dict[str, str]:
     if found is None:
         found = _build()
         if path is not None:
-            _write(path, json.dumps(found, ensure_ascii=True, sort_keys=True).encode("ascii"))
+            write_private(path, json.dumps(found, ensure_ascii=True, sort_keys=True).encode("ascii"))
     _MAP = found
     return found
 
@@ -55,11 +54,12 @@ def _build() -> dict[str, str]:
 
 def _load(path: Path) -> dict[str, str] | None:
     """The saved map, if this user wrote it (a private directory, an own file) and it is well formed."""
+    raw = read_private(path)
+    if raw is None:
+        return None
     try:
-        if not (private(path.parent) and _owned(path, stat.S_ISREG)):
-            return None
-        data = json.loads(path.read_text(encoding="ascii"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("ascii"))
+    except ValueError:  # (UnicodeDecodeError is one)
         return None
     if not isinstance(data, dict) or not all(isinstance(k, str) and len(k) == 1 and isinstance(v, str)
                                              for k, v in data.items()):
