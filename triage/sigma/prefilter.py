@@ -63,10 +63,8 @@ class Searcher:
     block's Channel, or 0) lets a searcher skip the text before it: fewer bytes, and nothing a rule's
     literal comes from (the System fields before Channel give none: compile.WEAK_FIELDS)."""
 
-    def __init__(self, literals: Sequence[str], cache: Path | None = None) -> None:
+    def __init__(self, literals: Sequence[str]) -> None:
         self.literals = list(literals)
-        # the non-ASCII characters that make a text worth lower-casing before the search (_folded)
-        self.fold = fold_chars(self.literals, cache.parent if cache is not None else None)
 
     def search(self, texts: Sequence[str], after: str = "", starts: Sequence[int] | None = None) -> dict[int, set[int]]:
         raise NotImplementedError
@@ -91,7 +89,9 @@ class HyperscanSearcher(Searcher):
     cache_tag = ""
 
     def __init__(self, literals: Sequence[str], cache: Path | None = None) -> None:
-        super().__init__(literals, cache)
+        super().__init__(literals)
+        # the non-ASCII characters that make a text worth lower-casing before the search (_folded)
+        self.fold = fold_chars(self.literals, cache.parent if cache is not None else None)
         self.sizes = [len(lit.encode("utf-8")) for lit in self.literals]
         self.db = _database(self.literals, self._flags(), cache)
 
