@@ -9,18 +9,24 @@ whose only candidates are such rules is answered from the values its rules read,
 JSON text without decoding it; the first record with those values is evaluated as usual, and so is
 every record that matches (its sample needs the whole record).
 
-The values taken are exactly the ones the decoded record gives its rules, or the record is
-evaluated as usual: the text must be ASCII (offsets then agree with the lower-cased copy searched),
-the payload must be a flat EventData object (no nested object or list, no UserData), each name read
-must occur at most once in the whole record in any letter case (not in the System block, not twice
-in EventData) and its value must be a JSON string, integer, boolean or null; the names read must
-be payload fields, not System ones nor the 4688 fields the engine derives. The rules' tests of
+A record is known by the JSON texts of the values its rules read, taken from its text without
+decoding it: equal texts decode to equal values, so two records with the same texts get the same
+answer (two texts of one value — an escaped letter — are just two keys). The texts are exactly the
+ones the decoded record's fields come from, or the record is evaluated as usual: the text must be
+ASCII (offsets then agree with the lower-cased copy searched), the payload must be one flat
+EventData object, spelt so (what flatten reads; no nested object or list, no UserData), each name
+read must occur at most once in the whole record in any letter case (not in the System block, not
+twice in EventData) and as a key (after '{' or ','; the engine's JSON is compact); the names read
+must be payload fields, not System ones nor the 4688 fields the engine derives. The rules' tests of
 their bucket's own channel and event id are the same for every record of the bucket.
+
+Why texts, not values: decoding each value (the JSON decoder's raw_decode) was half the cost of
+answering a record, and a memo key needs no value, only a text equal texts of which mean equal
+values.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from triage.sigma.lean import DERIVED, DERIVED_FROM, Keeper
@@ -33,8 +39,8 @@ BUCKET_KEYED = frozenset({"eventid", "channel"})
 # Distinct value tuples remembered per bucket (bounded: cleared when full).
 MAX_VERDICTS = 4096
 _ABSENT = "\x00absent"  # a name the record does not have (not the same as a null value)
-_DECODE = json.JSONDecoder().raw_decode
 _EVENTDATA = '"eventdata":{'
+_EVENTDATA_AS_READ = '"EventData":{'  # flatten reads the payload under this name only
 
 
 def names(keep: Any) -> tuple[str, ...] | None:
@@ -48,40 +54,65 @@ def names(keep: Any) -> tuple[str, ...] | None:
     return tuple(sorted(read))
 
 
-def values(data: str, read: tuple[str, ...]) -> tuple[Any, ...] | None:
-    """The values of ``read`` (lower-case names) in a record's JSON text as flatten gives them (None
-    for JSON null, a marker for a name the record lacks), or None when the text is not the plain
-    shape this reads safely."""
+def values(data: str, read: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The JSON texts of the values of ``read`` (lower-case names) in a record's JSON text (a marker
+    for a name the record lacks), or None when the text is not the plain shape this reads safely."""
     if not data.isascii() or not data.endswith("}}"):  # (the engine's JSON ends a record so)
         return None
     low = data.lower()
     start = low.find(_EVENTDATA)
-    if start < 0 or '"userdata":' in low:
+    if start < 0 or not data.startswith(_EVENTDATA_AS_READ, start) or low.find('"userdata":', 0, start) >= 0:
         return None
     body = start + len(_EVENTDATA)
-    if low.find('":{', body) >= 0 or low.find('":[', body) >= 0:
-        return None  # a nested value: flatten renders it, this does not
-    out: list[Any] = []
+    if _nested(low, body, "{") or _nested(low, body, "["):
+        return None  # a nested value (or a UserData after the payload): flatten renders it, this does not
+    out: list[str] = []
     for name in read:
         key = f'"{name}":'
         i = low.find(key)
         if i < 0:
             out.append(_ABSENT)
             continue
-        if i < body or low.find(key, i + 1) >= 0:
-            return None  # in the System block, or twice (in any letter case)
-        try:
-            v, _ = _DECODE(data, i + len(key))
-        except ValueError:
+        if i < body or low[i - 1] not in ",{" or low.find(key, i + 1) >= 0:
+            return None  # in the System block, not a key, or twice (in any letter case)
+        j = i + len(key)
+        end = _string_end(data, j) if data.startswith('"', j) else _token_end(data, j)
+        if end <= j:
             return None
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        elif isinstance(v, int):
-            v = str(v)
-        elif v is not None and not isinstance(v, str):
-            return None  # a float's text is the decoder's business: evaluate as usual
-        out.append(v)
+        out.append(data[j:end])
     return tuple(out)
+
+
+def _nested(low: str, body: int, bracket: str) -> bool:
+    """Whether a value after ``body`` opens with ``bracket`` (a '{' or '[' right after '":').
+    The bracket is looked for alone (memchr speed) and its two characters before are checked:
+    a search for '":{' stalled on every quote of the text."""
+    k = low.find(bracket, body)
+    while k >= 0:
+        if low.startswith('":', k - 2):
+            return True
+        k = low.find(bracket, k + 1)
+    return False
+
+
+def _string_end(data: str, j: int) -> int:
+    """Where the JSON string opening at ``j`` ends (past its closing quote: the first quote not
+    escaped by an odd run of backslashes), or -1."""
+    end = data.find('"', j + 1)
+    while end > 0 and data[end - 1] == "\\":
+        run = end - 1
+        while data[run - 1] == "\\":
+            run -= 1
+        if (end - run) % 2 == 0:  # an even run escapes itself, not the quote
+            break
+        end = data.find('"', end + 1)
+    return end + 1 if end > 0 else -1
+
+
+def _token_end(data: str, j: int) -> int:
+    """Where the number, true, false or null at ``j`` ends: the next comma or the object's end."""
+    comma, brace = data.find(",", j), data.find("}", j)
+    return brace if comma < 0 or 0 <= brace < comma else comma
 
 
 class Verdicts:
@@ -92,9 +123,9 @@ class Verdicts:
 
     def __init__(self) -> None:
         self.read: tuple[str, ...] | None | bool = False  # False: not worked out yet
-        self.seen: dict[tuple[Any, ...], bool] = {}
+        self.seen: dict[tuple[str, ...], bool] = {}
 
-    def remember(self, key: tuple[Any, ...], matched: bool) -> None:
+    def remember(self, key: tuple[str, ...], matched: bool) -> None:
         if len(self.seen) >= MAX_VERDICTS:
             self.seen.clear()
         self.seen[key] = matched
