@@ -21,17 +21,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
-import re
 import resource
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -94,106 +92,52 @@ def museum_hosts(work: Path) -> list[tuple[str, Path, list[Path]]]:
 
 def sqlite_queries(rule_dirs: list[Path]) -> tuple[list[tuple[str, str]], int, float]:
     """Every rule converted by pySigma's SQLite backend with the same pipelines triage applies:
-    (rule id, query) pairs, the rules that did not convert, seconds."""
-    from sigma.backends.sqlite import sqliteBackend
-    from sigma.collection import SigmaCollection
-
-    from triage.sigma.load import _pipelines, _variant_names
-
-    pipes = _pipelines()
-    backends = {name: sqliteBackend(processing_pipeline=p) for name, p in pipes.items()}
-    backends["any"] = sqliteBackend()
-    queries, failed = [], 0
-    t0 = time.perf_counter()
-    files = sorted(p for d in rule_dirs for p in d.rglob("*.yml"))
-    for f in files:
-        try:
-            coll = SigmaCollection.from_yaml(f.read_text(encoding="utf-8"))
-        except Exception:
-            failed += 1
-            continue
-        for rule in coll.rules:
-            import copy
-
-            ok = False
-            for name in _variant_names(rule, []):
-                try:
-                    for q in backends[name].convert_rule(copy.deepcopy(rule)):
-                        queries.append((str(rule.id), q))
-                        ok = True
-                except Exception:
-                    pass
-            failed += not ok
-    return queries, failed, time.perf_counter() - t0
+    (rule id, query) pairs, the rules that did not convert, seconds (tests/_sigma_peer.py)."""
+    return _peer().convert(rule_dirs)
 
 
-def sqlite_run(files: list[Path], queries: list[tuple[str, str]]) -> tuple[int, int, float, dict[str, int]]:
+def sqlite_run(files: list[Path], queries: list[tuple[str, str]]) -> tuple[int, int, float, dict[str, Any]]:
     """Flatten every record into an in-memory table, run every query: (records, matches, seconds,
-    matches per rule id)."""
-    from evtx import PyEvtxParser
-
-    from triage.sigma.flatten import flatten
-
+    outcome per rule id)."""
+    peer = _peer()
     t0 = time.perf_counter()
-    rows: list[dict[str, str | None]] = []
-    columns: dict[str, None] = {}
-    for f in files:
-        try:
-            it = PyEvtxParser(str(f)).records_json()
-        except Exception:
-            continue
-        while True:
-            try:
-                rec = next(it)
-            except StopIteration:
-                break
-            except Exception:
-                continue
-            fields = flatten(json.loads(rec["data"]))
-            # SQLite column names are case-insensitive ('URL' and 'Url' are one column)
-            row = {k.lower(): v for k, v in fields.items()}
-            rows.append(row)
-            for k in row:
-                columns.setdefault(k, None)
-    db = sqlite3.connect(":memory:")
-    db.create_function("regexp", 2, lambda p, v: v is not None and re.search(p, str(v)) is not None,
-                       deterministic=True)
-    names = list(columns)
-    db.execute("CREATE TABLE logs (row_id INTEGER PRIMARY KEY, "
-               + ", ".join(f'"{n.replace(chr(34), chr(34) * 2)}" TEXT COLLATE NOCASE' for n in names) + ")")
-    placeholders = ", ".join("?" for _ in names)
-    db.executemany(f"INSERT INTO logs ({', '.join(chr(34) + n.replace(chr(34), chr(34) * 2) + chr(34) for n in names)})"
-                   f" VALUES ({placeholders})", ([r.get(n) for n in names] for r in rows))
-    matches = 0
-    per_rule: dict[str, int] = {}
-    for rid, q in queries:
-        try:
-            n = len(db.execute(q).fetchall())
-        except sqlite3.Error:
-            continue  # a column no record has: the whole query fails (triage: that test does not match)
-        matches += n
-        if n:
-            per_rule[rid] = per_rule.get(rid, 0) + n
-    return len(rows), matches, time.perf_counter() - t0, per_rule
+    db, records = peer.table(files)
+    outcomes = peer.run(db, queries)
+    return records, sum(o.rows for o in outcomes.values()), time.perf_counter() - t0, outcomes
 
 
-def agreement(peer: dict[str, int], summary: dict) -> str:
+def _peer() -> Any:
+    """tests/_sigma_peer.py, the peer engine the agreement tests use too (after site-packages on
+    the path: tests/sigma must not stand in for the pySigma package)."""
+    if str(REPO / "tests") not in sys.path:
+        sys.path.append(str(REPO / "tests"))
+    import _sigma_peer
+
+    return _sigma_peer
+
+
+def agreement(peer: dict[str, Any], summary: dict) -> str:
     """Rule by rule, the baseline's matches against triage's (c): the detections the issue asks for
-    are at least the peer's. Where they differ, the rule and both counts are named."""
+    are at least the peer's. Where they differ, the rule and both counts are named, and for a rule
+    only triage fired, why the peer was silent (a query naming a column no record of the set has
+    fails as a whole there: the missing-field case the issue wants evaluated)."""
     ours = {m["rule_id"]: (m["title"], m["count"]) for m in (summary.get("sigma") or {}).get("matches") or []}
-    both = [r for r in peer if r in ours]
-    same = sum(peer[r] == ours[r][1] for r in both)
-    missed = sorted(set(peer) - set(ours))
-    extra = sorted(set(ours) - set(peer))
-    differ = [f"{ours[r][0]!r} (triage {ours[r][1]}, baseline {peer[r]})" for r in both if peer[r] != ours[r][1]]
-    text = (f"agreement: the baseline fired {len(peer)} rules, triage {len(ours)}; triage fired {len(both)} of "
+    fired = {r: o.rows for r, o in peer.items() if o.rows}
+    both = [r for r in fired if r in ours]
+    same = sum(fired[r] == ours[r][1] for r in both)
+    missed = sorted(set(fired) - set(ours))
+    extra = sorted(set(ours) - set(fired))
+    differ = [f"{ours[r][0]!r} (triage {ours[r][1]}, baseline {fired[r]})" for r in both if fired[r] != ours[r][1]]
+    text = (f"agreement: the baseline fired {len(fired)} rules, triage {len(ours)}; triage fired {len(both)} of "
             f"the baseline's ({same} with the same record count)")
     if missed:
         text += f"; MISSED {', '.join(missed)}"
     if differ:
         text += f"; counts differ: {'; '.join(differ)}"
     if extra:
-        text += f"; triage only: {'; '.join(f'{ours[r][0]!r} ({ours[r][1]})' for r in extra)}"
+        why = _peer().why_silent
+        notes = [f"{ours[r][0]!r} ({ours[r][1]}; {why(peer, r) or 'DISAGREE'})" for r in extra]
+        text += f"; triage only: {'; '.join(notes)}"
     return text
 
 
