@@ -8,6 +8,25 @@ SIGMA = Path(__file__).resolve().parents[1].parent / "shared" / "sigma"
 SIGMAHQ_DIRS = [SIGMA / "rules", SIGMA / "rules-threat-hunting", SIGMA / "rules-emerging-threats"]
 
 
+def log_records(log: Path):
+    """The records of one event log the engine can read (pyevtx-rs dicts); unreadable chunks and
+    records are skipped, as an analysis reports and passes them."""
+    from evtx import PyEvtxParser
+
+    try:
+        it = PyEvtxParser(str(log)).records_json()
+    except Exception:
+        return
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            return
+        except Exception:
+            continue
+        yield rec
+
+
 def museum_records(corpus: Path, limit: int = 3000):
     """The JSON text of the first ``limit`` records of every museum log of the corpus."""
     from evtx import PyEvtxParser

@@ -68,24 +68,14 @@ def convert(rule_dirs: Iterable[Path]) -> tuple[list[tuple[str, str]], int, floa
 def table(files: Iterable[Path]) -> tuple[sqlite3.Connection, int]:
     """The records of ``files`` flattened into one in-memory table ``logs``; (connection, records).
     Records the engine cannot read are left out, as Zircolite leaves them."""
-    from evtx import PyEvtxParser
+    from _sigma import log_records
 
     from triage.sigma.flatten import flatten
 
     rows: list[dict[str, str | None]] = []
     columns: dict[str, None] = {}
     for f in files:
-        try:
-            it = PyEvtxParser(str(f)).records_json()
-        except Exception:
-            continue
-        while True:
-            try:
-                rec = next(it)
-            except StopIteration:
-                break
-            except Exception:
-                continue
+        for rec in log_records(f):
             row = {k.lower(): v for k, v in flatten(json.loads(rec["data"])).items()}
             rows.append(row)
             for k in row:
