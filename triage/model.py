@@ -231,6 +231,9 @@ class SigmaMatch(Record):
     first: datetime | None
     last: datetime | None
     samples: tuple[dict[str, Any], ...] = ()
+    # for the correlation rules naming this rule (triage.sigma.correlate): its matched records,
+    # each {time, record_id, event_id, values: the fields those rules read}, up to a cap
+    events: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

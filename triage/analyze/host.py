@@ -258,7 +258,11 @@ def _conclude(data: AnalysisData, out_root: Path, t_start: float, strict: bool) 
     data.records = resolve_records(data.records)  # drive letters for \VOLUME{..} paths, raw kept
     data.records = localize_records(data.records)  # local-only times (NetworkList) in UTC, local kept
 
-    # 3. off-network windows, findings
+    # 3. Sigma correlation rules over the host's matches (every log), then off-network windows, findings
+    if data.sigma_ruleset is not None and data.sigma_ruleset.correlations:
+        from triage.sigma import correlate
+
+        data.records = correlate.apply(data.sigma_ruleset.correlations, data.records)
     t0 = time.perf_counter()
     data.windows = findings_mod.network_windows(data.records, data.issues)
     try:

@@ -181,7 +181,7 @@ def rows(records: Iterable[Record], host: str) -> Iterator[dict[str, Any]]:
 def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
     """One row per matched record kept (the finding counts them all), at the event's own time.
     What the rows of one match share (the rule's words, the log) is made once, not per record."""
-    head = f"[sigma {m.level}] {m.title} - {m.channel} "
+    head = f"[sigma {m.level}] {m.title} - {m.channel or 'correlation'} "
     source, record_type, bundle_path, user = f"sigma:{m.rule_id}", m.record_type, m.source.bundle_path, m.source.user
     for s in m.samples:
         try:
@@ -194,8 +194,8 @@ def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
         yield {"dt": t, "datetime": iso_us(t), "timestamp_desc": "Event time (Sigma match)",
                "message": f"{head}{s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
                "timestamp": int(t.timestamp() * 1_000_000), "source": source,
-               "record_type": record_type, "bundle_path": bundle_path,
-               "locator": f"record {s.get('record_id')}", "user": user, "host": host}
+               "record_type": record_type, "bundle_path": s.get("bundle_path") or bundle_path,  # a correlation's
+               "locator": f"record {s.get('record_id')}", "user": user, "host": host}  # records span logs
 
 
 def csv_safe(value: Any) -> str:

@@ -1,7 +1,8 @@
 """The Sigma half of ``triage rules check`` and ``triage rules list``.
 
 check: every rule file is parsed and mapped exactly as analysis does it; each rule that would not be
-evaluated is listed with its reason (unsupported modifier, unmapped logsource, correlation...), so a
+evaluated is listed with its reason (unsupported modifier, unmapped logsource, a correlation naming
+a rule the set does not evaluate...), so a
 rule set is vetted before a batch, not during it. A skip in triage's own pack is an error; in a user
 set it is a warning (public sets hold rules for logs triage does not read).
 """
@@ -32,7 +33,8 @@ def check(paths: Sequence[str], *, builtin: bool, out=None) -> tuple[int, int]:
     for origin, _ in ids:
         by_origin[origin] += 1
     detail = ", ".join(f"{n} {o}" for o, n in sorted(by_origin.items())) or "none"
-    print(f"Sigma: {rs.files} rule files, {rs.loaded} rules loaded ({detail}; {len(rs.rules)} log variants), "
+    corr = f", {len(rs.correlations)} correlation rules" if rs.correlations else ""
+    print(f"Sigma: {rs.files} rule files, {rs.loaded} rules loaded ({detail}{corr}; {len(rs.rules)} log variants), "
           f"{len(rs.skipped)} not evaluated; pack: {pack_dir() if builtin else 'left out'}", file=out)
     for reason, n in list(rs.reasons().items())[:10]:
         print(f"  {n:5d} x {reason}", file=out)
@@ -50,4 +52,7 @@ def list_rules(paths: Sequence[str], *, builtin: bool, out=None) -> int:
         seen.add((r.origin, r.id))
         tags = ",".join(t for t in r.tags if t.startswith("attack.")) or "-"
         print(f"sigma\t{r.origin}:{r.path}\t{r.id}\t{r.level}\t{tags}\t{r.logsource}\t{r.title}", file=out)
-    return len(seen)
+    for c in rs.correlations:
+        tags = ",".join(t for t in c.tags if t.startswith("attack.")) or "-"
+        print(f"sigma\t{c.origin}:{c.path}\t{c.id}\t{c.level}\t{tags}\tcorrelation:{c.type}\t{c.title}", file=out)
+    return len(seen) + len(rs.correlations)

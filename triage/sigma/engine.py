@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triage.sigma.compile import atoms, specialize
+from triage.sigma.correlate import needed_fields
 from triage.sigma.gcpause import paused
 from triage.sigma.lean import plan
 from triage.sigma.load import CompiledRule, RuleSet, cache_dir, load_rules, ruleset_by_key
@@ -84,6 +85,8 @@ class Engine:
                     by_key.setdefault((ch, eid), []).append(i)
         self._by_key = by_key
         self._cache_dir = cache_dir()
+        # rule id -> the fields its matched records' events carry for the correlations naming it
+        self.correlated = needed_fields(getattr(self.ruleset, "correlations", ()))
 
     @property
     def rules(self) -> list[CompiledRule]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from triage.model import SigmaMatch
 from triage.sigma import verdicts
+from triage.sigma.correlate import MAX_EVENTS
 from triage.sigma.engine import Engine, event
 from triage.sigma.flatten import decode, flatten
 from triage.sigma.kept import pick
@@ -36,13 +37,14 @@ def _dt(key: str | None) -> datetime | None:
 
 
 class _RuleHits:
-    __slots__ = ("count", "first", "last", "samples")
+    __slots__ = ("count", "events", "first", "last", "samples")
 
     def __init__(self) -> None:
         self.count = 0
         self.first: str | None = None
         self.last: str | None = None
         self.samples: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []  # for correlation rules naming the rule (capped)
 
 
 class LogHits:
@@ -141,6 +143,8 @@ class LogHits:
         wkey = _key(written.removesuffix(" UTC"))
         self.channel = self.channel or fields.get("Channel")
         rules = self.engine.rules
+        correlated = self.engine.correlated
+        seen: dict[str, str | None] | None = None  # the record as the rules see it (derived fields too)
         for i in matched:
             h = self.by_rule.get(i)
             if h is None:
@@ -152,6 +156,13 @@ class LogHits:
                 h.last = key
             if len(h.samples) < MAX_SAMPLES:
                 h.samples.append(self._sample(rules[i].fields, fields, rid, key, wkey, created, written))
+            need = correlated.get(rules[i].id) if correlated else None
+            if need is not None and len(h.events) < MAX_EVENTS:
+                seen = seen if seen is not None else event(fields).raw
+                when = _dt(key)
+                h.events.append({"time": when.isoformat().replace("+00:00", "Z") if when else created,
+                                 "record_id": rid, "event_id": fields.get("EventID"),
+                                 "values": {n: seen.get(n) for n in need}})
         return True
 
     @staticmethod
@@ -189,10 +200,11 @@ class LogHits:
             m.first = min(filter(None, (m.first, h.first)), default=None)
             m.last = max(filter(None, (m.last, h.last)), default=None)
             m.samples = (m.samples + h.samples)[:MAX_SAMPLES]
+            m.events = (m.events + h.events)[:MAX_EVENTS]
         for key, h in sorted(merged.items()):
             r = rules[self._index[key]]
             out.append(SigmaMatch(source=self.source, rule_id=r.id, title=r.title, level=r.level,
                                   author=r.author, tags=tuple(r.tags), origin=r.origin, rule_path=r.path,
                                   channel=self.channel, count=h.count, first=_dt(h.first), last=_dt(h.last),
-                                  samples=tuple(h.samples)))
+                                  samples=tuple(h.samples), events=tuple(h.events)))
         return out

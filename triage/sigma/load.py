@@ -6,8 +6,10 @@ Each rule becomes one compiled variant per log it can be read from:
 - process_creation and registry_* also get a Security-log variant (4688 / 4657) from the Windows audit
   pipeline, with its field names (NewProcessName for Image ...) — most laptops have no Sysmon;
 - ``service:`` rules and the PowerShell categories: the Windows logsource pipeline adds the Channel.
-A variant that ends with no channel condition, a product other than Windows, a correlation rule, or
-anything :mod:`triage.sigma.compile` cannot evaluate is skipped with its reason (``RuleSet.skipped``).
+A variant that ends with no channel condition, a product other than Windows, or anything
+:mod:`triage.sigma.compile` cannot evaluate is skipped with its reason (``RuleSet.skipped``).
+Correlation rules (:mod:`triage.sigma.correlate`) are compiled once every file is read: the rules
+they name may sit in any file of the set; one naming a rule that is not evaluated is skipped.
 
 The compiled set is cached as JSON (safe to read whoever wrote it) keyed by the SHA-256 of every source
 file and of this compiler's version, so a batch, and the next run, compile once.
@@ -29,13 +31,14 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
-from triage.sigma import fastcache
+from triage.sigma import correlate, fastcache
 from triage.sigma.compile import Unsupported, atoms, compile_condition, constraint, fields
+from triage.sigma.correlate import Correlation
 from triage.sigma.gcpause import paused
 from triage.sigma.watch import Watch, arm, watched_paths
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
-COMPILER_VERSION = "8"
+COMPILER_VERSION = "9"
 RULE_SUFFIXES = (".yml", ".yaml")
 LEVELS = ("informational", "low", "medium", "high", "critical")
 
@@ -93,13 +96,15 @@ class RuleSet:
     rules: list[CompiledRule] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     files: int = 0
-    loaded: int = 0  # rules (not variants) with at least one evaluable variant
+    loaded: int = 0  # rules (not variants) with at least one evaluable variant, correlations included
     from_cache: bool = False
+    correlations: list[Correlation] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps({"key": self.key, "files": self.files, "loaded": self.loaded,
                            "rules": [asdict(r) for r in self.rules],
-                           "skipped": [asdict(s) for s in self.skipped]}, ensure_ascii=False)
+                           "skipped": [asdict(s) for s in self.skipped],
+                           "correlations": [asdict(c) for c in self.correlations]}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> RuleSet:
@@ -107,24 +112,27 @@ class RuleSet:
             obj = json.loads(text)
             rules = [CompiledRule(**{**r, "tree": _tuples(r["tree"])}) for r in obj["rules"]]
             return cls(key=obj["key"], rules=rules, skipped=[Skipped(**s) for s in obj["skipped"]],
-                       files=obj["files"], loaded=obj["loaded"], from_cache=True)
+                       files=obj["files"], loaded=obj["loaded"], from_cache=True,
+                       correlations=[Correlation(**c) for c in obj.get("correlations") or []])
 
     def to_payload(self) -> tuple:
         """The set as plain tuples for :mod:`triage.sigma.fastcache` (field names first: a set
         saved by another version of this class is a miss, not a wrong set)."""
-        rule_names, skip_names = _names(CompiledRule), _names(Skipped)
+        rule_names, skip_names, corr_names = _names(CompiledRule), _names(Skipped), _names(Correlation)
         return (self.key, self.files, self.loaded, rule_names, [tuple(getattr(r, n) for n in rule_names)
                                                                 for r in self.rules],
-                skip_names, [tuple(getattr(x, n) for n in skip_names) for x in self.skipped])
+                skip_names, [tuple(getattr(x, n) for n in skip_names) for x in self.skipped],
+                corr_names, [tuple(getattr(c, n) for n in corr_names) for c in self.correlations])
 
     @classmethod
     def from_payload(cls, payload: Any) -> RuleSet | None:
         try:
-            key, files, loaded, rule_names, rules, skip_names, skipped = payload
-            if rule_names != _names(CompiledRule) or skip_names != _names(Skipped):
+            key, files, loaded, rule_names, rules, skip_names, skipped, corr_names, corrs = payload
+            if (rule_names != _names(CompiledRule) or skip_names != _names(Skipped)
+                    or corr_names != _names(Correlation)):
                 return None
             return cls(key=key, rules=[CompiledRule(*r) for r in rules], skipped=[Skipped(*x) for x in skipped],
-                       files=files, loaded=loaded, from_cache=True)
+                       files=files, loaded=loaded, from_cache=True, correlations=[Correlation(*c) for c in corrs])
         except (TypeError, ValueError):
             return None
 
@@ -290,7 +298,7 @@ def _signature(sources: Sequence[Source], stats: Sequence[os.stat_result]) -> tu
 
 def _same(rs: RuleSet) -> RuleSet:
     return RuleSet(key=rs.key, rules=rs.rules, skipped=list(rs.skipped), files=rs.files, loaded=rs.loaded,
-                   from_cache=True)
+                   from_cache=True, correlations=rs.correlations)
 
 
 # (pack or not, --sigma paths) -> (inotify watch on their folders, compiled set key): while the watch
@@ -374,11 +382,14 @@ def load_rules(extra: Iterable[str | Path] = (), *, builtin: bool = True, use_ca
     cached = cache_dir() / f"{key}.json"
     if use_cache and (stored := ruleset_by_key(key)) is not None:
         return RuleSet(key=stored.key, rules=stored.rules, skipped=missing + stored.skipped, files=stored.files,
-                       loaded=stored.loaded, from_cache=True)
+                       loaded=stored.loaded, from_cache=True, correlations=stored.correlations)
     rs = RuleSet(key=key, files=len(readable))
     rs.skipped.extend(missing)
+    names: dict[str, str] = {}
+    pending: list[Correlation] = []
     for s, t in zip(readable, texts, strict=True):
-        _compile_file(rs, s, t)
+        _compile_file(rs, s, t, names, pending)
+    _resolve_correlations(rs, names, pending)
     if use_cache:
         _save(rs, cached)
         _LOADED[key] = rs
@@ -397,13 +408,16 @@ def _save(rs: RuleSet, path: Path) -> None:
     fastcache.save_set(path, rs.to_payload())
 
 
-def _compile_file(rs: RuleSet, src: Source, raw: bytes) -> None:
+def _compile_file(rs: RuleSet, src: Source, raw: bytes, names: dict[str, str], pending: list[Correlation]) -> None:
+    """Compile one file's rules into ``rs``; its correlation rules go to ``pending`` and the names
+    of its evaluable rules to ``names`` (name -> id), for :func:`_resolve_correlations`."""
     from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule
 
     try:
         text = raw.decode("utf-8")
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        # references are resolved over the whole set (_resolve_correlations), not per file
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
     except Exception as exc:  # YAML or structure errors: pySigma raises several types
         rs.skipped.append(Skipped(path=src.rel, origin=src.origin, reason=f"does not parse: {exc}"))
         return
@@ -414,7 +428,10 @@ def _compile_file(rs: RuleSet, src: Source, raw: bytes) -> None:
             rs.skipped.append(Skipped(src.rel, src.origin, f"invalid rule: {rule.errors[0]}", rid, title))
             continue
         if isinstance(rule, SigmaCorrelationRule):
-            rs.skipped.append(Skipped(src.rel, src.origin, "correlation rules are not evaluated yet", rid, title))
+            try:
+                pending.append(correlate.from_pysigma(rule, src, _level(rule)))
+            except Exception as exc:  # Unsupported, or pySigma objects of an unexpected shape
+                rs.skipped.append(Skipped(src.rel, src.origin, str(exc) or type(exc).__name__, rid, title))
             continue
         variants: list[CompiledRule] = []
         reasons: list[str] = []
@@ -430,6 +447,20 @@ def _compile_file(rs: RuleSet, src: Source, raw: bytes) -> None:
             continue
         rs.rules.extend(variants)
         rs.loaded += 1
+        if getattr(rule, "name", None):
+            names[str(rule.name)] = variants[0].id
+
+
+def _resolve_correlations(rs: RuleSet, names: dict[str, str], pending: list[Correlation]) -> None:
+    """Each correlation with the ids of the rules it names (by name or id, anywhere in the set), or
+    skipped with its reason when one of them is not an evaluable rule of the set."""
+    by_ref = {r.id: r.id for r in rs.rules} | names
+    for c in pending:
+        try:
+            rs.correlations.append(correlate.resolve(c, by_ref))
+            rs.loaded += 1
+        except correlate.Unsupported as exc:
+            rs.skipped.append(Skipped(c.path, c.origin, str(exc), c.id, c.title))
 
 
 def _pipelines() -> dict[str, Any]:

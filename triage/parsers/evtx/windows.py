@@ -144,6 +144,7 @@ def submit_windows(submit: Callable[..., Future], src: LogSource, item: ParseInp
 def merge_sigma(parts: list[SigmaMatch]) -> list[SigmaMatch]:
     """The windows' Sigma matches of one log, one per rule: counts summed, earliest first, latest last,
     samples in file order up to the cap (what the sequential parser keeps)."""
+    from triage.sigma.correlate import MAX_EVENTS
     from triage.sigma.hits import MAX_SAMPLES
 
     by_rule: dict[tuple[str, str], list[SigmaMatch]] = {}
@@ -154,8 +155,9 @@ def merge_sigma(parts: list[SigmaMatch]) -> list[SigmaMatch]:
         firsts = [m.first for m in ms if m.first is not None]
         lasts = [m.last for m in ms if m.last is not None]
         samples = tuple(s for m in ms for s in m.samples)[:MAX_SAMPLES]
+        events = tuple(e for m in ms for e in m.events)[:MAX_EVENTS]
         out.append(dataclasses.replace(ms[0], count=sum(m.count for m in ms), first=min(firsts, default=None),
-                                       last=max(lasts, default=None), samples=samples,
+                                       last=max(lasts, default=None), samples=samples, events=events,
                                        channel=next((m.channel for m in ms if m.channel), None)))
     return sorted(out, key=lambda m: (m.rule_id, m.rule_path))
 
