@@ -228,3 +228,15 @@ def test_correlation_findings_in_every_output(rules, corpus, tmp_path):
     rows = [json.loads(x) for x in (host / "timeline.jsonl").read_text("utf-8").splitlines()]
     assert any(r["source"] == f"sigma:{f['rule'][6:]}" and r["bundle_path"].endswith(".evtx") for r in rows)
     assert "Many distinct cmd command lines" in (host / "report.html").read_text("utf-8")
+
+
+def test_a_burst_is_one_window_and_linear():
+    """20,000 events of one group within one timespan: one window each way (a window per event
+    scanned again per start would be 400 million steps here)."""
+    burst = _match("a", "A", [(s // 1000, {"user": "x", "commandline": f"c{s}"}) for s in range(20_000)])
+    for kind, count, field in (("event_count", 20_000, None), ("value_count", 20_000, "CommandLine")):
+        fired = correlate.evaluate(_corr(kind, ["a"], "gte", count, 60, field=field), [burst])
+        assert fired is not None and fired.count == 1 and len(fired.samples) == correlate.MAX_SAMPLES
+    b = _match("b", "B", [(19, {"user": "x"})])
+    fired = correlate.evaluate(_corr("temporal_ordered", ["a", "b"], "gte", 2, 60), [burst, b])
+    assert fired is not None and fired.count == 1

@@ -20,6 +20,7 @@ samples are the events of the first windows (each naming its log and record).
 from __future__ import annotations
 
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -163,43 +164,66 @@ def _time(iso: Any) -> float | None:
 
 
 def _windows(corr: Correlation, events: list[_Event]) -> list[list[_Event]]:
-    """The firing windows of one group's events (time order), each its events."""
-    test, n, span = OPS[corr.op], corr.count, corr.timespan
+    """The firing windows of one group's events (time order), each its events. Linear in the
+    events: the window's end only moves forward, the counts of values and rules in it are kept as it
+    slides, and temporal_ordered looks up each rule's next event (a burst of thousands of events in
+    one timespan must not cost their square)."""
+    test, n, span, kind = OPS[corr.op], corr.count, corr.timespan, corr.type
+    total = len(events)
     fired: list[list[_Event]] = []
-    i = 0
-    while i < len(events):
-        j = i
-        while j < len(events) and events[j].t - events[i].t <= span:
+    inside: Counter = Counter()  # value_count: values in the window; temporal: rules in the window
+    nxt: list[list[int]] = []
+    if kind == "temporal_ordered":  # nxt[r][k]: the first event of rule r at or after k (total: none)
+        for r in range(len(corr.refs)):
+            row, after = [total] * (total + 1), total
+            for k in range(total - 1, -1, -1):
+                if events[k].ref == r:
+                    after = k
+                row[k] = after
+            nxt.append(row)
+    i = j = 0
+    while i < total:
+        while j < total and events[j].t - events[i].t <= span:
+            _count(inside, kind, events[j], 1)
             j += 1
-        hit = _fires(corr, events, i, j, test, n)
+        hit = _fires(corr, events, i, j, test, n, inside, nxt)
+        step_to = hit[-1] + 1 if hit else i + 1  # after a firing window, the next starts past its last event
         if hit:
             fired.append([events[k] for k in hit])
-            i = hit[-1] + 1  # the next window starts after this one's last event
-            continue
-        i += 1
+        while i < step_to:
+            if i < j:
+                _count(inside, kind, events[i], -1)
+            i += 1
+        j = max(j, i)
     return fired
 
 
+def _count(inside: Counter, kind: str, e: _Event, by: int) -> None:
+    key = e.value if kind == "value_count" else e.ref
+    if kind == "value_count" and key is None:
+        return
+    inside[key] += by
+    if inside[key] <= 0:
+        del inside[key]
+
+
 def _fires(corr: Correlation, events: list[_Event], i: int, j: int, test: Callable[[Any, Any], bool],
-           n: float) -> list[int]:
+           n: float, inside: Counter, nxt: list[list[int]]) -> list[int]:
     """The indices of the events of window ``events[i:j]`` that make it fire ([]: it does not)."""
-    window = events[i:j]
     if corr.type == "event_count":
-        ok = test(len(window), n)
-    elif corr.type == "value_count":
-        ok = test(len({e.value for e in window if e.value is not None}), n)
-    elif corr.type == "temporal":
-        ok = test(len({e.ref for e in window}), n)
+        ok = test(j - i, n)
+    elif corr.type in ("value_count", "temporal"):  # distinct values / rules in the window
+        ok = test(len(inside), n)
     else:  # temporal_ordered: the rules in the order named, from the window's first event on
-        if window[0].ref != 0:
+        if events[i].ref != 0:
             return []
         chain = [i]
-        for k in range(i + 1, j):
-            if events[k].ref == len(chain):
-                chain.append(k)
-                if len(chain) == len(corr.refs):
-                    break
-        return chain if len(chain) == len(corr.refs) and test(len(chain), n) else []
+        for r in range(1, len(corr.refs)):
+            k = nxt[r][chain[-1] + 1]
+            if k >= j:
+                return []
+            chain.append(k)
+        return chain if test(len(chain), n) else []
     return list(range(i, j)) if ok else []
 
 
