@@ -30,7 +30,7 @@ TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
 OPS: dict[str, Callable[[Any, Any], bool]] = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt,
                                               "gte": operator.ge, "eq": operator.eq, "neq": operator.ne}
 # Events kept per named rule and log (a rule matching more records counts them all but correlates
-# the first ones only: memory stays flat; the analysis says so in the finding's reason).
+# the first ones only: memory stays flat; a correlation that lost events says so in its title).
 MAX_EVENTS = 10_000
 MAX_SAMPLES = 25
 
