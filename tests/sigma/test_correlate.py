@@ -16,6 +16,7 @@ import pytest
 
 from triage.model import SigmaMatch, Source
 from triage.sigma import correlate
+from triage.sigma.hits import MAX_SAMPLES
 from triage.sigma.load import RuleSet, load_rules
 
 APTSIM_SYSMON = "evtx/museum-win10-aptsimulatorvm/Microsoft-Windows-Sysmon%4Operational.evtx"
@@ -236,7 +237,7 @@ def test_a_burst_is_one_window_and_linear():
     burst = _match("a", "A", [(s // 1000, {"user": "x", "commandline": f"c{s}"}) for s in range(20_000)])
     for kind, count, field in (("event_count", 20_000, None), ("value_count", 20_000, "CommandLine")):
         fired = correlate.evaluate(_corr(kind, ["a"], "gte", count, 60, field=field), [burst])
-        assert fired is not None and fired.count == 1 and len(fired.samples) == correlate.MAX_SAMPLES
+        assert fired is not None and fired.count == 1 and len(fired.samples) == MAX_SAMPLES
     b = _match("b", "B", [(19, {"user": "x"})])
     fired = correlate.evaluate(_corr("temporal_ordered", ["a", "b"], "gte", 2, 60), [burst, b])
     assert fired is not None and fired.count == 1

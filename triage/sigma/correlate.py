@@ -19,6 +19,7 @@ samples are the events of the first windows (each naming its log and record).
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,13 +27,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from triage.sigma.meta import RuleMeta, meta_of
+
 TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
 OPS: dict[str, Callable[[Any, Any], bool]] = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt,
                                               "gte": operator.ge, "eq": operator.eq, "neq": operator.ne}
 # Events kept per named rule and log (a rule matching more records counts them all but correlates
 # the first ones only: memory stays flat; a correlation that lost events says so in its title).
 MAX_EVENTS = 10_000
-MAX_SAMPLES = 25
 
 
 class Unsupported(Exception):
@@ -40,16 +42,9 @@ class Unsupported(Exception):
 
 
 @dataclass
-class Correlation:
+class Correlation(RuleMeta):
     """One correlation rule, compiled (JSON-serialisable: cached with the rule set)."""
 
-    id: str
-    title: str
-    level: str
-    status: str
-    author: str
-    description: str
-    tags: list[str]
     origin: str
     path: str
     type: str                      # one of TYPES
@@ -63,15 +58,17 @@ class Correlation:
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # group-by name -> {ref -> field}
     generate: bool = False
 
+    def group_fields(self, ref: str) -> list[str]:
+        """The fields (lower case) of rule ``ref``'s events that make the group-by key (aliases
+        applied)."""
+        return [self.aliases.get(g, {}).get(ref, g).lower() for g in self.group_by]
+
     def fields_of(self, ref: str) -> list[str]:
         """The fields (lower case) events of rule ``ref`` must carry for this correlation."""
-        out = [self.aliases.get(g, {}).get(ref, g).lower() for g in self.group_by]
-        if self.fieldref:
-            out.append(self.fieldref.lower())
-        return out
+        return self.group_fields(ref) + ([self.fieldref.lower()] if self.fieldref else [])
 
 
-def from_pysigma(rule: Any, src: Any, level: str) -> Correlation:
+def from_pysigma(rule: Any, src: Any) -> Correlation:
     """pySigma's SigmaCorrelationRule -> Correlation (references not resolved yet)."""
     kind = str(getattr(rule.type, "name", rule.type)).lower()
     if kind not in TYPES:
@@ -90,10 +87,7 @@ def from_pysigma(rule: Any, src: Any, level: str) -> Correlation:
         raise Unsupported("correlation without a timespan")
     aliases = {a.alias: {ref.reference: str(f) for ref, f in a.mapping.items()} for a in rule.aliases or []}
     return Correlation(
-        id=str(rule.id) if rule.id else f"{src.rel}#{rule.title}", title=str(rule.title or src.rel),
-        level=level, status=str(rule.status.name.lower() if rule.status else "unknown"),
-        author=str(rule.author or ""), description=str(rule.description or ""),
-        tags=[f"{t.namespace}.{t.name}" for t in rule.tags or []], origin=src.origin, path=src.rel, type=kind,
+        **meta_of(rule, src), origin=src.origin, path=src.rel, type=kind,
         refs=[r.reference for r in rule.rules], ids=[], group_by=[str(g) for g in rule.group_by or []],
         timespan=float(rule.timespan.seconds), op=op, count=count, fieldref=str(fieldref) if fieldref else None,
         aliases=aliases, generate=bool(rule.generate))
@@ -125,7 +119,8 @@ class _Event:
     ref: int          # index of the rule in the correlation's list
     group: tuple
     value: Any
-    sample: dict[str, Any]
+    match: Any        # the SigmaMatch it comes from
+    event: dict[str, Any]  # and its entry there (SigmaMatch.events)
 
 
 def _events(corr: Correlation, matches: list[Any]) -> tuple[list[_Event], bool]:
@@ -137,22 +132,29 @@ def _events(corr: Correlation, matches: list[Any]) -> tuple[list[_Event], bool]:
         for k, rid in enumerate(corr.ids):
             if m.rule_id != rid:
                 continue
-            ref = corr.refs[k]
-            names = [corr.aliases.get(g, {}).get(ref, g).lower() for g in corr.group_by]
+            names = corr.group_fields(corr.refs[k])
             cut = cut or m.count > len(m.events)
             for ev in m.events:
                 when = _time(ev.get("time"))
                 if when is None:
                     continue
                 values = ev.get("values") or {}
-                sample = {"bundle_path": m.source.bundle_path, "channel": m.channel, "record_id": ev.get("record_id"),
-                          "time": ev.get("time"), "event_id": ev.get("event_id"),
-                          "fields": {"rule": m.title, **{n: values.get(n) for n in names},
-                                     **({corr.fieldref: values.get(corr.fieldref.lower())} if corr.fieldref else {})}}
                 out.append(_Event(when, k, tuple(values.get(n) for n in names),
-                                  values.get(corr.fieldref.lower()) if corr.fieldref else None, sample))
+                                  values.get(corr.fieldref.lower()) if corr.fieldref else None, m, ev))
     out.sort(key=lambda e: (e.t, e.ref))
     return out, cut
+
+
+def _sample(corr: Correlation, e: _Event) -> dict[str, Any]:
+    """A record of a firing window as the correlation's match shows it: its log, record and time,
+    the rule that matched it and the fields the correlation read."""
+    m, ev = e.match, e.event
+    values = ev.get("values") or {}
+    shown = {"rule": m.title, **{n: values.get(n) for n in corr.group_fields(corr.refs[e.ref])}}
+    if corr.fieldref:
+        shown[corr.fieldref] = e.value
+    return {"bundle_path": m.source.bundle_path, "channel": m.channel, "record_id": ev.get("record_id"),
+            "time": ev.get("time"), "event_id": ev.get("event_id"), "fields": shown}
 
 
 def _time(iso: Any) -> float | None:
@@ -199,8 +201,15 @@ def _windows(corr: Correlation, events: list[_Event]) -> list[list[_Event]]:
 
 
 def _count(inside: Counter, kind: str, e: _Event, by: int) -> None:
-    key = e.value if kind == "value_count" else e.ref
-    if kind == "value_count" and key is None:
+    """Keep the values (value_count) or rules (temporal) in the window counted (other types count
+    nothing: the window's bounds are enough)."""
+    if kind == "value_count":
+        key = e.value
+        if key is None:
+            return
+    elif kind == "temporal":
+        key = e.ref
+    else:
         return
     inside[key] += by
     if inside[key] <= 0:
@@ -230,6 +239,7 @@ def _fires(corr: Correlation, events: list[_Event], i: int, j: int, test: Callab
 def evaluate(corr: Correlation, matches: list[Any]) -> Any | None:
     """The correlation's SigmaMatch for one host (None: it does not fire)."""
     from triage.model import SigmaMatch, Source
+    from triage.sigma.hits import MAX_SAMPLES
 
     events, cut = _events(corr, matches)
     by_group: dict[tuple, list[_Event]] = {}
@@ -239,14 +249,10 @@ def evaluate(corr: Correlation, matches: list[Any]) -> Any | None:
     if not windows:
         return None
     windows.sort(key=lambda w: w[0].t)
-    samples: list[dict[str, Any]] = []
-    for w in windows:
-        for e in w:
-            if len(samples) >= MAX_SAMPLES:
-                break
-            samples.append(e.sample)
-    return SigmaMatch(source=Source(bundle_path=str(windows[0][0].sample["bundle_path"]),
-                                    locator=f"record {windows[0][0].sample['record_id']}"),
+    samples = [_sample(corr, e) for e in itertools.islice((e for w in windows for e in w), MAX_SAMPLES)]
+    first = windows[0][0]
+    return SigmaMatch(source=Source(bundle_path=first.match.source.bundle_path,
+                                    locator=f"record {first.event.get('record_id')}"),
                       rule_id=corr.id, title=corr.title + (" (events cut at the cap)" if cut else ""),
                       level=corr.level, author=corr.author, tags=tuple(corr.tags), origin=corr.origin,
                       rule_path=corr.path, channel=None, count=len(windows),

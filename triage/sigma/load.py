@@ -35,12 +35,12 @@ from triage.sigma import correlate, fastcache
 from triage.sigma.compile import Unsupported, atoms, compile_condition, constraint, fields
 from triage.sigma.correlate import Correlation
 from triage.sigma.gcpause import paused
+from triage.sigma.meta import RuleMeta, meta_of
 from triage.sigma.watch import Watch, arm, watched_paths
 
 # Bump when the compiled form or the mapping changes: old caches are then ignored.
 COMPILER_VERSION = "9"
 RULE_SUFFIXES = (".yml", ".yaml")
-LEVELS = ("informational", "low", "medium", "high", "critical")
 
 
 def pack_dir() -> Path | None:
@@ -56,16 +56,9 @@ def pack_dir() -> Path | None:
 
 
 @dataclass
-class CompiledRule:
+class CompiledRule(RuleMeta):
     """One evaluable variant of one Sigma rule (JSON-serialisable: cached on disk)."""
 
-    id: str
-    title: str
-    level: str
-    status: str
-    author: str
-    description: str
-    tags: list[str]
     references: list[str]
     falsepositives: list[str]
     origin: str          # 'builtin' or 'user'
@@ -429,7 +422,7 @@ def _compile_file(rs: RuleSet, src: Source, raw: bytes, names: dict[str, str], p
             continue
         if isinstance(rule, SigmaCorrelationRule):
             try:
-                pending.append(correlate.from_pysigma(rule, src, _level(rule)))
+                pending.append(correlate.from_pysigma(rule, src))
             except Exception as exc:  # Unsupported, or pySigma objects of an unexpected shape
                 rs.skipped.append(Skipped(src.rel, src.origin, str(exc) or type(exc).__name__, rid, title))
             continue
@@ -522,19 +515,10 @@ def _variant(rule: Any, src: Source, name: str) -> CompiledRule:
     eids = constraint(tree, "eventid")
     a = atoms(tree, derived=channels is None or "security" in channels)
     return CompiledRule(
-        id=str(rule.id) if rule.id else f"{src.rel}#{rule.title}", title=str(rule.title or src.rel),
-        level=_level(rule), status=str(rule.status.name.lower() if rule.status else "unknown"),
-        author=str(rule.author or ""), description=str(rule.description or ""),
-        tags=[f"{t.namespace}.{t.name}" for t in rule.tags or []],
-        references=[str(x) for x in rule.references or []],
+        **meta_of(rule, src), references=[str(x) for x in rule.references or []],
         falsepositives=[str(x) for x in rule.falsepositives or []],
         origin=src.origin, path=src.rel, logsource=where, variant=name, tree=tree,
         channels=sorted(channels) if channels is not None else None,
         event_ids=sorted(eids) if eids is not None else None,
         atoms=[sorted(g) for g in a] if a is not None else None, fields=sorted(fields(tree)))
 
-
-def _level(rule: Any) -> str:
-    lv = getattr(rule, "level", None)
-    name = lv.name.lower() if lv is not None else "medium"
-    return name if name in LEVELS else "medium"
