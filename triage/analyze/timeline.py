@@ -194,8 +194,9 @@ def _sigma_rows(m: SigmaMatch, host: str) -> Iterator[dict[str, Any]]:
         yield {"dt": t, "datetime": iso_us(t), "timestamp_desc": "Event time (Sigma match)",
                "message": f"{head}{s.get('event_id')}" + (f": {_cut(shown, 300)}" if shown else ""),
                "timestamp": int(t.timestamp() * 1_000_000), "source": source,
-               "record_type": record_type, "bundle_path": s.get("bundle_path") or bundle_path,  # a correlation's
-               "locator": f"record {s.get('record_id')}", "user": user, "host": host}  # records span logs
+               # a correlation's records name their own logs
+               "record_type": record_type, "bundle_path": s.get("bundle_path") or bundle_path,
+               "locator": f"record {s.get('record_id')}", "user": user, "host": host}
 
 
 def csv_safe(value: Any) -> str:

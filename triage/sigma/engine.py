@@ -86,7 +86,7 @@ class Engine:
         self._by_key = by_key
         self._cache_dir = cache_dir()
         # rule id -> the fields its matched records' events carry for the correlations naming it
-        self.correlated = needed_fields(getattr(self.ruleset, "correlations", ()))
+        self.correlated = needed_fields(self.ruleset.correlations)
 
     @property
     def rules(self) -> list[CompiledRule]:

@@ -36,6 +36,12 @@ def _dt(key: str | None) -> datetime | None:
     return key_datetime(key) if key else None
 
 
+def _iso(key: str, text: str) -> str:
+    """A sortable time key as ISO-8601 UTC with a Z ('text', as logged, when it does not parse)."""
+    when = _dt(key)
+    return when.isoformat().replace("+00:00", "Z") if when else text
+
+
 class _RuleHits:
     __slots__ = ("count", "events", "first", "last", "samples")
 
@@ -159,9 +165,7 @@ class LogHits:
             need = correlated.get(rules[i].id) if correlated else None
             if need is not None and len(h.events) < MAX_EVENTS:
                 seen = seen if seen is not None else event(fields).raw
-                when = _dt(key)
-                h.events.append({"time": when.isoformat().replace("+00:00", "Z") if when else created,
-                                 "record_id": rid, "event_id": fields.get("EventID"),
+                h.events.append({"time": _iso(key, created), "record_id": rid, "event_id": fields.get("EventID"),
                                  "values": {n: seen.get(n) for n in need}})
         return True
 
@@ -175,13 +179,11 @@ class LogHits:
             if name is not None and f not in ("eventid", "channel"):
                 v = fields.get(name)
                 shown[name] = v[:MAX_FIELD_CHARS] if isinstance(v, str) else v
-        when = _dt(key)
-        sample = {"record_id": rid, "time": when.isoformat().replace("+00:00", "Z") if when else created,
+        sample = {"record_id": rid, "time": _iso(key, created),
                   "event_id": fields.get("EventID"), "provider": fields.get("Provider_Name"),
                   "computer": fields.get("Computer"), "fields": shown}
         if wkey[:23] != key[:23]:
-            wdt = _dt(wkey)
-            sample["written"] = wdt.isoformat().replace("+00:00", "Z") if wdt else written
+            sample["written"] = _iso(wkey, written)
         return sample
 
     def records(self) -> list[SigmaMatch]:
