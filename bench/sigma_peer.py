@@ -19,7 +19,6 @@ Usage: python3 bench/sigma_peer.py [--no-regression] [--no-corpus]
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import time
 from collections import Counter
@@ -51,19 +50,14 @@ def groups(corpus: bool, regression: bool) -> list[tuple[str, list[Path]]]:
 
 def ours(files: list[Path], key: str) -> Counter:
     """Matched records per rule id, from triage's EVTX parser with the compiled set ``key``."""
-    from triage.bundle.manifest import ManifestEntry
     from triage.model import SigmaMatch
-    from triage.parsers.base import ParseInput
+    from triage.parsers.base import input_from_file
     from triage.parsers.evtx.parser import EvtxParser
 
     out: Counter = Counter()
     for path in files:
-        entry = ManifestEntry(path=f"C:\\Windows\\System32\\winevt\\Logs\\{path.name}", volume="C",
-                              bundle_path=f"files/C/Windows/System32/winevt/Logs/{path.name}", artifact="evtx",
-                              priority=1, outcome="collected")
-        item = ParseInput(entry=entry, rel_path=entry.rel_path, companions=[],
-                          open=functools.partial(path.open, "rb"), materialize=lambda p=path: p,
-                          options={"evtx_sigma_key": key})
+        item = input_from_file(path, f"Windows/System32/winevt/Logs/{path.name}")
+        item.options["evtx_sigma_key"] = key
         for rec in EvtxParser().parse(item):
             if isinstance(rec, SigmaMatch):
                 out[rec.rule_id] += rec.count

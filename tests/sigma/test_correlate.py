@@ -5,7 +5,6 @@ EVTX parser and through collect -> analyze to every output."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import shutil
@@ -181,19 +180,14 @@ def test_generate_false_hides_the_named_rules():
 def test_real_sysmon_log_through_the_parser(rules, corpus):
     """aptsimulatorvm's Sysmon log: the parser keeps each match's events for the correlations, and
     they fire on what the log holds (SYSTEM ran six cmd.exe with distinct command lines within 13 s)."""
-    from triage.bundle.manifest import ManifestEntry
-    from triage.parsers.base import ParseInput
+    from triage.parsers.base import input_from_file
     from triage.parsers.evtx.parser import EvtxParser
     from triage.sigma.engine import register
 
     rs = load_rules([rules], builtin=False)
     register(rs)
-    path = corpus / APTSIM_SYSMON
-    entry = ManifestEntry(path="C:\\Windows\\System32\\winevt\\Logs\\" + path.name, volume="C",
-                          bundle_path="files/C/Windows/System32/winevt/Logs/" + path.name, artifact="evtx",
-                          priority=1, outcome="collected")
-    item = ParseInput(entry=entry, rel_path=entry.rel_path, companions=[], open=functools.partial(path.open, "rb"),
-                      materialize=lambda: path, options={"evtx_sigma_key": rs.key})
+    item = input_from_file(corpus / APTSIM_SYSMON, "Windows/System32/winevt/Logs/" + Path(APTSIM_SYSMON).name)
+    item.options["evtx_sigma_key"] = rs.key
     matches = [r for r in EvtxParser().parse(item) if isinstance(r, SigmaMatch)]
     cmd = next(m for m in matches if m.title == "Cmd started")
     assert cmd.count == len(cmd.events) >= 10
